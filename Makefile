@@ -1,0 +1,40 @@
+# Every target does its own set-up from a bare Python 3.11+.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install test parity lint format bench clean
+
+help:
+	@echo "make parity   set up and run the parity suite (JAX vs TensorFlow/Keras vs PyTorch)"
+	@echo "make test     set up and run lint + the test suite (incl. doctests and a reduced parity run)"
+	@echo "make bench    set up and run the benchmarks"
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[parity,bench,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: lint
+	$(PY) -m pytest -q
+
+parity: $(STAMP)
+	$(PY) -m parity --json parity-report.json --markdown parity-report.md --plot parity-weights.png
+
+bench: $(STAMP)
+	$(PY) -m benchmarks --json benchmarks/results/cpu.json --plot-dir benchmarks/results
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,38 @@
+"""jaxreg: norm regularization for JAX.
+
+Penalties are pure functions of a parameter pytree, built once with validated hyperparameters:
+
+>>> import jax, jax.numpy as jnp, jaxreg as jr
+>>> params = {"dense": {"kernel": jnp.ones((3, 2)), "bias": jnp.ones(2)}}
+>>> pen = jr.l2(0.1, mask=jr.masks.kernels) + jr.l1(0.01)
+>>> round(float(jax.jit(pen)(params)), 6)
+0.38
+"""
+
+from . import conventions as conventions
+from . import masks as masks
+from ._losses import regularized as regularized
+from ._penalties import Penalty as Penalty
+from ._penalties import elastic_net as elastic_net
+from ._penalties import group_lasso as group_lasso
+from ._penalties import l1 as l1
+from ._penalties import l2 as l2
+from ._penalties import nuclear as nuclear
+from ._penalties import orthogonal as orthogonal
+from ._penalties import spectral as spectral
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Penalty",
+    "conventions",
+    "elastic_net",
+    "group_lasso",
+    "l1",
+    "l2",
+    "masks",
+    "nuclear",
+    "orthogonal",
+    "regularized",
+    "spectral",
+]

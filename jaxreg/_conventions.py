@@ -1,0 +1,255 @@
+"""Exact converters between jaxreg's textbook convention and Keras, PyTorch and scikit-learn.
+
+jaxreg's convention (``_penalties.py``): L1 is ``strength * sum|w|``, L2 is
+``strength / 2 * sum w^2``, elastic net is ``strength * (r * sum|w| + (1 - r) / 2 * sum w^2)``,
+added to a *mean* data loss. Every factor below is derived from those formulas; none of this
+module imports Keras, PyTorch or scikit-learn except `to_keras`, which must build Keras objects.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ._masks import kernels
+from ._penalties import Penalty, elastic_net, l1, l2, orthogonal
+
+# Keras's L2(l) is l * sum w^2 (no 1/2): textbook strength = 2 * l.
+_KERAS_L2_TO_TEXTBOOK = 2.0
+
+
+def _f32(value: float) -> float:
+    return float(np.float32(value))
+
+
+def _keras_config(reg_or_config: Any) -> tuple[str, dict[str, Any]]:
+    if isinstance(reg_or_config, dict):
+        if "class_name" in reg_or_config:  # keras.regularizers.serialize(...)
+            return reg_or_config["class_name"], dict(reg_or_config.get("config") or {})
+        keys = set(reg_or_config)
+        by_keys = {
+            frozenset({"l1"}): "L1",
+            frozenset({"l2"}): "L2",
+            frozenset({"l1", "l2"}): "L1L2",
+            frozenset({"factor", "mode"}): "OrthogonalRegularizer",
+        }
+        name = by_keys.get(frozenset(keys))
+        if name is None:
+            raise ValueError(
+                f"reg_or_config: cannot tell which Keras regularizer the config {reg_or_config!r} "
+                "describes; pass the regularizer object or keras.regularizers.serialize(reg)."
+            )
+        return name, dict(reg_or_config)
+    if hasattr(reg_or_config, "get_config"):
+        names = [c.__name__ for c in type(reg_or_config).__mro__]
+        for name in ("L1L2", "L1", "L2", "OrthogonalRegularizer"):
+            if name in names:
+                return name, reg_or_config.get_config()
+    raise TypeError(
+        "reg_or_config must be a keras.regularizers L1, L2, L1L2 or OrthogonalRegularizer, or its "
+        f"config dict; got {type(reg_or_config).__name__}: {reg_or_config!r}."
+    )
+
+
+def from_keras(reg_or_config: Any, *, mask: Any = None, tf_rounding: bool = False) -> Penalty:
+    r"""The jaxreg penalty with the same value as a Keras regularizer.
+
+    ================================  ==========================================================
+    Keras                             jaxreg
+    ================================  ==========================================================
+    ``L1(l1)``: l1·Σ|w|               ``jr.l1(l1)``
+    ``L2(l2)``: l2·Σw²                ``jr.l2(2 * l2)``
+    ``L1L2(l1, l2)``                  ``jr.l1(l1) + jr.l2(2 * l2)``
+    ``OrthogonalRegularizer(f, m)``   ``jr.orthogonal(f, mode=m)``
+    ================================  ==========================================================
+
+    Keras applies a regularizer to the weight it is attached to (``kernel_regularizer``:
+    kernels only), and ``model.fit`` adds the sum of ``model.losses`` once per batch, unscaled.
+    Pass ``mask=jr.masks.kernels`` to mirror ``kernel_regularizer`` on every layer.
+
+    Args:
+      reg_or_config: a Keras regularizer, its ``get_config()`` dict or its
+        ``keras.regularizers.serialize`` dict.
+      mask: the mask of the returned penalty.
+      tf_rounding: reproduce Keras-on-TensorFlow, which turns the Python strength into a float32
+        tensor before casting it to the weights' dtype (``ops.cast(self.l2, x.dtype)``), so
+        float64 weights see ``float32(l2)``. Irrelevant for float32 weights.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.conventions.from_keras({"l2": 0.01})
+    l2(0.02)
+    """
+    name, config = _keras_config(reg_or_config)
+    r = _f32 if tf_rounding else float
+    if name == "L1":
+        return l1(r(config["l1"]), mask=mask)
+    if name == "L2":
+        return l2(_KERAS_L2_TO_TEXTBOOK * r(config["l2"]), mask=mask)
+    if name == "L1L2":
+        return l1(r(config.get("l1", 0.0)), mask=mask) + l2(
+            _KERAS_L2_TO_TEXTBOOK * r(config.get("l2", 0.0)), mask=mask
+        )
+    if name == "OrthogonalRegularizer":
+        return orthogonal(r(config["factor"]), mode=config.get("mode", "rows"), mask=mask)
+    raise ValueError(
+        f"reg_or_config: unsupported Keras regularizer {name!r}; supported: L1, L2, L1L2, "
+        "OrthogonalRegularizer."
+    )
+
+
+def _concrete(value: Any, what: str) -> float:
+    try:
+        return float(value)
+    except Exception as e:  # a tracer
+        raise TypeError(f"{what} needs a concrete strength; got {value!r}.") from e
+
+
+def to_keras(pen: Penalty) -> Any:
+    """A Keras regularizer with the same value as ``pen`` on one weight.
+
+    Only L1, L2, elastic net (and their sums) and `orthogonal` have Keras equivalents. Attach the
+    result as ``kernel_regularizer=`` of each layer; ``pen``'s mask must therefore be None or
+    `jaxreg.masks.kernels`.
+
+    >>> import jaxreg as jr
+    >>> jr.conventions.to_keras(jr.l2(0.01)).get_config()
+    {'l2': 0.005}
+    """
+    import keras
+
+    l1_total, l2_total, ortho = 0.0, 0.0, []
+    for t in pen.terms:
+        if t.mask is not None and t.mask is not kernels:
+            raise ValueError(
+                f"to_keras: the {t.kind} term has mask={t.mask!r}; a Keras regularizer applies to "
+                "the weight it is attached to, so only mask=None or jr.masks.kernels convert."
+            )
+        s = _concrete(t.strength, "to_keras")
+        opts = dict(t.options)
+        if t.kind == "l1":
+            l1_total += s
+        elif t.kind == "l2":
+            l2_total += s / _KERAS_L2_TO_TEXTBOOK
+        elif t.kind == "elastic_net":
+            r = _concrete(opts["l1_ratio"], "to_keras")
+            l1_total += s * r
+            l2_total += s * (1 - r) / _KERAS_L2_TO_TEXTBOOK
+        elif t.kind == "orthogonal":
+            ortho.append(keras.regularizers.OrthogonalRegularizer(factor=s, mode=opts["mode"]))
+        else:
+            raise ValueError(
+                f"to_keras: Keras has no built-in {t.kind} regularizer; subclass "
+                "keras.regularizers.Regularizer and call the jaxreg formula instead."
+            )
+    if ortho:
+        if len(ortho) > 1 or l1_total or l2_total:
+            raise ValueError("to_keras: an orthogonal penalty converts only on its own.")
+        return ortho[0]
+    if l1_total and l2_total:
+        return keras.regularizers.L1L2(l1=l1_total, l2=l2_total)
+    if l1_total:
+        return keras.regularizers.L1(l1_total)
+    return keras.regularizers.L2(l2_total)
+
+
+def from_torch_weight_decay(weight_decay: Any, *, mask: Any = None) -> Penalty:
+    r"""The penalty whose gradient is PyTorch's coupled weight decay: ``jr.l2(weight_decay)``.
+
+    ``torch.optim.SGD/Adam(weight_decay=wd)`` add ``wd * p`` to each parameter's gradient before
+    the update; that is the gradient of :math:`\frac{wd}{2}\sum p^2`. It applies to every
+    parameter of the group, biases included: give torch a kernels-only parameter group (and
+    ``mask=jr.masks.kernels`` here) to penalize kernels only. ``AdamW`` and Keras's
+    ``Adam(weight_decay=...)`` decay *decoupled* from the gradient: they are not an L2 penalty
+    and have no `Penalty` equivalent.
+
+    >>> import jaxreg as jr
+    >>> jr.conventions.from_torch_weight_decay(1e-4)
+    l2(0.0001)
+    """
+    return l2(weight_decay, mask=mask)
+
+
+def _class_names(estimator: Any) -> list[str]:
+    return [c.__name__ for c in type(estimator).__mro__]
+
+
+def _need_n(n_samples: Any, estimator_name: str, meaning: str) -> float:
+    if n_samples is None:
+        raise ValueError(
+            f"from_sklearn({estimator_name}) needs n_samples: {meaning}. scikit-learn scales this "
+            "penalty against a summed loss, jaxreg against a mean loss, so the factor is n."
+        )
+    if isinstance(n_samples, bool) or not (
+        isinstance(n_samples, int | float | np.integer | np.floating)
+        and math.isfinite(n_samples)
+        and n_samples > 0
+    ):
+        raise ValueError(f"n_samples must be a positive number; got n_samples={n_samples!r}.")
+    return float(n_samples)
+
+
+def from_sklearn(estimator: Any, *, n_samples: Any = None, mask: Any = None) -> Penalty:
+    r"""The jaxreg penalty that, added to a *mean* data loss, gives the estimator's objective.
+
+    Data term in jaxreg :math:`\frac{1}{2n}\|y-Xw\|^2` for the linear regressions, the mean
+    log-loss for LogisticRegression, the mean loss of one batch for the MLPs:
+
+    - ``Lasso(alpha)``: ``l1(alpha)``
+    - ``ElasticNet(alpha, l1_ratio)``: ``elastic_net(alpha, l1_ratio)``
+    - ``Ridge(alpha)``: ``l2(alpha / n)``
+    - ``LogisticRegression(C, l1_ratio)``: ``elastic_net(1 / (C n), l1_ratio)``
+      (``l2(1 / (C n))`` at ``l1_ratio=0``, ``l1(1 / (C n))`` at 1)
+    - ``MLPClassifier(alpha)``, ``MLPRegressor(alpha)``: ``l2(alpha / n, mask=kernels)``
+
+    scikit-learn never penalizes intercepts: apply the result to the coefficients only (for the
+    MLPs the default ``mask`` is `jaxreg.masks.kernels`, i.e. ``coefs_``). ``C=inf`` (or
+    ``penalty=None``) gives an empty penalty (value 0).
+
+    Args:
+      estimator: a scikit-learn estimator (fitted or not; only hyperparameters are read).
+      n_samples: required where the factor depends on it: Ridge and LogisticRegression: the
+        number of training rows (the sum of sample weights when weighted); MLPs: the number of
+        rows in each mini-batch (``batch_size``; the whole training set for ``solver='lbfgs'``).
+      mask: the mask of the returned penalty.
+
+    >>> from sklearn.linear_model import Lasso, Ridge
+    >>> import jaxreg as jr
+    >>> jr.conventions.from_sklearn(Lasso(alpha=0.1))
+    l1(0.1)
+    >>> jr.conventions.from_sklearn(Ridge(alpha=2.0), n_samples=100)
+    l2(0.02)
+    """
+    names = _class_names(estimator)
+    p = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
+    if "Lasso" in names:  # before ElasticNet: Lasso subclasses it
+        return l1(p["alpha"], mask=mask)
+    if "ElasticNet" in names:
+        return elastic_net(p["alpha"], p["l1_ratio"], mask=mask)
+    if "Ridge" in names:
+        n = _need_n(n_samples, "Ridge", "the number of training rows")
+        return l2(p["alpha"] / n, mask=mask)
+    if "LogisticRegression" in names:
+        n = _need_n(n_samples, "LogisticRegression", "the number of training rows")
+        C, penalty, ratio = p["C"], p.get("penalty", "deprecated"), p.get("l1_ratio")
+        if penalty == "deprecated":  # scikit-learn >= 1.8: the penalty is chosen by l1_ratio
+            ratio = 0.0 if ratio is None else ratio
+            penalty = "l2" if ratio == 0 else "l1" if ratio == 1 else "elasticnet"
+        if penalty is None or math.isinf(C):
+            return Penalty(())
+        strength = 1.0 / (C * n)
+        if penalty == "l2":
+            return l2(strength, mask=mask)
+        if penalty == "l1":
+            return l1(strength, mask=mask)
+        if penalty == "elasticnet":
+            return elastic_net(strength, ratio, mask=mask)
+        raise ValueError(f"LogisticRegression: unsupported penalty={penalty!r}.")
+    if "BaseMultilayerPerceptron" in names:
+        n = _need_n(n_samples, type(estimator).__name__, "the number of rows in each batch")
+        return l2(p["alpha"] / n, mask=kernels if mask is None else mask)
+    raise TypeError(
+        "from_sklearn supports Lasso, ElasticNet, Ridge, LogisticRegression, MLPClassifier and "
+        f"MLPRegressor (and their subclasses); got {type(estimator).__name__}."
+    )

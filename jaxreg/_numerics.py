@@ -1,0 +1,116 @@
+"""Leaf-level numerics: accumulation dtypes and norms whose gradient at 0 is finite.
+
+Every function here maps one array to one scalar (or a few) in the accumulation dtype. NaN in
+the input always reaches the output: zero tests use ``x == 0`` (False for NaN), never ``x > 0``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+#: Keras's ``backend.epsilon()``, used by `keras.ops.normalize` inside OrthogonalRegularizer.
+KERAS_EPSILON = 1e-7
+# Full-precision matmuls: the default lets GPUs/TPUs use TF32/bf16 passes.
+_HIGHEST = jax.lax.Precision.HIGHEST
+
+
+def acc_dtype(dtype) -> jnp.dtype:
+    """float64 stays float64; every narrower float (bf16, f16, f32) accumulates in float32."""
+    return jnp.dtype(jnp.float64) if jnp.dtype(dtype) == jnp.float64 else jnp.dtype(jnp.float32)
+
+
+def upcast(x: jax.Array) -> jax.Array:
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        raise TypeError(
+            f"complex parameters are not supported (got dtype {x.dtype}); exclude them with `mask`."
+        )
+    return x.astype(acc_dtype(x.dtype))
+
+
+def abs0(x: jax.Array) -> jax.Array:
+    """``|x|`` with derivative ``sign(x)``, i.e. 0 at 0 as in TensorFlow and PyTorch.
+
+    ``x * sign(x)`` is exactly ``|x|`` (sign is exactly -1, 0 or 1) and its derivative is
+    ``sign(x)`` because ``sign`` has derivative 0; ``jnp.abs`` would give +1 at 0.
+    """
+    return x * jnp.sign(x)
+
+
+def sum_abs(x: jax.Array) -> jax.Array:
+    return jnp.sum(abs0(upcast(x)))
+
+
+def sum_squares(x: jax.Array) -> jax.Array:
+    x = upcast(x)
+    return jnp.sum(x * x)
+
+
+def safe_sqrt(s: jax.Array) -> jax.Array:
+    """``sqrt(s)`` for ``s >= 0`` with derivative 0 (not inf/NaN) at ``s == 0``; NaN propagates."""
+    zero = s == 0
+    return jnp.where(zero, 0.0, jnp.sqrt(jnp.where(zero, 1.0, s)))
+
+
+def group_norms(x: jax.Array, axis: tuple[int, ...]) -> jax.Array:
+    """Euclidean norms along ``axis``: one per group; gradient 0 for an all-zero group."""
+    x = upcast(x)
+    return safe_sqrt(jnp.sum(x * x, axis=axis))
+
+
+def as_matrix(x: jax.Array) -> jax.Array:
+    """A 2-D view: ``(..., n) -> (prod(...), n)``, the fan-in x fan-out view of conv kernels."""
+    x = upcast(x)
+    return x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+
+
+@jax.custom_jvp
+def nuclear_norm(m: jax.Array) -> jax.Array:
+    """Sum of singular values of a matrix."""
+    return jnp.sum(jnp.linalg.svd(m, compute_uv=False))
+
+
+@nuclear_norm.defjvp
+def _nuclear_norm_jvp(primals, tangents):
+    # d sum(s) = sum_i u_i^T dM v_i, i.e. the subgradient U V^T. Directions with s_i == 0 get
+    # 0 (a valid subgradient) instead of JAX's SVD rule, which divides by s_i^2 - s_j^2.
+    (m,), (t,) = primals, tangents
+    u, s, vt = jnp.linalg.svd(m, full_matrices=False)
+    along = jnp.einsum("ji,jk,ik->i", u, t, vt, precision=_HIGHEST)
+    return jnp.sum(s), jnp.sum(jnp.where(s == 0, 0.0, along))
+
+
+@jax.custom_jvp
+def spectral_norm(m: jax.Array) -> jax.Array:
+    """Largest singular value of a matrix."""
+    return jnp.linalg.svd(m, compute_uv=False)[0]
+
+
+@spectral_norm.defjvp
+def _spectral_norm_jvp(primals, tangents):
+    (m,), (t,) = primals, tangents
+    u, s, vt = jnp.linalg.svd(m, full_matrices=False)
+    along = jnp.dot(jnp.dot(u[:, 0], t, precision=_HIGHEST), vt[0], precision=_HIGHEST)
+    return s[0], jnp.where(s[0] == 0, 0.0, along)
+
+
+def keras_orthogonality(m: jax.Array, mode: str) -> jax.Array:
+    """Mean over pairs i < j of ``|<r_i, r_j>|`` for the L2-normalized rows (or columns).
+
+    Normalization follows `keras.ops.normalize`: ``x * min(rsqrt(sum x^2), 1/epsilon)``, so an
+    all-zero row stays 0 (and its gradient is finite). A matrix with a single row (column) has
+    no pairs and gives 0 (Keras divides 0 by 0 there and returns NaN).
+    """
+    if mode == "columns":
+        m = m.T
+    sq = jnp.sum(m * m, axis=1, keepdims=True)
+    zero = sq == 0
+    cap = 1.0 / KERAS_EPSILON
+    inv = jnp.where(zero, cap, jnp.minimum(jax.lax.rsqrt(jnp.where(zero, 1.0, sq)), cap))
+    unit = m * inv
+    size = m.shape[0]
+    if size < 2:
+        return jnp.zeros((), m.dtype) * jnp.sum(m)  # keeps NaN
+    gram = jnp.dot(unit, unit.T, precision=_HIGHEST)
+    off = gram * (1.0 - jnp.eye(size, dtype=m.dtype))
+    return 0.5 * jnp.sum(abs0(off)) / (size * (size - 1) / 2)

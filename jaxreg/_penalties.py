@@ -1,0 +1,353 @@
+"""Penalties: builders that validate once and return a pure, jit-able `Penalty`.
+
+The textbook formulas live here and only here (`_RAW` below); every converter in
+`_conventions.py` is derived from them.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _numerics as nx
+from ._masks import kernels
+from ._trees import PyTree, check_mask, leaf_paths, select_leaves
+
+# --------------------------------------------------------------------------------------------
+# Validation
+
+
+def check_scalar(value: Any, name: str, *, low: float = 0.0, high: float = math.inf) -> Any:
+    """Validate a hyperparameter: a finite real scalar in [low, high], or an array/tracer.
+
+    Concrete values (Python numbers, NumPy and JAX scalars) are checked now; traced values can
+    only be checked for shape, so `jax.vmap` / `jax.jit` over strengths work.
+    """
+    if isinstance(value, bool) or not (
+        isinstance(value, numbers.Real | np.ndarray | np.generic | jax.Array)
+    ):
+        raise TypeError(
+            f"{name} must be a real number or a scalar array; got {value!r} "
+            f"(type {type(value).__name__})."
+        )
+    if jnp.ndim(value) != 0:
+        raise ValueError(f"{name} must be a scalar; got an array of shape {jnp.shape(value)}.")
+    if not jnp.issubdtype(jnp.result_type(value), jnp.number) or jnp.issubdtype(
+        jnp.result_type(value), jnp.complexfloating
+    ):
+        raise TypeError(f"{name} must be real; got dtype {jnp.result_type(value)}.")
+    if isinstance(value, jax.core.Tracer):
+        return value
+    v = float(value)
+    if not (math.isfinite(v) and low <= v <= high):
+        allowed = f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g}]"
+        raise ValueError(f"{name} must be finite and {allowed}; got {name}={value!r}.")
+    return value
+
+
+def _check_axis(axis: Any) -> tuple[int, ...]:
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    if not axes or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
+        raise TypeError(f"axis must be an int or a non-empty tuple of ints; got axis={axis!r}.")
+    return axes
+
+
+# --------------------------------------------------------------------------------------------
+# The textbook formulas, one per kind, as raw (strength-free) functions of one leaf.
+
+
+def _l1(x, **_):
+    return nx.sum_abs(x)
+
+
+def _l2(x, **_):
+    return 0.5 * nx.sum_squares(x)
+
+
+def _elastic_net(x, *, l1_ratio, **_):
+    r = jnp.asarray(l1_ratio, nx.acc_dtype(x.dtype))
+    return r * nx.sum_abs(x) + 0.5 * (1 - r) * nx.sum_squares(x)
+
+
+def _group_lasso(x, *, axis, **_):
+    return jnp.sum(nx.group_norms(x, axis))
+
+
+def _nuclear(x, **_):
+    return nx.nuclear_norm(nx.as_matrix(x))
+
+
+def _spectral(x, **_):
+    return nx.spectral_norm(nx.as_matrix(x))
+
+
+def _orthogonal(x, *, mode, **_):
+    return nx.keras_orthogonality(nx.as_matrix(x), mode)
+
+
+class _Kind(NamedTuple):
+    raw: Callable[..., jax.Array]
+    formula: str
+    min_ndim: int  # leaves with fewer dims cannot be penalized by this kind
+    default_mask: Any
+
+
+_RAW: dict[str, _Kind] = {
+    "l1": _Kind(_l1, "strength * sum|w|", 0, None),
+    "l2": _Kind(_l2, "strength / 2 * sum w^2", 0, None),
+    "elastic_net": _Kind(
+        _elastic_net, "strength * (l1_ratio * sum|w| + (1 - l1_ratio) / 2 * sum w^2)", 0, None
+    ),
+    "group_lasso": _Kind(_group_lasso, "strength * sum_g ||w_g||_2", 1, None),
+    "nuclear": _Kind(_nuclear, "strength * sum of singular values", 2, kernels),
+    "spectral": _Kind(_spectral, "strength * largest singular value", 2, kernels),
+    "orthogonal": _Kind(_orthogonal, "strength * mean_{i<j} |cos(w_i, w_j)|", 2, kernels),
+}
+
+
+class Term(NamedTuple):
+    """One summand of a `Penalty`: ``strength * raw_kind(leaf)`` over the leaves ``mask`` picks."""
+
+    kind: str
+    strength: Any
+    mask: Any
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def leaf_value(self, path: str, x: jax.Array) -> jax.Array:
+        spec = _RAW[self.kind]
+        if x.ndim < spec.min_ndim:
+            raise ValueError(
+                f"{self.kind} needs leaves with at least {spec.min_ndim} dimension(s); the leaf at "
+                f"'{path}' has shape {x.shape}. Exclude it with `mask` (e.g. jaxreg.masks.kernels)."
+            )
+        options = dict(self.options)
+        if "axis" in options:
+            axes = options["axis"]
+            if not all(-x.ndim <= a < x.ndim for a in axes):
+                raise ValueError(
+                    f"axis={axes if len(axes) > 1 else axes[0]} is out of range for the leaf at "
+                    f"'{path}' with shape {x.shape}."
+                )
+        return spec.raw(x, **options)
+
+
+# --------------------------------------------------------------------------------------------
+# The Penalty object
+
+
+class Penalty:
+    """A sum of penalty terms over a parameter pytree; build it with `jaxreg.l1`, `jaxreg.l2`, ...
+
+    ``pen(params)`` is a scalar: every penalized leaf is reduced once, in float32 for
+    float32/bf16/fp16 leaves and in float64 for float64 leaves, and the result has the widest
+    of those dtypes. It is a pure function of ``params``: use it under `jax.jit`, `jax.grad` and
+    `jax.vmap` freely. Penalties compose: ``pen_a + pen_b``, ``0.5 * pen``.
+    """
+
+    __slots__ = ("terms", "__weakref__")  # weakref: jax.jit(pen) caches on it
+
+    def __init__(self, terms: tuple[Term, ...]):
+        self.terms = tuple(terms)
+
+    # -- evaluation --------------------------------------------------------------------------
+    def _leaf_values(self, params: PyTree) -> tuple[list[Any], jax.tree_util.PyTreeDef]:
+        """Per leaf: None, or the list of (term, raw value) that penalize it."""
+        leaves, treedef = jax.tree_util.tree_flatten(params)
+        paths = leaf_paths(params)
+        per_leaf: list[list[tuple[Term, jax.Array]] | None] = [None] * len(leaves)
+        for term in self.terms:
+            mask = _RAW[term.kind].default_mask if term.mask is None else term.mask
+            for i, chosen in enumerate(select_leaves(params, mask)):
+                if chosen:
+                    x = jnp.asarray(leaves[i])
+                    per_leaf[i] = (per_leaf[i] or []) + [(term, term.leaf_value(paths[i], x))]
+        return per_leaf, treedef
+
+    @staticmethod
+    def _weighted(parts: list[tuple[Term, jax.Array]]) -> jax.Array:
+        dtype = jnp.result_type(*(raw.dtype for _, raw in parts))
+        return sum(jnp.asarray(t.strength, dtype) * raw.astype(dtype) for t, raw in parts)
+
+    def __call__(self, params: PyTree) -> jax.Array:
+        """The penalty's value: a scalar in the accumulation dtype (float32, or float64)."""
+        parts = [p for leaf in self._leaf_values(params)[0] if leaf for p in leaf]
+        if not parts:
+            return jnp.zeros((), jnp.float32)
+        return self._weighted(parts)
+
+    def per_leaf(self, params: PyTree) -> PyTree:
+        """``params``' structure with each penalized leaf's share of the penalty, None elsewhere.
+
+        >>> import jax.numpy as jnp, jaxreg as jr
+        >>> jr.l1(0.5).per_leaf({"w": jnp.array([1.0, -2.0]), "step": jnp.array(3)})
+        {'step': None, 'w': Array(1.5, dtype=float32)}
+        """
+        values, treedef = self._leaf_values(params)
+        return jax.tree_util.tree_unflatten(
+            treedef, [None if v is None else self._weighted(v) for v in values]
+        )
+
+    # -- composition -------------------------------------------------------------------------
+    def __add__(self, other: Penalty) -> Penalty:
+        if not isinstance(other, Penalty):
+            return NotImplemented
+        return Penalty(self.terms + other.terms)
+
+    def __radd__(self, other: Any) -> Penalty:
+        if isinstance(other, numbers.Number) and other == 0:  # sum([pen_a, pen_b])
+            return self
+        return NotImplemented
+
+    def __mul__(self, factor: Any) -> Penalty:
+        if isinstance(factor, Penalty):
+            return NotImplemented
+        check_scalar(factor, "factor")
+        return Penalty(tuple(t._replace(strength=factor * t.strength) for t in self.terms))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, divisor: Any) -> Penalty:
+        check_scalar(divisor, "divisor", low=np.nextafter(0.0, 1.0))
+        return self * (1.0 / divisor)
+
+    def __repr__(self) -> str:
+        def one(t: Term) -> str:
+            args = [f"{t.strength!r}"] + [
+                f"{k}={v if k != 'axis' or len(v) > 1 else v[0]!r}" for k, v in t.options
+            ]
+            if t.mask is not None:
+                args.append(f"mask={getattr(t.mask, '__name__', t.mask)!r}")
+            return f"{t.kind}({', '.join(args)})"
+
+        return " + ".join(one(t) for t in self.terms) if self.terms else "Penalty(<empty>)"
+
+
+def _build(kind: str, strength: Any, mask: Any, **options: Any) -> Penalty:
+    check_scalar(strength, "strength")
+    check_mask(mask)
+    return Penalty((Term(kind, strength, mask, tuple(options.items())),))
+
+
+# --------------------------------------------------------------------------------------------
+# Public builders
+
+
+def l1(strength: Any, *, mask: Any = None) -> Penalty:
+    r"""Lasso penalty :math:`\lambda \sum_i |w_i|`.
+
+    The derivative at ``w_i = 0`` is 0, as in TensorFlow and PyTorch.
+    Equivalent settings: Keras ``L1(l1=strength)``; PyTorch ``strength * p.abs().sum()`` added to
+    the loss; scikit-learn ``Lasso(alpha=strength)`` when the data term is
+    :math:`\frac{1}{2n}\lVert y - Xw\rVert^2`.
+
+    Args:
+      strength: :math:`\lambda \ge 0`, a Python number or a scalar array (may be traced).
+      mask: which leaves to penalize: None (every floating leaf), a pytree of bools (the params'
+        structure or a prefix of it) or a callable ``(path, leaf) -> bool``.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.l1(0.1)({"w": jnp.array([1.0, -2.0, 0.0])})
+    Array(0.3..., dtype=float32)
+    """
+    return _build("l1", strength, mask)
+
+
+def l2(strength: Any, *, mask: Any = None) -> Penalty:
+    r"""Ridge / weight-decay penalty :math:`\frac{\lambda}{2} \sum_i w_i^2`.
+
+    Its gradient is :math:`\lambda w`: the coupled ``weight_decay=strength`` of
+    ``torch.optim.SGD`` / ``torch.optim.Adam``. Keras's ``L2(l2)`` has no ½: use
+    ``L2(l2=strength / 2)``. scikit-learn ``Ridge(alpha)`` is ``l2(alpha / n_samples)`` with a
+    :math:`\frac{1}{2n}\lVert y - Xw\rVert^2` data term (see `jaxreg.conventions`).
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.l2(0.1)({"w": jnp.array([1.0, -2.0])})
+    Array(0.25, dtype=float32)
+    """
+    return _build("l2", strength, mask)
+
+
+def elastic_net(strength: Any, l1_ratio: Any, *, mask: Any = None) -> Penalty:
+    r"""Elastic net :math:`\lambda \left(\rho \sum_i |w_i| + \frac{1-\rho}{2} \sum_i w_i^2\right)`.
+
+    This is scikit-learn's ``ElasticNet(alpha=strength, l1_ratio=l1_ratio)`` and glmnet's
+    parametrization (``alpha`` there is ``l1_ratio`` here). Keras: ``L1L2(l1=strength * l1_ratio,
+    l2=strength * (1 - l1_ratio) / 2)``.
+
+    Args:
+      strength: :math:`\lambda \ge 0`.
+      l1_ratio: :math:`\rho \in [0, 1]`; 1 is `l1`, 0 is `l2`.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.elastic_net(1.0, 0.5)({"w": jnp.array([2.0])})
+    Array(2., dtype=float32)
+    """
+    check_scalar(l1_ratio, "l1_ratio", high=1.0)
+    return _build("elastic_net", strength, mask, l1_ratio=l1_ratio)
+
+
+def group_lasso(strength: Any, *, axis: int | tuple[int, ...] = -1, mask: Any = None) -> Penalty:
+    r"""Group lasso :math:`\lambda \sum_g \lVert w_g \rVert_2`.
+
+    A group is every index of a leaf except ``axis``; the norm runs along ``axis``. For a Keras
+    or flax kernel of shape ``(in, out)`` the default ``axis=-1`` gives one group per input
+    feature, so a zero row removes that feature. (PyTorch's ``Linear.weight`` is ``(out, in)``:
+    use ``axis=0`` there.) The gradient of an all-zero group is 0, not NaN.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.group_lasso(1.0)({"kernel": jnp.array([[3.0, 4.0], [0.0, 0.0]])})
+    Array(5., dtype=float32)
+    """
+    axes = _check_axis(axis)
+    return _build("group_lasso", strength, mask, axis=axes)
+
+
+def nuclear(strength: Any, *, mask: Any = None) -> Penalty:
+    r"""Nuclear (trace) norm :math:`\lambda \sum_k \sigma_k(W)` of each matrix leaf.
+
+    Leaves with more than 2 dimensions are read as ``(prod(shape[:-1]), shape[-1])`` matrices.
+    With ``mask=None`` only leaves with ``ndim >= 2`` are penalized (`jaxreg.masks.kernels`);
+    an explicit mask that selects a vector raises. The gradient is :math:`U V^\top` over the
+    non-zero singular values (0 at the zero matrix). No Keras/PyTorch built-in equivalent.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.nuclear(1.0)({"w": jnp.diag(jnp.array([3.0, -1.0])), "b": jnp.ones(2)})
+    Array(4., dtype=float32)
+    """
+    return _build("nuclear", strength, mask)
+
+
+def spectral(strength: Any, *, mask: Any = None) -> Penalty:
+    r"""Spectral norm :math:`\lambda\, \sigma_{\max}(W)` of each matrix leaf.
+
+    Matrix handling as in `nuclear`. The gradient is :math:`u_1 v_1^\top` (0 at the zero matrix).
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.spectral(1.0)({"w": jnp.diag(jnp.array([3.0, -1.0]))})
+    Array(3., dtype=float32)
+    """
+    return _build("spectral", strength, mask)
+
+
+def orthogonal(strength: Any, *, mode: str = "rows", mask: Any = None) -> Penalty:
+    r"""Keras's orthogonality penalty, :math:`\lambda` times the mean pairwise :math:`|\cos|`.
+
+    :math:`\lambda\, \mathrm{mean}_{i<j} |\hat r_i \cdot \hat r_j|` where
+    :math:`\hat r_i` are the L2-normalized rows (``mode="rows"``) or columns (``"columns"``) of
+    each matrix leaf, normalized as `keras.ops.normalize` does (``epsilon=1e-7``). Same value as
+    ``keras.regularizers.OrthogonalRegularizer(factor=strength, mode=mode)``, except that a
+    single-row (column) matrix gives 0 where Keras gives NaN. Matrix handling as in `nuclear`.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.orthogonal(1.0)({"w": jnp.array([[1.0, 0.0], [1.0, 1.0]])})
+    Array(0.707..., dtype=float32)
+    """
+    if mode not in ("rows", "columns"):
+        raise ValueError(f"mode must be 'rows' or 'columns'; got mode={mode!r}.")
+    return _build("orthogonal", strength, mask, mode=mode)

@@ -1,0 +1,8 @@
+"""Exact converters between jaxreg's textbook convention and Keras, PyTorch and scikit-learn."""
+
+from ._conventions import from_keras as from_keras
+from ._conventions import from_sklearn as from_sklearn
+from ._conventions import from_torch_weight_decay as from_torch_weight_decay
+from ._conventions import to_keras as to_keras
+
+__all__ = ["from_keras", "from_sklearn", "from_torch_weight_decay", "to_keras"]
