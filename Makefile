@@ -27,8 +27,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Doctests run in their own process: tests/ turns on float64, doctests show JAX's defaults.
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --doctest-modules jaxreg
+	$(PY) -m pytest -q tests
 
 parity: $(STAMP)
 	$(PY) -m parity --json parity-report.json --markdown parity-report.md --plot parity-weights.png

@@ -72,12 +72,14 @@ def nuclear_norm(m: jax.Array) -> jax.Array:
 
 @nuclear_norm.defjvp
 def _nuclear_norm_jvp(primals, tangents):
-    # d sum(s) = sum_i u_i^T dM v_i, i.e. the subgradient U V^T. Directions with s_i == 0 get
-    # 0 (a valid subgradient) instead of JAX's SVD rule, which divides by s_i^2 - s_j^2.
+    # d sum(s) = sum_i u_i^T dM v_i: the subgradient U V^T over the numerical range of M.
+    # Directions whose singular value is 0 up to rounding (numpy.linalg.matrix_rank's tolerance)
+    # get 0, the minimum-norm choice, instead of JAX's SVD rule, which divides by s_i^2 - s_j^2.
     (m,), (t,) = primals, tangents
     u, s, vt = jnp.linalg.svd(m, full_matrices=False)
     along = jnp.einsum("ji,jk,ik->i", u, t, vt, precision=_HIGHEST)
-    return jnp.sum(s), jnp.sum(jnp.where(s == 0, 0.0, along))
+    tol = s[0] * max(m.shape) * jnp.finfo(m.dtype).eps
+    return jnp.sum(s), jnp.sum(jnp.where(s <= tol, 0.0, along))  # NaN <= tol is False
 
 
 @jax.custom_jvp
@@ -91,7 +93,7 @@ def _spectral_norm_jvp(primals, tangents):
     (m,), (t,) = primals, tangents
     u, s, vt = jnp.linalg.svd(m, full_matrices=False)
     along = jnp.dot(jnp.dot(u[:, 0], t, precision=_HIGHEST), vt[0], precision=_HIGHEST)
-    return s[0], jnp.where(s[0] == 0, 0.0, along)
+    return s[0], jnp.where(s[0] == 0, 0.0, along)  # NaN == 0 is False: NaN propagates
 
 
 def keras_orthogonality(m: jax.Array, mode: str) -> jax.Array:

@@ -1,0 +1,201 @@
+"""Converters checked against the other frameworks' own code: Keras values (computed by Keras in
+a subprocess), torch's coupled weight decay (computed by torch) and scikit-learn's solvers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import assert_close
+
+import jaxreg as jr
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def keras_results():
+    w = RNG.normal(size=(5, 4)).round(6)
+    regs = [
+        {"class_name": "L1", "config": {"l1": 0.013}},
+        {"class_name": "L2", "config": {"l2": 0.01}},
+        {"class_name": "L1L2", "config": {"l1": 0.002, "l2": 0.03}},
+        {"class_name": "OrthogonalRegularizer", "config": {"factor": 0.2, "mode": "rows"}},
+        {"class_name": "OrthogonalRegularizer", "config": {"factor": 0.2, "mode": "columns"}},
+    ]
+    cases = [{"reg": r, "dtype": "float32", "weights": w.tolist()} for r in regs]
+    # Keras on TensorFlow in float64 mode: the strength goes through float32 first.
+    cases += [
+        {"reg": r, "dtype": "float64", "weights": w.tolist(), "tf_rounding": t}
+        for r in regs[:3]
+        for t in (False, True)
+    ]
+    script = Path(__file__).with_name("keras_reference.py")
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return cases, json.loads(proc.stdout)
+
+
+def test_from_keras_equals_keras_value_in_float32(keras_results):
+    cases, results = keras_results
+    for case, r in zip(cases, results, strict=True):
+        if case["dtype"] != "float32":
+            continue
+        assert r["keras"] > 1e-3
+        assert_close(r["jaxreg"], r["keras"], rtol=2e-6, what=str(case["reg"]))
+        assert_close(r["jaxreg_from_config"], r["keras"], rtol=2e-6, what=str(case["reg"]))
+        assert_close(r["round_trip_keras"], r["keras"], rtol=2e-6, what=str(case["reg"]))
+        assert r["round_trip_class"] == case["reg"]["class_name"]
+
+
+def test_from_keras_float64_needs_tf_rounding_to_be_exact(keras_results):
+    cases, results = keras_results
+    for case, r in zip(cases, results, strict=True):
+        if case["dtype"] != "float64":
+            continue
+        if case["tf_rounding"]:
+            assert_close(r["jaxreg"], r["keras"], rtol=1e-14, what=str(case["reg"]))
+        elif case["reg"]["class_name"] == "L1":
+            # L1 keeps its strength as a float32 tensor, and its config reports that value
+            assert_close(r["jaxreg"], r["keras"], rtol=1e-14, what=str(case["reg"]))
+        else:  # L2/L1L2 keep a Python float and cast it through float32 at call time
+            rel = abs(r["jaxreg"] - r["keras"]) / r["keras"]
+            assert 1e-10 < rel < 1e-7, (case["reg"], rel)
+
+
+def test_from_keras_rejects_unknown_input():
+    with pytest.raises(TypeError, match=r"reg_or_config must be a keras.regularizers"):
+        jr.conventions.from_keras(0.01)
+    with pytest.raises(ValueError, match=r"cannot tell which Keras regularizer"):
+        jr.conventions.from_keras({"alpha": 0.1})
+
+
+def test_to_keras_refuses_what_keras_cannot_express():
+    with pytest.raises(ValueError, match=r"Keras has no built-in group_lasso"):
+        jr.conventions.to_keras(jr.group_lasso(0.1))
+    with pytest.raises(ValueError, match=r"the l2 term has mask="):
+        jr.conventions.to_keras(jr.l2(0.1, mask={"w": True}))
+
+
+def test_from_torch_weight_decay_gradient_equals_torch_coupled_decay():
+    torch = pytest.importorskip("torch")
+    w = RNG.normal(size=(4, 3))
+    wd = 0.037
+    for opt_cls in (torch.optim.SGD, torch.optim.Adam):
+        p = torch.nn.Parameter(torch.tensor(w, dtype=torch.float64))
+        opt = opt_cls([p], lr=1.0, weight_decay=wd)
+        p.grad = torch.zeros_like(p)
+        # torch adds weight_decay * p to the gradient inside step(); recover what it added by
+        # stepping SGD with lr=1 (p - p_new) and, for Adam, by reading its first moment.
+        opt.step()
+        if opt_cls is torch.optim.SGD:
+            added = w - p.detach().numpy()
+        else:
+            added = opt.state[p]["exp_avg"].numpy() / (1 - 0.9)
+        grad = jax.grad(jr.conventions.from_torch_weight_decay(wd))(jnp.asarray(w))
+        assert_close(grad, added, rtol=1e-12)
+
+
+def _diabetes():
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    return X, y
+
+
+def test_from_sklearn_lasso_and_elastic_net_kkt_at_sklearn_solution():
+    from sklearn.linear_model import ElasticNet, Lasso
+
+    X, y = _diabetes()
+    for est in (
+        Lasso(alpha=0.1, tol=1e-12, max_iter=100000),
+        ElasticNet(alpha=0.002, l1_ratio=0.9, tol=1e-12, max_iter=100000),
+    ):
+        est.fit(X, y)
+        w, b = est.coef_, est.intercept_
+        pen = jr.conventions.from_sklearn(est)
+        data_grad = -X.T @ (y - X @ w - b) / len(y)
+        pen_grad = np.asarray(jax.grad(pen)(jnp.asarray(w)))
+        nz = w != 0
+        assert nz.sum() >= 3 and (~nz).sum() >= 1
+        # optimality: zero gradient on the support, |data gradient| <= alpha*l1_ratio off it
+        assert np.abs(data_grad[nz] + pen_grad[nz]).max() < 1e-6 * np.abs(data_grad).max()
+        l1_part = est.alpha * getattr(est, "l1_ratio", 1.0)
+        assert np.all(np.abs(data_grad[~nz]) <= l1_part * (1 + 1e-6))
+
+
+def test_from_sklearn_ridge_and_logistic_regression_zero_gradient_at_solution():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _diabetes()
+    ridge = Ridge(alpha=3.0).fit(X, y)
+    pen = jr.conventions.from_sklearn(ridge, n_samples=len(y))
+    g = -X.T @ (y - X @ ridge.coef_ - ridge.intercept_) / len(y) + np.asarray(
+        jax.grad(pen)(jnp.asarray(ridge.coef_))
+    )
+    assert np.abs(g).max() < 1e-8 * np.abs(X.T @ y / len(y)).max()
+
+    Xc, yc = load_breast_cancer(return_X_y=True)
+    Xc = StandardScaler().fit_transform(Xc)
+    clf = LogisticRegression(C=0.05, tol=1e-12, max_iter=10000).fit(Xc, yc)
+    pen = jr.conventions.from_sklearn(clf, n_samples=len(yc))
+    w = clf.coef_.ravel()
+    p = 1 / (1 + np.exp(-(Xc @ w + clf.intercept_[0])))
+    g = Xc.T @ (p - yc) / len(yc) + np.asarray(jax.grad(pen)(jnp.asarray(w)))
+    assert np.abs(g).max() < 1e-6
+    assert np.abs(Xc.T @ (p - yc) / len(yc)).max() > 1e-2  # the penalty term really matters
+
+
+def test_from_sklearn_mlp_objective_equals_sklearn_loss():
+    from sklearn.neural_network import MLPRegressor
+
+    X, y = _diabetes()
+    X, y = X[:80], (y[:80] - y.mean()) / y.std()
+    mlp = MLPRegressor(
+        hidden_layer_sizes=(5,), alpha=2.0, solver="lbfgs", max_iter=50, random_state=0
+    ).fit(X, y)
+    params = {
+        "coefs": [jnp.asarray(c) for c in mlp.coefs_],
+        "intercepts": [jnp.asarray(b) for b in mlp.intercepts_],
+    }
+    pen = jr.conventions.from_sklearn(mlp, n_samples=len(y))
+
+    def squared_error(p):
+        h = jax.nn.relu(X @ p["coefs"][0] + p["intercepts"][0])
+        out = (h @ p["coefs"][1] + p["intercepts"][1]).ravel()
+        return jnp.mean((out - y) ** 2) / 2
+
+    total = jr.regularized(squared_error, pen)(params)
+    assert_close(total, mlp.loss_, rtol=1e-10)
+    assert float(pen(params)) > 1e-2 * mlp.loss_
+
+
+def test_from_sklearn_asks_for_n_samples_and_rejects_unknown_estimators():
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.svm import SVC
+
+    with pytest.raises(ValueError, match=r"from_sklearn\(Ridge\) needs n_samples"):
+        jr.conventions.from_sklearn(Ridge())
+    with pytest.raises(ValueError, match=r"n_samples must be a positive number; got n_samples=0"):
+        jr.conventions.from_sklearn(LogisticRegression(), n_samples=0)
+    with pytest.raises(TypeError, match=r"got SVC"):
+        jr.conventions.from_sklearn(SVC())
+    assert (
+        float(jr.conventions.from_sklearn(LogisticRegression(C=np.inf), n_samples=10)(jnp.ones(3)))
+        == 0.0
+    )
