@@ -106,19 +106,17 @@ def _concrete(value: Any, what: str) -> float:
         raise TypeError(f"{what} needs a concrete strength; got {value!r}.") from e
 
 
-def to_keras(pen: Penalty) -> Any:
-    """A Keras regularizer with the same value as ``pen`` on one weight.
+def to_keras_config(pen: Penalty) -> dict[str, Any]:
+    """The ``keras.regularizers.serialize`` dict of the Keras regularizer equal to ``pen``.
 
-    Only L1, L2, elastic net (and their sums) and `orthogonal` have Keras equivalents. Attach the
-    result as ``kernel_regularizer=`` of each layer; ``pen``'s mask must therefore be None or
-    `jaxreg.masks.kernels`.
+    Needs no Keras import; `to_keras` builds the object from it. Only L1, L2, elastic net (and
+    their sums) and `orthogonal` have Keras equivalents, and ``pen``'s mask must be None or
+    `jaxreg.masks.kernels` (a Keras regularizer applies to the one weight it is attached to).
 
     >>> import jaxreg as jr
-    >>> jr.conventions.to_keras(jr.l2(0.01)).get_config()
-    {'l2': 0.005}
+    >>> jr.conventions.to_keras_config(jr.elastic_net(0.1, 0.5))
+    {'class_name': 'L1L2', 'config': {'l1': 0.05, 'l2': 0.025}}
     """
-    import keras
-
     l1_total, l2_total, ortho = 0.0, 0.0, []
     for t in pen.terms:
         if t.mask is not None and t.mask is not kernels:
@@ -137,7 +135,7 @@ def to_keras(pen: Penalty) -> Any:
             l1_total += s * r
             l2_total += s * (1 - r) / _KERAS_L2_TO_TEXTBOOK
         elif t.kind == "orthogonal":
-            ortho.append(keras.regularizers.OrthogonalRegularizer(factor=s, mode=opts["mode"]))
+            ortho.append({"factor": s, "mode": opts["mode"]})
         else:
             raise ValueError(
                 f"to_keras: Keras has no built-in {t.kind} regularizer; subclass "
@@ -146,12 +144,44 @@ def to_keras(pen: Penalty) -> Any:
     if ortho:
         if len(ortho) > 1 or l1_total or l2_total:
             raise ValueError("to_keras: an orthogonal penalty converts only on its own.")
-        return ortho[0]
+        return {"class_name": "OrthogonalRegularizer", "config": ortho[0]}
     if l1_total and l2_total:
-        return keras.regularizers.L1L2(l1=l1_total, l2=l2_total)
+        return {"class_name": "L1L2", "config": {"l1": l1_total, "l2": l2_total}}
     if l1_total:
-        return keras.regularizers.L1(l1_total)
-    return keras.regularizers.L2(l2_total)
+        return {"class_name": "L1", "config": {"l1": l1_total}}
+    return {"class_name": "L2", "config": {"l2": l2_total}}
+
+
+def to_keras(pen: Penalty) -> Any:
+    """A Keras regularizer with the same value as ``pen`` on one weight (see `to_keras_config`).
+
+    Attach it as ``kernel_regularizer=`` of each layer.
+
+    >>> import jaxreg as jr
+    >>> jr.conventions.to_keras(jr.l2(0.01)).get_config()
+    {'l2': 0.005}
+    """
+    import keras
+
+    return keras.regularizers.deserialize(to_keras_config(pen))
+
+
+def to_torch_weight_decay(pen: Penalty) -> float:
+    """The coupled ``weight_decay`` of ``torch.optim.SGD/Adam`` equal to an `l2` penalty.
+
+    The inverse of `from_torch_weight_decay`. Only a single unmasked-or-kernels `l2` term
+    converts; give torch a parameter group with exactly the leaves the mask selects.
+
+    >>> import jaxreg as jr
+    >>> jr.conventions.to_torch_weight_decay(jr.l2(0.01))
+    0.01
+    """
+    if len(pen.terms) != 1 or pen.terms[0].kind != "l2":
+        raise ValueError(
+            f"to_torch_weight_decay: only a single l2 penalty is a coupled weight decay; "
+            f"got {pen!r}."
+        )
+    return _concrete(pen.terms[0].strength, "to_torch_weight_decay")
 
 
 def from_torch_weight_decay(weight_decay: Any, *, mask: Any = None) -> Penalty:
