@@ -33,7 +33,7 @@ test: lint
 	$(PY) -m pytest -q tests
 
 parity: $(STAMP)
-	$(PY) -m parity --json parity-report.json --markdown parity-report.md --plot parity-weights.png
+	$(PY) -m parity --json parity/results/report.json --markdown parity/results/report.md --plot parity/results/weights.png
 
 bench: $(STAMP)
 	$(PY) -m benchmarks --json benchmarks/results/cpu.json --plot-dir benchmarks/results

@@ -7,6 +7,7 @@ missing, unless --allow-missing), 2 on bad usage.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib.metadata
 import importlib.util
@@ -69,10 +70,8 @@ def missing(framework: str) -> str | None:
 def versions() -> dict[str, str]:
     out = {}
     for d in DISTRIBUTIONS:
-        try:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             out[d] = importlib.metadata.version(d)
-        except importlib.metadata.PackageNotFoundError:
-            pass
     return out
 
 
@@ -158,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     n_pass = sum(bool(c["passed"]) for c in graded)
     print(
         f"parity: {n_pass}/{len(graded)} graded comparisons pass "
-        f"({len(report['comparisons']) - len(graded)} shown for information) in {report['seconds']:.0f} s"
+        f"({len(report['comparisons']) - len(graded)} shown for information) "
+        f"in {report['seconds']:.0f} s"
     )
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
