@@ -11,6 +11,7 @@ Penalties are pure functions of a parameter pytree, built once with validated hy
 
 from . import conventions as conventions
 from . import masks as masks
+from . import transforms as transforms
 from ._losses import regularized as regularized
 from ._penalties import Penalty as Penalty
 from ._penalties import elastic_net as elastic_net
@@ -20,6 +21,8 @@ from ._penalties import l2 as l2
 from ._penalties import nuclear as nuclear
 from ._penalties import orthogonal as orthogonal
 from ._penalties import spectral as spectral
+from ._solve import SolveInfo as SolveInfo
+from ._solve import solve as solve
 
 __version__ = "0.1.0"
 
@@ -34,5 +37,8 @@ __all__ = [
     "nuclear",
     "orthogonal",
     "regularized",
+    "solve",
+    "SolveInfo",
     "spectral",
+    "transforms",
 ]
