@@ -209,14 +209,21 @@ class Penalty:
 
         Args:
           params: the pytree to shrink.
-          step: :math:`t \ge 0`, a number or a scalar array (may be traced, e.g. a schedule).
+          step: :math:`t \ge 0`, a number or a scalar array (may be traced, e.g. a schedule);
+            or a pytree with ``params``' structure of positive per-element steps (a diagonal
+            metric, as in a preconditioned method). The elementwise parts (l1, l2, elastic net)
+            are then exact; group lasso and nuclear use the mean step over each group/matrix.
 
         >>> import jax.numpy as jnp, jaxreg as jr
         >>> jr.l1(1.0).prox({"w": jnp.array([3.0, -0.5, 0.2])}, 1.0)
         {'w': Array([2., 0., 0.], dtype=float32)}
         """
-        check_scalar(step, "step")
         leaves, treedef = jax.tree_util.tree_flatten(params)
+        if jnp.ndim(step) == 0 and not isinstance(step, dict | list | tuple):
+            check_scalar(step, "step")
+            steps = [step] * len(leaves)
+        else:
+            steps = treedef.flatten_up_to(step)
         paths = leaf_paths(params)
         plans: list[dict[str, Any] | None] = [None] * len(leaves)
         for term in self.terms:
@@ -232,10 +239,8 @@ class Penalty:
                     term.leaf_value(paths[i], jnp.asarray(leaves[i]))  # shape checks only
                     plans[i] = _add_to_plan(plans[i], term, paths[i])
         out = [
-            leaf
-            if plan is None
-            else _prox.leaf_prox(jnp.asarray(leaf), step, plan["ns"], plan["l2"])
-            for leaf, plan in zip(leaves, plans, strict=True)
+            leaf if plan is None else _prox.leaf_prox(jnp.asarray(leaf), t, plan["ns"], plan["l2"])
+            for leaf, plan, t in zip(leaves, plans, steps, strict=True)
         ]
         return jax.tree_util.tree_unflatten(treedef, out)
 

@@ -47,6 +47,9 @@ def leaf_prox(x: jax.Array, t: jax.Array, nonsmooth, l2: jax.Array) -> jax.Array
     """The prox of ``t * (g(z) + l2 / 2 * ||z||^2)`` at ``x`` with ``g`` given by ``nonsmooth``.
 
     ``nonsmooth`` is None or ``(kind, strength, options)`` with kind in l1, group_lasso, nuclear.
+    ``t`` is a scalar, or an array of ``x``'s shape: a diagonal metric, exact for the
+    elementwise parts; group lasso uses its mean over each group and nuclear over the matrix
+    (their prox has no closed form in a non-isotropic metric).
     Computed in the accumulation dtype (float32 for bf16/fp16), returned in ``x``'s dtype.
     """
     dtype = x.dtype
@@ -54,6 +57,10 @@ def leaf_prox(x: jax.Array, t: jax.Array, nonsmooth, l2: jax.Array) -> jax.Array
     t = jnp.asarray(t, z.dtype)
     if nonsmooth is not None:
         kind, lam, options = nonsmooth
+        if t.ndim and kind == "group_lasso":
+            t = jnp.mean(t, axis=options["axis"], keepdims=True)
+        elif t.ndim and kind == "nuclear":
+            t = jnp.mean(t)
         tau = t * jnp.asarray(lam, z.dtype)
         if kind == "l1":
             z = soft_threshold(z, tau)

@@ -14,45 +14,65 @@ from ._penalties import Penalty, check_scalar
 
 class ProximalState(NamedTuple):
     count: jax.Array  # number of updates so far, for learning-rate schedules
+    adam: Any = ()  # optax.ScaleByAdamState when precondition="adam"
 
 
 def proximal(
-    penalty: Penalty, learning_rate: float | Callable[[jax.Array], Any]
+    penalty: Penalty,
+    learning_rate: float | Callable[[jax.Array], Any],
+    *,
+    precondition: str | None = None,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
 ) -> optax.GradientTransformation:
-    r"""Proximal step after any optax optimizer: exact zeros for L1 / group lasso / nuclear.
+    r"""Proximal steps for optax: exact zeros for L1 / group lasso / nuclear penalties.
 
-    Chain it last, with the optimizer's learning rate::
+    ``precondition=None`` (default): chain it last, after any optimizer, with the optimizer's
+    learning rate::
 
         tx = optax.chain(optax.adam(lr), jr.transforms.proximal(pen, lr))
 
     Given the incoming update :math:`u` (already scaled by :math:`-\eta`), it returns
     :math:`\mathrm{prox}_{\eta\,\mathrm{pen}}(p + u) - p`, so ``optax.apply_updates`` lands on
-    the prox point: proximal gradient descent for SGD, and the usual "prox after the step" for
-    Adam. Do not also put the penalty in the loss. A weight set to 0 is exactly 0.0 after
-    ``apply_updates`` (``p + (0 - p)`` is exact).
+    the prox point: proximal gradient descent after SGD. Do not also put the penalty in the
+    loss. A weight set to 0 is exactly 0.0 after ``apply_updates`` (``p + (0 - p)`` is exact).
 
-    Choosing the strength with Adam: the threshold is :math:`\eta\lambda` per step, while
-    Adam moves every weight by about :math:`\eta` per step whatever its gradient's scale. A
-    weight is held at 0 when its gradient-driven move is below the threshold, which for Adam
-    means :math:`\lambda \gtrsim |\hat m / (\sqrt{\hat v} + \epsilon)|` - a number of order
-    one for weights the data keeps pushing, and smaller for those it does not. So strengths
-    that work with plain SGD (about the gradient scale, e.g. ``jr.select.lambda_max``) are far
-    too small with Adam; use :math:`\lambda` of order 0.1-1 and check the zeros (see
-    ``examples/feature_selection.py``).
+    The trap with Adam: the threshold is :math:`\eta\lambda` per step while Adam moves every
+    weight by about :math:`\eta\,|\hat m/\sqrt{\hat v}|` - of order :math:`\eta` whatever the
+    gradient's scale. A weight then stays at 0 only when :math:`\lambda` beats that normalized
+    move, so strengths of the gradient's scale (``lambda_max``, what works with SGD) give no
+    zeros, and strengths large enough to hold noisy weights at 0 also erode useful ones.
+
+    ``precondition="adam"`` fixes that: the transform *is* Adam (give it the raw gradients;
+    do not chain it after ``optax.adam``) and takes the prox in Adam's own metric
+    :math:`D = \mathrm{diag}(\sqrt{\hat v} + \epsilon)`:
+
+    .. math:: p \leftarrow \arg\min_z \tfrac12 (z - p^+)^\top D (z - p^+) + \eta\,\mathrm{pen}(z),
+       \qquad p^+ = p - \eta\,\hat m / (\sqrt{\hat v} + \epsilon).
+
+    For L1 that is soft-thresholding with per-weight threshold :math:`\eta\lambda / D_{ii}`, and a
+    weight at 0 stays at 0 exactly when :math:`|\hat m| \le \lambda`: the optimality condition
+    of the penalized problem, at the gradient's scale, so ``jr.select.lambda_max`` applies.
+    Group lasso / nuclear use the mean of :math:`D` over each group / matrix (their prox has
+    no closed form in a non-isotropic metric).
 
     Args:
       penalty: a `jaxreg.Penalty` with a closed-form prox.
-      learning_rate: the optimizer's learning rate :math:`\eta`, a number or an optax schedule
-        ``count -> lr``.
+      learning_rate: the learning rate :math:`\eta`, a number or an optax schedule.
+      precondition: None or ``"adam"`` (see above).
+      b1, b2, eps: Adam's constants, used only with ``precondition="adam"``.
     """
     if not isinstance(penalty, Penalty):
         raise TypeError(f"penalty must be a jaxreg Penalty; got {type(penalty).__name__}.")
     if not callable(learning_rate):
         check_scalar(learning_rate, "learning_rate")
+    if precondition not in (None, "adam"):
+        raise ValueError(f"precondition must be None or 'adam'; got precondition={precondition!r}.")
+    adam = optax.scale_by_adam(b1=b1, b2=b2, eps=eps) if precondition == "adam" else None
 
     def init(params: Any) -> ProximalState:
-        del params
-        return ProximalState(count=jnp.zeros([], jnp.int32))
+        return ProximalState(jnp.zeros([], jnp.int32), adam.init(params) if adam else ())
 
     def update(updates: Any, state: ProximalState, params: Any = None):
         if params is None:
@@ -60,10 +80,21 @@ def proximal(
                 "jr.transforms.proximal needs the current params: call "
                 "tx.update(grads, opt_state, params)."
             )
-        step = learning_rate(state.count) if callable(learning_rate) else learning_rate
-        moved = optax.apply_updates(params, updates)
-        target = penalty.prox(moved, step)
-        new_updates = jax.tree.map(lambda t, p: t - p, target, params)
-        return new_updates, ProximalState(count=optax.safe_increment(state.count))
+        lr = learning_rate(state.count) if callable(learning_rate) else learning_rate
+        count = optax.safe_increment(state.count)
+        if adam is None:
+            adam_state, step = (), lr
+        else:
+            direction, adam_state = adam.update(updates, state.adam, params)
+            updates = jax.tree.map(lambda d: -lr * d, direction)
+            # D = sqrt(v_hat) + eps, v_hat as optax.scale_by_adam computes it; the per-element
+            # step of the metric prox is lr / D
+            correction = 1 - b2**adam_state.count
+            step = jax.tree.map(
+                lambda nu: lr / (jnp.sqrt(nu / correction.astype(nu.dtype)) + eps), adam_state.nu
+            )
+        target = penalty.prox(optax.apply_updates(params, updates), step)
+        new_updates = jax.tree.map(lambda z, p: z - p, target, params)
+        return new_updates, ProximalState(count, adam_state)
 
     return optax.GradientTransformation(init, update)

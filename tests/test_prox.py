@@ -251,3 +251,35 @@ def test_solve_validates_arguments():
         jr.solve(f, jr.l1(1.0), jnp.ones(2), max_iter=0)
     with pytest.raises(ValueError, match="tol must be a finite number >= 0; got tol=-1"):
         jr.solve(f, jr.l1(1.0), jnp.ones(2), tol=-1)
+
+
+def test_adam_preconditioned_prox_matches_numpy_reference():
+    lr, lam, b1, b2, eps = 0.05, 0.3, 0.9, 0.999, 1e-8
+    tx = jr.transforms.proximal(jr.l1(lam), lr, precondition="adam", b1=b1, b2=b2, eps=eps)
+    w = jnp.asarray(RNG.normal(size=12))
+    state = tx.init(w)
+    w_ref, m, v = np.asarray(w), np.zeros(12), np.zeros(12)
+    for k in range(1, 30):
+        g = np.asarray(RNG.normal(size=12)) * np.linspace(0.01, 2, 12)
+        updates, state = tx.update(jnp.asarray(g), state, w)
+        w = optax.apply_updates(w, updates)
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        mh, vh = m / (1 - b1**k), v / (1 - b2**k)
+        d = np.sqrt(vh) + eps
+        w_ref = np_soft(w_ref - lr * mh / d, lr * lam / d)  # prox in the metric diag(d)
+    assert_close(w, w_ref, rtol=1e-9, atol=1e-12)
+    assert np.array_equal(np.asarray(w) == 0.0, w_ref == 0.0) and (w_ref == 0).sum() >= 2
+    # with strength 0 it is exactly optax.adam
+    tx0 = jr.transforms.proximal(jr.l1(0.0), lr, precondition="adam")
+    ta = optax.adam(lr)
+    p0, s0, pa, sa = jnp.ones(3), tx0.init(jnp.ones(3)), jnp.ones(3), ta.init(jnp.ones(3))
+    for _ in range(5):
+        g = jnp.asarray(RNG.normal(size=3))
+        u0, s0 = tx0.update(g, s0, p0)
+        ua, sa = ta.update(g, sa, pa)
+        p0, pa = optax.apply_updates(p0, u0), optax.apply_updates(pa, ua)
+    assert_close(p0, pa, rtol=1e-12)
+    with pytest.raises(
+        ValueError, match="precondition must be None or 'adam'; got precondition='sgd'"
+    ):
+        jr.transforms.proximal(jr.l1(0.1), 0.1, precondition="sgd")
