@@ -11,6 +11,7 @@ Penalties are pure functions of a parameter pytree, built once with validated hy
 
 from . import conventions as conventions
 from . import masks as masks
+from . import select as select
 from . import transforms as transforms
 from ._losses import regularized as regularized
 from ._penalties import Penalty as Penalty
@@ -37,6 +38,7 @@ __all__ = [
     "nuclear",
     "orthogonal",
     "regularized",
+    "select",
     "solve",
     "SolveInfo",
     "spectral",

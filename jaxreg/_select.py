@@ -1,0 +1,326 @@
+"""Choosing the strength: grids, lambda_max, vmapped sweeps, K-fold CV and warm-started paths."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._penalties import Penalty, check_scalar
+from ._solve import solve
+from ._trees import select_leaves
+
+# --------------------------------------------------------------------------------------------
+# Grids
+
+
+def strength_grid(lambda_max: float, *, num: int = 100, ratio: float = 1e-3) -> np.ndarray:
+    """``num`` strengths from ``lambda_max`` down to ``ratio * lambda_max``, evenly in log scale.
+
+    The defaults are glmnet's and scikit-learn's (``LassoCV(n_alphas=100, eps=1e-3)``); the
+    order is descending, as theirs, so warm starts go from sparse to dense.
+
+    >>> import jaxreg as jr
+    >>> jr.select.strength_grid(1.0, num=3, ratio=0.01)
+    array([1.  , 0.1 , 0.01])
+    """
+    check_scalar(lambda_max, "lambda_max", low=np.nextafter(0.0, 1.0))
+    check_scalar(ratio, "ratio", low=np.nextafter(0.0, 1.0), high=1.0)
+    if isinstance(num, bool) or not isinstance(num, int) or num < 1:
+        raise ValueError(f"num must be a positive int; got num={num!r}.")
+    return np.geomspace(float(lambda_max), float(lambda_max) * ratio, num=num)
+
+
+def lambda_max(loss_fn: Callable[[Any], jax.Array], params: Any, pen: Penalty) -> jax.Array:
+    r"""The smallest strength at which every penalized weight is 0 at the optimum.
+
+    Zero the leaves ``pen`` penalizes and take :math:`g = \nabla \mathrm{loss}` there; 0 is
+    optimal for strength :math:`\lambda` iff :math:`|g_i| \le \lambda` (L1),
+    :math:`\lVert g_{\text{group}}\rVert_2 \le \lambda` (group lasso) or
+    :math:`|g_i| \le \lambda\rho` (elastic net). ``pen``'s own strength is ignored: the result is
+    the strength to give its builder. Leaves ``pen`` does not penalize (intercepts) are used
+    as given, so pass them at their optimum for zero weights (e.g. the intercept at mean(y)).
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> X, y = jnp.eye(2), jnp.array([3.0, -1.0])
+    >>> loss = lambda w: 0.5 * jnp.mean((X @ w - y) ** 2)
+    >>> float(jr.select.lambda_max(loss, jnp.ones(2), jr.l1(1.0)))
+    1.5
+    """
+    if not isinstance(pen, Penalty) or len(pen.terms) != 1:
+        raise ValueError(f"lambda_max needs a single-term penalty; got {pen!r}.")
+    term = pen.terms[0]
+    if term.kind not in ("l1", "elastic_net", "group_lasso"):
+        raise ValueError(
+            f"lambda_max is defined for l1, elastic_net and group_lasso (penalties that zero "
+            f"weights); got {term.kind}."
+        )
+    chosen = select_leaves(params, term.mask)
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    zeroed = [jnp.zeros_like(x) if c else x for x, c in zip(leaves, chosen, strict=True)]
+    grads = jax.tree_util.tree_leaves(
+        jax.grad(loss_fn)(jax.tree_util.tree_unflatten(treedef, zeroed))
+    )
+    opts = dict(term.options)
+    parts = []
+    for g, c in zip(grads, chosen, strict=True):
+        if not c:
+            continue
+        if term.kind == "group_lasso":
+            parts.append(jnp.max(jnp.sqrt(jnp.sum(g * g, axis=opts["axis"]))))
+        else:
+            parts.append(jnp.max(jnp.abs(g)))
+    if not parts:
+        raise ValueError("lambda_max: the penalty selects no leaf of params.")
+    value = jnp.max(jnp.stack(parts))
+    return value / opts["l1_ratio"] if term.kind == "elastic_net" else value
+
+
+# --------------------------------------------------------------------------------------------
+# Sweeps
+
+
+def _strength_array(strengths: Any) -> jax.Array:
+    s = jnp.asarray(strengths)
+    if s.ndim != 1 or s.size == 0:
+        raise ValueError(f"strengths must be a non-empty 1-D array; got shape {s.shape}.")
+    if not jnp.issubdtype(s.dtype, jnp.floating):
+        s = s.astype(jnp.result_type(float))
+    host = np.asarray(s)
+    if not np.all(np.isfinite(host)) or np.any(host < 0):
+        raise ValueError(f"strengths must be finite and >= 0; got {host!r}.")
+    return s
+
+
+def _shard(x: jax.Array, devices: Sequence[Any] | None) -> tuple[jax.Array, int]:
+    """Pad the leading axis to a multiple of len(devices) and shard it over them."""
+    if not devices or len(devices) == 1:
+        return x, 0
+    d = len(devices)
+    pad = (-x.shape[0]) % d
+    if pad:
+        x = jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)])
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("s",))
+    spec = jax.sharding.PartitionSpec("s", *([None] * (x.ndim - 1)))
+    return jax.device_put(x, jax.sharding.NamedSharding(mesh, spec)), pad
+
+
+def sweep(
+    train_fn: Callable[..., Any], strengths: Any, *args: Any, devices: Sequence[Any] | None = None
+) -> Any:
+    """``train_fn(s, *args)`` for every strength ``s`` at once: ``jit(vmap(train_fn))``.
+
+    One compilation serves the whole sweep. With ``devices`` (e.g. ``jax.devices()``) the
+    strength axis is sharded over them (padded to a multiple of their number), so K strengths
+    on D devices run K/D each. Returns ``train_fn``'s pytree with a leading strength axis.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.select.sweep(lambda s, x: x / (1 + s), jnp.array([0.0, 1.0, 3.0]), jnp.ones(2))
+    Array([[1.  , 1.  ],
+           [0.5 , 0.5 ],
+           [0.25, 0.25]], dtype=float32)
+    """
+    s = _strength_array(strengths)
+    s, pad = _shard(s, devices)
+    out = _vmapped(train_fn, len(args))(s, *args)
+    return jax.tree.map(lambda x: x[: x.shape[0] - pad], out) if pad else out
+
+
+_VMAP_CACHE: dict[tuple[Any, int], Callable[..., Any]] = {}
+
+
+def _vmapped(train_fn: Callable[..., Any], n_args: int) -> Callable[..., Any]:
+    key = (train_fn, n_args)
+    if key not in _VMAP_CACHE:
+        _VMAP_CACHE[key] = jax.jit(jax.vmap(train_fn, in_axes=(0,) + (None,) * n_args))
+    return _VMAP_CACHE[key]
+
+
+# --------------------------------------------------------------------------------------------
+# Cross-validation
+
+
+class CVResult(NamedTuple):
+    strengths: np.ndarray  # (K,)
+    scores: np.ndarray  # (folds, K), higher is better
+    mean_score: np.ndarray  # (K,)
+    std_score: np.ndarray  # (K,), population std over folds (as scikit-learn's cv_results_)
+    best_strength: float  # argmax of mean_score (first in the given order on ties)
+    one_se_strength: float  # largest strength whose mean is within one standard error of best
+
+
+def _splitter(folds: Any, stratified: bool, seed: int):
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if hasattr(folds, "split"):
+        return folds
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ValueError(
+            f"folds must be an int >= 2 or a scikit-learn splitter (KFold(5), ...); got {folds!r}."
+        )
+    cls = StratifiedKFold if stratified else KFold
+    return cls(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def cross_validate(
+    train_fn: Callable[[Any, Any, Any], Any],
+    score_fn: Callable[[Any, Any, Any], Any],
+    strengths: Any,
+    X: Any,
+    y: Any,
+    *,
+    folds: Any = 5,
+    stratified: bool = True,
+    seed: int = 0,
+) -> CVResult:
+    """K-fold cross-validation of every strength, vmapped over folds and strengths.
+
+    ``train_fn(strength, X_train, y_train) -> params`` and ``score_fn(params, X_test, y_test)
+    -> scalar`` (higher is better, like scikit-learn scorers: return minus the MSE for a
+    regression) are your plain functions; each call sees exactly one fold's rows. Folds come
+    from scikit-learn: ``StratifiedKFold`` (or ``KFold`` with ``stratified=False``) with
+    ``shuffle=True, random_state=seed``, or pass any splitter (``folds=KFold(5)`` reproduces
+    ``LassoCV(cv=5)``). Folds of equal shape are stacked and run as one vmapped call, so each
+    distinct fold shape compiles once.
+
+    Returns:
+      `CVResult` with per-strength ``mean_score`` / ``std_score``, the per-fold ``scores``,
+      ``best_strength`` and ``one_se_strength`` (the most regularized strength whose mean score
+      is within one standard error, std / sqrt(folds), of the best: glmnet's ``lambda.1se``).
+    """
+    s = _strength_array(strengths)
+    X_np, y_np = np.asarray(X), np.asarray(y)
+    if len(X_np) != len(y_np):
+        raise ValueError(
+            f"X and y must have the same number of rows; got {len(X_np)} and {len(y_np)}."
+        )
+    splits = list(_splitter(folds, stratified, seed).split(X_np, y_np))
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, (tr, te) in enumerate(splits):
+        groups.setdefault((len(tr), len(te)), []).append(i)
+
+    def one_fold(Xtr, ytr, Xte, yte):
+        def one_strength(strength):
+            return score_fn(train_fn(strength, Xtr, ytr), Xte, yte)
+
+        return jax.vmap(one_strength)(s)
+
+    run = jax.jit(jax.vmap(one_fold))
+    scores = np.zeros((len(splits), s.shape[0]))
+    for idx in groups.values():
+        tr = np.stack([splits[i][0] for i in idx])
+        te = np.stack([splits[i][1] for i in idx])
+        out = run(
+            jnp.asarray(X_np[tr]),
+            jnp.asarray(y_np[tr]),
+            jnp.asarray(X_np[te]),
+            jnp.asarray(y_np[te]),
+        )
+        scores[idx] = np.asarray(out, dtype=np.float64)
+    mean, std = scores.mean(axis=0), scores.std(axis=0)
+    host = np.asarray(s, dtype=np.float64)
+    best = int(np.argmax(mean))
+    se = std[best] / math.sqrt(len(splits))
+    within = np.nonzero(mean >= mean[best] - se)[0]
+    one_se = float(host[within[np.argmax(host[within])]])
+    return CVResult(host, scores, mean, std, float(host[best]), one_se)
+
+
+# --------------------------------------------------------------------------------------------
+# Regularization paths
+
+
+class PathResult(NamedTuple):
+    strengths: np.ndarray  # (K,)
+    params: Any  # the parameter pytree stacked along a leading strength axis
+    iterations: jax.Array  # (K,) solver iterations per strength
+    converged: jax.Array  # (K,)
+
+
+def path(
+    objective: Callable[[Any], jax.Array],
+    pen: Penalty | Callable[[Any], Penalty],
+    strengths: Any,
+    init_params: Any,
+    *,
+    max_iter: int = 10_000,
+    tol: float = 1e-10,
+) -> PathResult:
+    """Warm-started regularization path: `jaxreg.solve` at each strength, in one `lax.scan`.
+
+    ``pen`` is a builder ``strength -> Penalty`` (e.g. ``jr.l1`` or
+    ``lambda s: jr.elastic_net(s, 0.5)``), or a `Penalty` built with strength 1 that is scaled
+    (``s * pen``). Give strengths in descending order (as `strength_grid` does) so each solve
+    starts from the sparser solution before it, as glmnet and ``lasso_path`` do.
+    """
+    s = _strength_array(strengths)
+    build = (lambda v: v * pen) if isinstance(pen, Penalty) else pen
+    x0 = jax.tree.map(jnp.asarray, init_params)
+
+    @jax.jit
+    def run(s, x0):
+        def step(x, strength):
+            x, info = solve(objective, build(strength), x, max_iter=max_iter, tol=tol)
+            return x, (x, info.iterations, info.converged)
+
+        return jax.lax.scan(step, x0, s)[1]
+
+    params, its, conv = run(s, x0)
+    return PathResult(np.asarray(s, np.float64), params, its, conv)
+
+
+# --------------------------------------------------------------------------------------------
+# Plots
+
+
+def plot_path(result: PathResult, ax: Any = None):
+    """Coefficients against the strength (log scale, strongest on the left), as in
+    scikit-learn's lasso-path example. Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4.5))
+    leaves = [
+        np.asarray(x).reshape(len(result.strengths), -1) for x in jax.tree.leaves(result.params)
+    ]
+    coefs = np.concatenate(leaves, axis=1)
+    for j in range(coefs.shape[1]):
+        ax.plot(result.strengths, coefs[:, j], lw=1.2)
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.axhline(0.0, color="k", lw=0.5)
+    ax.set_xlabel("strength (log scale)")
+    ax.set_ylabel("coefficient")
+    ax.set_title("regularization path")
+    return fig
+
+
+def plot_cv(result: CVResult, ax: Any = None):
+    """Mean CV score ± one std against the strength, with the best and one-SE strengths marked.
+    Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4.5))
+    for row in result.scores:
+        ax.plot(result.strengths, row, color="0.75", lw=0.8)
+    ax.plot(result.strengths, result.mean_score, color="k", lw=2, label="mean over folds")
+    ax.fill_between(
+        result.strengths,
+        result.mean_score - result.std_score,
+        result.mean_score + result.std_score,
+        alpha=0.2,
+        label="± 1 std",
+    )
+    ax.axvline(result.best_strength, ls="--", color="C3", label=f"best {result.best_strength:.3g}")
+    ax.axvline(
+        result.one_se_strength, ls=":", color="C2", label=f"one-SE {result.one_se_strength:.3g}"
+    )
+    ax.set_xscale("log")
+    ax.set_xlabel("strength (log scale)")
+    ax.set_ylabel("score (higher is better)")
+    ax.set_title("cross-validation")
+    ax.legend(fontsize=8)
+    return fig

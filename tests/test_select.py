@@ -1,0 +1,241 @@
+"""jr.select against scikit-learn (lasso_path, LassoCV) and against separate trainings."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from helpers import assert_close
+
+import jaxreg as jr
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    from sklearn.datasets import load_diabetes
+
+    return load_diabetes(return_X_y=True)
+
+
+def lsq(X, y):
+    Xj, yj = jnp.asarray(X), jnp.asarray(y)
+    return lambda w: 0.5 * jnp.mean((yj - Xj @ w) ** 2)
+
+
+def test_strength_grid_is_scikit_learns_grid(diabetes):
+    from sklearn.linear_model import LassoCV
+    from sklearn.model_selection import KFold
+
+    X, y = diabetes
+    Xc = X - X.mean(0)  # LassoCV centers X and y for its alpha_max (it fits an intercept)
+    lmax = jr.select.lambda_max(lsq(Xc, y - y.mean()), jnp.zeros(X.shape[1]), jr.l1(1.0))
+    sk = LassoCV(cv=KFold(3), max_iter=10).fit(X, y)  # only its alphas_ are used
+    assert_close(jr.select.strength_grid(float(lmax)), sk.alphas_, rtol=1e-12)
+
+
+def test_lambda_max_is_where_the_last_weight_leaves_zero(diabetes):
+    from sklearn.linear_model import Lasso
+
+    X, y = diabetes
+    Xc, yc = X - X.mean(0), y - y.mean()
+    lmax = float(jr.select.lambda_max(lsq(Xc, yc), jnp.zeros(X.shape[1]), jr.l1(1.0)))
+    assert np.all(Lasso(alpha=lmax * 1.001, tol=1e-12).fit(X, y).coef_ == 0)
+    assert np.any(Lasso(alpha=lmax * 0.99, tol=1e-12).fit(X, y).coef_ != 0)
+    # group lasso: groups of 2 coefficients; checked with jr.solve
+    W0 = jnp.zeros((5, 2))
+    f = lambda W: 0.5 * jnp.mean((jnp.asarray(yc) - jnp.asarray(Xc) @ W.reshape(-1)) ** 2)  # noqa: E731
+    gmax = float(jr.select.lambda_max(f, W0, jr.group_lasso(1.0)))
+    above, _ = jr.solve(f, jr.group_lasso(gmax * 1.001), W0, max_iter=50_000)
+    below, _ = jr.solve(f, jr.group_lasso(gmax * 0.99), W0, max_iter=50_000)
+    assert np.all(np.asarray(above) == 0) and np.any(np.asarray(below) != 0)
+    e = float(jr.select.lambda_max(lsq(Xc, yc), jnp.zeros(10), jr.elastic_net(1.0, 0.5)))
+    assert_close(e, 2 * lmax, rtol=1e-12)
+    with pytest.raises(
+        ValueError, match="lambda_max is defined for l1, elastic_net and group_lasso"
+    ):
+        jr.select.lambda_max(f, W0, jr.l2(1.0))
+
+
+def test_path_reproduces_sklearn_lasso_path(diabetes):
+    from sklearn.linear_model import lasso_path
+
+    X, y = diabetes
+    lmax = float(jr.select.lambda_max(lsq(X, y), jnp.zeros(10), jr.l1(1.0)))
+    grid = jr.select.strength_grid(lmax, num=25, ratio=1e-2)
+    res = jr.select.path(lsq(X, y), jr.l1, grid, jnp.zeros(10), max_iter=200_000, tol=1e-12)
+    assert bool(np.all(res.converged))
+    _, coefs, _ = lasso_path(X, y, alphas=grid, tol=1e-14, max_iter=1_000_000)
+    ours = np.asarray(res.params)
+    assert ours.shape == (25, 10)
+    assert np.abs(ours - coefs.T).max() <= 1e-5 * np.abs(coefs).max()
+    assert np.array_equal(ours == 0.0, coefs.T == 0.0)
+    # a Penalty built with strength 1 is scaled instead
+    res2 = jr.select.path(
+        lsq(X, y), jr.l1(1.0), grid[:3], jnp.zeros(10), max_iter=200_000, tol=1e-12
+    )
+    assert_close(res2.params, ours[:3], rtol=1e-9, atol=1e-9)
+
+
+def test_cross_validate_picks_lassocv_alpha_and_matches_its_mse_curve(diabetes):
+    from sklearn.linear_model import LassoCV
+    from sklearn.model_selection import KFold
+
+    X, y = diabetes
+    lmax = float(jr.select.lambda_max(lsq(X - X.mean(0), y - y.mean()), jnp.zeros(10), jr.l1(1.0)))
+    grid = jr.select.strength_grid(lmax, num=20, ratio=1e-2)
+
+    def train(s, Xt, yt):
+        f = lambda p: 0.5 * jnp.mean((yt - Xt @ p["w"] - p["b"]) ** 2)  # noqa: E731
+        p0 = {"w": jnp.zeros(Xt.shape[1]), "b": jnp.mean(yt)}
+        return jr.solve(f, jr.l1(s, mask={"w": True, "b": False}), p0, max_iter=200_000, tol=1e-13)[
+            0
+        ]
+
+    def neg_mse(p, Xt, yt):
+        return -jnp.mean((yt - Xt @ p["w"] - p["b"]) ** 2)
+
+    cv = jr.select.cross_validate(train, neg_mse, grid, X, y, folds=KFold(5))
+    sk = LassoCV(alphas=grid, cv=KFold(5), tol=1e-14, max_iter=1_000_000).fit(X, y)
+    assert cv.best_strength == sk.alpha_
+    mse = sk.mse_path_.mean(axis=1)
+    assert np.abs(-cv.mean_score - mse).max() <= 1e-6 * mse.max()
+    assert cv.scores.shape == (5, 20) and cv.std_score.shape == (20,)
+    assert cv.one_se_strength >= cv.best_strength
+    i = int(np.argmax(cv.mean_score))
+    se = cv.std_score[i] / np.sqrt(5)
+    j = list(cv.strengths).index(cv.one_se_strength)
+    assert cv.mean_score[j] >= cv.mean_score[i] - se
+    assert all(
+        cv.mean_score[k] < cv.mean_score[i] - se
+        for k in range(len(grid))
+        if grid[k] > cv.one_se_strength
+    )
+
+
+def _iris():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    return (X - X.mean(0)) / X.std(0), y
+
+
+def _mlp_train(steps):
+    def train(strength, X, y):
+        k1, k2 = jax.random.split(jax.random.key(0))
+        p = {
+            "w1": jax.random.normal(k1, (4, 8), X.dtype) * 0.5,
+            "b1": jnp.zeros(8, X.dtype),
+            "w2": jax.random.normal(k2, (8, 3), X.dtype) * 0.5,
+            "b2": jnp.zeros(3, X.dtype),
+        }
+
+        def ce(p):
+            logits = jax.nn.relu(X @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
+            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+        loss = jr.regularized(ce, jr.l2(strength, mask=jr.masks.kernels))
+        opt = optax.adam(0.01)
+
+        def step(c, _):
+            p, s = c
+            u, s = opt.update(jax.grad(loss)(p), s, p)
+            return (optax.apply_updates(p, u), s), None
+
+        return jax.lax.scan(step, (p, opt.init(p)), None, length=steps)[0][0]
+
+    return train
+
+
+def _accuracy(p, X, y):
+    logits = jax.nn.relu(X @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
+    return jnp.mean(jnp.argmax(logits, axis=1) == y)
+
+
+def _neg_ce(p, X, y):
+    logits = jax.nn.relu(X @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
+    return -optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+
+def test_iris_mlp_cv_equals_160_separate_trainings():
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = _iris()
+    strengths = np.geomspace(1.0, 1e-4, 32)
+    train = _mlp_train(150)
+    cv = jr.select.cross_validate(train, _neg_ce, strengths, X, y, folds=5, seed=3)
+    one = jax.jit(lambda s, a, b, c, d: _neg_ce(train(s, a, b), c, d))
+    splits = StratifiedKFold(5, shuffle=True, random_state=3).split(X, y)
+    separate = np.array(
+        [[float(one(s, X[tr], y[tr], X[te], y[te])) for s in strengths] for tr, te in splits]
+    )
+    assert np.ptp(separate) > 0.1  # the strengths really matter
+    np.testing.assert_allclose(cv.scores, separate, rtol=1e-10, atol=1e-12)
+
+
+def test_unequal_folds_compile_once_per_shape_and_see_only_their_rows():
+    X, y = _iris()
+    X, y = X[:103], y[:103]
+    from sklearn.model_selection import KFold
+
+    seen = []
+
+    def train(s, Xt, yt):
+        seen.append(Xt.shape)
+        return {"m": jnp.mean(Xt, axis=0) / (1 + s)}
+
+    def score(p, Xt, yt):
+        return -jnp.sum((Xt - p["m"]) ** 2) / Xt.shape[0]
+
+    cv = jr.select.cross_validate(train, score, [0.0, 1.0], X, y, folds=KFold(5))
+    assert sorted(set(seen)) == [(82, 4), (83, 4)]  # 103 rows: test folds of 21 and 20
+    for f, (tr, te) in enumerate(KFold(5).split(X)):
+        for k, s in enumerate([0.0, 1.0]):
+            m = X[tr].mean(0) / (1 + s)
+            assert_close(cv.scores[f, k], -np.sum((X[te] - m) ** 2) / len(te), rtol=1e-12)
+
+
+def test_sweep_compiles_once_and_matches_a_loop():
+    X, y = _iris()
+    X = jnp.asarray(X, jnp.float32)
+    traces = []
+    base = _mlp_train(50)
+
+    def train(s, X, y):
+        traces.append(1)
+        return base(s, X, y)
+
+    s1 = jnp.asarray(np.geomspace(1.0, 1e-3, 8), jnp.float32)
+    out = jr.select.sweep(train, s1, X, jnp.asarray(y))
+    out2 = jr.select.sweep(train, s1 * 0.5, X, jnp.asarray(y))
+    assert len(traces) == 1
+    assert out["w1"].shape == (8, 4, 8) and out2["w1"].shape == (8, 4, 8)
+    one = jax.jit(base)
+    for k in (0, 7):
+        ref = one(s1[k], X, jnp.asarray(y))
+        assert_close(out["w1"][k], ref["w1"], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="strengths must be finite and >= 0"):
+        jr.select.sweep(train, jnp.array([1.0, -1.0]), X, jnp.asarray(y))
+    single = jr.select.sweep(train, s1, X, jnp.asarray(y), devices=jax.devices()[:1])
+    assert_close(single["w1"], out["w1"], rtol=0, atol=0)
+
+
+def test_plots_draw_every_coefficient_and_the_cv_curve(tmp_path, diabetes):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    X, y = diabetes
+    grid = jr.select.strength_grid(2.0, num=8, ratio=1e-2)
+    res = jr.select.path(lsq(X, y), jr.l1, grid, jnp.zeros(10), max_iter=50_000)
+    fig = jr.select.plot_path(res)
+    assert len(fig.axes[0].lines) == 10 + 1  # 10 coefficients and the zero line
+    fig.savefig(tmp_path / "path.png")
+    cv = jr.select.CVResult(
+        grid, np.ones((3, 8)), np.ones(8), np.zeros(8), float(grid[0]), float(grid[0])
+    )
+    fig = jr.select.plot_cv(cv)
+    fig.savefig(tmp_path / "cv.png")
+    assert (tmp_path / "path.png").stat().st_size > 10_000 and (
+        tmp_path / "cv.png"
+    ).stat().st_size > 10_000
