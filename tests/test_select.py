@@ -239,3 +239,22 @@ def test_plots_draw_every_coefficient_and_the_cv_curve(tmp_path, diabetes):
     assert (tmp_path / "path.png").stat().st_size > 10_000 and (
         tmp_path / "cv.png"
     ).stat().st_size > 10_000
+
+
+def test_choose_lambda_example_runs_and_writes_its_plots(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "choose_lambda.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "best strength" in proc.stdout and "one-SE" in proc.stdout
+    for name in ("lasso_path.png", "lasso_cv.png", "iris_cv.png"):
+        assert (tmp_path / name).stat().st_size > 20_000
