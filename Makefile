@@ -4,11 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install test parity lint format clean
+.PHONY: help install test parity lint format bench clean
 
 help:
 	@echo "make parity   set up and run the parity suite (JAX vs TensorFlow/Keras vs PyTorch)"
 	@echo "make test     set up and run lint + the test suite (incl. doctests and a reduced parity run)"
+	@echo "make bench    set up and run the CPU benchmarks (about 15 minutes; writes benchmarks/results/)"
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,9 @@ test: lint
 
 parity: $(STAMP)
 	$(PY) -m parity --json parity/results/report.json --markdown parity/results/report.md --plot parity/results/weights.png
+
+bench: $(STAMP)
+	$(PY) -m benchmarks --json benchmarks/results/cpu.json --markdown benchmarks/results/cpu.md --plot-dir benchmarks/results
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

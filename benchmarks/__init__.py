@@ -1,0 +1,1 @@
+"""jaxreg benchmarks: ``python -m benchmarks --help``. Never imported by the library."""

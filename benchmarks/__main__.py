@@ -1,0 +1,99 @@
+"""``python -m benchmarks [--quick] [--json PATH] [--plot-dir DIR] [--markdown PATH]``.
+
+Sections: ``penalty`` (value and value+grad against the memory roofline and what users would
+otherwise run), ``step`` (a regularized training step in jaxreg+optax, PyTorch and Keras) and
+``sweep`` (choosing lambda: K strengths at once). ``--quick`` is a smoke run (under a minute)
+that ``make test`` runs so the benchmarks cannot rot; its numbers mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+
+from . import _penalty, _step, _sweep
+
+SECTIONS = {"penalty": _penalty.run, "step": _step.run, "sweep": _sweep.run}
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "jax_backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+    }
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for dist in (
+        "jax",
+        "jaxlib",
+        "optax",
+        "numpy",
+        "torch",
+        "tensorflow-cpu",
+        "keras",
+        "scikit-learn",
+    ):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[dist] = importlib.metadata.version(dist)
+    info["versions"] = versions
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, few repeats")
+    ap.add_argument("--sections", nargs="+", choices=list(SECTIONS), default=list(SECTIONS))
+    ap.add_argument("--json", metavar="PATH")
+    ap.add_argument("--markdown", metavar="PATH")
+    ap.add_argument("--plot-dir", metavar="DIR")
+    args = ap.parse_args(argv)
+    start = time.perf_counter()
+
+    def progress(msg: str) -> None:
+        print(f"[{time.perf_counter() - start:7.1f}s] {msg}", flush=True)
+
+    rows: list[dict[str, Any]] = []
+    for name in args.sections:
+        progress(f"section {name}")
+        rows += SECTIONS[name](quick=args.quick, progress=progress)
+    report = {
+        "quick": args.quick,
+        "machine": machine(),
+        "rows": rows,
+        "seconds": time.perf_counter() - start,
+    }
+    from ._report import check_sane, markdown, plots
+
+    check_sane(report)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(report))
+    if args.plot_dir:
+        for path in plots(report, Path(args.plot_dir)):
+            progress(f"wrote {path}")
+    progress("done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

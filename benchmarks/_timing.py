@@ -1,0 +1,51 @@
+"""Timing helpers: medians of repeated runs, and ratios measured in alternating pairs.
+
+This machine's speed drifts within a run, so a candidate and its reference are timed back to
+back, ``pairs`` times, and the median of the per-pair ratios is reported.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+
+def once(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    jax.block_until_ready(fn())
+    return time.perf_counter() - start
+
+
+def median_time(fn: Callable[[], Any], *, repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        once(fn)
+    return statistics.median(once(fn) for _ in range(repeats))
+
+
+def paired(
+    candidate: Callable[[], Any], reference: Callable[[], Any], *, pairs: int, inner: int = 1
+) -> dict[str, float]:
+    """Median candidate time, median reference time, and the median of per-pair ratios.
+
+    A candidate slower than 0.2 s a call gets at most 3 pairs (its noise is relatively small).
+    """
+    once(candidate)  # warm-up (and compilation)
+    once(reference)
+    if once(candidate) > 0.2:
+        pairs = min(pairs, 3)
+    c_times, r_times, ratios = [], [], []
+    for _ in range(pairs):
+        c = min(once(candidate) for _ in range(inner))
+        r = min(once(reference) for _ in range(inner))
+        c_times.append(c)
+        r_times.append(r)
+        ratios.append(c / r)
+    return {
+        "seconds": statistics.median(c_times),
+        "reference_seconds": statistics.median(r_times),
+        "ratio": statistics.median(ratios),
+    }

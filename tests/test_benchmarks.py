@@ -1,0 +1,62 @@
+"""`python -m benchmarks --quick` runs, covers every section, and produces sane output.
+
+It checks that the benchmarks work, not how fast anything is (speed lives in the benchmarks).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_benchmarks_run_and_report(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--json",
+            str(out),
+            "--markdown",
+            str(tmp_path / "b.md"),
+            "--plot-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["quick"] is True and report["machine"]["versions"]["jax"]
+    sections = {r["section"] for r in report["rows"]}
+    assert sections == {"penalty", "matrix", "step", "sweep"}
+    pen = [r for r in report["rows"] if r["section"] == "penalty"]
+    assert {r["layout"] for r in pen} == {"one", "mix", "tiny"}
+    assert {
+        "jaxreg l2",
+        "torch loop",
+        "torch._foreach_norm",
+        "optax.tree.norm",
+        "ravel_pytree",
+        "jax eager loop",
+    } <= {r["candidate"] for r in pen}
+    assert all(r["seconds"] > 0 and r["gb_per_s"] > 0 for r in pen)
+    frameworks = {r["framework"] for r in report["rows"] if r["section"] == "step"}
+    assert frameworks == {"jax", "torch", "keras"}
+    sweep = [r for r in report["rows"] if r["section"] == "sweep"]
+    assert all(
+        r["sweep_s"] > 0 and r["torch_sequential_s"] > 0 and r["sklearn_sequential_s"] > 0
+        for r in sweep
+    )
+    assert (tmp_path / "penalty_bandwidth.png").stat().st_size > 20_000
+    assert (tmp_path / "sweep.png").stat().st_size > 10_000
+    assert "## Goals" in (tmp_path / "b.md").read_text()
