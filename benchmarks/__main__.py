@@ -2,7 +2,8 @@
 
 Sections: ``penalty`` (value and value+grad against the memory roofline and what users would
 otherwise run), ``step`` (a regularized training step in jaxreg+optax, PyTorch and Keras) and
-``sweep`` (choosing lambda: K strengths at once). ``--quick`` is a smoke run (under a minute)
+``sweep`` (choosing lambda: K strengths at once) and ``scale`` (the sweep sharded over 1, 2 and
+4 forced CPU devices). ``--quick`` is a smoke run (under a minute)
 that ``make test`` runs so the benchmarks cannot rot; its numbers mean nothing.
 """
 
@@ -21,9 +22,14 @@ from typing import Any
 
 import jax
 
-from . import _penalty, _step, _sweep
+from . import _penalty, _scale, _step, _sweep
 
-SECTIONS = {"penalty": _penalty.run, "step": _step.run, "sweep": _sweep.run}
+SECTIONS = {
+    "penalty": _penalty.run,
+    "step": _step.run,
+    "sweep": _sweep.run,
+    "scale": _scale.run,
+}
 
 
 def machine() -> dict[str, Any]:

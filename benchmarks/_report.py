@@ -269,6 +269,25 @@ def markdown(report: dict[str, Any]) -> str:
                 ],
             ),
         ]
+    scale = _by(rows, "scale")
+    if scale:
+        parts += [
+            "",
+            f"## Sweep sharded over devices (K={scale[0]['K']}, {scale[0]['steps']} steps)",
+            "",
+            _table(
+                ["devices", "seconds", "first call", "strengths/s"],
+                [
+                    [
+                        str(r["devices"]),
+                        f"{r['sweep_s']:.3f}",
+                        f"{r['first_call_s']:.2f}",
+                        f"{r['K'] / r['sweep_s']:.0f}",
+                    ]
+                    for r in scale
+                ],
+            ),
+        ]
     return "\n".join(parts) + "\n"
 
 

@@ -176,6 +176,7 @@ def cross_validate(
     folds: Any = 5,
     stratified: bool = True,
     seed: int = 0,
+    devices: Sequence[Any] | None = None,
 ) -> CVResult:
     """K-fold cross-validation of every strength, vmapped over folds and strengths.
 
@@ -185,7 +186,8 @@ def cross_validate(
     from scikit-learn: ``StratifiedKFold`` (or ``KFold`` with ``stratified=False``) with
     ``shuffle=True, random_state=seed``, or pass any splitter (``folds=KFold(5)`` reproduces
     ``LassoCV(cv=5)``). Folds of equal shape are stacked and run as one vmapped call, so each
-    distinct fold shape compiles once.
+    distinct fold shape compiles once. With ``devices`` the strength axis is sharded over them
+    (padded to a multiple of their number), as in `sweep`.
 
     Returns:
       `CVResult` with per-strength ``mean_score`` / ``std_score``, the per-fold ``scores``,
@@ -193,6 +195,8 @@ def cross_validate(
       is within one standard error, std / sqrt(folds), of the best: glmnet's ``lambda.1se``).
     """
     s = _strength_array(strengths)
+    n_strengths = s.shape[0]
+    s, _ = _shard(s, devices)
     X_np, y_np = np.asarray(X), np.asarray(y)
     if len(X_np) != len(y_np):
         raise ValueError(
@@ -203,26 +207,27 @@ def cross_validate(
     for i, (tr, te) in enumerate(splits):
         groups.setdefault((len(tr), len(te)), []).append(i)
 
-    def one_fold(Xtr, ytr, Xte, yte):
+    def one_fold(strengths, Xtr, ytr, Xte, yte):
         def one_strength(strength):
             return score_fn(train_fn(strength, Xtr, ytr), Xte, yte)
 
-        return jax.vmap(one_strength)(s)
+        return jax.vmap(one_strength)(strengths)
 
-    run = jax.jit(jax.vmap(one_fold))
-    scores = np.zeros((len(splits), s.shape[0]))
+    run = jax.jit(jax.vmap(one_fold, in_axes=(None, 0, 0, 0, 0)))
+    scores = np.zeros((len(splits), n_strengths))
     for idx in groups.values():
         tr = np.stack([splits[i][0] for i in idx])
         te = np.stack([splits[i][1] for i in idx])
         out = run(
+            s,
             jnp.asarray(X_np[tr]),
             jnp.asarray(y_np[tr]),
             jnp.asarray(X_np[te]),
             jnp.asarray(y_np[te]),
         )
-        scores[idx] = np.asarray(out, dtype=np.float64)
+        scores[idx] = np.asarray(out, dtype=np.float64)[:, :n_strengths]
     mean, std = scores.mean(axis=0), scores.std(axis=0)
-    host = np.asarray(s, dtype=np.float64)
+    host = np.asarray(s, dtype=np.float64)[:n_strengths]
     best = int(np.argmax(mean))
     se = std[best] / math.sqrt(len(splits))
     within = np.nonzero(mean >= mean[best] - se)[0]

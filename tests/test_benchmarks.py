@@ -38,7 +38,8 @@ def test_quick_benchmarks_run_and_report(tmp_path):
     report = json.loads(out.read_text())
     assert report["quick"] is True and report["machine"]["versions"]["jax"]
     sections = {r["section"] for r in report["rows"]}
-    assert sections == {"penalty", "matrix", "step", "sweep"}
+    assert sections == {"penalty", "matrix", "step", "sweep", "scale"}
+    assert [r["devices"] for r in report["rows"] if r["section"] == "scale"] == [1, 2, 4]
     pen = [r for r in report["rows"] if r["section"] == "penalty"]
     assert {r["layout"] for r in pen} == {"one", "mix", "tiny"}
     assert {

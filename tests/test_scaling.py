@@ -1,0 +1,105 @@
+"""Beyond one device, on CPU: 4 forced host devices in a separate process (the XLA flag must be
+set before JAX is imported), and two processes joined by jax.distributed on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent / "scaling"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def sharded():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "sharded_checks.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_every_penalty_matches_unsharded_on_every_layout(sharded):
+    rows = sharded["penalties"]
+    assert {r["layout"] for r in rows} == {"replicated", "one_axis", "both_axes"}
+    for r in rows:
+        assert r["rel_err"] < 1e-12, r
+        assert r["per_leaf_ok"], r
+        assert r["grad_max_err"] < 1e-10, r
+
+
+def test_no_gather_of_the_large_leaf_and_prox_keeps_sharding(sharded):
+    for r in sharded["penalties"]:
+        if r["penalty"] in ("l1", "l2", "elastic_net", "group_lasso"):
+            # reduced in place: partial sums and one all-reduce, never an all-gather of the leaf
+            assert r["big_gathered"] == 0, r
+        if "prox_max_err" in r:
+            assert r["prox_max_err"] < 1e-12, r
+            if r["penalty"] != "nuclear":  # an SVD needs the whole matrix
+                assert r["prox_keeps_sharding"], r
+
+
+def test_data_parallel_training_matches_single_device(sharded):
+    rows = sharded["train"]
+    assert {(r["model"], r["params_sharded"]) for r in rows} == {
+        ("iris", False),
+        ("iris", True),
+        ("large", False),
+        ("large", True),
+    }
+    for r in rows:
+        assert r["max_rel_diff"] < 1e-10, r  # float64, 10 Adam steps: reduction order only
+
+
+def test_sharded_sweep_and_cross_validation_match_one_device(sharded):
+    s = sharded["sweep"]
+    assert s["shape"] == [6, 3] and s["devices_used"] == 4
+    assert s["max_abs_diff"] < 1e-12
+    assert s["cv_max_abs_diff"] < 1e-12 and s["cv_best_equal"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_processes_with_jax_distributed():
+    port = _free_port()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(HERE / "distributed_worker.py"), str(port), str(i)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    outs = []
+    for p in procs:
+        try:
+            outs.append(p.communicate(timeout=300))
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            raise
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err[-4000:]
+    r = json.loads(outs[0][0].strip().splitlines()[-1])
+    assert r["processes"] == 2 and r["devices"] == 4
+    assert r["penalty_rel_err"] < 1e-12
+    assert r["sweep_shape"] == [8, 3] and r["sweep_max_abs_diff"] < 1e-12
