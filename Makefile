@@ -35,8 +35,13 @@ test: lint
 parity: $(STAMP)
 	$(PY) -m parity --json parity/results/report.json --markdown parity/results/report.md --plot parity/results/weights.png
 
+# The second run repeats the large penalties with glibc keeping freed memory (no fresh mmap, no
+# page faults for each new gradient buffer): it shows what the allocator costs value+grad.
 bench: $(STAMP)
 	$(PY) -m benchmarks --json benchmarks/results/cpu.json --markdown benchmarks/results/cpu.md --plot-dir benchmarks/results
+	MALLOC_MMAP_THRESHOLD_=4000000000 MALLOC_TRIM_THRESHOLD_=8000000000 MALLOC_TOP_PAD_=1000000000 \
+	  $(PY) -m benchmarks --sections penalty --penalty-sizes 10000000 100000000 --layouts one mix \
+	  --json benchmarks/results/cpu-malloc-tuned.json --markdown benchmarks/results/cpu-malloc-tuned.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, few repeats")
     ap.add_argument("--sections", nargs="+", choices=list(SECTIONS), default=list(SECTIONS))
+    ap.add_argument("--penalty-sizes", nargs="+", type=int, help="penalty section: these N only")
+    ap.add_argument("--layouts", nargs="+", choices=["one", "mix", "tiny"], help="penalty section")
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--markdown", metavar="PATH")
     ap.add_argument("--plot-dir", metavar="DIR")
@@ -79,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for name in args.sections:
         progress(f"section {name}")
-        rows += SECTIONS[name](quick=args.quick, progress=progress)
+        opts = {"sizes": args.penalty_sizes, "layouts": args.layouts} if name == "penalty" else {}
+        rows += SECTIONS[name](quick=args.quick, progress=progress, **opts)
     report = {
         "quick": args.quick,
         "machine": machine(),

@@ -50,6 +50,8 @@ def test_no_gather_of_the_large_leaf_and_prox_keeps_sharding(sharded):
             assert r["prox_max_err"] < 1e-12, r
             if r["penalty"] != "nuclear":  # an SVD needs the whole matrix
                 assert r["prox_keeps_sharding"], r
+        if r["penalty"] in ("nuclear", "spectral") and r["layout"] != "replicated":
+            assert r["big_gathered"] > 0, r  # the check sees gathers where they must happen
 
 
 def test_data_parallel_training_matches_single_device(sharded):

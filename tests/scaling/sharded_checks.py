@@ -132,10 +132,17 @@ def train(sizes, X, y, steps, shard_batch, shard_params):
     data_mesh = Mesh(np.array(devices), ("data",))
     if shard_params:  # kernels sharded along their output axis over a 2 x 2 (data, model) mesh
         m = Mesh(np.array(devices).reshape(2, 2), ("data", "model"))
+
+        def put(x, spec):
+            return jax.device_put(x, NamedSharding(m, spec))
+
+        # the out axis is sharded where it divides evenly (Iris's 3 logits stay replicated)
         params = [
             {
-                "kernel": jax.device_put(layer["kernel"], NamedSharding(m, P(None, "model"))),
-                "bias": jax.device_put(layer["bias"], NamedSharding(m, P("model"))),
+                "kernel": put(
+                    layer["kernel"], P(None, "model") if layer["bias"].size % 2 == 0 else P()
+                ),
+                "bias": put(layer["bias"], P("model") if layer["bias"].size % 2 == 0 else P()),
             }
             for layer in params
         ]
