@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, few repeats")
     ap.add_argument("--sections", nargs="+", choices=list(SECTIONS), default=list(SECTIONS))
     ap.add_argument("--penalty-sizes", nargs="+", type=int, help="penalty section: these N only")
-    ap.add_argument("--layouts", nargs="+", choices=["one", "mix", "tiny"], help="penalty section")
+    ap.add_argument(
+        "--layouts", nargs="+", choices=["one", "mix", "thousand", "tiny"], help="penalty section"
+    )
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--markdown", metavar="PATH")
     ap.add_argument("--plot-dir", metavar="DIR")

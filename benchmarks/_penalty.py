@@ -31,10 +31,13 @@ PENALTIES: dict[str, Callable[[], jr.Penalty]] = {
 def layout(
     name: str, n: int, dtype: Any, rng: np.random.Generator, tiny: int = 10_000
 ) -> list[np.ndarray]:
-    """``n`` parameters as one leaf, a transformer-like mix, or ``tiny`` tiny leaves."""
+    """``n`` parameters as one leaf, a transformer-like mix, 1,000 equal leaves (the core
+    issue's 3e7-over-1,000-leaves case), or ``tiny`` tiny leaves."""
     if name == "one":
         shape = (n // 256, 256) if n >= 256 else (n,)
         return [rng.standard_normal(shape, dtype=np.float32).astype(dtype)]
+    if name == "thousand":
+        return [rng.standard_normal(n // 1000, dtype=np.float32).astype(dtype) for _ in range(1000)]
     if name == "tiny":
         size = max(1, n // tiny)
         return [rng.standard_normal(size, dtype=np.float32).astype(dtype) for _ in range(tiny)]
