@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -130,14 +131,9 @@ def sweep(
     return jax.tree.map(lambda x: x[: x.shape[0] - pad], out) if pad else out
 
 
-_VMAP_CACHE: dict[tuple[Any, int], Callable[..., Any]] = {}
-
-
+@functools.lru_cache(maxsize=64)  # bounded: one entry per (train_fn, arity) recently swept
 def _vmapped(train_fn: Callable[..., Any], n_args: int) -> Callable[..., Any]:
-    key = (train_fn, n_args)
-    if key not in _VMAP_CACHE:
-        _VMAP_CACHE[key] = jax.jit(jax.vmap(train_fn, in_axes=(0,) + (None,) * n_args))
-    return _VMAP_CACHE[key]
+    return jax.jit(jax.vmap(train_fn, in_axes=(0,) + (None,) * n_args))
 
 
 # --------------------------------------------------------------------------------------------
