@@ -6,6 +6,7 @@ It checks that the benchmarks work, not how fast anything is (speed lives in the
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,10 @@ def test_quick_benchmarks_run_and_report(tmp_path):
     assert report["quick"] is True and report["machine"]["versions"]["jax"]
     sections = {r["section"] for r in report["rows"]}
     assert sections == {"penalty", "matrix", "step", "sweep", "scale"}
-    assert [r["devices"] for r in report["rows"] if r["section"] == "scale"] == [1, 2, 4]
+    scale = [r for r in report["rows"] if r["section"] == "scale"]
+    assert [r["devices"] for r in scale] == [1, 2, 4, os.cpu_count()]
+    assert [bool(r["xla_flags"]) for r in scale] == [False, False, False, True]
+    assert all(r["jax_devices"] == r["devices"] for r in scale)
     pen = [r for r in report["rows"] if r["section"] == "penalty"]
     assert {r["layout"] for r in pen} == {"one", "mix", "tiny"}
     assert {
