@@ -28,26 +28,33 @@ PENALTIES: dict[str, Callable[[], jr.Penalty]] = {
 }
 
 
-def layout(
-    name: str, n: int, dtype: Any, rng: np.random.Generator, tiny: int = 10_000
-) -> list[np.ndarray]:
-    """``n`` parameters as one leaf, a transformer-like mix, 1,000 equal leaves (the core
-    issue's 3e7-over-1,000-leaves case), or ``tiny`` tiny leaves."""
+def layout_shapes(name: str, n: int, tiny: int = 10_000) -> list[tuple[int, ...]]:
+    """Leaf shapes of ``n`` parameters as one leaf, a transformer-like mix, 1,000 equal leaves
+    (the core issue's 3e7-over-1,000-leaves case), or ``tiny`` tiny leaves."""
     if name == "one":
-        shape = (n // 256, 256) if n >= 256 else (n,)
-        return [rng.standard_normal(shape, dtype=np.float32).astype(dtype)]
+        return [(n // 256, 256) if n >= 256 else (n,)]
     if name == "thousand":
-        return [rng.standard_normal(n // 1000, dtype=np.float32).astype(dtype) for _ in range(1000)]
+        return [(n // 1000,)] * 1000
     if name == "tiny":
-        size = max(1, n // tiny)
-        return [rng.standard_normal(size, dtype=np.float32).astype(dtype) for _ in range(tiny)]
+        return [(max(1, n // tiny),)] * tiny
+    if name != "mix":
+        raise ValueError(f"layout must be one, mix, thousand or tiny; got {name!r}.")
     # 12 layers of attention (4 d x d) + MLP (d x 4d, 4d x d), biases and two LayerNorms
     layers = 12
     d = max(4, int((n / layers / 12) ** 0.5))
-    shapes = []
+    shapes: list[tuple[int, ...]] = []
     for _ in range(layers):
         shapes += [(d, d)] * 4 + [(d,)] * 4 + [(d, 4 * d), (4 * d,), (4 * d, d), (d,)] + [(d,)] * 4
-    return [rng.standard_normal(s, dtype=np.float32).astype(dtype) for s in shapes]
+    return shapes
+
+
+def layout(
+    name: str, n: int, dtype: Any, rng: np.random.Generator, tiny: int = 10_000
+) -> list[np.ndarray]:
+    """Standard-normal NumPy leaves with the shapes of :func:`layout_shapes`."""
+    return [
+        rng.standard_normal(s, dtype=np.float32).astype(dtype) for s in layout_shapes(name, n, tiny)
+    ]
 
 
 def _roofline(nbytes: int, grad: bool) -> Callable[[], Any]:

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The whole GPU benchmark set, in under 8 minutes on one H100/H200 (JAX with CUDA, torch; no
-# TensorFlow needed). Run from the repository root:  bash benchmarks/gpu.sh
-# Writes benchmarks/results/gpu-<device>.json (penalty vs copy bandwidth and torch._foreach_norm)
-# and gpu-<device>-sweep.json (lambda sweeps). Never needed by the tests.
+# The whole accelerator benchmark set, in under 8 minutes on one H100/H200 (JAX with CUDA and
+# torch; no TensorFlow needed). Run from the repository root:  bash benchmarks/gpu.sh
+# Writes benchmarks/results/gpu-<device>.{json,md} (penalty value and value+grad against the
+# device's copy bandwidth, and torch._foreach_norm on the same card) and
+# gpu-<device>-sweep.{json,md} (lambda sweeps). The tests never need it; they run the same
+# script in --quick mode on the CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PY=${PYTHON:-$(command -v python3 || command -v python)}
 export PYTHONPATH="${PYTHONPATH:-}:."
-name=$(python -c "import jax; print(jax.devices()[0].device_kind.replace(' ', '-'))")
+name=$("$PY" -c "import jax; print(jax.devices()[0].device_kind.replace(' ', '-'))")
 out=${OUT:-benchmarks/results}
 mkdir -p "$out"
-timeout 300 python -m benchmarks._gpu --json "$out/gpu-$name.json"
-timeout 150 python -m benchmarks --sections sweep --json "$out/gpu-$name-sweep.json"
-echo "wrote $out/gpu-$name.json $out/gpu-$name-sweep.json"
+"$PY" -c "import jax; print(jax.__version__, jax.devices())"
+timeout 300 "$PY" -m benchmarks._gpu --json "$out/gpu-$name.json" --markdown "$out/gpu-$name.md"
+timeout 240 "$PY" -m benchmarks --sections sweep --json "$out/gpu-$name-sweep.json" \
+    --markdown "$out/gpu-$name-sweep.md"
+echo "wrote $out/gpu-$name.{json,md} $out/gpu-$name-sweep.{json,md}"

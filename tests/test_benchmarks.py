@@ -65,3 +65,42 @@ def test_quick_benchmarks_run_and_report(tmp_path):
     assert (tmp_path / "penalty_bandwidth.png").stat().st_size > 20_000
     assert (tmp_path / "sweep.png").stat().st_size > 10_000
     assert "## Goals" in (tmp_path / "b.md").read_text()
+
+
+def test_accelerator_benchmark_runs_quick_on_any_device(tmp_path):
+    """benchmarks/gpu.sh's penalty script, in --quick mode on this machine's device (a CPU)."""
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks._gpu",
+            "--quick",
+            "--json",
+            str(out),
+            "--markdown",
+            str(tmp_path / "gpu.md"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    rows = report["rows"]
+    measured = [r for r in rows if "fraction_of_copy" in r]
+    assert {r["candidate"] for r in measured} == {
+        "jaxreg l2",
+        "jaxreg l1",
+        "jaxreg elastic_net",
+        "jaxreg group_lasso",
+    }
+    assert {(r["dtype"], r["mode"]) for r in measured} == {
+        (d, m) for d in ("float32", "bfloat16") for m in ("value", "value+grad")
+    }
+    assert all(r["seconds"] > 0 and 0 < r["fraction_of_copy"] < 100 for r in measured)
+    foreach = [r for r in rows if r["candidate"] == "torch._foreach_norm"]
+    assert {(r["layout"], r["dtype"]) for r in foreach} >= {("one", "float32"), ("mix", "bfloat16")}
+    assert "| goal |" in (tmp_path / "gpu.md").read_text()
