@@ -35,12 +35,16 @@ test: lint
 parity: $(STAMP)
 	$(PY) -m parity --json parity/results/report.json --markdown parity/results/report.md --plot parity/results/weights.png
 
-# The second run repeats the large penalties with glibc keeping freed memory (no fresh mmap, no
-# page faults for each new gradient buffer): it shows what the allocator costs value+grad.
+# The second run repeats the large penalties with glibc keeping freed memory for reuse: one
+# arena (XLA's worker threads otherwise allocate from per-thread heaps capped at 64 MB, so a
+# 400 MB gradient is always a fresh mmap), no mmap for large blocks, no trimming. It shows what
+# the allocator's page faults cost value+grad (benchmarks/README.md).
+TUNED_MALLOC = MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=4000000000 \
+	MALLOC_TRIM_THRESHOLD_=8000000000 MALLOC_TOP_PAD_=1000000000
 bench: $(STAMP)
 	$(PY) -m benchmarks --json benchmarks/results/cpu.json --markdown benchmarks/results/cpu.md --plot-dir benchmarks/results
-	MALLOC_MMAP_THRESHOLD_=4000000000 MALLOC_TRIM_THRESHOLD_=8000000000 MALLOC_TOP_PAD_=1000000000 \
-	  $(PY) -m benchmarks --sections penalty --penalty-sizes 10000000 100000000 --layouts one mix \
+	$(TUNED_MALLOC) $(PY) -m benchmarks --sections penalty \
+	  --penalty-sizes 10000000 30000000 100000000 --layouts one mix thousand \
 	  --json benchmarks/results/cpu-malloc-tuned.json --markdown benchmarks/results/cpu-malloc-tuned.md
 
 clean:
