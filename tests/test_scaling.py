@@ -105,3 +105,36 @@ def test_two_processes_with_jax_distributed():
     assert r["processes"] == 2 and r["devices"] == 4
     assert r["penalty_rel_err"] < 1e-12
     assert r["sweep_shape"] == [8, 3] and r["sweep_max_abs_diff"] < 1e-12
+
+
+CPU_DEVICES_SWEEP = """
+import json, os, jax, numpy as np
+jax.config.update("jax_num_cpu_devices", 2)
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp, jaxreg as jr
+rng = np.random.default_rng(0)
+X, y = rng.standard_normal((40, 5)), rng.standard_normal(40)
+grid = np.geomspace(10.0, 0.01, 6)
+ridge = lambda s, X, y: jnp.linalg.solve(X.T @ X + s * jnp.eye(X.shape[1]), X.T @ y)
+out = jr.select.sweep(ridge, grid, X, y, devices=jax.devices())
+ref = [np.linalg.solve(X.T @ X + s * np.eye(5), X.T @ y) for s in grid]
+print(json.dumps({"devices": jax.device_count(), "used": len(out.sharding.device_set),
+                  "err": float(np.max(np.abs(np.asarray(out) - np.stack(ref))))}))
+"""
+
+
+def test_sweep_uses_every_core_through_jax_num_cpu_devices():
+    """The README's CPU recipe: one JAX device per core, strengths sharded over them."""
+    proc = subprocess.run(
+        [sys.executable, "-c", CPU_DEVICES_SWEEP],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "XLA_FLAGS"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["devices"] == 2 and r["used"] == 2
+    assert r["err"] < 1e-10
