@@ -18,6 +18,10 @@ def check_sane(report: dict[str, Any]) -> None:
             is_time = k.endswith(timing) or k.startswith("ratio")
             if is_time and isinstance(v, float) and not (math.isfinite(v) and v > 0):
                 raise AssertionError(f"bad timing {k}={v} in {r}")
+    # every device count and flag setting of the sharded sweep trains the same weights
+    sums = [r["weights_abs_sum"] for r in _by(rows, "scale")]
+    if sums and max(sums) - min(sums) > 1e-4 * max(sums):
+        raise AssertionError(f"sharded sweeps disagree: weight sums {sums}")
 
 
 def _by(rows, section):
