@@ -351,8 +351,19 @@ def plots(report: dict[str, Any], out: Path) -> list[Path]:
             ("sklearn_sequential_s", "K scikit-learn MLPClassifier"),
         ):
             pts = [(r["K"], r[key]) for r in sweep if key in r]
-            if pts:
-                ax.loglog(*zip(*pts, strict=True), marker="o", label=label)
+            if pts:  # sweep and hand-written vmap coincide: the sweep's line is drawn dashed on top
+                style = {"ls": "--", "zorder": 3} if key == "sweep_s" else {}
+                ax.loglog(*zip(*pts, strict=True), marker="o", label=label, **style)
+        for r in _by(report["rows"], "scale"):
+            if r.get("xla_flags"):
+                ax.loglog(
+                    [r["K"]],
+                    [r["sweep_s"]],
+                    "k*",
+                    markersize=11,
+                    zorder=4,
+                    label=f"jr.select.sweep, {r['devices']} devices + tuned XLA flags",
+                )
         ax.set_xlabel("strengths K")
         ax.set_ylabel("seconds")
         ax.set_title(f"lambda sweep, Iris MLP, {sweep[0]['steps']} Adam steps per strength")
