@@ -14,21 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_quick_benchmarks_run_and_report(tmp_path):
-    out = tmp_path / "bench.json"
+def _run_quick(module: str, *args: str) -> None:
+    """``python -m module --quick *args`` from the repository root; it must exit 0."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks",
-            "--quick",
-            "--json",
-            str(out),
-            "--markdown",
-            str(tmp_path / "b.md"),
-            "--plot-dir",
-            str(tmp_path),
-        ],
+        [sys.executable, "-m", module, "--quick", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -36,6 +25,19 @@ def test_quick_benchmarks_run_and_report(tmp_path):
         check=False,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+
+
+def test_quick_benchmarks_run_and_report(tmp_path):
+    out = tmp_path / "bench.json"
+    _run_quick(
+        "benchmarks",
+        "--json",
+        str(out),
+        "--markdown",
+        str(tmp_path / "b.md"),
+        "--plot-dir",
+        str(tmp_path),
+    )
     report = json.loads(out.read_text())
     assert report["quick"] is True and report["machine"]["versions"]["jax"]
     sections = {r["section"] for r in report["rows"]}
@@ -70,24 +72,7 @@ def test_quick_benchmarks_run_and_report(tmp_path):
 def test_accelerator_benchmark_runs_quick_on_any_device(tmp_path):
     """benchmarks/gpu.sh's penalty script, in --quick mode on this machine's device (a CPU)."""
     out = tmp_path / "gpu.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks._gpu",
-            "--quick",
-            "--json",
-            str(out),
-            "--markdown",
-            str(tmp_path / "gpu.md"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    _run_quick("benchmarks._gpu", "--json", str(out), "--markdown", str(tmp_path / "gpu.md"))
     report = json.loads(out.read_text())
     rows = report["rows"]
     measured = [r for r in rows if "fraction_of_copy" in r]
