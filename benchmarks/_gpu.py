@@ -139,8 +139,10 @@ def goals(rows: list[dict]) -> list[tuple[str, str, bool]]:
     at_top = [
         r
         for r in rows
-        if r["n"] == top and r["dtype"] == "float32" and "fraction_of_copy" in r
-        if r["mode"] == "value"
+        if r["n"] == top
+        and r["dtype"] == "float32"
+        and r["mode"] == "value"
+        and "fraction_of_copy" in r
     ]
     if at_top:
         worst = min(at_top, key=lambda r: r["fraction_of_copy"])

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from ._timing import json_from_worker
 
 #: XLA:CPU flags that speed up the vmapped tiny matmuls of a sweep (see the module docstring).
 TUNED_XLA_FLAGS = "--xla_cpu_experimental_ynn_fusion_type=-dot,-reduce"
@@ -31,17 +32,7 @@ def run(*, quick: bool, progress: Callable[[str], None]) -> list[dict[str, Any]]
     for d, extra in ((1, ""), (2, ""), (4, ""), (cores, TUNED_XLA_FLAGS)):
         flags = f"--xla_force_host_platform_device_count={d} {extra}".strip()
         env = dict(os.environ, XLA_FLAGS=flags)
-        proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks._scale", str(K), str(steps)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"scale worker with {d} devices failed:\n{proc.stderr[-3000:]}")
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        r = json_from_worker("benchmarks._scale", str(K), str(steps), env=env, timeout=1200)
         rows.append(
             {"section": "scale", "devices": d, "xla_flags": extra, "K": K, "steps": steps, **r}
         )

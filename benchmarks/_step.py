@@ -7,9 +7,6 @@ process (TensorFlow and torch must not share one).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +17,7 @@ import optax
 
 import jaxreg as jr
 
-from ._timing import paired
+from ._timing import json_from_worker, paired
 
 MODELS = {"iris": ([4, 16, 3], 16), "large": ([784, 1024, 1024, 10], 128)}
 STRENGTH = 1e-4
@@ -116,16 +113,7 @@ def torch_steps(sizes, batch, steps, pen_name) -> Callable[[], Any]:
 
 
 def keras_steps(model: str, steps: int, repeats: int) -> dict[str, float]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks._keras_step", model, str(steps), str(repeats)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"Keras benchmark failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json_from_worker("benchmarks._keras_step", model, str(steps), str(repeats), timeout=1800)
 
 
 def run(*, quick: bool, progress: Callable[[str], None]) -> list[dict[str, Any]]:

@@ -6,7 +6,10 @@ back, ``pairs`` times, and the median of the per-pair ratios is reported.
 
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -49,3 +52,23 @@ def paired(
         "reference_seconds": statistics.median(r_times),
         "ratio": statistics.median(ratios),
     }
+
+
+def json_from_worker(
+    module: str, *args: str, env: dict[str, str] | None = None, timeout: float
+) -> dict[str, Any]:
+    """Run ``python -m module *args`` in its own process and return the JSON on its last line.
+
+    Sections that need a fresh process (XLA flags read at import, Keras's own backend) use it.
+    """
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{module} {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
