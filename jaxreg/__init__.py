@@ -14,7 +14,6 @@ from . import masks as masks
 from . import select as select
 from . import transforms as transforms
 from ._losses import regularized as regularized
-from ._penalties import Penalty as Penalty
 from ._penalties import elastic_net as elastic_net
 from ._penalties import group_lasso as group_lasso
 from ._penalties import l1 as l1
@@ -22,6 +21,7 @@ from ._penalties import l2 as l2
 from ._penalties import nuclear as nuclear
 from ._penalties import orthogonal as orthogonal
 from ._penalties import spectral as spectral
+from ._penalty import Penalty as Penalty
 from ._solve import SolveInfo as SolveInfo
 from ._solve import solve as solve
 

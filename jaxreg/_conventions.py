@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from ._masks import kernels
-from ._penalties import Penalty, elastic_net, l1, l2, orthogonal
+from ._penalties import L1, L2, Orthogonal, elastic_net, l1, l2, orthogonal
+from ._penalty import Penalty, Sum
 
 # Keras's L2(l) is l * sum w^2 (no 1/2): textbook strength = 2 * l.
 _KERAS_L2_TO_TEXTBOOK = 2.0
@@ -119,28 +120,28 @@ def to_keras_config(pen: Penalty) -> dict[str, Any]:
     """
     l1_total, l2_total, ortho = 0.0, 0.0, []
     for t in pen.terms:
-        if t.mask is not None and t.mask is not kernels:
+        if t.mask is not None and t.mask != kernels:
             raise ValueError(
-                f"to_keras: the {t.kind} term has mask={t.mask!r}; a Keras regularizer applies to "
+                f"to_keras: the {t.name} term has mask={t.mask!r}; a Keras regularizer applies to "
                 "the weight it is attached to, so only mask=None or jr.masks.kernels convert."
             )
-        s = _concrete(t.strength, "to_keras")
-        opts = dict(t.options)
-        if t.kind == "l1":
-            l1_total += s
-        elif t.kind == "l2":
-            l2_total += s / _KERAS_L2_TO_TEXTBOOK
-        elif t.kind == "elastic_net":
-            r = _concrete(opts["l1_ratio"], "to_keras")
-            l1_total += s * r
-            l2_total += s * (1 - r) / _KERAS_L2_TO_TEXTBOOK
-        elif t.kind == "orthogonal":
-            ortho.append({"factor": s, "mode": opts["mode"]})
-        else:
+        if getattr(t, "weights", None) is not None:
             raise ValueError(
-                f"to_keras: Keras has no built-in {t.kind} regularizer; subclass "
-                "keras.regularizers.Regularizer and call the jaxreg formula instead."
+                f"to_keras: Keras regularizers have no per-element weights; got {t!r}."
             )
+        for part in t.parts():
+            s = _concrete(part.strength, "to_keras")
+            if isinstance(part, L1):
+                l1_total += s
+            elif isinstance(part, L2):
+                l2_total += s / _KERAS_L2_TO_TEXTBOOK
+            elif isinstance(part, Orthogonal) and part.out_axis == -1:
+                ortho.append({"factor": s, "mode": part.mode})
+            else:
+                raise ValueError(
+                    f"to_keras: Keras has no built-in equivalent of {part!r}; subclass "
+                    "keras.regularizers.Regularizer and call the jaxreg formula instead."
+                )
     if ortho:
         if len(ortho) > 1 or l1_total or l2_total:
             raise ValueError("to_keras: an orthogonal penalty converts only on its own.")
@@ -176,7 +177,7 @@ def to_torch_weight_decay(pen: Penalty) -> float:
     >>> jr.conventions.to_torch_weight_decay(jr.l2(0.01))
     0.01
     """
-    if len(pen.terms) != 1 or pen.terms[0].kind != "l2":
+    if len(pen.terms) != 1 or not isinstance(pen.terms[0], L2) or pen.terms[0].weights is not None:
         raise ValueError(
             f"to_torch_weight_decay: only a single l2 penalty is a coupled weight decay; "
             f"got {pen!r}."
@@ -267,7 +268,7 @@ def from_sklearn(estimator: Any, *, n_samples: Any = None, mask: Any = None) -> 
             ratio = 0.0 if ratio is None else ratio
             penalty = "l2" if ratio == 0 else "l1" if ratio == 1 else "elasticnet"
         if penalty is None or math.isinf(C):
-            return Penalty(())
+            return Sum()
         strength = 1.0 / (C * n)
         if penalty == "l2":
             return l2(strength, mask=mask)

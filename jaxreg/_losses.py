@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._penalties import Penalty
+from ._penalty import Penalty
 
 
 def regularized(

@@ -1,47 +1,342 @@
-"""Ready-made masks: callables ``(path, leaf) -> bool`` that choose the penalized leaves."""
+"""Masks: which leaves a penalty touches, with `optax.masked`'s contract.
+
+A mask is None (every penalizable leaf), a pytree of bools with the params' structure or a
+prefix of it, or a callable ``params -> pytree of bools``, exactly as in `optax.masked`. Every
+mask is normalized once, at build time, into a `Mask`: a hashable, picklable callable
+``params -> pytree of bools`` (so it works in `optax.masked` too) that combines with ``&``,
+``|`` and ``~``. Masks decide from tree structure, paths, types and shapes, never from values.
+"""
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from ._trees import MaskFn
+import jax
+import numpy as np
+
+from ._trees import PyTree, broadcast_prefix, path_str
 
 
-def kernels(path: str, leaf: Any) -> bool:
-    """Select weight matrices and conv kernels (``ndim >= 2``), not biases or norm scales.
+def _as_bool(x: Any, where: str) -> bool:
+    if isinstance(x, bool | np.bool_):
+        return bool(x)
+    if isinstance(x, jax.core.Tracer):
+        raise TypeError(
+            f"a mask must be static, but the mask's entry at '{where}' is a traced value. Decide "
+            "from paths, types and shapes (jr.masks.where), not from parameter values."
+        )
+    if isinstance(x, np.ndarray | jax.Array) and x.shape == () and x.dtype == bool:
+        return bool(x)
+    raise TypeError(
+        f"mask entries must be bools; got {type(x).__name__} {x!r} at '{where}'. A mask is None, "
+        "a pytree of bools or a callable params -> pytree of bools (as in optax.masked); for a "
+        "per-leaf predicate use jr.masks.where(lambda path, leaf: ...)."
+    )
 
-    This is the usual "regularize the kernels" choice of Keras (``kernel_regularizer``) and of
-    scikit-learn's ``MLPClassifier`` (``coefs_`` only). Embedding tables are 2-D and are selected.
 
-    >>> import jax.numpy as jnp
-    >>> kernels("dense/kernel", jnp.ones((4, 3))), kernels("dense/bias", jnp.ones(3))
-    (True, False)
+def resolve(mask: Mask | None, params: PyTree) -> list[bool]:
+    """One bool per leaf of ``params`` (in `jax.tree.leaves` order): does ``mask`` select it?"""
+    n = len(jax.tree.leaves(params))
+    if mask is None:
+        return [True] * n
+    tree = mask(params)
+    entries = broadcast_prefix(tree, params, name="mask")
+    paths = [path_str(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+    return [_as_bool(e, p or "<root>") for e, p in zip(entries, paths, strict=True)]
+
+
+class Mask:
+    """A static leaf selection: ``mask(params)`` is a pytree of bools with params' structure.
+
+    Combine with ``a & b``, ``a | b`` and ``~a`` (operands may also be bool trees or optax-style
+    callables). Equal masks compare and hash equal, so a `Penalty` holding one stays a valid
+    static argument / pytree aux datum.
     """
-    del path
-    return getattr(leaf, "ndim", 0) >= 2
+
+    def selects(self, params: PyTree) -> list[bool]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __call__(self, params: PyTree) -> PyTree:
+        return jax.tree.unflatten(jax.tree.structure(params), self.selects(params))
+
+    def _key(self) -> tuple[Any, ...]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._key()))
+
+    def __and__(self, other: Any) -> Mask:
+        return _Combine("&", (self, as_mask(other, argument="mask")))
+
+    def __rand__(self, other: Any) -> Mask:
+        return _Combine("&", (as_mask(other, argument="mask"), self))
+
+    def __or__(self, other: Any) -> Mask:
+        return _Combine("|", (self, as_mask(other, argument="mask")))
+
+    def __ror__(self, other: Any) -> Mask:
+        return _Combine("|", (as_mask(other, argument="mask"), self))
+
+    def __invert__(self) -> Mask:
+        return _Not(self)
 
 
-def _compile(patterns: str | Iterable[str] | None, argument: str) -> list[re.Pattern[str]]:
+class _Combine(Mask):
+    def __init__(self, op: str, parts: tuple[Mask, ...]):
+        self.op, self.parts = op, parts
+
+    def selects(self, params: PyTree) -> list[bool]:
+        a, b = (resolve(p, params) for p in self.parts)
+        if self.op == "&":
+            return [x and y for x, y in zip(a, b, strict=True)]
+        return [x or y for x, y in zip(a, b, strict=True)]
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.op, self.parts)
+
+    def __repr__(self) -> str:
+        return f"({self.parts[0]!r} {self.op} {self.parts[1]!r})"
+
+
+class _Not(Mask):
+    def __init__(self, inner: Mask):
+        self.inner = inner
+
+    def selects(self, params: PyTree) -> list[bool]:
+        return [not x for x in resolve(self.inner, params)]
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.inner,)
+
+    def __repr__(self) -> str:
+        return f"~{self.inner!r}"
+
+
+class _Const(Mask):
+    def __init__(self, value: bool):
+        self.value = bool(value)
+
+    def selects(self, params: PyTree) -> list[bool]:
+        return [self.value] * len(jax.tree.leaves(params))
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.value,)
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+class _BoolTree(Mask):
+    """A user's pytree of bools (params' structure or a prefix), compared by structure + bools."""
+
+    def __init__(self, tree: PyTree):
+        self.tree = tree
+
+    def selects(self, params: PyTree) -> list[bool]:
+        return resolve(_Fn(lambda _: self.tree), params)
+
+    def _key(self) -> tuple[Any, ...]:
+        leaves, treedef = jax.tree.flatten(self.tree)
+        return (treedef, tuple(bool(x) for x in leaves))
+
+    def __repr__(self) -> str:
+        return repr(self.tree)
+
+
+class _Fn(Mask):
+    """An optax-style callable ``params -> pytree of bools``; equal only to itself."""
+
+    def __init__(self, fn: Callable[[PyTree], PyTree]):
+        self.fn = fn
+
+    def selects(self, params: PyTree) -> list[bool]:
+        return resolve(self, params)
+
+    def __call__(self, params: PyTree) -> PyTree:
+        return self.fn(params)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.fn,)
+
+    def __repr__(self) -> str:
+        return getattr(self.fn, "__qualname__", repr(self.fn))
+
+
+def _required_positional(fn: Callable[..., Any]) -> int | None:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(
+        1
+        for p in sig.parameters.values()
+        if p.kind in kinds and p.default is inspect.Parameter.empty
+    )
+
+
+def as_mask(mask: Any, *, argument: str = "mask") -> Mask | None:
+    """Normalize a user's ``mask=`` (None, bool, bool pytree, callable, `Mask`) at build time.
+
+    A pytree whose leaves are all bools is a bool tree even when its root is callable (an
+    equinox module mapped to bools); any other callable is ``params -> pytree of bools``.
+    """
+    if mask is None or isinstance(mask, Mask):
+        return mask
+    if isinstance(mask, bool | np.bool_):
+        return _Const(bool(mask))
+    if isinstance(mask, str):
+        raise TypeError(
+            f"{argument} must be None, a pytree of bools or a callable params -> pytree of bools; "
+            f"got the string {mask!r}. To select leaves by name use "
+            f"jaxreg.masks.by_path(include={mask!r})."
+        )
+    leaves = jax.tree.leaves(mask)
+    if all(isinstance(x, bool | np.bool_) for x in leaves) and not (
+        callable(mask) and leaves == [mask]
+    ):
+        return _BoolTree(mask)
+    if callable(mask) and leaves == [mask]:
+        if _required_positional(mask) == 2:
+            raise TypeError(
+                f"{argument}={getattr(mask, '__qualname__', mask)!r} takes two arguments; masks "
+                "follow optax.masked: a callable takes params and returns a pytree of bools. Wrap "
+                "a per-leaf predicate (path, leaf) -> bool as jaxreg.masks.where(predicate)."
+            )
+        return _Fn(mask)
+    bad = next(x for x in leaves if not isinstance(x, bool | np.bool_))
+    raise TypeError(
+        f"{argument} must be None, a pytree of bools or a callable params -> pytree of bools; "
+        f"it holds a leaf {bad!r} of type {type(bad).__name__}."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Ready-made masks
+
+
+class where(Mask):  # noqa: N801 - used like a function: jr.masks.where(predicate)
+    """A per-leaf predicate as a mask: selects the leaves where ``predicate(path, leaf)`` is True.
+
+    ``path`` is the leaf's ``'a/b/0/kernel'`` key path (dict keys, attribute names and sequence
+    indices joined by ``/``; flax nnx's trailing ``.value`` dropped); ``leaf`` is the leaf
+    itself. The predicate must return a Python bool decided from the path, type, shape or dtype,
+    never from values (they may be traced). A mask compares equal to another only if it holds
+    the same function object, and pickles if the function does (a module-level ``def``).
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> wide = jr.masks.where(lambda path, leaf: leaf.shape[-1] > 2)
+    >>> wide({"a": jnp.ones((3, 4)), "b": jnp.ones(2)})
+    {'a': True, 'b': False}
+    """
+
+    def __init__(self, predicate: Callable[[str, Any], bool]):
+        if not callable(predicate):
+            raise TypeError(f"predicate must be callable (path, leaf) -> bool; got {predicate!r}.")
+        self.predicate = predicate
+
+    def selects(self, params: PyTree) -> list[bool]:
+        out = []
+        for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+            p = path_str(path)
+            decision = self.predicate(p, leaf)
+            if not isinstance(decision, bool | np.bool_):
+                raise TypeError(
+                    f"a jr.masks.where predicate must return a Python bool; it returned "
+                    f"{decision!r} (type {type(decision).__name__}) for path '{p}'. Decide from "
+                    "the path and the leaf's shape/dtype, never from traced values."
+                )
+            out.append(bool(decision))
+        return out
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.predicate,)
+
+    def __repr__(self) -> str:
+        return f"where({getattr(self.predicate, '__qualname__', self.predicate)})"
+
+
+#: Leaf names that hold a layer's weight matrix / kernel in flax, Keras, equinox, PyTorch,
+#: Haiku and scikit-learn: ``kernel``, ``weight(s)``, ``coef(s)``, ``w``/``W``, optionally with a
+#: number or an underscore suffix (``w1``, ``W_2``, ``weight_ih``, ``kernel_q``).
+KERNEL_NAME = re.compile(r"^(kernel|weights?|coefs?|w|W)(\d+|_[A-Za-z0-9_]*)?$")
+# equinox layers whose `weight` is not a kernel: an embedding table or a normalization scale.
+_EQX_NOT_KERNELS = frozenset({"Embedding", "LayerNorm", "GroupNorm", "RMSNorm", "BatchNorm"})
+
+
+def _not_kernels(node: Any) -> bool:
+    cls = type(node)
+    return cls.__module__.split(".")[0] == "equinox" and cls.__name__ in _EQX_NOT_KERNELS
+
+
+class _Kernels(Mask):
+    """Select the layers' weight matrices and conv kernels, by what a leaf *is*.
+
+    A leaf is a kernel when the last name in its path that is not a list index is ``kernel``,
+    ``weight``, ``weights``, ``coef``, ``coefs``, ``w`` or ``W``, optionally followed by a number
+    or an ``_``-suffix (``w1``, ``W_2``, ``weight_ih``, ``coefs/0``), and it does not
+    sit inside an equinox ``Embedding``, ``LayerNorm``, ``GroupNorm``, ``RMSNorm`` or
+    ``BatchNorm`` (whose ``weight`` is a table or a scale). So: flax linen/nnx ``Dense``/
+    ``Linear``/``Conv``/attention ``kernel`` (yes); ``bias``, ``scale``, ``embedding``, batch
+    statistics ``mean``/``var`` (no, whatever their shape: equinox's ``Conv2d.bias`` is
+    ``(C, 1, 1)``); equinox ``Linear``/``Conv``/``MLP`` ``weight`` (yes). A bare array passed as
+    the whole params (no path) counts as a kernel. This is Keras's ``kernel_regularizer`` and
+    scikit-learn's ``coefs_``; to include embeddings, use ``kernels | by_path("embedding")``.
+    A penalty whose mask is ``kernels`` raises if it selects nothing while params have leaves
+    of 2 or more dimensions (a naming mismatch, not a model without kernels).
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.masks.kernels({"dense": {"kernel": jnp.ones((4, 3)), "bias": jnp.ones(3)}})
+    {'dense': {'bias': False, 'kernel': True}}
+    """
+
+    def selects(self, params: PyTree) -> list[bool]:
+        def decide(path: Any, node: Any) -> Any:
+            if _not_kernels(node):
+                return jax.tree.map(lambda _: False, node)
+            names = [n for n in path_str(path).split("/") if n and not n.isdigit()]
+            return bool(KERNEL_NAME.match(names[-1])) if names else True
+
+        marked = jax.tree_util.tree_map_with_path(decide, params, is_leaf=_not_kernels)
+        return jax.tree.leaves(marked)
+
+    def _key(self) -> tuple[Any, ...]:
+        return ()
+
+    def __repr__(self) -> str:
+        return "kernels"
+
+    def __reduce__(self) -> str:
+        return "kernels"  # pickles as the module-level singleton
+
+
+kernels = _Kernels()
+
+
+def _compile(patterns: str | Iterable[str] | None, argument: str) -> tuple[str, ...]:
     if patterns is None:
-        return []
+        return ()
     if isinstance(patterns, str):
         patterns = [patterns]
-    compiled = []
+    out = []
     for p in patterns:
         if not isinstance(p, str):
             raise TypeError(f"{argument} must be a regex string or a list of them; got {p!r}.")
         try:
-            compiled.append(re.compile(p))
+            re.compile(p)
         except re.error as e:
             raise ValueError(f"{argument}={p!r} is not a valid regular expression: {e}.") from e
-    return compiled
+        out.append(p)
+    return tuple(out)
 
 
-def by_path(
-    include: str | Iterable[str] | None = None, exclude: str | Iterable[str] | None = None
-) -> MaskFn:
+class by_path(Mask):  # noqa: N801 - used like a function: jr.masks.by_path(include=...)
     """Select leaves whose ``'a/b/c'`` key path matches (``re.search``) a regex.
 
     A leaf is selected when it matches any ``include`` pattern (every leaf, if ``include`` is
@@ -49,19 +344,37 @@ def by_path(
     indices with ``/``: ``'params/Dense_0/kernel'`` for flax linen, ``'layers/0/kernel'`` for a
     flax nnx state, ``'layers/0/weight'`` for an equinox MLP.
 
-    >>> import jax.numpy as jnp
-    >>> mask = by_path(include="kernel", exclude="^head/")
-    >>> mask("body/kernel", jnp.ones((2, 2))), mask("head/kernel", jnp.ones((2, 2)))
-    (True, False)
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> mask = jr.masks.by_path(include="kernel", exclude="^head/")
+    >>> mask({"body": {"kernel": jnp.ones((2, 2))}, "head": {"kernel": jnp.ones((2, 2))}})
+    {'body': {'kernel': True}, 'head': {'kernel': False}}
     """
-    inc = _compile(include, "include")
-    exc = _compile(exclude, "exclude")
 
-    def mask(path: str, leaf: Any) -> bool:
-        del leaf
-        if inc and not any(p.search(path) for p in inc):
-            return False
-        return not any(p.search(path) for p in exc)
+    def __init__(
+        self,
+        include: str | Iterable[str] | None = None,
+        exclude: str | Iterable[str] | None = None,
+    ):
+        self.include = _compile(include, "include")
+        self.exclude = _compile(exclude, "exclude")
 
-    mask.__qualname__ = mask.__name__ = f"by_path(include={include!r}, exclude={exclude!r})"
-    return mask
+    def selects(self, params: PyTree) -> list[bool]:
+        inc = [re.compile(p) for p in self.include]
+        exc = [re.compile(p) for p in self.exclude]
+        out = []
+        for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]:
+            p = path_str(path)
+            out.append(
+                (not inc or any(r.search(p) for r in inc)) and not any(r.search(p) for r in exc)
+            )
+        return out
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.include, self.exclude)
+
+    def __repr__(self) -> str:
+        args = [f"{k}={v[0] if len(v) == 1 else list(v)!r}" for k, v in self._named() if v]
+        return f"by_path({', '.join(args)})"
+
+    def _named(self) -> list[tuple[str, tuple[str, ...]]]:
+        return [("include", self.include), ("exclude", self.exclude)]

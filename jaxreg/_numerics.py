@@ -65,10 +65,21 @@ def group_norms(x: jax.Array, axis: tuple[int, ...]) -> jax.Array:
     return safe_sqrt(jnp.sum(x * x, axis=axis))
 
 
-def as_matrix(x: jax.Array) -> jax.Array:
-    """A 2-D view: ``(..., n) -> (prod(...), n)``, the fan-in x fan-out view of conv kernels."""
-    x = upcast(x)
+def as_matrix(x: jax.Array, out_axis: int) -> jax.Array:
+    """The ``(fan_in, out)`` matrix of a weight: ``out_axis`` last, every other axis folded.
+
+    flax/Keras kernels ``(..., in, out)`` take ``out_axis=-1``; PyTorch/equinox weights
+    ``(out, in, ...)`` take ``out_axis=0``. Both give the same matrix for the same layer.
+    """
+    x = jnp.moveaxis(upcast(x), out_axis, -1)
     return x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+
+
+def from_matrix(m: jax.Array, shape: tuple[int, ...], out_axis: int) -> jax.Array:
+    """The inverse of `as_matrix` for a leaf of ``shape``."""
+    moved = list(shape)
+    moved.append(moved.pop(out_axis))
+    return jnp.moveaxis(m.reshape(moved), -1, out_axis)
 
 
 @jax.custom_jvp

@@ -11,9 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._penalties import Penalty, check_scalar
+from ._penalty import Penalty, check_scalar, resolve_terms
 from ._solve import solve
-from ._trees import select_leaves
 
 # --------------------------------------------------------------------------------------------
 # Grids
@@ -42,7 +41,9 @@ def lambda_max(loss_fn: Callable[[Any], jax.Array], params: Any, pen: Penalty) -
     Zero the leaves ``pen`` penalizes and take :math:`g = \nabla \mathrm{loss}` there; 0 is
     optimal for strength :math:`\lambda` iff :math:`|g_i| \le \lambda` (L1),
     :math:`\lVert g_{\text{group}}\rVert_2 \le \lambda` (group lasso) or
-    :math:`|g_i| \le \lambda\rho` (elastic net). ``pen``'s own strength is ignored: the result is
+    :math:`|g_i| \le \lambda\rho` (elastic net), :math:`\sigma_{\max}(G) \le \lambda` (nuclear);
+    with ``weights`` each bound is :math:`\lambda w` (entries of weight 0 are left out of the
+    max). ``pen``'s own strength is ignored: the result is
     the strength to give its builder. Leaves ``pen`` does not penalize (intercepts) are used
     as given, so pass them at their optimum for zero weights (e.g. the intercept at mean(y)).
 
@@ -55,30 +56,17 @@ def lambda_max(loss_fn: Callable[[Any], jax.Array], params: Any, pen: Penalty) -
     if not isinstance(pen, Penalty) or len(pen.terms) != 1:
         raise ValueError(f"lambda_max needs a single-term penalty; got {pen!r}.")
     term = pen.terms[0]
-    if term.kind not in ("l1", "elastic_net", "group_lasso"):
-        raise ValueError(
-            f"lambda_max is defined for l1, elastic_net and group_lasso (penalties that zero "
-            f"weights); got {term.kind}."
-        )
-    chosen = select_leaves(params, term.mask)
-    leaves, treedef = jax.tree_util.tree_flatten(params)
-    zeroed = [jnp.zeros_like(x) if c else x for x, c in zip(leaves, chosen, strict=True)]
-    grads = jax.tree_util.tree_leaves(
-        jax.grad(loss_fn)(jax.tree_util.tree_unflatten(treedef, zeroed))
-    )
-    opts = dict(term.options)
-    parts = []
-    for g, c in zip(grads, chosen, strict=True):
-        if not c:
-            continue
-        if term.kind == "group_lasso":
-            parts.append(jnp.max(jnp.sqrt(jnp.sum(g * g, axis=opts["axis"]))))
-        else:
-            parts.append(jnp.max(jnp.abs(g)))
-    if not parts:
+    plan = resolve_terms([term], params)
+    (idx,), (ws,) = plan.chosen, plan.weights
+    if not idx:
         raise ValueError("lambda_max: the penalty selects no leaf of params.")
-    value = jnp.max(jnp.stack(parts))
-    return value / opts["l1_ratio"] if term.kind == "elastic_net" else value
+    zeroed = list(plan.leaves)
+    for i in idx:
+        zeroed[i] = jnp.zeros_like(zeroed[i])
+    grads = jax.tree.leaves(jax.grad(loss_fn)(jax.tree.unflatten(plan.treedef, zeroed)))
+    return jnp.max(
+        jnp.stack([term.zero_strength(grads[i], w) for i, w in zip(idx, ws, strict=True)])
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._penalties import Penalty
+from ._penalty import Penalty
 
 
 class SolveInfo(NamedTuple):

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._penalties import Penalty, check_scalar
+from ._penalty import Penalty, check_scalar
 
 
 class ProximalState(NamedTuple):

@@ -1,12 +1,12 @@
-"""Pytree plumbing shared by every penalty: leaf paths, leaf selection and mask resolution.
+"""Pytree plumbing shared by every penalty: leaf paths, which leaves are penalized, prefixes.
 
-Everything here runs at trace time, in Python, on tree *structure* only: it never looks at
-array values, so it is free under `jit` and never forces a device sync.
+Everything here runs at trace time, in Python, on tree *structure* and leaf *types* only: it
+never looks at array values, so it is free under `jit` and never forces a device sync.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -14,7 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 
 PyTree = Any
-MaskFn = Callable[[str, Any], bool]
 
 
 def key_name(key: Any) -> str:
@@ -37,99 +36,54 @@ def path_str(path: Sequence[Any]) -> str:
     return "/".join(names)
 
 
-def is_inexact_array(x: Any) -> bool:
-    """True for floating-point arrays (NumPy or JAX, tracers included); PRNG keys are excluded."""
-    if not isinstance(x, jax.Array | np.ndarray | np.generic):
-        return False
-    return jnp.issubdtype(x.dtype, jnp.inexact)
-
-
-def _one_level(x: PyTree) -> tuple[list[tuple[Any, PyTree]], bool]:
-    """The direct children of a node with their keys, and whether `x` is a leaf."""
-    children, treedef = jax.tree_util.tree_flatten_with_path(x, is_leaf=lambda y: y is not x)
-    if jax.tree_util.treedef_is_leaf(treedef) and treedef.num_leaves == 1:
-        return [], True
-    return [(path[0], child) for path, child in children], False
-
-
-def _is_bool(x: Any) -> bool:
-    return isinstance(x, bool | np.bool_)
-
-
-def _broadcast_mask(mask: PyTree, params: PyTree, path: tuple[Any, ...]) -> list[bool]:
-    """Expand a bool pytree that is `params`' structure or a prefix of it, one bool per leaf."""
-    if _is_bool(mask):
-        return [bool(mask)] * len(jax.tree_util.tree_leaves(params))
-    mask_children, mask_is_leaf = _one_level(mask)
-    if mask_is_leaf:
-        raise TypeError(
-            f"mask leaves must be Python or NumPy bools; got {type(mask).__name__} "
-            f"{mask!r} at path '{path_str(path)}'. Use True/False, or a callable "
-            "(path, leaf) -> bool such as jaxreg.masks.kernels."
-        )
-    param_children, param_is_leaf = _one_level(params)
-    mask_keys = [key_name(k) for k, _ in mask_children]
-    param_keys = [key_name(k) for k, _ in param_children]
-    if param_is_leaf or mask_keys != param_keys:
-        where = path_str(path) or "<root>"
-        got = f"a leaf ({type(params).__name__})" if param_is_leaf else f"keys {param_keys}"
-        raise ValueError(
-            f"mask does not fit params at path '{where}': the mask has keys {mask_keys}, "
-            f"params have {got}. A mask must have the params' tree structure or a prefix of it."
-        )
-    out: list[bool] = []
-    for (key, m), (_, p) in zip(mask_children, param_children, strict=True):
-        out.extend(_broadcast_mask(m, p, (*path, key)))
-    return out
-
-
-def check_mask(mask: Any, *, argument: str = "mask") -> None:
-    """Build-time check of a mask's kind (its structure is checked against params at call time)."""
-    if mask is None or callable(mask) or _is_bool(mask):
-        return
-    if isinstance(mask, str):
-        raise TypeError(
-            f"{argument} must be None, a pytree of bools or a callable (path, leaf) -> bool; "
-            f"got the string {mask!r}. To select leaves by name use "
-            f"jaxreg.masks.by_path(include={mask!r})."
-        )
-    if not jax.tree_util.tree_leaves(mask):
-        return
-    bad = [leaf for leaf in jax.tree_util.tree_leaves(mask) if not _is_bool(leaf)]
-    if bad:
-        raise TypeError(
-            f"{argument} must be None, a pytree of bools or a callable (path, leaf) -> bool; "
-            f"it holds a leaf {bad[0]!r} of type {type(bad[0]).__name__}."
-        )
-
-
-def select_leaves(params: PyTree, mask: Any) -> list[bool]:
-    """One bool per leaf of `params` (in `jax.tree.leaves` order): is this leaf penalized?
-
-    A leaf is penalized when it is a floating-point array and the mask selects it. `None`
-    subtrees have no leaves, so they are never penalized.
-    """
-    with_path = jax.tree_util.tree_flatten_with_path(params)[0]
-    if mask is None:
-        chosen = [True] * len(with_path)
-    elif callable(mask):
-        chosen = []
-        for path, leaf in with_path:
-            if not is_inexact_array(leaf):
-                chosen.append(False)
-                continue
-            decision = mask(path_str(path), leaf)
-            if not _is_bool(decision):
-                raise TypeError(
-                    f"a mask callable must return a Python bool; it returned {decision!r} "
-                    f"(type {type(decision).__name__}) for path '{path_str(path)}'. Decide from "
-                    "the path and the leaf's shape/dtype, never from traced values."
-                )
-            chosen.append(bool(decision))
-    else:
-        chosen = _broadcast_mask(mask, params, ())
-    return [c and is_inexact_array(leaf) for c, (_, leaf) in zip(chosen, with_path, strict=True)]
-
-
 def leaf_paths(params: PyTree) -> list[str]:
     return [path_str(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+
+
+def is_penalizable(x: Any) -> bool:
+    """The one rule for which leaves a penalty may touch, the same eagerly and under `jit`.
+
+    A leaf is penalizable when it is a floating-point array (NumPy or JAX, tracers included)
+    that is not a weakly typed scalar. Python floats are weakly typed scalars once `jax.jit`
+    turns them into arrays, so they are skipped both ways (an equinox ``Dropout(p=0.5)`` holds
+    one); so is ``jnp.array(2.0)``, whose dtype JAX also leaves weak. To penalize a scalar
+    parameter give it a dtype: ``jnp.asarray(2.0, jnp.float32)``. Integers, bools, PRNG keys
+    (typed or uint32) and ``None`` are never penalized.
+    """
+    if not isinstance(x, jax.Array | np.ndarray | np.generic):
+        return False
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        return False
+    return not (np.ndim(x) == 0 and getattr(x, "weak_type", False))
+
+
+class _Box:
+    """Wraps a prefix leaf so that `None` and containers survive a flatten as one leaf."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+def broadcast_prefix(
+    prefix: PyTree, params: PyTree, *, name: str, none_is_leaf: bool = False
+) -> list[Any]:
+    """One entry per leaf of ``params``: ``prefix`` has params' structure or a prefix of it.
+
+    This is `jax.tree.map`'s prefix rule (the one `optax.masked` uses): a leaf of ``prefix``
+    applies to the whole subtree of ``params`` under it. With ``none_is_leaf`` a ``None`` in
+    ``prefix`` is a value (e.g. "no weight") rather than an empty subtree.
+    """
+    is_leaf = (lambda x: x is None) if none_is_leaf else None
+    try:
+        boxed = jax.tree.map(
+            lambda p, sub: [_Box(p)] * len(jax.tree.leaves(sub)), prefix, params, is_leaf=is_leaf
+        )
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"{name} does not fit params: {name} must have the params' tree structure or a prefix "
+            f"of it.\n  {name}: {jax.tree.structure(prefix, is_leaf=is_leaf)}\n  params: "
+            f"{jax.tree.structure(params)}\n({e})"
+        ) from None
+    return [b.value for b in jax.tree.leaves(boxed, is_leaf=lambda x: isinstance(x, _Box))]

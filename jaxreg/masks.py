@@ -1,6 +1,13 @@
-"""Masks choosing which leaves a penalty touches: ``jr.masks.kernels``, ``jr.masks.by_path``."""
+"""Masks choosing which leaves a penalty touches, with `optax.masked`'s contract.
 
+``mask=`` is None, a pytree of bools (params' structure or a prefix), or a callable
+``params -> pytree of bools``. The ready-made masks below are such callables (so they work in
+`optax.masked` too) and combine with ``&``, ``|`` and ``~``.
+"""
+
+from ._masks import Mask as Mask
 from ._masks import by_path as by_path
 from ._masks import kernels as kernels
+from ._masks import where as where
 
-__all__ = ["by_path", "kernels"]
+__all__ = ["Mask", "by_path", "kernels", "where"]

@@ -134,14 +134,8 @@ def penalty_spec(name: str, *, keras_f32: bool) -> dict[str, Any]:
     # Every penalty here is a * sum|w| + b / 2 * sum w^2 over the kernels.
     spec = {"name": name, "l1": 0.0, "l2": 0.0}
     for t in pen.terms:
-        r = dict(t.options).get("l1_ratio")
-        if t.kind == "l1":
-            spec["l1"] += float(t.strength)
-        elif t.kind == "l2":
-            spec["l2"] += float(t.strength)
-        else:
-            spec["l1"] += float(t.strength) * r
-            spec["l2"] += float(t.strength) * (1 - r)
+        for part in t.parts():  # elastic net: its l1 and l2 parts
+            spec[part.name] += float(part.strength)
     return spec
 
 

@@ -84,7 +84,7 @@ def test_from_keras_rejects_unknown_input():
 
 
 def test_to_keras_refuses_what_keras_cannot_express():
-    with pytest.raises(ValueError, match=r"Keras has no built-in group_lasso"):
+    with pytest.raises(ValueError, match=r"Keras has no built-in equivalent of group_lasso"):
         jr.conventions.to_keras(jr.group_lasso(0.1))
     with pytest.raises(ValueError, match=r"the l2 term has mask="):
         jr.conventions.to_keras(jr.l2(0.1, mask={"w": True}))

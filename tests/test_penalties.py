@@ -58,7 +58,8 @@ def pytrees(draw, min_ndim: int):
             hnp.arrays(np.float64, shape, elements=st.floats(-3, 3, allow_subnormal=False))
         )
         leaf = jnp.asarray(values, dtype=dtype)
-        tree[f"layer{i}"] = [leaf, None] if i % 2 else {"w": leaf, "step": jnp.array(i)}
+        # leaves named as kernels, so the matrix kinds' default mask (jr.masks.kernels) takes them
+        tree[f"layer{i}"] = [{"kernel": leaf}, None] if i % 2 else {"w": leaf, "step": jnp.array(i)}
     return tree
 
 
@@ -215,7 +216,7 @@ def test_axis_out_of_range_and_too_few_dims_name_the_leaf():
     with pytest.raises(ValueError, match=r"nuclear needs leaves with at least 2 .* 'bias'"):
         jr.nuclear(1.0, mask=True)({"bias": jnp.ones(3), "kernel": jnp.ones((3, 3))})
     with pytest.raises(ValueError, match=r"group_lasso needs leaves with at least 1 .* 't'"):
-        jr.group_lasso(1.0)({"t": jnp.array(1.0)})
+        jr.group_lasso(1.0)({"t": jnp.asarray(1.0, jnp.float64)})  # typed: a parameter
 
 
 def test_strength_can_be_traced_vmap_and_one_compilation_serves_every_strength():
