@@ -111,10 +111,8 @@ def _leaf_key(x: Any) -> Any:
             "a Penalty whose hyperparameters are traced has no value equality or hash; compare "
             "or hash penalties outside jit/vmap."
         )
-    if isinstance(x, numbers.Number):
-        return (type(x).__name__, x)
-    a = np.asarray(x)
-    return (str(a.dtype), a.shape, a.tobytes())
+    a = np.asarray(x, dtype=np.float64)  # by value: 0.5 == jnp.float32(0.5) == jnp.array(0.5)
+    return (a.shape, a.tobytes())
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,7 +248,10 @@ class Penalty:
     # -- value semantics ---------------------------------------------------------------------
     def _identity(self) -> tuple[Any, ...]:
         leaves, treedef = jax.tree.flatten(self)
-        return treedef, tuple(_leaf_key(x) for x in leaves)
+        # the kinds' classes too: PyTreeDefs of two dataclass nodes with equal aux data and
+        # field names compare equal across classes (jax 0.10)
+        kinds = (type(self), *(type(t) for t in self.terms))
+        return kinds, treedef, tuple(_leaf_key(x) for x in leaves)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Penalty):

@@ -109,7 +109,9 @@ def test_disjoint_masks_compose_and_unsupported_combinations_raise():
     out = pen.prox(params, 1.0)
     assert np.asarray(out["a"]).tolist() == [2.0, 0.0]
     assert_close(out["b"], [[2.4, 3.2], [0.0, 0.0]], rtol=1e-6)
-    with pytest.raises(NotImplementedError, match=r"l1\(1\.0\) \+ group_lasso\(1\.0\) on the same leaf 'a'"):
+    with pytest.raises(
+        NotImplementedError, match=r"l1\(1\.0\) \+ group_lasso\(1\.0\) on the same leaf 'a'"
+    ):
         (jr.l1(1.0) + jr.group_lasso(1.0)).prox(params, 1.0)
     for pen in (jr.spectral(1.0), jr.orthogonal(1.0)):
         with pytest.raises(NotImplementedError, match=pen.terms[0].name):
