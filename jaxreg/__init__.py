@@ -22,6 +22,7 @@ from ._penalties import nuclear as nuclear
 from ._penalties import orthogonal as orthogonal
 from ._penalties import spectral as spectral
 from ._penalty import Penalty as Penalty
+from ._penalty import Sum as Sum
 from ._solve import SolveInfo as SolveInfo
 from ._solve import solve as solve
 
@@ -42,5 +43,6 @@ __all__ = [
     "solve",
     "SolveInfo",
     "spectral",
+    "Sum",
     "transforms",
 ]

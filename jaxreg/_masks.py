@@ -239,6 +239,13 @@ class where(Mask):  # noqa: N801 - used like a function: jr.masks.where(predicat
     def __init__(self, predicate: Callable[[str, Any], bool]):
         if not callable(predicate):
             raise TypeError(f"predicate must be callable (path, leaf) -> bool; got {predicate!r}.")
+        if _required_positional(predicate) not in (None, 2):
+            raise TypeError(
+                f"jr.masks.where(predicate): the predicate is called as predicate(path, leaf) "
+                f"with the leaf's 'a/b/c' path and the leaf; "
+                f"{getattr(predicate, '__qualname__', predicate)!r} takes "
+                f"{_required_positional(predicate)} required argument(s)."
+            )
         self.predicate = predicate
 
     def selects(self, params: PyTree) -> list[bool]:
@@ -285,8 +292,9 @@ class _Kernels(Mask):
     ``BatchNorm`` (whose ``weight`` is a table or a scale). So: flax linen/nnx ``Dense``/
     ``Linear``/``Conv``/attention ``kernel`` (yes); ``bias``, ``scale``, ``embedding``, batch
     statistics ``mean``/``var`` (no, whatever their shape: equinox's ``Conv2d.bias`` is
-    ``(C, 1, 1)``); equinox ``Linear``/``Conv``/``MLP`` ``weight`` (yes). A bare array passed as
-    the whole params (no path) counts as a kernel. This is Keras's ``kernel_regularizer`` and
+    ``(C, 1, 1)``); equinox ``Linear``/``Conv``/``MLP`` ``weight`` (yes). Scalars never are.
+    A leaf with no name in its path (a bare array, or ``[(W, b), ...]`` lists of tuples) is a
+    kernel when it has 2 or more dimensions. This is Keras's ``kernel_regularizer`` and
     scikit-learn's ``coefs_``; to include embeddings, use ``kernels | by_path("embedding")``.
     A penalty whose mask is ``kernels`` raises if it selects nothing while params have leaves
     of 2 or more dimensions (a naming mismatch, not a model without kernels).
@@ -301,7 +309,9 @@ class _Kernels(Mask):
             if _not_kernels(node):
                 return jax.tree.map(lambda _: False, node)
             names = [n for n in path_str(path).split("/") if n and not n.isdigit()]
-            return bool(KERNEL_NAME.match(names[-1])) if names else True
+            if not names:  # a bare array, or lists/tuples only: the shape is all there is
+                return np.ndim(node) >= 2
+            return bool(KERNEL_NAME.match(names[-1])) and np.ndim(node) >= 1
 
         marked = jax.tree_util.tree_map_with_path(decide, params, is_leaf=_not_kernels)
         return jax.tree.leaves(marked)

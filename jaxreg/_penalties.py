@@ -22,8 +22,10 @@ from ._masks import Mask, as_mask, kernels
 from ._penalty import (
     Penalty,
     Term,
+    as_leaf,
     check_nonnegative_tree,
     check_scalar,
+    hyper,
     penalty_class,
     static_field,
 )
@@ -32,7 +34,7 @@ Weights = Any  # a pytree of non-negative arrays (params' structure or a prefix)
 
 
 def _weight(w: Any, dtype: Any) -> Any:
-    return 1.0 if w is None else jnp.asarray(w, dtype)
+    return 1.0 if w is None else hyper(w, dtype)
 
 
 def _sum_abs(x: jax.Array, w: Any) -> jax.Array:
@@ -109,7 +111,7 @@ class ElasticNet(Term):
         # float32), the fused sum is 2.0x the roofline for one leaf but 4.6x for the 192-leaf
         # layout and 2-3x slower with the gradient; the two sums are 2.0-2.4x.
         l1, l2 = self.parts()
-        r = jnp.asarray(self.l1_ratio, nx.acc_dtype(x.dtype))
+        r = hyper(self.l1_ratio, nx.acc_dtype(x.dtype), high=1.0)
         return r * l1.raw(x, w) + (1 - r) * l2.raw(x, w)
 
     def zero_strength(self, g, w):
@@ -229,9 +231,11 @@ class Orthogonal(_Matrix):
 
 def _common(strength: Any, mask: Any, weights: Any = None) -> dict[str, Any]:
     check_scalar(strength, "strength")
+    out = {"strength": as_leaf(strength), "mask": as_mask(mask)}
     if weights is not None:
         check_nonnegative_tree(weights, "weights")
-    return {"strength": strength, "mask": as_mask(mask)}
+        out["weights"] = jax.tree.map(as_leaf, weights)
+    return out
 
 
 def _check_axis(axis: Any) -> tuple[int, ...]:
@@ -275,7 +279,7 @@ def l1(strength: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
     >>> jr.l1(0.1, weights={"w": jnp.array([1.0, 0.0, 5.0])})({"w": jnp.array([1.0, -2.0, 0.0])})
     Array(0.1, dtype=float32)
     """
-    return L1(**_common(strength, mask, weights), weights=weights)
+    return L1(**_common(strength, mask, weights))
 
 
 def l2(strength: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
@@ -295,7 +299,7 @@ def l2(strength: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
     >>> jr.l2(0.1)({"w": jnp.array([1.0, -2.0])})
     Array(0.25, dtype=float32)
     """
-    return L2(**_common(strength, mask, weights), weights=weights)
+    return L2(**_common(strength, mask, weights))
 
 
 def elastic_net(
@@ -319,7 +323,7 @@ def elastic_net(
     Array(2., dtype=float32)
     """
     check_scalar(l1_ratio, "l1_ratio", high=1.0)
-    return ElasticNet(**_common(strength, mask, weights), l1_ratio=l1_ratio, weights=weights)
+    return ElasticNet(**_common(strength, mask, weights), l1_ratio=as_leaf(l1_ratio))
 
 
 def group_lasso(
@@ -355,7 +359,7 @@ def group_lasso(
     Array(5., dtype=float32)
     """
     axes = _check_axis(axis)
-    return GroupLasso(**_common(strength, mask, weights), axis=axes, weights=weights)
+    return GroupLasso(**_common(strength, mask, weights), axis=axes)
 
 
 def nuclear(strength: Any, *, out_axis: int = -1, mask: Any = None) -> Penalty:
@@ -374,8 +378,7 @@ def nuclear(strength: Any, *, out_axis: int = -1, mask: Any = None) -> Penalty:
     >>> jr.nuclear(1.0)({"kernel": jnp.diag(jnp.array([3.0, -1.0])), "bias": jnp.ones(2)})
     Array(4., dtype=float32)
     """
-    check_scalar(strength, "strength")
-    return Nuclear(strength=strength, mask=as_mask(mask), out_axis=_check_out_axis(out_axis))
+    return Nuclear(**_common(strength, mask), out_axis=_check_out_axis(out_axis))
 
 
 def spectral(strength: Any, *, out_axis: int = -1, mask: Any = None) -> Penalty:
@@ -388,8 +391,7 @@ def spectral(strength: Any, *, out_axis: int = -1, mask: Any = None) -> Penalty:
     >>> jr.spectral(1.0)({"kernel": jnp.diag(jnp.array([3.0, -1.0]))})
     Array(3., dtype=float32)
     """
-    check_scalar(strength, "strength")
-    return Spectral(strength=strength, mask=as_mask(mask), out_axis=_check_out_axis(out_axis))
+    return Spectral(**_common(strength, mask), out_axis=_check_out_axis(out_axis))
 
 
 def orthogonal(
@@ -409,9 +411,6 @@ def orthogonal(
     >>> jr.orthogonal(1.0)({"kernel": jnp.array([[1.0, 0.0], [1.0, 1.0]])})
     Array(0.707..., dtype=float32)
     """
-    check_scalar(strength, "strength")
     if mode not in ("rows", "columns"):
         raise ValueError(f"mode must be 'rows' or 'columns'; got mode={mode!r}.")
-    return Orthogonal(
-        strength=strength, mask=as_mask(mask), mode=mode, out_axis=_check_out_axis(out_axis)
-    )
+    return Orthogonal(**_common(strength, mask), mode=mode, out_axis=_check_out_axis(out_axis))

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _numerics as nx
 from ._masks import Mask, kernels, resolve
-from ._trees import PyTree, broadcast_prefix, is_penalizable, leaf_paths
+from ._trees import PyTree, broadcast_prefix, is_floating, is_penalizable, leaf_paths
 
 # --------------------------------------------------------------------------------------------
 # Validation
@@ -81,6 +81,17 @@ def check_nonnegative_tree(tree: PyTree, name: str) -> None:
 def nonnegative(t: jax.Array) -> jax.Array:
     """A traced step/weight that turned out negative becomes NaN: the result shows it."""
     return jnp.where(t >= 0, t, jnp.nan)
+
+
+def hyper(value: Any, dtype: Any, *, high: float = math.inf) -> jax.Array:
+    """A hyperparameter cast to ``dtype``; NaN when outside ``[0, high]``.
+
+    Builders check concrete values; this catches the ones they cannot see: strengths traced
+    under `jit`/`vmap`, a traced negative factor, or a `jax.tree.map` over a penalty.
+    """
+    v = jnp.asarray(value, dtype)
+    ok = v >= 0 if high == math.inf else (v >= 0) & (v <= high)
+    return jnp.where(ok, v, jnp.nan)
 
 
 def static_field(**kwargs: Any) -> Any:
@@ -223,14 +234,13 @@ class Penalty:
 
     # -- composition -------------------------------------------------------------------------
     def __add__(self, other: Any) -> Penalty:
+        if isinstance(other, numbers.Number) and not isinstance(other, bool) and other == 0:
+            return self  # pen + 0, and sum([pen_a, pen_b]) through __radd__
         if not isinstance(other, Penalty):
             return NotImplemented
         return Sum(terms=self.terms + other.terms)
 
-    def __radd__(self, other: Any) -> Penalty:
-        if isinstance(other, numbers.Number) and other == 0:  # sum([pen_a, pen_b])
-            return self
-        return NotImplemented
+    __radd__ = __add__
 
     def __mul__(self, factor: Any) -> Penalty:
         if isinstance(factor, Penalty):
@@ -242,7 +252,9 @@ class Penalty:
     __rmul__ = __mul__
 
     def __truediv__(self, divisor: Any) -> Penalty:
-        check_scalar(divisor, "divisor", low=np.nextafter(0.0, 1.0))
+        check_scalar(divisor, "divisor")
+        if not isinstance(divisor, jax.core.Tracer) and float(divisor) == 0:
+            raise ValueError("divisor must be finite and > 0; got divisor=0.")
         return self * (1.0 / divisor)
 
     # -- value semantics ---------------------------------------------------------------------
@@ -299,8 +311,9 @@ class Term(Penalty):
         if np.ndim(x) < self.min_ndim:
             raise ValueError(
                 f"{self.name} needs leaves with at least {self.min_ndim} dimension(s); the leaf "
-                f"at '{path}' has shape {np.shape(x)}. Exclude it with `mask` (e.g. "
-                "jaxreg.masks.kernels)."
+                f"at '{path}' has shape {np.shape(x)} and its mask, "
+                f"{self.default_mask if self.mask is None else self.mask!r}, selects it. Exclude "
+                "it with `mask` (e.g. mask=jaxreg.masks.kernels & ~jaxreg.masks.by_path(...))."
             )
         if w is not None:
             shape = self.weight_shape(np.shape(x))
@@ -344,13 +357,13 @@ class Term(Penalty):
         )
 
     def __repr__(self) -> str:
-        args = [repr(self.strength)]
+        args = [_fmt(self.strength)]
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name in ("strength", "mask"):
                 continue
             if f.default is dataclasses.MISSING:
-                args.append(repr(value))  # required: positional, as in the builder
+                args.append(_fmt(value))  # required: positional, as in the builder
             elif not (value is f.default or (f.metadata.get("static") and value == f.default)):
                 args.append(f"{f.name}={value!r}")
         if self.mask is not None:
@@ -358,9 +371,26 @@ class Term(Penalty):
         return f"{self.name}({', '.join(args)})"
 
 
+def _fmt(x: Any) -> str:
+    """A concrete scalar hyperparameter as its number (``0.1``, not ``Array(0.1, ...)``)."""
+    if isinstance(x, jax.Array | np.ndarray) and not isinstance(x, jax.core.Tracer) and x.ndim == 0:
+        return str(np.asarray(x))
+    return repr(x)
+
+
+def as_leaf(x: Any) -> Any:
+    """A hyperparameter as a JAX array leaf, so that `eqx.filter_jit` treats it as dynamic too."""
+    return x if isinstance(x, jax.core.Tracer) else jnp.asarray(x)
+
+
 @penalty_class
 class Sum(Penalty):
-    """A sum of terms: what ``pen_a + pen_b`` builds. ``Sum(terms=())`` is the zero penalty."""
+    """A sum of terms: what ``pen_a + pen_b`` builds; ``jr.Sum()`` is the zero penalty (value 0).
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> sum([jr.l1(1.0), jr.l2(2.0)], jr.Sum())
+    l1(1.0) + l2(2.0)
+    """
 
     terms: tuple[Term, ...] = ()
 
@@ -384,17 +414,20 @@ def resolve_terms(terms: Sequence[Term], params: PyTree) -> Plan:
     """Which term penalizes which leaf, with which weight; shape errors raised here, once."""
     leaves, treedef = jax.tree.flatten(params)
     paths = leaf_paths(params)
-    ok = [is_penalizable(x) for x in leaves]
     chosen, weights = [], []
     for term in terms:
         mask = term.default_mask if term.mask is None else term.mask
         selected = resolve(mask, params)
-        idx = [i for i, (s, o) in enumerate(zip(selected, ok, strict=True)) if s and o]
+        idx = [
+            i
+            for i, (s, x) in enumerate(zip(selected, leaves, strict=True))
+            if s and is_penalizable(x, explicit=mask is not None)
+        ]
         if mask == kernels and not idx:
             candidates = [
                 p or "<root>"
-                for p, x, o in zip(paths, leaves, ok, strict=True)
-                if o and np.ndim(x) >= 2
+                for p, x in zip(paths, leaves, strict=True)
+                if is_floating(x) and np.ndim(x) >= 2
             ]
             if candidates:
                 raise ValueError(
@@ -445,7 +478,7 @@ def _batched_raws(term: Term, xs: list[jax.Array]) -> list[jax.Array]:
 def _scaled_sum(strength: Any, raws: list[jax.Array]) -> jax.Array:
     dtype = jnp.result_type(*(r.dtype for r in raws))
     raw = raws[0] if len(raws) == 1 else jnp.sum(jnp.stack([r.astype(dtype) for r in raws]))
-    return jnp.asarray(strength, dtype) * raw
+    return hyper(strength, dtype) * raw
 
 
 def _total(parts: list[jax.Array]) -> jax.Array:
@@ -463,7 +496,7 @@ def _steps(step: Any, params: PyTree, n: int) -> list[Any]:
     if _is_scalar(step):
         check_scalar(step, "step")
         return [step] * n
-    return broadcast_prefix(step, params, name="step")
+    return broadcast_prefix(step, params, name="step", none_is_leaf=True)
 
 
 def _leaf_step(t: Any, x: jax.Array, path: str) -> Any:
@@ -496,9 +529,13 @@ def _leaf_prox(x: jax.Array, t: Any, parts: list[tuple[Term, Any]], path: str) -
     weighted_quad = False
     shrink: tuple[Term, Any] | None = None
     for part, w in parts:
-        coef = jnp.asarray(part.strength, z.dtype)
+        if not isinstance(part.strength, jax.core.Tracer) and np.all(
+            np.asarray(part.strength) == 0
+        ):
+            continue  # e.g. the l1 part of elastic_net(s, 0.0): no threshold to apply
+        coef = hyper(part.strength, z.dtype)
         if w is not None:
-            coef = coef * jnp.asarray(w, z.dtype)
+            coef = coef * hyper(w, z.dtype)
         if part.quadratic:  # b / 2 * ||z||^2: divides the result by 1 + t b
             quad = quad + coef
             weighted_quad = weighted_quad or w is not None

@@ -88,13 +88,31 @@ def proximal(
             direction, adam_state = adam.update(updates, state.adam, params)
             updates = jax.tree.map(lambda d: -lr * d, direction)
             # D = sqrt(v_hat) + eps, v_hat as optax.scale_by_adam computes it; the per-element
-            # step of the metric prox is lr / D
+            # step of the metric prox is lr / D (None where the gradient is None)
             correction = 1 - b2**adam_state.count
             step = jax.tree.map(
-                lambda nu: lr / (jnp.sqrt(nu / correction.astype(nu.dtype)) + eps), adam_state.nu
+                lambda nu: (
+                    None if nu is None else lr / (jnp.sqrt(nu / correction.astype(nu.dtype)) + eps)
+                ),
+                adam_state.nu,
+                is_leaf=lambda x: x is None,
             )
-        target = penalty.prox(optax.apply_updates(params, updates), step)
-        new_updates = jax.tree.map(lambda z, p: z - p, target, params)
+        # Leaves without an update (None, as equinox gives for non-trainable leaves) stay put
+        # and are not shrunk: a prox only moves what the optimizer moves.
+        moved = jax.tree.map(
+            lambda u, p: p if u is None else optax.apply_updates(p, u),
+            updates,
+            params,
+            is_leaf=lambda x: x is None,
+        )
+        target = penalty.prox(moved, step)
+        new_updates = jax.tree.map(
+            lambda u, z, p: None if u is None else z - p,
+            updates,
+            target,
+            params,
+            is_leaf=lambda x: x is None,
+        )
         return new_updates, ProximalState(count, adam_state)
 
     return optax.GradientTransformation(init, update)

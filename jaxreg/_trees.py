@@ -40,21 +40,30 @@ def leaf_paths(params: PyTree) -> list[str]:
     return [path_str(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
 
 
-def is_penalizable(x: Any) -> bool:
-    """The one rule for which leaves a penalty may touch, the same eagerly and under `jit`.
+def is_floating(x: Any) -> bool:
+    """A floating-point leaf: a NumPy/JAX array (tracers included) or a Python/NumPy float.
 
-    A leaf is penalizable when it is a floating-point array (NumPy or JAX, tracers included)
-    that is not a weakly typed scalar. Python floats are weakly typed scalars once `jax.jit`
-    turns them into arrays, so they are skipped both ways (an equinox ``Dropout(p=0.5)`` holds
-    one); so is ``jnp.array(2.0)``, whose dtype JAX also leaves weak. To penalize a scalar
-    parameter give it a dtype: ``jnp.asarray(2.0, jnp.float32)``. Integers, bools, PRNG keys
-    (typed or uint32) and ``None`` are never penalized.
+    Integers, bools, PRNG keys (typed or uint32), complex-free checks aside, are never
+    penalized; ``None`` is not a leaf at all.
     """
+    if isinstance(x, float):
+        return True
     if not isinstance(x, jax.Array | np.ndarray | np.generic):
         return False
-    if not jnp.issubdtype(x.dtype, jnp.inexact):
-        return False
-    return not (np.ndim(x) == 0 and getattr(x, "weak_type", False))
+    return bool(jnp.issubdtype(x.dtype, jnp.inexact))
+
+
+def is_penalizable(x: Any, *, explicit: bool) -> bool:
+    """The one rule for which leaves a penalty may touch, the same eagerly and under `jit`.
+
+    A leaf is penalized when its mask selects it and it is floating point (`is_floating`).
+    Without a mask (``mask=None``), scalars (0-d leaves: Python floats, weakly or strongly
+    typed 0-d arrays) are left out, so a hyperparameter held in the model (equinox
+    ``Dropout(p=0.5)``) is never penalized by default; a mask that selects a scalar penalizes
+    it. The rule looks at dtype and shape only, never at JAX's weak typing, which `jax.jit`
+    and `optax.apply_updates` change.
+    """
+    return is_floating(x) and (explicit or np.ndim(x) >= 1)
 
 
 class _Box:

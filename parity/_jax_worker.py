@@ -98,7 +98,7 @@ def penalty(spec: dict[str, Any]) -> jr.Penalty:
         terms.append(jr.l1(p["l1"], mask=jr.masks.kernels))
     if p["l2"]:
         terms.append(jr.l2(p["l2"], mask=jr.masks.kernels))
-    return sum(terms, jr.Penalty(()))
+    return sum(terms, jr.Sum())  # Sum() is the zero penalty
 
 
 def train(spec: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:

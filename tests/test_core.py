@@ -267,7 +267,7 @@ def _selected(tree) -> list[str]:
     return sorted(
         jax.tree_util.keystr(p)
         for (p, x), c in zip(flat, jax.tree.leaves(chosen), strict=True)
-        if c and jr._trees.is_penalizable(x)
+        if c and jr._trees.is_penalizable(x, explicit=True)
     )
 
 
@@ -345,6 +345,12 @@ def test_kernels_on_equinox():
     assert_close(eqx.filter_jit(jr.nuclear(1.0, out_axis=0))(model), want, rtol=1e-5)
 
 
+def test_kernels_on_the_jax_tutorial_list_of_tuples_layout():
+    params = [(jnp.ones((3, 4)), jnp.full(4, 10.0)), (jnp.ones((4, 2)), jnp.full(2, 10.0))]
+    assert jr.masks.kernels(params) == [(True, False), (True, False)]
+    assert float(jr.l2(1.0, mask=jr.masks.kernels)(params)) == 10.0
+
+
 def test_kernels_on_plain_dicts_and_a_bare_array():
     tree = {
         "w1": jnp.ones((2, 2)), "b1": jnp.ones(2), "W_out": jnp.ones((2, 2)),
@@ -364,33 +370,76 @@ def test_kernels_mask_that_selects_nothing_raises_instead_of_returning_zero():
 # 5. One rule for which leaves are penalized, eagerly and under jit
 
 
-def test_python_scalars_keys_and_none_give_the_same_value_gradient_and_prox_in_and_out_of_jit():
-    tree = {
-        "w": jnp.asarray([[1.5, -2.0], [0.5, 3.0]]),
-        "p": 0.5,  # a Python float hyperparameter (equinox Dropout's p)
-        "n": 3,
-        "flag": True,
-        "key": jax.random.key(0),
-        "old_key": jax.random.PRNGKey(1),
-        "weak": jnp.array(2.0),  # weakly typed scalar: what jit makes of a Python float
-        "typed": jnp.asarray(2.0, jnp.float64),  # a real scalar parameter
-        "none": None,
-    }
+TREE = {
+    "w": jnp.asarray([[1.5, -2.0], [0.5, 3.0]]),
+    "p": 0.5,  # a Python float hyperparameter (equinox Dropout's p)
+    "n": 3,
+    "flag": True,
+    "key": jax.random.key(0),
+    "old_key": jax.random.PRNGKey(1),
+    "weak": jnp.array(2.0),  # weakly typed scalar: what jit makes of a Python float
+    "typed": jnp.asarray(-2.0, jnp.float64),  # a strongly typed scalar
+    "none": None,
+}
+
+
+def _all_four_ways(pen):
+    """Value, gradient and prox eagerly, under jax.jit and under eqx.filter_jit."""
+    values = [pen(TREE), jax.jit(pen)(TREE), eqx.filter_jit(pen)(TREE)]
+    grads = [eqx.filter_grad(pen)(TREE), eqx.filter_jit(eqx.filter_grad(pen))(TREE)]
+    proxes = [
+        pen.prox(TREE, 0.4),
+        jax.jit(pen.prox)(TREE, 0.4),
+        eqx.filter_jit(pen.prox)(TREE, 0.4),
+    ]
+    return values, grads, proxes
+
+
+def test_without_a_mask_scalars_keys_and_none_are_never_penalized_in_or_out_of_jit():
     pen = jr.l2(1.0) + jr.l1(0.5)
-    want = ref_l2(tree["w"]) + 4 * 0.5 + 0.5 * (ref_l1(tree["w"]) + 2.0)  # w and typed only
-    eager, jitted = pen(tree), jax.jit(pen)(tree)
-    assert_close(eager, want, rtol=1e-12)
-    assert_close(jitted, want, rtol=1e-12)
-    assert_close(eqx.filter_jit(pen)(tree), want, rtol=1e-12)
-    g_eager = eqx.filter_grad(pen)(tree)
-    g_jit = eqx.filter_jit(eqx.filter_grad(pen))(tree)
-    assert_close(g_eager["w"], g_jit["w"], rtol=1e-12)
-    assert_close(g_eager["w"], f64(tree["w"]) + 0.5 * np.sign(f64(tree["w"])), rtol=1e-12)
-    out_eager, out_jit = pen.prox(tree, 0.4), jax.jit(pen.prox)(tree, 0.4)
-    assert out_eager["p"] == 0.5 and out_eager["weak"] is tree["weak"]
-    for name in ("w", "p", "weak", "typed", "n"):
-        assert_close(out_jit[name], out_eager[name], rtol=1e-12)
-    assert float(out_eager["typed"]) == (2.0 - 0.2) / 1.4
+    values, grads, proxes = _all_four_ways(pen)
+    w = f64(TREE["w"])
+    for v in values:
+        assert_close(v, ref_l2(w) + 0.5 * ref_l1(w), rtol=1e-12)
+    for g in grads:
+        assert_close(g["w"], w + 0.5 * np.sign(w), rtol=1e-12)
+    want_w = _soft(w, 0.2) / 1.4
+    for out in proxes:
+        assert_close(out["w"], want_w, rtol=1e-12)
+        for name in ("p", "weak", "typed", "n"):
+            assert float(out[name]) == float(TREE[name])
+    assert proxes[0]["p"] is TREE["p"] and proxes[0]["weak"] is TREE["weak"]
+
+
+def test_a_mask_that_selects_scalars_penalizes_them_the_same_in_and_out_of_jit():
+    scalars = jr.masks.where(lambda path, leaf: path in ("w", "p", "weak", "typed", "n", "flag"))
+    pen = jr.l2(1.0, mask=scalars) + jr.l1(0.5, mask=scalars)
+    values, grads, proxes = _all_four_ways(pen)
+    w = f64(TREE["w"])
+    xs = [w, 0.5, 2.0, -2.0]  # ints and bools stay out: not floating point
+    for v in values:
+        assert_close(v, sum(ref_l2(x) + 0.5 * ref_l1(x) for x in xs), rtol=1e-7)
+    for g in grads:
+        assert_close(g["typed"], -2.0 - 0.5, rtol=1e-12)
+    for out in proxes:
+        for name, x in (("p", 0.5), ("weak", 2.0), ("typed", -2.0)):
+            assert_close(out[name], _soft(np.float64(x), 0.2) / 1.4, rtol=1e-6)
+        assert float(out["n"]) == 3
+
+
+def test_the_rule_does_not_flip_when_optax_retypes_a_weak_scalar():
+    params = {"w": jnp.ones(2), "t": jnp.array(3.0)}  # t: weakly typed
+    tx = optax.adam(0.1)
+    updated = optax.apply_updates(params, tx.update(params, tx.init(params), params)[0])
+    assert not getattr(updated["t"], "weak_type", True)  # optax made it strongly typed
+    pen = jr.l2(1.0)
+    assert pen.per_leaf(params)["t"] is None and pen.per_leaf(updated)["t"] is None
+    prox = jr.transforms.proximal(jr.l1(0.5), 0.1)
+    zero = {"w": jnp.zeros(2), "t": jnp.zeros(())}
+    for p in (params, updated):
+        out = optax.apply_updates(p, prox.update(zero, prox.init(p), p)[0])
+        assert float(out["t"]) == float(p["t"])
+        assert_close(out["w"], f64(p["w"]) - 0.05, rtol=1e-12)
 
 
 def test_equinox_dropout_float_is_skipped_both_ways():
@@ -520,7 +569,7 @@ def test_bad_weights_raise_naming_the_leaf():
 def test_weighted_elementwise_value_and_prox_on_random_pytrees(data):
     n = data.draw(st.integers(1, 4))
     shapes = [
-        tuple(data.draw(st.lists(st.integers(1, 4), min_size=0, max_size=3))) for _ in range(n)
+        tuple(data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=3))) for _ in range(n)
     ]
     dtype = data.draw(st.sampled_from([jnp.float64, jnp.float32]))
     xs = [data.draw(hnp.arrays(np.float64, s, elements=st.floats(-3, 3))) for s in shapes]
@@ -609,3 +658,60 @@ def test_adam_preconditioned_proximal_transform_on_an_equinox_model():
     assert losses[-1] < 0.1 * losses[0]
     w0 = f64(params.layers[0].weight)  # (8, 3): groups along axis 0 are the 3 inputs
     assert np.all(np.isfinite(w0))
+
+
+# --------------------------------------------------------------------------------------------
+# Hyperparameters the builders cannot check, and small conveniences
+
+
+def test_traced_invalid_hyperparameters_give_nan_not_numbers():
+    p = {"w": jnp.array([1.0, -2.0])}
+    assert np.isnan(float(jax.jit(lambda s: jr.l1(s)(p))(-0.1)))
+    assert np.isnan(f64(jax.jit(lambda s: jr.l1(s).prox(p, 0.1)["w"])(-0.1))).all()
+    assert np.isnan(float(jax.jit(lambda r: jr.elastic_net(1.0, r)(p))(1.5)))
+    assert np.isnan(float(jax.jit(lambda f: (jr.l2(1.0) * f)(p))(-1.0)))
+    assert np.isnan(float(jax.tree.map(lambda x: x - 1, jr.l1(0.1))(p)))
+    weights = {"w": jnp.array([1.0, 1.0])}
+    assert np.isnan(float(jax.jit(lambda w: jr.l1(1.0, weights={"w": w})(p))(-weights["w"])))
+
+
+def test_equinox_filter_jit_does_not_retrace_for_a_new_strength():
+    traces = []
+
+    @eqx.filter_jit
+    def value(pen, p):
+        traces.append(1)
+        return pen(p)
+
+    for s in (0.1, 0.2, 0.3):
+        assert_close(value(jr.l2(s), PARAMS), s * sum(ref_l2(x) for x in ALL), rtol=1e-12)
+    assert len(traces) == 1
+
+
+def test_proximal_transform_leaves_none_updates_alone():
+    w = jnp.array([1.0, -0.05])
+    for precondition in (None, "adam"):
+        tx = jr.transforms.proximal(jr.l1(1.0), 0.1, precondition=precondition)
+        params = {"w": w, "frozen": None, "count": jnp.array(3)}
+        # without preconditioning the transform follows an optimizer: it gets -lr * grad
+        g = jnp.ones(2) if precondition else -0.1 * jnp.ones(2)
+        grads = {"w": g, "frozen": None, "count": None}
+        if precondition:  # as stock optax.adam: init on the trainable leaves
+            state = tx.init({"w": w, "frozen": None, "count": None})
+        else:
+            state = tx.init(params)
+        updates, _ = tx.update(grads, state, params)
+        assert updates["frozen"] is None and updates["count"] is None
+        assert_close(updates["w"], [-0.2, 0.0], rtol=1e-5, atol=1e-6)
+
+
+def test_small_conveniences_and_their_errors():
+    assert jr.l1(1.0) + 0 == jr.l1(1.0) == 0 + jr.l1(1.0)
+    with pytest.raises(ValueError, match=r"divisor must be finite and > 0; got divisor=0"):
+        jr.l1(1.0) / 0
+    with pytest.raises(TypeError, match=r"predicate\(path, leaf\).*takes 1 required"):
+        jr.masks.where(lambda leaf: True)
+    # elastic_net(s, 0) is l2: it joins a group lasso on the same leaf
+    x = np.ones((2, 2))
+    out = (jr.group_lasso(0.5) + jr.elastic_net(1.0, 0.0)).prox({"w": jnp.asarray(x)}, 0.1)
+    assert_close(out["w"], x * (1 - 0.05 / np.sqrt(2)) / 1.1, rtol=1e-12)

@@ -64,7 +64,8 @@ def pytrees(draw, min_ndim: int):
 
 
 def float_leaves(tree):
-    return [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]
+    """The leaves mask=None penalizes: floating and not 0-d (scalars need an explicit mask)."""
+    return [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating) and x.ndim]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -216,7 +217,7 @@ def test_axis_out_of_range_and_too_few_dims_name_the_leaf():
     with pytest.raises(ValueError, match=r"nuclear needs leaves with at least 2 .* 'bias'"):
         jr.nuclear(1.0, mask=True)({"bias": jnp.ones(3), "kernel": jnp.ones((3, 3))})
     with pytest.raises(ValueError, match=r"group_lasso needs leaves with at least 1 .* 't'"):
-        jr.group_lasso(1.0)({"t": jnp.asarray(1.0, jnp.float64)})  # typed: a parameter
+        jr.group_lasso(1.0, mask=True)({"t": jnp.asarray(1.0, jnp.float64)})
 
 
 def test_strength_can_be_traced_vmap_and_one_compilation_serves_every_strength():

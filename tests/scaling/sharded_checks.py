@@ -80,7 +80,7 @@ for layout, specs in LAYOUTS.items():
         per_ok = all(
             np.isclose(
                 float(per[k]),
-                float(jr.Penalty(pen.terms).per_leaf({k: jnp.asarray(params_np[k])})[k]),
+                float(pen.per_leaf({k: jnp.asarray(params_np[k])})[k]),
                 rtol=1e-12,
             )
             for k in per
