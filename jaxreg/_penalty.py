@@ -78,16 +78,11 @@ def check_nonnegative_tree(tree: PyTree, name: str) -> None:
             )
 
 
-def nonnegative(t: jax.Array) -> jax.Array:
-    """A traced step/weight that turned out negative becomes NaN: the result shows it."""
-    return jnp.where(t >= 0, t, jnp.nan)
+def hyper(value: Any, dtype: Any = None, *, high: float = math.inf) -> jax.Array:
+    """A hyperparameter (strength, ratio, weight, step) cast to ``dtype``; NaN outside [0, high].
 
-
-def hyper(value: Any, dtype: Any, *, high: float = math.inf) -> jax.Array:
-    """A hyperparameter cast to ``dtype``; NaN when outside ``[0, high]``.
-
-    Builders check concrete values; this catches the ones they cannot see: strengths traced
-    under `jit`/`vmap`, a traced negative factor, or a `jax.tree.map` over a penalty.
+    Builders check concrete values; this catches the ones they cannot see: strengths and steps
+    traced under `jit`/`vmap`, a traced negative factor, or a `jax.tree.map` over a penalty.
     """
     v = jnp.asarray(value, dtype)
     ok = v >= 0 if high == math.inf else (v >= 0) & (v <= high)
@@ -246,7 +241,9 @@ class Penalty:
         if isinstance(factor, Penalty):
             return NotImplemented
         check_scalar(factor, "factor")
-        scaled = tuple(dataclasses.replace(t, strength=factor * t.strength) for t in self.terms)
+        scaled = tuple(
+            dataclasses.replace(t, strength=as_leaf(factor * t.strength)) for t in self.terms
+        )
         return scaled[0] if isinstance(self, Term) else Sum(terms=scaled)
 
     __rmul__ = __mul__
@@ -372,15 +369,24 @@ class Term(Penalty):
 
 
 def _fmt(x: Any) -> str:
-    """A concrete scalar hyperparameter as its number (``0.1``, not ``Array(0.1, ...)``)."""
-    if isinstance(x, jax.Array | np.ndarray) and not isinstance(x, jax.core.Tracer) and x.ndim == 0:
-        return str(np.asarray(x))
-    return repr(x)
+    """A concrete scalar hyperparameter as its number (``0.1``, not ``array(0.1)``)."""
+    concrete = isinstance(x, jax.Array | np.ndarray | np.generic) and not isinstance(
+        x, jax.core.Tracer
+    )
+    return str(np.asarray(x)) if concrete and np.ndim(x) == 0 else repr(x)
 
 
 def as_leaf(x: Any) -> Any:
-    """A hyperparameter as a JAX array leaf, so that `eqx.filter_jit` treats it as dynamic too."""
-    return x if isinstance(x, jax.core.Tracer) else jnp.asarray(x)
+    """A hyperparameter as an array leaf: Python numbers become float64 NumPy arrays.
+
+    An array, not a Python float, so that `eqx.filter_jit` (which makes Python scalars static)
+    does not retrace for each strength; NumPy float64, not a JAX array, so that the value stays
+    exact for the converters (``float(l2(0.01).strength) == 0.01``) whatever `jax_enable_x64`
+    says. JAX arrays and tracers are kept as they are.
+    """
+    if isinstance(x, jax.Array):
+        return x
+    return np.asarray(float(x)) if isinstance(x, numbers.Real) else np.asarray(x)
 
 
 @penalty_class
@@ -511,7 +517,7 @@ def _leaf_step(t: Any, x: jax.Array, path: str) -> Any:
             f"scalar or have the leaf's shape {x.shape}."
         )
     if isinstance(t, jax.core.Tracer):
-        return nonnegative(t)
+        return hyper(t)
     host = np.asarray(t)
     if not np.all(np.isfinite(host)) or np.any(host < 0):
         raise ValueError(

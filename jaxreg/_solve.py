@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from ._penalty import Penalty
 
@@ -18,16 +19,13 @@ class SolveInfo(NamedTuple):
     objective: jax.Array  # objective(params) + penalty(params) at the returned params
 
 
-def _vdot(a, b):
-    return sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
-
-
-def _axpy(alpha, x, y):
-    return jax.tree.map(lambda u, v: alpha * u + v, x, y)
-
-
-def _sub(a, b):
-    return jax.tree.map(jnp.subtract, a, b)
+class _Carry(NamedTuple):
+    x: Any  # the iterate
+    y: Any  # the extrapolated point
+    t: jax.Array  # FISTA's momentum parameter
+    L: jax.Array  # the current Lipschitz estimate
+    it: jax.Array
+    done: jax.Array
 
 
 def solve(
@@ -76,9 +74,9 @@ def solve(
         fy, g = value_and_grad(y)
 
         def trial(L):
-            z = penalty.prox(_axpy(-1.0 / L, g, y), 1.0 / L)
-            d = _sub(z, y)
-            bound = fy + _vdot(g, d) + 0.5 * L * _vdot(d, d)
+            z = penalty.prox(optax.tree.add_scale(y, -1.0 / L, g), 1.0 / L)
+            d = optax.tree.sub(z, y)
+            bound = fy + optax.tree.vdot(g, d) + 0.5 * L * optax.tree.vdot(d, d)
             return z, objective(z) <= bound + 10 * eps * jnp.abs(fy)
 
         def cond(c):
@@ -93,37 +91,29 @@ def solve(
         L, z, _, _ = jax.lax.while_loop(cond, body, (L, z, ok, 0))
         return z, L
 
-    def cond(s):
-        return jnp.logical_and(s["it"] < max_iter, jnp.logical_not(s["done"]))
+    def cond(c: _Carry) -> jax.Array:
+        return jnp.logical_and(c.it < max_iter, jnp.logical_not(c.done))
 
-    def body(s):
-        x, y, t = s["x"], s["y"], s["t"]
-        z, L = step(y, s["L"])
-        dz = _sub(z, x)
-        restart = _vdot(_sub(y, z), dz) > 0  # momentum points uphill: drop it
-        t_next = jnp.where(restart, 1.0, 0.5 * (1 + jnp.sqrt(1 + 4 * t * t)))
-        beta = jnp.where(restart, 0.0, (t - 1) / t_next)
-        y_next = _axpy(beta, dz, z)
-        change = jnp.sqrt(_vdot(dz, dz))
-        size = jnp.maximum(1.0, jnp.sqrt(_vdot(z, z)))
-        return {
-            "x": z,
-            "y": y_next,
-            "t": t_next.astype(dtype),
-            "L": (0.9 * L).astype(dtype),
-            "it": s["it"] + 1,
-            "done": change <= tol * size,
-        }
+    def body(c: _Carry) -> _Carry:
+        z, L = step(c.y, c.L)
+        dz = optax.tree.sub(z, c.x)
+        restart = optax.tree.vdot(optax.tree.sub(c.y, z), dz) > 0  # momentum points uphill
+        t_next = jnp.where(restart, 1.0, 0.5 * (1 + jnp.sqrt(1 + 4 * c.t * c.t)))
+        beta = jnp.where(restart, 0.0, (c.t - 1) / t_next)
+        change = jnp.sqrt(optax.tree.vdot(dz, dz))
+        size = jnp.maximum(1.0, jnp.sqrt(optax.tree.vdot(z, z)))
+        return _Carry(
+            x=z,
+            y=optax.tree.add_scale(z, beta, dz),
+            t=t_next.astype(dtype),
+            L=(0.9 * L).astype(dtype),
+            it=c.it + 1,
+            done=change <= tol * size,
+        )
 
-    init = {
-        "x": x0,
-        "y": x0,
-        "t": jnp.ones((), dtype),
-        "L": jnp.ones((), dtype),
-        "it": jnp.zeros((), jnp.int32),
-        "done": jnp.zeros((), bool),
-    }
+    one = jnp.ones((), dtype)
+    init = _Carry(x0, x0, one, one, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
     final = jax.lax.while_loop(cond, body, init)
-    x = final["x"]
-    info = SolveInfo(final["it"], final["done"], objective(x) + penalty(x))
+    x = final.x
+    info = SolveInfo(final.it, final.done, objective(x) + penalty(x))
     return x, info
