@@ -119,6 +119,12 @@ def to_keras_config(pen: Penalty) -> dict[str, Any]:
     {'class_name': 'L1L2', 'config': {'l1': 0.05, 'l2': 0.025}}
     """
     l1_total, l2_total, ortho = 0.0, 0.0, []
+    masks = {t.mask for t in pen.terms}
+    if len(masks) > 1:
+        raise ValueError(
+            f"to_keras: the terms of {pen!r} have different masks; one Keras regularizer is "
+            "attached to each weight, so convert each mask's terms on their own."
+        )
     for t in pen.terms:
         if t.mask is not None and t.mask != kernels:
             raise ValueError(
@@ -264,6 +270,8 @@ def from_sklearn(estimator: Any, *, n_samples: Any = None, mask: Any = None) -> 
     if "LogisticRegression" in names:
         n = _need_n(n_samples, "LogisticRegression", "the number of training rows")
         C, penalty, ratio = p["C"], p.get("penalty", "deprecated"), p.get("l1_ratio")
+        if not C > 0:
+            raise ValueError(f"LogisticRegression: C must be > 0; got C={C!r}.")
         if penalty == "deprecated":  # scikit-learn >= 1.8: the penalty is chosen by l1_ratio
             ratio = 0.0 if ratio is None else ratio
             penalty = "l2" if ratio == 0 else "l1" if ratio == 1 else "elasticnet"

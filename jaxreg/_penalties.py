@@ -51,6 +51,23 @@ def _axes(axis: tuple[int, ...], ndim: int) -> tuple[int, ...]:
     return tuple(sorted(a % ndim for a in axis))
 
 
+def _harmonic_mean(t: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+    """``1 / mean(1 / t)`` over ``axes`` (kept): for steps ``lr / D``, ``lr / mean(D)``.
+
+    The arithmetic mean of ``lr / D`` would let one weight with ``D ~ eps`` (a zero gradient
+    under Adam) make the whole group's step huge and zero it; a zero step stays 0.
+    """
+    return 1.0 / jnp.mean(1.0 / t, axis=axes, keepdims=True)
+
+
+def _ratio_or_inf(a: jax.Array, w: Any) -> jax.Array:
+    """``a / w`` with ``a / 0 = inf`` for ``a > 0`` and 0 for ``a == 0`` (NaN propagates)."""
+    if w is None:
+        return a
+    safe = jnp.where(w > 0, w, 1)
+    return jnp.where(w > 0, a / safe, jnp.where(a == 0, 0.0, jnp.inf))
+
+
 # --------------------------------------------------------------------------------------------
 # Elementwise kinds
 
@@ -70,8 +87,7 @@ class L1(Term):
         return _prox.soft_threshold(z, t * scale), t
 
     def zero_strength(self, g, w):
-        a = jnp.abs(g)
-        return jnp.max(a if w is None else jnp.where(w > 0, a / jnp.where(w > 0, w, 1), 0))
+        return jnp.max(_ratio_or_inf(jnp.abs(g), w))
 
 
 @penalty_class
@@ -131,6 +147,14 @@ class GroupLasso(Term):
     name: ClassVar[str] = "group_lasso"
     min_ndim: ClassVar[int] = 1
 
+    def weight_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        axes = _axes(self.axis, len(shape))
+        return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+    def _keepdims_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        axes = _axes(self.axis, len(shape))
+        return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
     def check_leaf(self, path: str, x: Any, w: Any) -> None:
         ndim = np.ndim(x)
         if ndim >= 1 and not all(-ndim <= a < ndim for a in self.axis):
@@ -138,28 +162,46 @@ class GroupLasso(Term):
                 f"axis={self.axis if len(self.axis) > 1 else self.axis[0]} is out of range for "
                 f"the leaf at '{path}' with shape {np.shape(x)}."
             )
+        if w is not None and ndim >= 1 and self._is_keepdims(w, np.shape(x)):
+            w = None  # the keepdims form, e.g. (out, 1, 1, 1) for axis=(1, 2, 3): fine
         super().check_leaf(path, x, w)
 
-    def weight_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        axes = _axes(self.axis, len(shape))
-        return tuple(n for i, n in enumerate(shape) if i not in axes)
+    def _is_keepdims(self, w: Any, shape: tuple[int, ...]) -> bool:
+        keep = self._keepdims_shape(shape)
+        if np.ndim(w) != len(shape) or len(self.weight_shape(shape)) == len(shape):
+            return False
+        try:
+            return np.broadcast_shapes(np.shape(w), keep) == keep
+        except ValueError:
+            return False
+
+    def _group_weight(self, w: Any, shape: tuple[int, ...]) -> jax.Array:
+        """The weight in the group shape (``shape`` without ``axis``), from either form."""
+        if self._is_keepdims(w, shape):
+            keep = self._keepdims_shape(shape)
+            return jnp.squeeze(jnp.broadcast_to(w, keep), _axes(self.axis, len(shape)))
+        return jnp.broadcast_to(w, self.weight_shape(shape))
+
+    def _keepdims_weight(self, w: Any, shape: tuple[int, ...]) -> jax.Array:
+        return jnp.expand_dims(self._group_weight(w, shape), _axes(self.axis, len(shape)))
 
     def raw(self, x: jax.Array, w: Any) -> jax.Array:
         norms = nx.group_norms(x, self.axis)
-        return jnp.sum(norms if w is None else norms * _weight(w, norms.dtype))
+        if w is None:
+            return jnp.sum(norms)
+        return jnp.sum(norms * _weight(self._group_weight(w, x.shape), norms.dtype))
 
     def shrink(self, z, t, scale):
         axes = _axes(self.axis, z.ndim)
-        if t.ndim:  # a diagonal metric: the group's mean step
-            t = jnp.mean(t, axis=axes, keepdims=True)
+        if t.ndim:  # a diagonal metric lr / D: the step of the group's mean metric
+            t = _harmonic_mean(t, axes)
         if jnp.ndim(scale):  # one weight per group: back to keepdims form
-            gshape = self.weight_shape(z.shape)
-            scale = jnp.expand_dims(jnp.broadcast_to(scale, gshape), axes)
+            scale = self._keepdims_weight(scale, z.shape)
         return _prox.block_soft_threshold(z, t * scale, axes), t
 
     def zero_strength(self, g, w):
         norms = jnp.sqrt(jnp.sum(g * g, axis=self.axis))
-        return jnp.max(norms if w is None else jnp.where(w > 0, norms / jnp.where(w > 0, w, 1), 0))
+        return jnp.max(_ratio_or_inf(norms, None if w is None else self._group_weight(w, g.shape)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -194,7 +236,7 @@ class Nuclear(_Matrix):
         return nx.nuclear_norm(self.matrix(x))
 
     def shrink(self, z, t, scale):
-        t = jnp.mean(t) if t.ndim else t
+        t = _harmonic_mean(t, tuple(range(t.ndim))) if t.ndim else t
         m = _prox.singular_value_threshold(self.matrix(z), t * scale)
         return nx.from_matrix(m, z.shape, self.out_axis), t
 
@@ -352,7 +394,8 @@ def group_lasso(
       axis: the axis or axes the norm runs along.
       mask: as in `l1`.
       weights: one weight :math:`w_g \ge 0` per group: leaves broadcastable to the leaf's shape
-        with ``axis`` removed (e.g. :math:`\sqrt{\text{group size}}`, the usual scaling).
+        with ``axis`` removed, or to it with ``axis`` kept as 1s (``(out, 1, 1, 1)`` for an
+        equinox conv with ``axis=(1, 2, 3)``); e.g. :math:`\sqrt{\text{group size}}`.
 
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> jr.group_lasso(1.0)({"kernel": jnp.array([[3.0, 4.0], [0.0, 0.0]])})

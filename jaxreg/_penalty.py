@@ -20,7 +20,14 @@ import numpy as np
 
 from . import _numerics as nx
 from ._masks import Mask, kernels, resolve
-from ._trees import PyTree, broadcast_prefix, is_floating, is_penalizable, leaf_paths
+from ._trees import (
+    PyTree,
+    broadcast_prefix,
+    is_floating,
+    is_penalizable,
+    leaf_paths,
+    nnx_non_params,
+)
 
 # --------------------------------------------------------------------------------------------
 # Validation
@@ -201,8 +208,9 @@ class Penalty:
             (dicts, equinox modules, nnx ``State``, ``FrozenDict``), of per-element steps: a
             scalar or an array of the leaf's shape each (a diagonal metric, as in a
             preconditioned method). The elementwise parts (l1, l2, elastic net) are then exact;
-            group lasso and nuclear use the mean step over each group / matrix. Negative or NaN
-            steps raise when concrete and give NaN when traced.
+            group lasso and nuclear use the harmonic mean of the steps over each group / matrix
+            (for steps ``lr / D``, the step of the mean metric ``lr / mean(D)``). Negative or
+            NaN steps raise when concrete and give NaN when traced.
 
         >>> import jax.numpy as jnp, jaxreg as jr
         >>> jr.l1(1.0).prox({"w": jnp.array([3.0, -0.5, 0.2])}, 1.0)
@@ -302,6 +310,17 @@ class Term(Penalty):
     def parts(self) -> tuple[Term, ...]:
         """The kinds this term is a sum of (elastic net: its l1 and l2 parts)."""
         return (self,)
+
+    def check_scalars(self) -> None:
+        """Strength (and l1_ratio) must be scalars: a batch of penalties lives under vmap."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if not f.metadata.get("static") and f.name != "weights" and np.ndim(value) != 0:
+                raise ValueError(
+                    f"{self.name}'s {f.name} has shape {np.shape(value)}: this is a batch of "
+                    "penalties (e.g. built by jax.vmap(jaxreg.l1)(strengths)); use it under "
+                    "jax.vmap, one penalty per call (jax.vmap(lambda pen: pen(params))(pens))."
+                )
 
     def check_leaf(self, path: str, x: Any, w: Any) -> None:
         """Raise a clear error when this kind cannot penalize ``x`` (shape, axis, weight)."""
@@ -421,9 +440,14 @@ def resolve_terms(terms: Sequence[Term], params: PyTree) -> Plan:
     leaves, treedef = jax.tree.flatten(params)
     paths = leaf_paths(params)
     chosen, weights = [], []
+    not_params: list[bool] | None = None
     for term in terms:
+        term.check_scalars()
         mask = term.default_mask if term.mask is None else term.mask
         selected = resolve(mask, params)
+        if mask is None:  # every parameter: not nnx BatchStat & co.
+            not_params = nnx_non_params(params) if not_params is None else not_params
+            selected = [s and not n for s, n in zip(selected, not_params, strict=True)]
         idx = [
             i
             for i, (s, x) in enumerate(zip(selected, leaves, strict=True))

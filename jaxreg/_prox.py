@@ -28,10 +28,11 @@ def block_soft_threshold(x: jax.Array, tau: jax.Array, axis: tuple[int, ...]) ->
     norms = nx.safe_sqrt(jnp.sum(x * x, axis=axis, keepdims=True))
     small = norms <= tau
     scale = jnp.where(small, 0.0, 1.0 - tau / jnp.where(small, 1.0, norms))
-    return x * scale
+    return jnp.where(small, 0.0, x * scale)  # +0.0, not x * 0 = -0.0 for negative x
 
 
 def singular_value_threshold(m: jax.Array, tau: jax.Array) -> jax.Array:
     """``U max(S - tau, 0) V^T`` of a matrix: the prox of ``tau * ||.||_*``."""
     u, s, vt = jnp.linalg.svd(m, full_matrices=False)
-    return jnp.dot(u * jnp.maximum(s - tau, 0.0), vt, precision=jax.lax.Precision.HIGHEST)
+    out = jnp.dot(u * jnp.maximum(s - tau, 0.0), vt, precision=jax.lax.Precision.HIGHEST)
+    return jnp.where(out == 0, 0.0, out)  # +0.0: a sum of 0 * (-x) terms is -0.0

@@ -42,10 +42,11 @@ def lambda_max(loss_fn: Callable[[Any], jax.Array], params: Any, pen: Penalty) -
     optimal for strength :math:`\lambda` iff :math:`|g_i| \le \lambda` (L1),
     :math:`\lVert g_{\text{group}}\rVert_2 \le \lambda` (group lasso) or
     :math:`|g_i| \le \lambda\rho` (elastic net), :math:`\sigma_{\max}(G) \le \lambda` (nuclear);
-    with ``weights`` each bound is :math:`\lambda w` (entries of weight 0 are left out of the
-    max). ``pen``'s own strength is ignored: the result is
-    the strength to give its builder. Leaves ``pen`` does not penalize (intercepts) are used
-    as given, so pass them at their optimum for zero weights (e.g. the intercept at mean(y)).
+    with ``weights`` each bound is :math:`\lambda w` (an entry of weight 0 with a non-zero
+    gradient is never 0 at the optimum: the result is then inf). ``pen``'s own strength is
+    ignored: the result is the strength to give its builder. Leaves ``pen`` does not penalize
+    (intercepts) are used as given, so pass them at their optimum for zero weights (e.g. the
+    intercept at mean(y)).
 
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> X, y = jnp.eye(2), jnp.array([3.0, -1.0])
@@ -59,7 +60,10 @@ def lambda_max(loss_fn: Callable[[Any], jax.Array], params: Any, pen: Penalty) -
     plan = resolve_terms([term], params)
     (idx,), (ws,) = plan.chosen, plan.weights
     if not idx:
-        raise ValueError("lambda_max: the penalty selects no leaf of params.")
+        raise ValueError(
+            "lambda_max: the penalty selects no leaf of params (only floating-point leaves, "
+            "not scalars unless a mask selects them, are penalized)."
+        )
     zeroed = list(plan.leaves)
     for i in idx:
         zeroed[i] = jnp.zeros_like(zeroed[i])

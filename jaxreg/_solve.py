@@ -67,6 +67,12 @@ def solve(
         raise TypeError(f"penalty must be a jaxreg Penalty; got {type(penalty).__name__}.")
     value_and_grad = jax.value_and_grad(objective)
     x0 = jax.tree.map(jnp.asarray, init_params)
+    bad = [x.dtype for x in jax.tree.leaves(x0) if not jnp.issubdtype(x.dtype, jnp.floating)]
+    if bad:
+        raise TypeError(
+            f"init_params must hold floating-point arrays only; got a leaf of dtype {bad[0]}. "
+            "Start from e.g. jnp.zeros(n) (float), not jnp.zeros(n, int)."
+        )
     dtype = jnp.result_type(*jax.tree.leaves(x0))
     eps = jnp.finfo(dtype).eps
 

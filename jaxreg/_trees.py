@@ -60,10 +60,34 @@ def is_penalizable(x: Any, *, explicit: bool) -> bool:
     Without a mask (``mask=None``), scalars (0-d leaves: Python floats, weakly or strongly
     typed 0-d arrays) are left out, so a hyperparameter held in the model (equinox
     ``Dropout(p=0.5)``) is never penalized by default; a mask that selects a scalar penalizes
-    it. The rule looks at dtype and shape only, never at JAX's weak typing, which `jax.jit`
-    and `optax.apply_updates` change.
+    it. (`resolve_terms` also leaves out flax nnx variables that are not ``nnx.Param``, such as
+    ``BatchStat``, when there is no mask.) The rule looks at dtype and shape only, never at
+    JAX's weak typing, which `jax.jit` and `optax.apply_updates` change.
     """
     return is_floating(x) and (explicit or np.ndim(x) >= 1)
+
+
+def _is_nnx_variable(x: Any) -> bool:
+    cls = type(x)
+    return cls.__module__.startswith("flax.nnx") and any(
+        c.__name__ == "Variable" for c in cls.__mro__
+    )
+
+
+def nnx_non_params(params: PyTree) -> list[bool]:
+    """One bool per leaf: does it sit in a flax nnx Variable that is not an ``nnx.Param``?
+
+    ``BatchStat``, ``Cache``, ``Intermediate``, RNG state...: state, not parameters. Known by
+    type, without importing flax.
+    """
+    out: list[bool] = []
+    for node in jax.tree.leaves(params, is_leaf=_is_nnx_variable):
+        if _is_nnx_variable(node):
+            is_param = any(c.__name__ == "Param" for c in type(node).__mro__)
+            out += [not is_param] * len(jax.tree.leaves(node))
+        else:
+            out.append(False)
+    return out
 
 
 class _Box:

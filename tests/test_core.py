@@ -548,9 +548,15 @@ def test_group_lasso_weights_are_one_per_group():
     want = x * np.maximum(1 - tau / norms, 0)[:, None]
     assert_close(pen.prox(PARAMS, t)["dense"]["kernel"], want, rtol=1e-12)
     loss = lambda p: 0.5 * jnp.sum((p["dense"]["kernel"] - 1.0) ** 2)  # noqa: E731
-    lam = jr.select.lambda_max(loss, PARAMS, pen)
+    # group 3 has weight 0 and a non-zero gradient: no strength zeroes it
+    assert float(jr.select.lambda_max(loss, PARAMS, pen)) == np.inf
+    wg = np.array([0.5, 1.0, 2.0, 4.0])
+    pen = jr.group_lasso(
+        1.0, weights=jnp.asarray(wg), mask={"dense": {"kernel": True, "bias": False}, "head": False}
+    )
     g = -np.ones((4, 3))
-    assert_close(lam, max(np.linalg.norm(g[i]) / wg[i] for i in range(3)), rtol=1e-12)
+    want = max(np.linalg.norm(g[i]) / wg[i] for i in range(4))
+    assert_close(jr.select.lambda_max(loss, PARAMS, pen), want, rtol=1e-12)
 
 
 def test_bad_weights_raise_naming_the_leaf():
@@ -715,3 +721,90 @@ def test_small_conveniences_and_their_errors():
     x = np.ones((2, 2))
     out = (jr.group_lasso(0.5) + jr.elastic_net(1.0, 0.0)).prox({"w": jnp.asarray(x)}, 0.1)
     assert_close(out["w"], x * (1 - 0.05 / np.sqrt(2)) / 1.1, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# From the second review
+
+
+def test_group_step_is_the_step_of_the_mean_metric_so_one_zero_gradient_cannot_zero_a_group():
+    lr, lam, eps = 1e-2, 1e-4, 1e-8
+    x = RNG.normal(0, 0.5, size=(5, 4))  # kernel (in, out); axis=0: one group per output
+    D = np.abs(RNG.normal(size=(5, 4))) + eps
+    D[0] = eps  # an input that is always 0: Adam's D is eps there
+    out = jr.group_lasso(lam, axis=0).prox(
+        {"kernel": jnp.asarray(x)}, {"kernel": jnp.asarray(lr / D)}
+    )
+    t = lr / D.mean(axis=0)  # the documented metric: mean(D) over each group
+    norms = np.linalg.norm(x, axis=0)
+    want = x * np.maximum(1 - t * lam / norms, 0)
+    assert_close(out["kernel"], want, rtol=1e-10)
+    assert np.all(np.linalg.norm(f64(out["kernel"]), axis=0) > 0.5)
+    got = jr.nuclear(lam).prox({"kernel": jnp.asarray(x)}, {"kernel": jnp.asarray(lr / D)})
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    want = (u * np.maximum(s - lr / D.mean() * lam, 0)) @ vt
+    assert_close(got["kernel"], want, rtol=1e-8)
+
+
+def test_a_batch_of_penalties_outside_vmap_raises():
+    pens = jax.vmap(jr.l1)(jnp.array([0.1, 0.5]))
+    p = {"w": jnp.ones(2)}
+    for call in (lambda: pens(p), lambda: pens.prox(p, 1.0), lambda: (pens + jr.l2(1.0))(p)):
+        with pytest.raises(ValueError, match=r"l1's strength has shape \(2,\): this is a batch"):
+            call()
+    assert_close(jax.vmap(lambda pen: pen(p))(pens), [0.2, 1.0], rtol=1e-12)
+
+
+def test_without_a_mask_nnx_batch_statistics_are_not_penalized():
+    class Net(nnx.Module):
+        def __init__(self, rngs):
+            self.lin = nnx.Linear(3, 4, rngs=rngs)
+            self.bn = nnx.BatchNorm(4, rngs=rngs)
+
+    model = Net(nnx.Rngs(0))
+    params = [model.lin.kernel[...], model.lin.bias[...], model.bn.scale[...], model.bn.bias[...]]
+    want = sum(ref_l2(x) for x in params)  # BatchNorm's var is ones: would add 2.0
+    for tree in (model, nnx.state(model), nnx.state(model, nnx.Param)):
+        assert_close(jr.l2(1.0)(tree), want, rtol=1e-6)
+
+
+def test_review_errors_and_edge_values():
+    with pytest.raises(ValueError, match=r"different masks"):
+        jr.conventions.to_keras_config(jr.l2(0.1, mask=jr.masks.kernels) + jr.l1(0.2))
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(ValueError, match=r"C must be > 0; got C=0"):
+        jr.conventions.from_sklearn(LogisticRegression(C=0), n_samples=10)
+    with pytest.raises(TypeError, match=r"init_params must hold floating-point arrays"):
+        jr.solve(lambda w: jnp.sum(w), jr.l1(1.0), jnp.zeros(3, int))
+    loss = lambda w: 0.5 * jnp.sum((w - 1.0) ** 2)  # noqa: E731
+    assert (
+        float(jr.select.lambda_max(loss, jnp.zeros(3), jr.l1(1.0, weights=jnp.zeros(3)))) == np.inf
+    )
+    w = jnp.array([0.5, 2.0, 4.0])  # |g| = 1 everywhere: max(1 / w) = 2
+    assert float(jr.select.lambda_max(loss, jnp.zeros(3), jr.l1(1.0, weights=w))) == 2.0
+    assert (
+        float(jr.select.lambda_max(loss, jnp.zeros(3), jr.l1(1.0, weights=w.at[0].set(0))))
+        == np.inf
+    )
+
+
+def test_prox_zeros_are_positive_zeros():
+    x = jnp.asarray(-np.abs(RNG.normal(size=(3, 4))))
+    for pen in (jr.l1(10.0), jr.group_lasso(10.0), jr.nuclear(100.0), jr.elastic_net(10.0, 0.5)):
+        out = f64(pen.prox({"w": x}, 1.0)["w"])
+        assert np.all(out == 0) and not np.any(np.signbit(out)), pen
+
+
+def test_group_weights_in_keepdims_form_equal_the_group_form():
+    conv = eqx.nn.Conv2d(2, 6, 3, key=jax.random.key(4))  # weight (6, 2, 3, 3)
+    wg = jnp.asarray(RNG.uniform(0.5, 2.0, size=6))
+    group = jr.group_lasso(0.3, axis=(1, 2, 3), mask=jr.masks.kernels, weights=wg)
+    keep = jr.group_lasso(
+        0.3, axis=(1, 2, 3), mask=jr.masks.kernels, weights=wg.reshape(6, 1, 1, 1)
+    )
+    w = f64(conv.weight)
+    want = 0.3 * (f64(wg) * np.sqrt((w**2).sum(axis=(1, 2, 3)))).sum()
+    assert_close(group(conv), want, rtol=1e-6)
+    assert_close(keep(conv), want, rtol=1e-6)
+    assert_close(keep.prox(conv, 0.2).weight, group.prox(conv, 0.2).weight, rtol=1e-6)
