@@ -52,11 +52,11 @@ REFS = {
         lambda p: 0.3 * sum(helpers.ref_group_lasso(x) for x in p.values()),
     ),
     "nuclear": (
-        jr.nuclear(0.3),
+        jr.nuclear(0.3, mask=jr.masks.by_path(include="^(big|mat)$")),
         lambda p: 0.3 * (helpers.ref_nuclear(p["big"]) + helpers.ref_nuclear(p["mat"])),
     ),
     "spectral": (
-        jr.spectral(0.3),
+        jr.spectral(0.3, mask=jr.masks.by_path(include="^(big|mat)$")),
         lambda p: 0.3 * (helpers.ref_spectral(p["big"]) + helpers.ref_spectral(p["mat"])),
     ),
 }
