@@ -15,7 +15,7 @@ trap 'git worktree remove --force "$old"' EXIT
 mkdir -p "$out"
 export MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=4000000000 MALLOC_TRIM_THRESHOLD_=8000000000 \
     MALLOC_TOP_PAD_=1000000000
-py=$(realpath "$PY")
+case $PY in /*) py=$PY ;; *) py=$(pwd)/$PY ;; esac  # absolute, not resolved: a venv's python is a link
 for rep in 1 2; do
     for side in before after; do
         dir=$([ "$side" = before ] && echo "$old" || pwd)

@@ -39,10 +39,11 @@ def _as_bool(x: Any, where: str) -> bool:
 
 def resolve(mask: Mask | None, params: PyTree) -> list[bool]:
     """One bool per leaf of ``params`` (in `jax.tree.leaves` order): does ``mask`` select it?"""
-    n = len(jax.tree.leaves(params))
-    if mask is None:
-        return [True] * n
-    tree = mask(params)
+    return [True] * len(jax.tree.leaves(params)) if mask is None else mask.selects(params)
+
+
+def _bools(tree: PyTree, params: PyTree) -> list[bool]:
+    """A bool tree (params' structure or a prefix) as one bool per leaf of ``params``."""
     entries = broadcast_prefix(tree, params, name="mask")
     paths = [path_str(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
     return [_as_bool(e, p or "<root>") for e, p in zip(entries, paths, strict=True)]
@@ -57,6 +58,7 @@ class Mask:
     """
 
     def selects(self, params: PyTree) -> list[bool]:  # pragma: no cover - overridden
+        """One bool per leaf of ``params``, in `jax.tree.leaves` order."""
         raise NotImplementedError
 
     def __call__(self, params: PyTree) -> PyTree:
@@ -139,7 +141,7 @@ class _BoolTree(Mask):
         self.tree = tree
 
     def selects(self, params: PyTree) -> list[bool]:
-        return resolve(_Fn(lambda _: self.tree), params)
+        return _bools(self.tree, params)
 
     def _key(self) -> tuple[Any, ...]:
         leaves, treedef = jax.tree.flatten(self.tree)
@@ -156,7 +158,7 @@ class _Fn(Mask):
         self.fn = fn
 
     def selects(self, params: PyTree) -> list[bool]:
-        return resolve(self, params)
+        return _bools(self.fn(params), params)
 
     def __call__(self, params: PyTree) -> PyTree:
         return self.fn(params)
@@ -383,8 +385,6 @@ class by_path(Mask):  # noqa: N801 - used like a function: jr.masks.by_path(incl
         return (self.include, self.exclude)
 
     def __repr__(self) -> str:
-        args = [f"{k}={v[0] if len(v) == 1 else list(v)!r}" for k, v in self._named() if v]
+        named = (("include", self.include), ("exclude", self.exclude))
+        args = [f"{k}={v[0] if len(v) == 1 else list(v)!r}" for k, v in named if v]
         return f"by_path({', '.join(args)})"
-
-    def _named(self) -> list[tuple[str, tuple[str, ...]]]:
-        return [("include", self.include), ("exclude", self.exclude)]

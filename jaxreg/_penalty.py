@@ -483,10 +483,8 @@ def resolve_terms(terms: Sequence[Term], params: PyTree) -> Plan:
 # Evaluation helpers
 
 #: Leaves with fewer elements are concatenated (per dtype) before an elementwise reduction,
-#: at most CONCAT_CHUNK leaves per buffer. Measured on CPU: 10,000 leaves reduced one by one
-#: take XLA minutes to compile (2 s in chunks of 256), while concatenating mid-size leaves costs
-#: a copy: 1,000 leaves of 30,000 floats ran at 19.7x the roofline concatenated and 1.7x one by
-#: one (value+grad 6.8x vs 1.2x).
+#: at most CONCAT_CHUNK leaves per buffer: thousands of separate reductions take XLA minutes to
+#: compile, while concatenating mid-size leaves costs a copy (benchmarks/README.md).
 SMALL_LEAF = 1 << 12
 CONCAT_CHUNK = 256
 
