@@ -59,7 +59,7 @@ def _worker(K: int, steps: int) -> dict[str, float]:
     strengths = jnp.asarray(np.geomspace(1.0, 1e-4, K), jnp.float32)
 
     def fn():
-        return jr.select.sweep(train, strengths, Xj, yj, devices=jax.devices())
+        return jr.select.sweep(train, strengths, Xj, yj, devices=jax.devices(), cache=True)
 
     first = once(fn)
     weights = jax.tree.leaves(jax.device_get(fn()))

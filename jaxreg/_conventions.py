@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import jax
 import numpy as np
 
 from ._masks import kernels
-from ._penalties import L1, L2, Orthogonal, elastic_net, l1, l2, orthogonal
-from ._penalty import Penalty, Sum
+from ._penalties import L1, L2, Orthogonal, elastic_net, group_lasso, l1, l2, orthogonal
+from ._penalty import Penalty, Sum, resolve_terms
 
 # Keras's L2(l) is l * sum w^2 (no 1/2): textbook strength = 2 * l.
 _KERAS_L2_TO_TEXTBOOK = 2.0
@@ -173,22 +174,45 @@ def to_keras(pen: Penalty) -> Any:
     return keras.regularizers.deserialize(to_keras_config(pen))
 
 
-def to_torch_weight_decay(pen: Penalty) -> float:
+def to_torch_weight_decay(pen: Penalty, params: Any = None) -> Any:
     """The coupled ``weight_decay`` of ``torch.optim.SGD/Adam`` equal to an `l2` penalty.
 
-    The inverse of `from_torch_weight_decay`. Only a single unmasked-or-kernels `l2` term
-    converts; give torch a parameter group with exactly the leaves the mask selects.
+    The inverse of `from_torch_weight_decay`. Only a single `l2` term without weights converts.
+    torch applies ``weight_decay`` to a whole parameter group, so the mask decides the form:
 
-    >>> import jaxreg as jr
+    - ``mask=None``: every parameter; the float ``weight_decay`` for one group.
+    - any other mask: pass ``params`` (the JAX tree the penalty applies to); the result is that
+      tree with ``weight_decay`` on the leaves the mask selects and ``0.0`` elsewhere: put the
+      leaves of each value in their own torch parameter group. Without ``params`` it raises
+      rather than return a decay that would also reach biases and norm scales.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
     >>> jr.conventions.to_torch_weight_decay(jr.l2(0.01))
     0.01
+    >>> params = {"kernel": jnp.ones((2, 2)), "bias": jnp.ones(2)}
+    >>> jr.conventions.to_torch_weight_decay(jr.l2(0.01, mask=jr.masks.kernels), params)
+    {'bias': 0.0, 'kernel': 0.01}
     """
     if len(pen.terms) != 1 or not isinstance(pen.terms[0], L2) or pen.terms[0].weights is not None:
         raise ValueError(
             f"to_torch_weight_decay: only a single l2 penalty is a coupled weight decay; "
             f"got {pen!r}."
         )
-    return _concrete(pen.terms[0].strength, "to_torch_weight_decay")
+    term = pen.terms[0]
+    wd = _concrete(term.strength, "to_torch_weight_decay")
+    if term.mask is None and params is None:
+        return wd
+    if params is None:
+        raise ValueError(
+            f"to_torch_weight_decay: {pen!r} has a mask, and torch's weight_decay applies to a "
+            "whole parameter group; pass params to get the decay of each leaf (0.0 where the "
+            "mask does not select it) and build one parameter group per value."
+        )
+    plan = resolve_terms([term], params)
+    chosen = set(plan.chosen[0])
+    return jax.tree.unflatten(
+        plan.treedef, [wd if i in chosen else 0.0 for i in range(len(plan.leaves))]
+    )
 
 
 def from_torch_weight_decay(weight_decay: Any, *, mask: Any = None) -> Penalty:
@@ -235,6 +259,10 @@ def from_sklearn(estimator: Any, *, n_samples: Any = None, mask: Any = None) -> 
 
     - ``Lasso(alpha)``: ``l1(alpha)``
     - ``ElasticNet(alpha, l1_ratio)``: ``elastic_net(alpha, l1_ratio)``
+    - ``MultiTaskElasticNet(alpha, l1_ratio)``: ``group_lasso(alpha * l1_ratio, axis=-1) +
+      l2(alpha * (1 - l1_ratio))`` on the ``(n_features, n_tasks)`` matrix ``coef_.T`` (one
+      group per feature, the L2,1 norm over tasks); ``MultiTaskLasso(alpha)``:
+      ``group_lasso(alpha, axis=-1)``
     - ``Ridge(alpha)``: ``l2(alpha / n)``
     - ``LogisticRegression(C, l1_ratio)``: ``elastic_net(1 / (C n), l1_ratio)``
       (``l2(1 / (C n))`` at ``l1_ratio=0``, ``l1(1 / (C n))`` at 1)
@@ -260,6 +288,11 @@ def from_sklearn(estimator: Any, *, n_samples: Any = None, mask: Any = None) -> 
     """
     names = _class_names(estimator)
     p = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
+    if "MultiTaskElasticNet" in names:  # before Lasso: MultiTaskElasticNet subclasses it
+        # alpha * r * sum_j ||W_j.||_2 + alpha * (1 - r) / 2 * ||W||_F^2: a group per feature
+        r = 1.0 if "MultiTaskLasso" in names else p["l1_ratio"]
+        pen = group_lasso(p["alpha"] * r, axis=-1, mask=mask)
+        return pen if r == 1 else pen + l2(p["alpha"] * (1 - r), mask=mask)
     if "Lasso" in names:  # before ElasticNet: Lasso subclasses it
         return l1(p["alpha"], mask=mask)
     if "ElasticNet" in names:
@@ -289,6 +322,7 @@ def from_sklearn(estimator: Any, *, n_samples: Any = None, mask: Any = None) -> 
         n = _need_n(n_samples, type(estimator).__name__, "the number of rows in each batch")
         return l2(p["alpha"] / n, mask=kernels if mask is None else mask)
     raise TypeError(
-        "from_sklearn supports Lasso, ElasticNet, Ridge, LogisticRegression, MLPClassifier and "
+        "from_sklearn supports Lasso, ElasticNet, MultiTaskLasso, MultiTaskElasticNet, Ridge, "
+        "LogisticRegression, MLPClassifier and "
         f"MLPRegressor (and their subclasses); got {type(estimator).__name__}."
     )

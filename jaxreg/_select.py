@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -103,13 +104,24 @@ def _shard(x: jax.Array, devices: Sequence[Any] | None) -> tuple[jax.Array, int]
 
 
 def sweep(
-    train_fn: Callable[..., Any], strengths: Any, *args: Any, devices: Sequence[Any] | None = None
+    train_fn: Callable[..., Any],
+    strengths: Any,
+    *args: Any,
+    devices: Sequence[Any] | None = None,
+    cache: bool = False,
 ) -> Any:
     """``train_fn(s, *args)`` for every strength ``s`` at once: ``jit(vmap(train_fn))``.
 
     One compilation serves the whole sweep. With ``devices`` (e.g. ``jax.devices()``) the
     strength axis is sharded over them (padded to a multiple of their number), so K strengths
     on D devices run K/D each. Returns ``train_fn``'s pytree with a leading strength axis.
+
+    ``cache=False`` (default): each call traces ``train_fn`` afresh, so it always sees the
+    current values of the globals it reads (a notebook that changes a learning rate and sweeps
+    again gets the new results), at the price of a compilation per call. ``cache=True``: the
+    compiled sweep is kept for this ``train_fn`` object (and the number of ``args``), as
+    `jax.jit` keeps a function's: repeated sweeps skip compilation, but globals are read once,
+    at the first call; redefine ``train_fn`` (or pass ``cache=False``) after changing them.
 
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> jr.select.sweep(lambda s, x: x / (1 + s), jnp.array([0.0, 1.0, 3.0]), jnp.ones(2))
@@ -119,13 +131,16 @@ def sweep(
     """
     s = _strength_array(strengths)
     s, pad = _shard(s, devices)
-    out = _vmapped(train_fn, len(args))(s, *args)
+    out = (_vmapped if cache else _vmap_jit)(train_fn, len(args))(s, *args)
     return jax.tree.map(lambda x: x[: x.shape[0] - pad], out) if pad else out
 
 
-@functools.lru_cache(maxsize=64)  # bounded: one entry per (train_fn, arity) recently swept
-def _vmapped(train_fn: Callable[..., Any], n_args: int) -> Callable[..., Any]:
+def _vmap_jit(train_fn: Callable[..., Any], n_args: int) -> Callable[..., Any]:
+    # a new vmap wrapper each time: jit's cache is keyed on it, so train_fn is traced afresh
     return jax.jit(jax.vmap(train_fn, in_axes=(0,) + (None,) * n_args))
+
+
+_vmapped = functools.lru_cache(maxsize=64)(_vmap_jit)  # sweep(cache=True): bounded
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,12 +152,13 @@ class CVResult(NamedTuple):
     scores: np.ndarray  # (folds, K), higher is better
     mean_score: np.ndarray  # (K,)
     std_score: np.ndarray  # (K,), population std over folds (as scikit-learn's cv_results_)
-    best_strength: float  # argmax of mean_score (first in the given order on ties)
-    one_se_strength: float  # largest strength whose mean is within one standard error of best
+    best_strength: float  # argmax of mean_score (first in the given order on ties; NaN worst)
+    one_se_strength: float  # largest strength within one standard error of best (glmnet)
 
 
-def _splitter(folds: Any, stratified: bool, seed: int):
+def _splitter(folds: Any, stratified: bool | None, seed: int, y: np.ndarray):
     from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.utils.multiclass import type_of_target
 
     if hasattr(folds, "split"):
         return folds
@@ -150,8 +166,34 @@ def _splitter(folds: Any, stratified: bool, seed: int):
         raise ValueError(
             f"folds must be an int >= 2 or a scikit-learn splitter (KFold(5), ...); got {folds!r}."
         )
+    kind = type_of_target(y)
+    if stratified is None:  # classes: stratify; a continuous or multi-output target: do not
+        stratified = kind in ("binary", "multiclass")
+    elif stratified and kind not in ("binary", "multiclass"):
+        raise ValueError(
+            f"stratified=True needs class labels; y is {kind!r} (scikit-learn's "
+            "type_of_target). Use stratified=None (the default chooses from y) or False."
+        )
     cls = StratifiedKFold if stratified else KFold
     return cls(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def _choose(strengths: np.ndarray, scores: np.ndarray) -> tuple[Any, ...]:
+    """Mean, population std, best and one-SE strengths of a (folds, K) score table.
+
+    NaN scores rank worst: a strength with any NaN fold has a NaN mean and is never chosen.
+    The standard error is glmnet's ``sd(ddof=1) / sqrt(folds)``.
+    """
+    mean, std = scores.mean(axis=0), scores.std(axis=0)
+    finite = np.isfinite(mean)
+    if not finite.any():
+        raise ValueError("cross_validate: every strength gave a NaN or infinite score.")
+    best = int(np.argmax(np.where(finite, mean, -np.inf)))
+    folds = scores.shape[0]
+    se = scores[:, best].std(ddof=1) / math.sqrt(folds) if folds > 1 else 0.0
+    within = np.nonzero(finite & (mean >= mean[best] - se))[0]
+    one_se = float(strengths[within[np.argmax(strengths[within])]])
+    return mean, std, float(strengths[best]), one_se
 
 
 def cross_validate(
@@ -162,7 +204,8 @@ def cross_validate(
     y: Any,
     *,
     folds: Any = 5,
-    stratified: bool = True,
+    stratified: bool | None = None,
+    groups: Any = None,
     seed: int = 0,
     devices: Sequence[Any] | None = None,
 ) -> CVResult:
@@ -171,16 +214,23 @@ def cross_validate(
     ``train_fn(strength, X_train, y_train) -> params`` and ``score_fn(params, X_test, y_test)
     -> scalar`` (higher is better, like scikit-learn scorers: return minus the MSE for a
     regression) are your plain functions; each call sees exactly one fold's rows. Folds come
-    from scikit-learn: ``StratifiedKFold`` (or ``KFold`` with ``stratified=False``) with
-    ``shuffle=True, random_state=seed``, or pass any splitter (``folds=KFold(5)`` reproduces
-    ``LassoCV(cv=5)``). Folds of equal shape are stacked and run as one vmapped call, so each
-    distinct fold shape compiles once. With ``devices`` the strength axis is sharded over them
-    (padded to a multiple of their number), as in `sweep`.
+    from scikit-learn: ``StratifiedKFold`` for class labels and ``KFold`` otherwise
+    (``stratified=None`` decides from scikit-learn's ``type_of_target(y)``; True/False forces
+    it), with ``shuffle=True, random_state=seed``; or pass any splitter (``folds=KFold(5)``
+    reproduces ``LassoCV(cv=5)``; ``folds=GroupKFold(5), groups=g`` keeps groups together:
+    ``groups`` goes to ``folds.split(X, y, groups)``). Folds of equal shape are stacked and
+    run as one vmapped call, so each distinct fold shape compiles once. With ``devices`` the
+    strength axis is sharded over them (padded to a multiple of their number), as in `sweep`.
+
+    A strength whose score is NaN (or infinite) on any fold ranks worst and is never chosen;
+    a `RuntimeWarning` names those strengths, and every other result is returned.
 
     Returns:
-      `CVResult` with per-strength ``mean_score`` / ``std_score``, the per-fold ``scores``,
-      ``best_strength`` and ``one_se_strength`` (the most regularized strength whose mean score
-      is within one standard error, std / sqrt(folds), of the best: glmnet's ``lambda.1se``).
+      `CVResult` with per-strength ``mean_score`` / ``std_score`` (population std, as
+      scikit-learn's ``cv_results_``), the per-fold ``scores``, ``best_strength`` and
+      ``one_se_strength``: the most regularized strength whose mean score is within one
+      standard error of the best, with glmnet's standard error ``sd(ddof=1) / sqrt(folds)``
+      of the best strength's fold scores (``lambda.1se``).
     """
     s = _strength_array(strengths)
     n_strengths = s.shape[0]
@@ -190,10 +240,13 @@ def cross_validate(
         raise ValueError(
             f"X and y must have the same number of rows; got {len(X_np)} and {len(y_np)}."
         )
-    splits = list(_splitter(folds, stratified, seed).split(X_np, y_np))
-    groups: dict[tuple[int, int], list[int]] = {}
+    splitter = _splitter(folds, stratified, seed, y_np)
+    splits = list(
+        splitter.split(X_np, y_np) if groups is None else splitter.split(X_np, y_np, groups)
+    )
+    by_shape: dict[tuple[int, int], list[int]] = {}
     for i, (tr, te) in enumerate(splits):
-        groups.setdefault((len(tr), len(te)), []).append(i)
+        by_shape.setdefault((len(tr), len(te)), []).append(i)
 
     def one_fold(strengths, Xtr, ytr, Xte, yte):
         def one_strength(strength):
@@ -203,7 +256,7 @@ def cross_validate(
 
     run = jax.jit(jax.vmap(one_fold, in_axes=(None, 0, 0, 0, 0)))
     scores = np.zeros((len(splits), n_strengths))
-    for idx in groups.values():
+    for idx in by_shape.values():
         tr = np.stack([splits[i][0] for i in idx])
         te = np.stack([splits[i][1] for i in idx])
         out = run(
@@ -214,13 +267,17 @@ def cross_validate(
             jnp.asarray(y_np[te]),
         )
         scores[idx] = np.asarray(out, dtype=np.float64)[:, :n_strengths]
-    mean, std = scores.mean(axis=0), scores.std(axis=0)
     host = np.asarray(s, dtype=np.float64)[:n_strengths]
-    best = int(np.argmax(mean))
-    se = std[best] / math.sqrt(len(splits))
-    within = np.nonzero(mean >= mean[best] - se)[0]
-    one_se = float(host[within[np.argmax(host[within])]])
-    return CVResult(host, scores, mean, std, float(host[best]), one_se)
+    bad = ~np.isfinite(scores).all(axis=0)
+    if bad.any():
+        warnings.warn(
+            f"cross_validate: strengths {host[bad].tolist()} gave NaN or infinite scores on some "
+            "folds; they rank worst and are never chosen.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    mean, std, best, one_se = _choose(host, scores)
+    return CVResult(host, scores, mean, std, best, one_se)
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,6 +327,19 @@ def path(
 # Plots
 
 
+def _strength_axis(ax: Any, strengths: np.ndarray) -> None:
+    """Log scale; symlog (linear below the smallest positive strength) when 0 is a strength."""
+    positive = strengths[strengths > 0]
+    if (strengths == 0).any():
+        linthresh = float(positive.min()) if positive.size else 1.0
+        ax.set_xscale("symlog", linthresh=linthresh)
+        ax.set_xlim(-0.2 * linthresh, 1.5 * float(strengths.max()) or 1.0)  # no negative side
+        ax.set_xlabel("strength (log scale; linear near 0, so strength 0 is shown)")
+    else:
+        ax.set_xscale("log")
+        ax.set_xlabel("strength (log scale)")
+
+
 def plot_path(result: PathResult, ax: Any = None):
     """Coefficients against the strength (log scale, strongest on the left), as in
     scikit-learn's lasso-path example. Returns the matplotlib figure."""
@@ -279,13 +349,14 @@ def plot_path(result: PathResult, ax: Any = None):
     leaves = [
         np.asarray(x).reshape(len(result.strengths), -1) for x in jax.tree.leaves(result.params)
     ]
-    coefs = np.concatenate(leaves, axis=1)
+    order = np.argsort(result.strengths)  # any grid order draws one line per coefficient
+    coefs = np.concatenate(leaves, axis=1)[order]
+    strengths = np.asarray(result.strengths)[order]
     for j in range(coefs.shape[1]):
-        ax.plot(result.strengths, coefs[:, j], lw=1.2)
-    ax.set_xscale("log")
+        ax.plot(strengths, coefs[:, j], lw=1.2)
+    _strength_axis(ax, strengths)
     ax.invert_xaxis()
     ax.axhline(0.0, color="k", lw=0.5)
-    ax.set_xlabel("strength (log scale)")
     ax.set_ylabel("coefficient")
     ax.set_title("regularization path")
     return fig
@@ -297,22 +368,18 @@ def plot_cv(result: CVResult, ax: Any = None):
     import matplotlib.pyplot as plt
 
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4.5))
+    order = np.argsort(result.strengths)
+    strengths = np.asarray(result.strengths)[order]
+    mean, std = result.mean_score[order], result.std_score[order]
     for row in result.scores:
-        ax.plot(result.strengths, row, color="0.75", lw=0.8)
-    ax.plot(result.strengths, result.mean_score, color="k", lw=2, label="mean over folds")
-    ax.fill_between(
-        result.strengths,
-        result.mean_score - result.std_score,
-        result.mean_score + result.std_score,
-        alpha=0.2,
-        label="± 1 std",
-    )
+        ax.plot(strengths, row[order], color="0.75", lw=0.8)
+    ax.plot(strengths, mean, color="k", lw=2, label="mean over folds")
+    ax.fill_between(strengths, mean - std, mean + std, alpha=0.2, label="± 1 std")
     ax.axvline(result.best_strength, ls="--", color="C3", label=f"best {result.best_strength:.3g}")
     ax.axvline(
         result.one_se_strength, ls=":", color="C2", label=f"one-SE {result.one_se_strength:.3g}"
     )
-    ax.set_xscale("log")
-    ax.set_xlabel("strength (log scale)")
+    _strength_axis(ax, strengths)
     ax.set_ylabel("score (higher is better)")
     ax.set_title("cross-validation")
     ax.legend(fontsize=8)

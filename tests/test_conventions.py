@@ -199,3 +199,63 @@ def test_from_sklearn_asks_for_n_samples_and_rejects_unknown_estimators():
         float(jr.conventions.from_sklearn(LogisticRegression(C=np.inf), n_samples=10)(jnp.ones(3)))
         == 0.0
     )
+
+
+def _multitask_data():
+    X, y = _diabetes()
+    X = (X - X.mean(0)) / X.std(0)
+    rng = np.random.default_rng(0)
+    Y = np.stack([y, 0.5 * y + 30 * rng.normal(size=len(y)), X[:, 2] * 40], axis=1)
+    return X, (Y - Y.mean(0)) / Y.std(0)
+
+
+@pytest.mark.parametrize("kind", ["MultiTaskElasticNet", "MultiTaskLasso"])
+def test_from_sklearn_multitask_solves_to_sklearns_coefficients(kind):
+    from sklearn import linear_model
+
+    X, Y = _multitask_data()
+    kwargs = {"alpha": 0.05, "tol": 1e-12, "max_iter": 200_000}
+    if kind == "MultiTaskElasticNet":
+        kwargs["l1_ratio"] = 0.5
+    est = getattr(linear_model, kind)(**kwargs).fit(X, Y)
+    pen = jr.conventions.from_sklearn(est, mask={"W": True, "b": False})
+    Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
+
+    def objective(p):  # scikit-learn's data term: 1 / (2 n) ||Y - X W - b||_F^2
+        return 0.5 * jnp.mean(jnp.sum((Yj - Xj @ p["W"] - p["b"]) ** 2, axis=1))
+
+    p0 = {"W": jnp.zeros((X.shape[1], Y.shape[1])), "b": jnp.zeros(Y.shape[1])}
+    p, info = jr.solve(objective, pen, p0, max_iter=100_000, tol=1e-12)
+    assert bool(info.converged)
+    want = est.coef_.T  # (n_features, n_tasks)
+    assert_close(p["W"], want, rtol=1e-6, atol=1e-9)
+    zero_rows = np.all(want == 0, axis=1)
+    assert zero_rows.any() and not zero_rows.all()  # the L2,1 penalty removed whole features
+    assert np.all(np.asarray(p["W"])[zero_rows] == 0)
+
+
+def test_to_torch_weight_decay_respects_the_mask_and_matches_torch_sgd():
+    import torch
+
+    params = {"dense": {"kernel": jnp.asarray(RNG_T.normal(size=(3, 2))), "bias": jnp.ones(2)}}
+    pen = jr.l2(0.3, mask=jr.masks.kernels)
+    with pytest.raises(ValueError, match=r"has a mask.*pass params"):
+        jr.conventions.to_torch_weight_decay(pen)
+    decays = jr.conventions.to_torch_weight_decay(pen, params)
+    assert decays == {"dense": {"bias": 0.0, "kernel": 0.3}}
+    # torch: one SGD step with a zero loss gradient, one parameter group per decay value
+    tensors = jax.tree.map(lambda x: torch.tensor(np.asarray(x), requires_grad=True), params)
+    groups: dict[float, list] = {}
+    for t, wd in zip(jax.tree.leaves(tensors), jax.tree.leaves(decays), strict=True):
+        groups.setdefault(wd, []).append(t)
+    opt = torch.optim.SGD([{"params": v, "weight_decay": k} for k, v in groups.items()], lr=0.5)
+    for t in jax.tree.leaves(tensors):
+        t.grad = torch.zeros_like(t)
+    opt.step()
+    want = jax.tree.map(lambda p, g: p - 0.5 * g, params, jax.grad(pen)(params))
+    for t, w in zip(jax.tree.leaves(tensors), jax.tree.leaves(want), strict=True):
+        assert_close(t.detach().numpy(), w, rtol=1e-12)
+    assert jr.conventions.to_torch_weight_decay(jr.l2(0.3)) == 0.3
+
+
+RNG_T = np.random.default_rng(5)

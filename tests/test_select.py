@@ -207,8 +207,8 @@ def test_sweep_compiles_once_and_matches_a_loop():
         return base(s, X, y)
 
     s1 = jnp.asarray(np.geomspace(1.0, 1e-3, 8), jnp.float32)
-    out = jr.select.sweep(train, s1, X, jnp.asarray(y))
-    out2 = jr.select.sweep(train, s1 * 0.5, X, jnp.asarray(y))
+    out = jr.select.sweep(train, s1, X, jnp.asarray(y), cache=True)
+    out2 = jr.select.sweep(train, s1 * 0.5, X, jnp.asarray(y), cache=True)
     assert len(traces) == 1
     assert out["w1"].shape == (8, 4, 8) and out2["w1"].shape == (8, 4, 8)
     one = jax.jit(base)
@@ -258,3 +258,133 @@ def test_choose_lambda_example_runs_and_writes_its_plots(tmp_path):
     assert "best strength" in proc.stdout and "one-SE" in proc.stdout
     for name in ("lasso_path.png", "lasso_cv.png", "iris_cv.png"):
         assert (tmp_path / name).stat().st_size > 20_000
+
+
+# --------------------------------------------------------------------------------------------
+# Issue #12: selection without silent wrong answers
+
+
+class _FixedFolds:
+    """Four folds of two test rows each: fold f tests rows 2f and 2f + 1."""
+
+    def split(self, X, y=None, groups=None):
+        rows = np.arange(8)
+        for f in range(4):
+            test = rows[2 * f : 2 * f + 2]
+            yield np.setdiff1d(rows, test), test
+
+
+def _table_cv(table, strengths):
+    """cross_validate whose score for (fold, strength) is table[fold, k]: a designed CV table."""
+    grid = jnp.asarray(strengths)
+    T = jnp.asarray(table)
+
+    def train_fn(s, X, y):
+        return s
+
+    def score_fn(s, X, y):
+        fold = (X[0, 0] // 2).astype(int)
+        return T[fold, jnp.argmin(jnp.abs(grid - s))]
+
+    X = np.arange(8.0)[:, None]
+    return jr.select.cross_validate(
+        train_fn, score_fn, strengths, X, np.zeros(8), folds=_FixedFolds()
+    )
+
+
+def test_one_se_uses_glmnets_standard_error():
+    strengths = np.array([0.01, 0.1, 1.0, 10.0])
+    table = np.array(
+        [
+            [1.0, 0.9, 0.5, -1.0],
+            [0.0, -0.1, -0.04, -1.0],
+            [1.0, 0.9, 0.5, -1.0],
+            [0.0, -0.1, -0.04, -1.0],
+        ]
+    )
+    cv = _table_cv(table, strengths)
+    mean = table.mean(axis=0)
+    best = int(np.argmax(mean))
+    se = table[:, best].std(ddof=1) / np.sqrt(4)  # glmnet: sd / sqrt(K), sd with n - 1
+    assert_close(cv.mean_score, mean, rtol=1e-12)
+    assert cv.best_strength == 0.01
+    assert cv.one_se_strength == strengths[mean >= mean[best] - se].max() == 1.0
+    # the population std would have picked 0.1 here
+    assert strengths[mean >= mean[best] - table[:, best].std() / 2].max() == 0.1
+
+
+def test_nan_scores_rank_worst_with_a_warning_naming_the_strengths():
+    strengths = np.array([0.01, 0.1, 1.0])
+    table = np.array([[0.5, np.nan, 0.1], [0.5, 2.0, 0.1], [0.5, 2.0, 0.1], [0.5, 2.0, 0.1]])
+    with pytest.warns(RuntimeWarning, match=r"strengths \[0\.1\] gave NaN"):
+        cv = _table_cv(table, strengths)
+    assert cv.best_strength == 0.01 and np.isnan(cv.mean_score[1])
+    assert_close(cv.mean_score[[0, 2]], [0.5, 0.1], rtol=1e-12)
+
+
+def test_stratification_follows_the_target_and_groups_reach_the_splitter():
+    from sklearn.model_selection import GroupKFold, KFold
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 2)), rng.normal(size=40)  # a continuous target
+
+    def train_fn(s, X, y):
+        return jnp.mean(y) / (1 + s)
+
+    def score_fn(m, X, y):
+        return -jnp.mean((y - m) ** 2)
+
+    cv = jr.select.cross_validate(train_fn, score_fn, [0.0, 1.0], X, y, folds=4)
+    want = [
+        -np.mean((y[te] - y[tr].mean()) ** 2)
+        for tr, te in KFold(4, shuffle=True, random_state=0).split(X)
+    ]
+    assert_close(cv.scores[:, 0], want, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"stratified=True needs class labels; y is 'continuous'"):
+        jr.select.cross_validate(train_fn, score_fn, [0.0], X, y, folds=4, stratified=True)
+    groups = np.repeat(np.arange(8), 5)
+    cv = jr.select.cross_validate(
+        train_fn, score_fn, [0.0], X, y, folds=GroupKFold(4), groups=groups
+    )
+    want = [-np.mean((y[te] - y[tr].mean()) ** 2) for tr, te in GroupKFold(4).split(X, y, groups)]
+    assert_close(cv.scores[:, 0], want, rtol=1e-12)
+
+
+def test_sweep_without_cache_sees_changed_globals_and_with_cache_keeps_the_first():
+    state = {"scale": 1.0}
+
+    def train(s, x):
+        return x * state["scale"] / (1 + s)
+
+    s, x = jnp.array([0.0, 1.0]), jnp.ones(2)
+    assert_close(jr.select.sweep(train, s, x)[:, 0], [1.0, 0.5], rtol=1e-12)
+    assert_close(jr.select.sweep(train, s, x, cache=True)[:, 0], [1.0, 0.5], rtol=1e-12)
+    state["scale"] = 10.0  # a notebook user changes a global
+    assert_close(jr.select.sweep(train, s, x)[:, 0], [10.0, 5.0], rtol=1e-12)
+    assert_close(
+        jr.select.sweep(train, s, x, cache=True)[:, 0], [1.0, 0.5], rtol=1e-12
+    )  # documented
+
+
+def test_plots_sort_the_grid_and_show_strength_zero(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    strengths = np.array([1.0, 0.0, 0.1, 10.0, 0.01])  # unsorted, with 0
+    table = np.tile(-np.abs(np.log10(strengths + 1e-3) + 1), (4, 1))
+    cv = _table_cv(table, strengths)
+    fig = jr.select.plot_cv(cv)
+    ax = fig.axes[0]
+    mean_line = [line for line in ax.lines if line.get_label() == "mean over folds"][0]
+    xs = mean_line.get_xdata()
+    assert list(xs) == sorted(strengths)
+    assert ax.get_xscale() == "symlog"
+    lo, hi = ax.get_xlim()
+    assert lo <= 0.0 <= hi  # strength 0 and its marker are on the axis
+    fig.savefig(tmp_path / "cv.png")
+    result = jr.select.PathResult(
+        strengths, {"w": jnp.asarray(np.outer(strengths, [1.0, -1.0]))}, None, None
+    )
+    fig = jr.select.plot_path(result)
+    for line in fig.axes[0].lines[:2]:
+        assert list(line.get_xdata()) == sorted(strengths)
