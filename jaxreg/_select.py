@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -156,9 +157,20 @@ class CVResult(NamedTuple):
     one_se_strength: float  # largest strength within one standard error of best (glmnet)
 
 
+def _require(module: str, *, what: str, extra: str) -> Any:
+    """Import an optional dependency, or say which jaxreg extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise ImportError(
+            f"jaxreg.select.{what} needs {module.split('.')[0]}, which is not installed: "
+            f"pip install 'jaxreg[{extra}]'."
+        ) from e
+
+
 def _splitter(folds: Any, stratified: bool | None, seed: int, y: np.ndarray):
-    from sklearn.model_selection import KFold, StratifiedKFold
-    from sklearn.utils.multiclass import type_of_target
+    selection = _require("sklearn.model_selection", what="cross_validate", extra="select")
+    targets = _require("sklearn.utils.multiclass", what="cross_validate", extra="select")
 
     if hasattr(folds, "split"):
         return folds
@@ -166,7 +178,7 @@ def _splitter(folds: Any, stratified: bool | None, seed: int, y: np.ndarray):
         raise ValueError(
             f"folds must be an int >= 2 or a scikit-learn splitter (KFold(5), ...); got {folds!r}."
         )
-    kind = type_of_target(y)
+    kind = targets.type_of_target(y)
     if stratified is None:  # classes: stratify; a continuous or multi-output target: do not
         stratified = kind in ("binary", "multiclass")
     elif stratified and kind not in ("binary", "multiclass"):
@@ -174,7 +186,7 @@ def _splitter(folds: Any, stratified: bool | None, seed: int, y: np.ndarray):
             f"stratified=True needs class labels; y is {kind!r} (scikit-learn's "
             "type_of_target). Use stratified=None (the default chooses from y) or False."
         )
-    cls = StratifiedKFold if stratified else KFold
+    cls = selection.StratifiedKFold if stratified else selection.KFold
     return cls(n_splits=folds, shuffle=True, random_state=seed)
 
 
@@ -343,7 +355,7 @@ def _strength_axis(ax: Any, strengths: np.ndarray) -> None:
 def plot_path(result: PathResult, ax: Any = None):
     """Coefficients against the strength (log scale, strongest on the left), as in
     scikit-learn's lasso-path example. Returns the matplotlib figure."""
-    import matplotlib.pyplot as plt
+    plt = _require("matplotlib.pyplot", what="plot_path", extra="plot")
 
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4.5))
     leaves = [
@@ -365,7 +377,7 @@ def plot_path(result: PathResult, ax: Any = None):
 def plot_cv(result: CVResult, ax: Any = None):
     """Mean CV score ± one std against the strength, with the best and one-SE strengths marked.
     Returns the matplotlib figure."""
-    import matplotlib.pyplot as plt
+    plt = _require("matplotlib.pyplot", what="plot_cv", extra="plot")
 
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4.5))
     order = np.argsort(result.strengths)

@@ -388,3 +388,18 @@ def test_plots_sort_the_grid_and_show_strength_zero(tmp_path):
     fig = jr.select.plot_path(result)
     for line in fig.axes[0].lines[:2]:
         assert list(line.get_xdata()) == sorted(strengths)
+
+
+def test_missing_optional_dependencies_name_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(
+        ImportError, match=r"plot_cv needs matplotlib.*pip install 'jaxreg\[plot\]'"
+    ):
+        jr.select.plot_cv(None)
+    monkeypatch.setitem(sys.modules, "sklearn.model_selection", None)
+    with pytest.raises(ImportError, match=r"cross_validate needs sklearn.*'jaxreg\[select\]'"):
+        jr.select.cross_validate(
+            lambda s, X, y: s, lambda p, X, y: p, [1.0], np.ones((4, 1)), np.ones(4)
+        )
