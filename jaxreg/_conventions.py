@@ -305,6 +305,12 @@ def from_sklearn(estimator: Any, *, n_samples: Any = None, mask: Any = None) -> 
         C, penalty, ratio = p["C"], p.get("penalty", "deprecated"), p.get("l1_ratio")
         if not C > 0:
             raise ValueError(f"LogisticRegression: C must be > 0; got C={C!r}.")
+        if p.get("solver") == "liblinear" and p.get("fit_intercept", True):
+            raise ValueError(
+                "LogisticRegression(solver='liblinear') penalizes the intercept too (as a "
+                "feature of value intercept_scaling); no penalty on the coefficients alone "
+                "reproduces it. Use another solver, or fit_intercept=False."
+            )
         if penalty == "deprecated":  # scikit-learn >= 1.8: the penalty is chosen by l1_ratio
             ratio = 0.0 if ratio is None else ratio
             penalty = "l2" if ratio == 0 else "l1" if ratio == 1 else "elasticnet"

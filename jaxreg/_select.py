@@ -121,8 +121,9 @@ def sweep(
     current values of the globals it reads (a notebook that changes a learning rate and sweeps
     again gets the new results), at the price of a compilation per call. ``cache=True``: the
     compiled sweep is kept for this ``train_fn`` object (and the number of ``args``), as
-    `jax.jit` keeps a function's: repeated sweeps skip compilation, but globals are read once,
-    at the first call; redefine ``train_fn`` (or pass ``cache=False``) after changing them.
+    `jax.jit` keeps a function's: repeated sweeps skip compilation, but globals are read only
+    when it traces (the first call, and again whenever the shapes or number of strengths
+    change); redefine ``train_fn`` (or pass ``cache=False``) after changing them.
 
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> jr.select.sweep(lambda s, x: x / (1 + s), jnp.array([0.0, 1.0, 3.0]), jnp.ones(2))
@@ -153,7 +154,7 @@ class CVResult(NamedTuple):
     scores: np.ndarray  # (folds, K), higher is better
     mean_score: np.ndarray  # (K,)
     std_score: np.ndarray  # (K,), population std over folds (as scikit-learn's cv_results_)
-    best_strength: float  # argmax of mean_score (first in the given order on ties; NaN worst)
+    best_strength: float  # argmax of mean_score (the largest strength on ties; NaN worst)
     one_se_strength: float  # largest strength within one standard error of best (glmnet)
 
 
@@ -178,13 +179,16 @@ def _splitter(folds: Any, stratified: bool | None, seed: int, y: np.ndarray):
         raise ValueError(
             f"folds must be an int >= 2 or a scikit-learn splitter (KFold(5), ...); got {folds!r}."
         )
-    kind = targets.type_of_target(y)
-    if stratified is None:  # classes: stratify; a continuous or multi-output target: do not
-        stratified = kind in ("binary", "multiclass")
-    elif stratified and kind not in ("binary", "multiclass"):
+    # class labels: ints, bools or strings that scikit-learn sees as binary/multiclass; a float
+    # target is a regression target even when its values are whole numbers (prices, counts)
+    kind = "continuous" if np.issubdtype(y.dtype, np.floating) else targets.type_of_target(y)
+    labels = kind in ("binary", "multiclass")
+    if stratified is None:  # classes: stratify; a regression target: do not
+        stratified = labels
+    elif stratified and not labels:
         raise ValueError(
-            f"stratified=True needs class labels; y is {kind!r} (scikit-learn's "
-            "type_of_target). Use stratified=None (the default chooses from y) or False."
+            f"stratified=True needs class labels (an int, bool or string y); y is {kind!r} "
+            f"(dtype {y.dtype}). Use stratified=None (the default chooses from y) or False."
         )
     cls = selection.StratifiedKFold if stratified else selection.KFold
     return cls(n_splits=folds, shuffle=True, random_state=seed)
@@ -200,7 +204,9 @@ def _choose(strengths: np.ndarray, scores: np.ndarray) -> tuple[Any, ...]:
     finite = np.isfinite(mean)
     if not finite.any():
         raise ValueError("cross_validate: every strength gave a NaN or infinite score.")
-    best = int(np.argmax(np.where(finite, mean, -np.inf)))
+    top = np.where(finite, mean, -np.inf)
+    tied = np.nonzero(top == top.max())[0]
+    best = int(tied[np.argmax(strengths[tied])])  # ties: the most regularized, whatever the order
     folds = scores.shape[0]
     se = scores[:, best].std(ddof=1) / math.sqrt(folds) if folds > 1 else 0.0
     within = np.nonzero(finite & (mean >= mean[best] - se))[0]
@@ -227,10 +233,12 @@ def cross_validate(
     -> scalar`` (higher is better, like scikit-learn scorers: return minus the MSE for a
     regression) are your plain functions; each call sees exactly one fold's rows. Folds come
     from scikit-learn: ``StratifiedKFold`` for class labels and ``KFold`` otherwise
-    (``stratified=None`` decides from scikit-learn's ``type_of_target(y)``; True/False forces
-    it), with ``shuffle=True, random_state=seed``; or pass any splitter (``folds=KFold(5)``
-    reproduces ``LassoCV(cv=5)``; ``folds=GroupKFold(5), groups=g`` keeps groups together:
-    ``groups`` goes to ``folds.split(X, y, groups)``). Folds of equal shape are stacked and
+    (``stratified=None`` stratifies an int, bool or string ``y`` that scikit-learn's
+    ``type_of_target`` calls binary or multiclass; a float ``y`` is a regression target even
+    with whole-number values; True/False forces it), with ``shuffle=True,
+    random_state=seed``; or pass any splitter (``folds=KFold(5)`` reproduces
+    ``LassoCV(cv=5)``; ``folds=GroupKFold(5), groups=g`` keeps groups together: ``groups``
+    goes to ``folds.split(X, y, groups)``). Folds of equal shape are stacked and
     run as one vmapped call, so each distinct fold shape compiles once. With ``devices`` the
     strength axis is sharded over them (padded to a multiple of their number), as in `sweep`.
 
@@ -251,6 +259,11 @@ def cross_validate(
     if len(X_np) != len(y_np):
         raise ValueError(
             f"X and y must have the same number of rows; got {len(X_np)} and {len(y_np)}."
+        )
+    if groups is not None and not hasattr(folds, "split"):
+        raise ValueError(
+            f"groups= needs a group splitter, e.g. folds=GroupKFold({folds}); folds={folds!r} "
+            "would ignore the groups."
         )
     splitter = _splitter(folds, stratified, seed, y_np)
     splits = list(

@@ -259,3 +259,14 @@ def test_to_torch_weight_decay_respects_the_mask_and_matches_torch_sgd():
 
 
 RNG_T = np.random.default_rng(5)
+
+
+def test_from_sklearn_refuses_liblinear_which_penalizes_the_intercept():
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(ValueError, match=r"liblinear.*penalizes the intercept"):
+        jr.conventions.from_sklearn(LogisticRegression(solver="liblinear", C=0.5), n_samples=10)
+    pen = jr.conventions.from_sklearn(
+        LogisticRegression(solver="liblinear", C=0.5, fit_intercept=False), n_samples=10
+    )
+    assert pen == jr.l2(0.2)

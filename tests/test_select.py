@@ -340,7 +340,9 @@ def test_stratification_follows_the_target_and_groups_reach_the_splitter():
         for tr, te in KFold(4, shuffle=True, random_state=0).split(X)
     ]
     assert_close(cv.scores[:, 0], want, rtol=1e-12)
-    with pytest.raises(ValueError, match=r"stratified=True needs class labels; y is 'continuous'"):
+    with pytest.raises(
+        ValueError, match=r"stratified=True needs class labels .*; y is 'continuous'"
+    ):
         jr.select.cross_validate(train_fn, score_fn, [0.0], X, y, folds=4, stratified=True)
     groups = np.repeat(np.arange(8), 5)
     cv = jr.select.cross_validate(
@@ -403,3 +405,29 @@ def test_missing_optional_dependencies_name_the_extra(monkeypatch):
         jr.select.cross_validate(
             lambda s, X, y: s, lambda p, X, y: p, [1.0], np.ones((4, 1)), np.ones(4)
         )
+
+
+def test_whole_number_float_targets_are_regression_and_ties_pick_the_largest_strength():
+    from sklearn.model_selection import KFold
+
+    X, y = np.arange(40.0)[:, None], np.arange(40.0)  # prices in whole dollars: regression
+
+    def train_fn(s, X, y):
+        return jnp.mean(y) / (1 + s)
+
+    def score_fn(m, X, y):
+        return -jnp.mean((y - m) ** 2)
+
+    cv = jr.select.cross_validate(train_fn, score_fn, [0.0], X, y, folds=5)
+    want = [
+        -np.mean((y[te] - y[tr].mean()) ** 2)
+        for tr, te in KFold(5, shuffle=True, random_state=0).split(X)
+    ]
+    assert_close(cv.scores[:, 0], want, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"groups= needs a group splitter"):
+        jr.select.cross_validate(
+            train_fn, score_fn, [0.0], X, y, folds=5, groups=np.arange(40) // 8
+        )
+    table = np.ones((4, 3))
+    for grid in ([0.1, 1.0, 10.0], [1.0, 0.1, 10.0], [10.0, 1.0, 0.1]):
+        assert _table_cv(table, np.array(grid)).best_strength == 10.0
