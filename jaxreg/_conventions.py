@@ -267,6 +267,17 @@ def from_sklearn(estimator: Any, *, n_samples: Any = None, mask: Any = None) -> 
     - ``LogisticRegression(C, l1_ratio)``: ``elastic_net(1 / (C n), l1_ratio)``
       (``l2(1 / (C n))`` at ``l1_ratio=0``, ``l1(1 / (C n))`` at 1)
     - ``MLPClassifier(alpha)``, ``MLPRegressor(alpha)``: ``l2(alpha / n, mask=kernels)``
+    - ``PoissonRegressor(alpha)``, ``GammaRegressor``, ``TweedieRegressor``: ``l2(alpha)`` with
+      the data term half the mean deviance, :math:`\frac{1}{2n}\sum_i d(y_i, \mu_i)`
+    - ``SGDRegressor`` / ``SGDClassifier(alpha, penalty, l1_ratio)``: ``l2(alpha)``,
+      ``l1(alpha)`` or ``elastic_net(alpha, l1_ratio)`` with the mean of their loss (squared
+      error is :math:`\frac12 (y - f)^2`)
+    - ``QuantileRegressor(alpha)``: ``l1(alpha)`` with the mean pinball loss
+    - ``HuberRegressor(alpha)``: ``l2(2 alpha / n)`` with
+      :math:`\frac1n\sum_i (\sigma + H_\epsilon(r_i / \sigma)\,\sigma)` (scikit-learn sums)
+    - ``LinearSVC(C, penalty)`` / ``LinearSVR(C)`` with ``fit_intercept=False``: ``l2(1 / (C n))``
+      (``l1`` for ``penalty='l1'``) with the mean of their loss; with an intercept liblinear
+      penalizes it too, which no coefficient penalty reproduces, so that raises
 
     scikit-learn never penalizes intercepts: apply the result to the coefficients only (for the
     MLPs the default ``mask`` is `jaxreg.masks.kernels`, i.e. ``coefs_``). ``C=inf`` (or
@@ -274,8 +285,9 @@ def from_sklearn(estimator: Any, *, n_samples: Any = None, mask: Any = None) -> 
 
     Args:
       estimator: a scikit-learn estimator (fitted or not; only hyperparameters are read).
-      n_samples: required where the factor depends on it: Ridge and LogisticRegression: the
-        number of training rows (the sum of sample weights when weighted); MLPs: the number of
+      n_samples: required where the factor depends on it: Ridge, LogisticRegression,
+        HuberRegressor, LinearSVC/SVR: the number of training rows (the sum of sample weights
+        when weighted); MLPs: the number of
         rows in each mini-batch (``batch_size``; the whole training set for ``solver='lbfgs'``).
       mask: the mask of the returned penalty.
 
@@ -327,8 +339,39 @@ def from_sklearn(estimator: Any, *, n_samples: Any = None, mask: Any = None) -> 
     if "BaseMultilayerPerceptron" in names:
         n = _need_n(n_samples, type(estimator).__name__, "the number of rows in each batch")
         return l2(p["alpha"] / n, mask=kernels if mask is None else mask)
+    if "_GeneralizedLinearRegressor" in names:  # Poisson, Gamma, Tweedie
+        return l2(p["alpha"], mask=mask)  # 1/(2n) sum deviance + alpha / 2 ||w||^2
+    if "SGDRegressor" in names or "SGDClassifier" in names:
+        penalty = p["penalty"]
+        if penalty is None:
+            return Sum()
+        if penalty not in ("l2", "l1", "elasticnet"):
+            raise ValueError(f"{type(estimator).__name__}: unsupported penalty={penalty!r}.")
+        if penalty == "elasticnet":
+            return elastic_net(p["alpha"], p["l1_ratio"], mask=mask)
+        return (l1 if penalty == "l1" else l2)(p["alpha"], mask=mask)
+    if "QuantileRegressor" in names:
+        return l1(p["alpha"], mask=mask)  # 1/n sum pinball + alpha ||w||_1
+    if "HuberRegressor" in names:
+        n = _need_n(n_samples, "HuberRegressor", "the number of training rows")
+        return l2(2.0 * p["alpha"] / n, mask=mask)  # sum of Huber terms + alpha ||w||^2
+    if "LinearSVC" in names or "LinearSVR" in names:
+        name = type(estimator).__name__
+        if p.get("fit_intercept", True):
+            raise ValueError(
+                f"{name} (liblinear) penalizes the intercept too (as a feature of value "
+                "intercept_scaling); no penalty on the coefficients alone reproduces it. Use "
+                "fit_intercept=False (and a column of ones in X if you need an intercept)."
+            )
+        n = _need_n(n_samples, name, "the number of training rows")
+        C = p["C"]
+        if not C > 0:
+            raise ValueError(f"{name}: C must be > 0; got C={C!r}.")
+        strength = 1.0 / (C * n)  # 1/2 ||w||^2 + C sum loss, divided by C n
+        return l1(strength, mask=mask) if p.get("penalty") == "l1" else l2(strength, mask=mask)
     raise TypeError(
         "from_sklearn supports Lasso, ElasticNet, MultiTaskLasso, MultiTaskElasticNet, Ridge, "
-        "LogisticRegression, MLPClassifier and "
-        f"MLPRegressor (and their subclasses); got {type(estimator).__name__}."
+        "LogisticRegression, SGDClassifier, SGDRegressor, PoissonRegressor, GammaRegressor, "
+        "TweedieRegressor, HuberRegressor, QuantileRegressor, LinearSVC, LinearSVR, "
+        f"MLPClassifier and MLPRegressor (and their subclasses); got {type(estimator).__name__}."
     )
