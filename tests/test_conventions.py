@@ -409,3 +409,31 @@ def test_from_sklearn_linear_svr_without_intercept():
     w, info = jr.solve(mean_loss, pen, jnp.zeros(X.shape[1]), max_iter=100_000, tol=1e-13)
     assert bool(info.converged)
     assert_close(w, est.coef_, rtol=2e-5, atol=2e-7)
+
+
+def test_from_sklearn_quantile_regressor_solution_is_optimal_for_the_jaxreg_objective():
+    """The pinball loss is not smooth, so jr.solve cannot check this row: solve jaxreg's
+    objective (mean pinball + the returned l1) as a linear program instead."""
+    from scipy.optimize import linprog
+    from sklearn.linear_model import QuantileRegressor
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(80, 3))
+    y = X @ np.array([1.5, -1.0, 0.0]) + rng.standard_t(3, size=80)
+    q, n, d = 0.7, 80, 3
+    est = QuantileRegressor(quantile=q, alpha=0.05, solver="highs").fit(X, y)
+    lam = float(jr.conventions.from_sklearn(est).strength)
+
+    def objective(w, b):
+        r = y - X @ w - b
+        return np.mean(np.maximum(q * r, (q - 1) * r)) + lam * np.abs(w).sum()
+
+    # variables: w+, w-, b+, b-, u+, u- >= 0 with X (w+ - w-) + b+ - b- + u+ - u- = y
+    c = np.concatenate(
+        [np.full(2 * d, lam), [0.0, 0.0], np.full(n, q / n), np.full(n, (1 - q) / n)]
+    )
+    A = np.hstack([X, -X, np.ones((n, 1)), -np.ones((n, 1)), np.eye(n), -np.eye(n)])
+    lp = linprog(c, A_eq=A, b_eq=y, bounds=(0, None), method="highs")
+    w, b = lp.x[:d] - lp.x[d : 2 * d], lp.x[2 * d] - lp.x[2 * d + 1]
+    assert_close(objective(est.coef_, est.intercept_), objective(w, b), rtol=1e-9)
+    assert_close(est.coef_, w, rtol=1e-6, atol=1e-8)
