@@ -15,7 +15,18 @@ import jax
 import numpy as np
 
 from ._masks import kernels
-from ._penalties import L1, L2, Orthogonal, elastic_net, group_lasso, l1, l2, orthogonal
+from ._penalties import (
+    L1,
+    L2,
+    ElasticNet,
+    GroupLasso,
+    Orthogonal,
+    elastic_net,
+    group_lasso,
+    l1,
+    l2,
+    orthogonal,
+)
 from ._penalty import Penalty, Sum, resolve_terms
 
 # Keras's L2(l) is l * sum w^2 (no 1/2): textbook strength = 2 * l.
@@ -375,3 +386,102 @@ def from_sklearn(estimator: Any, *, n_samples: Any = None, mask: Any = None) -> 
         "TweedieRegressor, HuberRegressor, QuantileRegressor, LinearSVC, LinearSVR, "
         f"MLPClassifier and MLPRegressor (and their subclasses); got {type(estimator).__name__}."
     )
+
+
+def _sklearn_parts(pen: Penalty) -> tuple[float, float, float]:
+    """(l1, l2, group) strengths of a penalty made of l1 / l2 / elastic-net / group-lasso
+    (axis=-1) terms with one mask and no weights: the shapes scikit-learn's penalties take."""
+    a = b = g = 0.0
+    for t in pen.terms:
+        if getattr(t, "weights", None) is not None:
+            raise ValueError(f"to_sklearn: scikit-learn has no per-element weights; got {t!r}.")
+        for part in t.parts():
+            s = _concrete(part.strength, "to_sklearn")
+            if isinstance(part, L1):
+                a += s
+            elif isinstance(part, L2):
+                b += s
+            elif isinstance(part, GroupLasso) and part.axis in ((-1,), (1,)):
+                g += s
+            else:
+                raise ValueError(f"to_sklearn: no scikit-learn estimator penalizes {part!r}.")
+    return a, b, g
+
+
+def to_sklearn(pen: Penalty, estimator_class: type, *, n_samples: Any = None, **kwargs: Any) -> Any:
+    """The scikit-learn estimator whose objective is a mean data term plus ``pen``.
+
+    The inverse of `from_sklearn` (its table gives each estimator's convention): the returned
+    ``estimator_class(**hyperparameters, **kwargs)`` satisfies ``from_sklearn(est, n_samples=n)``
+    == ``pen`` in value. ``pen`` must be l1 / l2 / elastic-net terms (and, for the multi-task
+    estimators, ``group_lasso(axis=-1)``) without weights; masks are not read (scikit-learn
+    penalizes the coefficients, never the intercept). ``n_samples`` is needed where
+    `from_sklearn` needs it; ``kwargs`` go to the estimator (``max_iter``, ``tol``, ...).
+
+    >>> from sklearn.linear_model import ElasticNet, Ridge
+    >>> import jaxreg as jr
+    >>> jr.conventions.to_sklearn(jr.elastic_net(0.1, 0.3), ElasticNet)
+    ElasticNet(alpha=0.1, l1_ratio=0.3)
+    >>> jr.conventions.to_sklearn(jr.l2(0.02), Ridge, n_samples=100)
+    Ridge(alpha=2.0)
+    """
+    a, b, g = _sklearn_parts(pen)
+    names = [c.__name__ for c in estimator_class.__mro__]
+    name = estimator_class.__name__
+
+    def only(*allowed: str) -> None:
+        used = {"l1": a, "l2": b, "group": g}
+        extra = [k for k, v in used.items() if v and k not in allowed]
+        if extra:
+            raise ValueError(
+                f"to_sklearn: {name} has no {' or '.join(extra)} part; got {pen!r} (it takes "
+                f"{', '.join(allowed)})."
+            )
+
+    def ratio(x: float, y: float) -> tuple[float, float]:  # (alpha, l1_ratio) of x|w|_1 + y/2 w^2
+        if len(pen.terms) == 1 and isinstance(pen.terms[0], ElasticNet):  # exact, not re-summed
+            t = pen.terms[0]
+            return _concrete(t.strength, "to_sklearn"), _concrete(t.l1_ratio, "to_sklearn")
+        total = x + y
+        return total, (x / total if total else 1.0)
+
+    if "MultiTaskElasticNet" in names:
+        only("group", "l2")
+        alpha, r = ratio(g, b)
+        if "MultiTaskLasso" in names:
+            only("group")
+            return estimator_class(alpha=alpha, **kwargs)
+        return estimator_class(alpha=alpha, l1_ratio=r, **kwargs)
+    only("l1", "l2")
+    if "Lasso" in names:
+        only("l1")
+        return estimator_class(alpha=a, **kwargs)
+    if "ElasticNet" in names or "SGDRegressor" in names or "SGDClassifier" in names:
+        alpha, r = ratio(a, b)
+        if "ElasticNet" in names:
+            return estimator_class(alpha=alpha, l1_ratio=r, **kwargs)
+        penalty = "l1" if r == 1 else "l2" if r == 0 else "elasticnet"
+        return estimator_class(alpha=alpha, penalty=penalty, l1_ratio=r, **kwargs)
+    if "_GeneralizedLinearRegressor" in names:
+        only("l2")
+        return estimator_class(alpha=b, **kwargs)
+    if "QuantileRegressor" in names:
+        only("l1")
+        return estimator_class(alpha=a, **kwargs)
+    if "Ridge" in names or "HuberRegressor" in names or "BaseMultilayerPerceptron" in names:
+        only("l2")
+        n = _need_n(n_samples, name, "the number of rows (per batch for the MLPs)")
+        return estimator_class(alpha=b * n / (2.0 if "HuberRegressor" in names else 1.0), **kwargs)
+    if "LogisticRegression" in names or "LinearSVC" in names or "LinearSVR" in names:
+        n = _need_n(n_samples, name, "the number of training rows")
+        alpha, r = ratio(a, b)
+        if not alpha:
+            raise ValueError(f"to_sklearn: {name} needs a positive strength (C = 1 / (s n)).")
+        C = 1.0 / (alpha * n)
+        if "LogisticRegression" in names:
+            return estimator_class(C=C, l1_ratio=r, **kwargs)
+        if r not in (0.0, 1.0) or ("LinearSVR" in names and r):
+            raise ValueError(f"to_sklearn: {name} takes an l2 (or, LinearSVC, l1) penalty only.")
+        extra = {"penalty": "l1"} if r == 1.0 else {}
+        return estimator_class(C=C, fit_intercept=False, **extra, **kwargs)
+    raise TypeError(f"to_sklearn supports the estimators of from_sklearn; got {estimator_class!r}.")

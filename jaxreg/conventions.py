@@ -5,6 +5,7 @@ from ._conventions import from_sklearn as from_sklearn
 from ._conventions import from_torch_weight_decay as from_torch_weight_decay
 from ._conventions import to_keras as to_keras
 from ._conventions import to_keras_config as to_keras_config
+from ._conventions import to_sklearn as to_sklearn
 from ._conventions import to_torch_weight_decay as to_torch_weight_decay
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "from_torch_weight_decay",
     "to_keras",
     "to_keras_config",
+    "to_sklearn",
     "to_torch_weight_decay",
 ]

@@ -437,3 +437,51 @@ def test_from_sklearn_quantile_regressor_solution_is_optimal_for_the_jaxreg_obje
     w, b = lp.x[:d] - lp.x[d : 2 * d], lp.x[2 * d] - lp.x[2 * d + 1]
     assert_close(objective(est.coef_, est.intercept_), objective(w, b), rtol=1e-9)
     assert_close(est.coef_, w, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("pen", "cls", "n"),
+    [
+        (jr.l1(0.1), "linear_model.Lasso", None),
+        (jr.elastic_net(0.1, 0.3), "linear_model.ElasticNet", None),
+        (jr.l1(0.02) + jr.l2(0.06), "linear_model.ElasticNet", None),
+        (jr.l2(0.02), "linear_model.Ridge", 50),
+        (jr.elastic_net(0.01, 0.5), "linear_model.LogisticRegression", 40),
+        (jr.group_lasso(0.2), "linear_model.MultiTaskLasso", None),
+        (jr.group_lasso(0.1) + jr.l2(0.3), "linear_model.MultiTaskElasticNet", None),
+        (jr.elastic_net(0.05, 0.2), "linear_model.SGDRegressor", None),
+        (jr.l1(0.05), "linear_model.SGDClassifier", None),
+        (jr.l2(0.3), "linear_model.PoissonRegressor", None),
+        (jr.l2(0.3), "linear_model.TweedieRegressor", None),
+        (jr.l2(0.04), "linear_model.HuberRegressor", 25),
+        (jr.l1(0.05), "linear_model.QuantileRegressor", None),
+        (jr.l2(0.01), "svm.LinearSVC", 20),
+        (jr.l1(0.01), "svm.LinearSVC", 20),
+        (jr.l2(0.01), "svm.LinearSVR", 20),
+        (jr.l2(0.001), "neural_network.MLPRegressor", 32),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_to_sklearn_inverts_from_sklearn(pen, cls, n):
+    import importlib
+
+    module, name = cls.split(".")
+    est_class = getattr(importlib.import_module(f"sklearn.{module}"), name)
+    est = jr.conventions.to_sklearn(pen, est_class, n_samples=n)
+    assert type(est) is est_class
+    back = jr.conventions.from_sklearn(est, n_samples=n)
+    tree = {"kernel": jnp.asarray(RNG_T.normal(size=(4, 3)))}
+    mask = None if "MLP" not in name else jr.masks.kernels
+    assert_close(back(tree), pen(tree), rtol=1e-12)
+    assert mask is None or back.terms[0].mask == jr.masks.kernels
+
+
+def test_to_sklearn_refuses_what_the_estimator_cannot_express():
+    from sklearn.linear_model import Lasso, Ridge
+
+    with pytest.raises(ValueError, match=r"Lasso has no l2 part"):
+        jr.conventions.to_sklearn(jr.elastic_net(0.1, 0.5), Lasso)
+    with pytest.raises(ValueError, match=r"needs n_samples"):
+        jr.conventions.to_sklearn(jr.l2(0.1), Ridge)
+    with pytest.raises(ValueError, match=r"no scikit-learn estimator penalizes nuclear"):
+        jr.conventions.to_sklearn(jr.nuclear(0.1), Ridge, n_samples=3)
