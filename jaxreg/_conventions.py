@@ -13,8 +13,10 @@ from typing import Any
 
 import jax
 import numpy as np
+import optax
 
 from ._masks import kernels
+from ._optimizers import torch_groups, torch_name, torch_transform
 from ._penalties import (
     L1,
     L2,
@@ -229,18 +231,88 @@ def to_torch_weight_decay(pen: Penalty, params: Any = None) -> Any:
 def from_torch_weight_decay(weight_decay: Any, *, mask: Any = None) -> Penalty:
     r"""The penalty whose gradient is PyTorch's coupled weight decay: ``jr.l2(weight_decay)``.
 
-    ``torch.optim.SGD/Adam(weight_decay=wd)`` add ``wd * p`` to each parameter's gradient before
-    the update; that is the gradient of :math:`\frac{wd}{2}\sum p^2`. It applies to every
-    parameter of the group, biases included: give torch a kernels-only parameter group (and
-    ``mask=jr.masks.kernels`` here) to penalize kernels only. ``AdamW`` and Keras's
-    ``Adam(weight_decay=...)`` decay *decoupled* from the gradient: they are not an L2 penalty
-    and have no `Penalty` equivalent.
+    ``torch.optim.SGD/Adam/RMSprop/Adagrad(weight_decay=wd)`` add ``wd * p`` to each
+    parameter's gradient before the update; that is the gradient of
+    :math:`\frac{wd}{2}\sum p^2`: an L2 penalty in disguise. It applies to every parameter of
+    the group, biases included: give torch a kernels-only parameter group (and
+    ``mask=jr.masks.kernels`` here) to penalize kernels only. ``AdamW`` and
+    ``Adam(decoupled_weight_decay=True)`` (and Keras's ``weight_decay``) decay the weights
+    *decoupled* from the gradient: under Adam that is not an L2 penalty, has no `Penalty`
+    equivalent, and raises here; reproduce it with `from_torch_optimizer`.
+
+    Args:
+      weight_decay: the number, or a torch optimizer / param-group dict to read it from.
+      mask: the mask of the returned penalty.
 
     >>> import jaxreg as jr
     >>> jr.conventions.from_torch_weight_decay(1e-4)
     l2(0.0001)
     """
+    if hasattr(weight_decay, "param_groups") or isinstance(weight_decay, dict):
+        name = torch_name(weight_decay, None)
+        decays = set()
+        for group in torch_groups(weight_decay):
+            if name == "AdamW" or group.get("decoupled_weight_decay"):
+                raise ValueError(
+                    f"from_torch_weight_decay: {name} decays the weights decoupled from the "
+                    "gradient, which is not an L2 penalty under Adam; use "
+                    "jr.conventions.from_torch_optimizer to reproduce it."
+                )
+            decays.add(float(group.get("weight_decay", 0.0)))
+        if len(decays) != 1:
+            raise ValueError(
+                f"from_torch_weight_decay: the param groups have weight decays {sorted(decays)}; "
+                "convert each group's value with its own mask."
+            )
+        weight_decay = decays.pop()
     return l2(weight_decay, mask=mask)
+
+
+def from_torch_optimizer(
+    spec: Any, *, name: str | None = None, groups: Any = None
+) -> optax.GradientTransformation:
+    r"""An optax transformation that reproduces a ``torch.optim`` optimizer's update.
+
+    Covered: ``SGD`` (momentum, dampening, nesterov), ``Adam`` (amsgrad, coupled or
+    ``decoupled_weight_decay``), ``AdamW``, ``RMSprop`` (centered, momentum), ``Adagrad``
+    (``lr_decay``, ``initial_accumulator_value``), all with ``maximize``. Each is torch's
+    single-tensor update in the same order of operations (eps added to :math:`\sqrt{\hat v}`
+    as torch and optax do, bias corrections per step): tested against torch itself to 1e-12
+    relative in float64 and 1e-6 in float32 after 300 steps. Pass the params to ``update``.
+
+    Which are L2 penalties in disguise: the coupled ``weight_decay`` of SGD, Adam, RMSprop and
+    Adagrad is ``jr.l2(weight_decay)`` added to the loss (`from_torch_weight_decay`). AdamW's
+    (and ``decoupled_weight_decay=True``) is not: it shrinks the weights by
+    ``lr * weight_decay`` outside Adam's normalization.
+
+    Args:
+      spec: a torch optimizer; its ``state_dict()["param_groups"]`` list; or one dict of
+        hyperparameters (missing keys take torch's defaults). Importing torch is not needed for
+        the dict forms.
+      name: ``"SGD"``, ``"Adam"``, ``"AdamW"``, ``"RMSprop"`` or ``"Adagrad"``, when ``spec`` is
+        a dict whose keys do not say which.
+      groups: with several param groups, a pytree with the params' structure of group indices
+        (0, 1, ... in the order of ``param_groups``); the result is an `optax.multi_transform`.
+
+    >>> import jax.numpy as jnp, optax, jaxreg as jr
+    >>> tx = jr.conventions.from_torch_optimizer({"lr": 0.1, "momentum": 0.9}, name="SGD")
+    >>> params = {"w": jnp.array([1.0, -2.0])}
+    >>> state = tx.init(params)
+    >>> updates, state = tx.update({"w": jnp.array([0.5, 0.5])}, state, params)
+    >>> optax.apply_updates(params, updates)
+    {'w': Array([ 0.95, -2.05], dtype=float32)}
+    """
+    kind = torch_name(spec, name)
+    txs = [torch_transform(kind, group) for group in torch_groups(spec)]
+    if len(txs) == 1 and groups is None:
+        return txs[0]
+    if groups is None:
+        raise ValueError(
+            f"from_torch_optimizer: the spec has {len(txs)} param groups; pass groups=, a pytree "
+            "with the params' structure of group indices (0, 1, ...), to say which leaf is in "
+            "which group."
+        )
+    return optax.multi_transform(dict(enumerate(txs)), groups)
 
 
 def _class_names(estimator: Any) -> list[str]:

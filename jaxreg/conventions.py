@@ -2,6 +2,7 @@
 
 from ._conventions import from_keras as from_keras
 from ._conventions import from_sklearn as from_sklearn
+from ._conventions import from_torch_optimizer as from_torch_optimizer
 from ._conventions import from_torch_weight_decay as from_torch_weight_decay
 from ._conventions import to_keras as to_keras
 from ._conventions import to_keras_config as to_keras_config
@@ -11,6 +12,7 @@ from ._conventions import to_torch_weight_decay as to_torch_weight_decay
 __all__ = [
     "from_keras",
     "from_sklearn",
+    "from_torch_optimizer",
     "from_torch_weight_decay",
     "to_keras",
     "to_keras_config",
