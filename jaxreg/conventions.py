@@ -1,6 +1,7 @@
 """Exact converters between jaxreg's textbook convention and Keras, PyTorch and scikit-learn."""
 
 from ._conventions import from_keras as from_keras
+from ._conventions import from_keras_optimizer as from_keras_optimizer
 from ._conventions import from_sklearn as from_sklearn
 from ._conventions import from_torch_optimizer as from_torch_optimizer
 from ._conventions import from_torch_weight_decay as from_torch_weight_decay
@@ -11,6 +12,7 @@ from ._conventions import to_torch_weight_decay as to_torch_weight_decay
 
 __all__ = [
     "from_keras",
+    "from_keras_optimizer",
     "from_sklearn",
     "from_torch_optimizer",
     "from_torch_weight_decay",
