@@ -79,7 +79,8 @@ class Run:
     variant: how the framework is used. ``stock``: the framework's own optimizer and penalty
       (Keras regularizer objects, torch loss term, optax + jaxreg); ``weight_decay``: torch's
       coupled weight_decay on a kernels-only parameter group instead of a loss term;
-      ``keras_adam`` / ``torch_adam``: JAX reproducing that framework's Adam formula.
+      ``keras_adam`` / ``torch_adam``: JAX with that framework's Adam reproduced by
+      ``jr.conventions.from_keras_optimizer`` / ``from_torch_optimizer``.
     constants: ``native``: hyperparameters as given; ``keras_f32``: the float32-rounded
       constants that Keras on TensorFlow actually uses in float64 (Adam's beta powers, SGD's
       momentum, the regularizer strength).
@@ -107,10 +108,9 @@ class Run:
             "b1": ADAM["b1"],
             "b2": ADAM["b2"],
             "eps": ADAM["eps"],
-            # Keras casts beta_1/beta_2 through float32 for the bias-correction powers only;
-            # its moment updates use the Python doubles (1 - beta).
-            "b1_power_base": f32(ADAM["b1"]) if kc else ADAM["b1"],
-            "b2_power_base": f32(ADAM["b2"]) if kc else ADAM["b2"],
+            # Keras on TensorFlow casts beta_1/beta_2 through float32 for the bias-correction
+            # powers only (jr.conventions.from_keras_optimizer(tf_rounding=True) does the same)
+            "tf_rounding": kc,
             "momentum": f32(MOMENTUM) if kc else MOMENTUM,
         }
         h["penalty"] = penalty_spec(self.config.penalty, keras_f32=kc)

@@ -3,7 +3,7 @@ Keras and PyTorch written as optax transformations, so each framework can be mat
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 
@@ -26,69 +26,6 @@ class MLP(nn.Module):
     def __call__(self, x):
         x = nn.relu(nn.Dense(self.hidden, dtype=self.dtype, param_dtype=self.dtype)(x))
         return nn.Dense(3, dtype=self.dtype, param_dtype=self.dtype)(x)
-
-
-class AdamState(NamedTuple):
-    count: jax.Array
-    m: Any
-    v: Any
-
-
-def keras_adam(lr, b1, b2, eps, b1_power_base, b2_power_base) -> optax.GradientTransformation:
-    """keras.optimizers.Adam's update, step for step ("epsilon hat": eps is added to sqrt(v),
-    the bias correction is folded into the step size alpha)."""
-
-    def init(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return AdamState(jnp.zeros((), jnp.int32), zeros, zeros)
-
-    def update(grads, state, params=None):
-        del params
-        count = state.count + 1
-
-        def one(g, m, v):
-            dt = g.dtype
-            t = count.astype(dt)
-            b1p = jnp.power(jnp.asarray(b1_power_base, dt), t)
-            b2p = jnp.power(jnp.asarray(b2_power_base, dt), t)
-            alpha = jnp.asarray(lr, dt) * jnp.sqrt(1 - b2p) / (1 - b1p)
-            m = m + (g - m) * (1 - b1)
-            v = v + (g * g - v) * (1 - b2)
-            return -(m * alpha) / (jnp.sqrt(v) + eps), m, v
-
-        out = jax.tree.map(one, grads, state.m, state.v)
-        pick = lambda i: jax.tree.map(lambda o: o[i], out, is_leaf=lambda o: isinstance(o, tuple))  # noqa: E731
-        return pick(0), AdamState(count, pick(1), pick(2))
-
-    return optax.GradientTransformation(init, update)
-
-
-def torch_adam(lr, b1, b2, eps, total_steps, dtype) -> optax.GradientTransformation:
-    """torch.optim.Adam's single-tensor update: bias corrections in Python double, rounded to
-    the parameter dtype when they meet a tensor; moments by lerp and addcmul."""
-    t = np.arange(1, total_steps + 1, dtype=np.float64)
-    step_size = jnp.asarray(lr / (1 - b1**t), dtype)
-    bc2_sqrt = jnp.asarray(np.sqrt(1 - b2**t), dtype)
-
-    def init(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return AdamState(jnp.zeros((), jnp.int32), zeros, zeros)
-
-    def update(grads, state, params=None):
-        del params
-        i = state.count
-
-        def one(g, m, v):
-            m = m + (1 - b1) * (g - m)
-            v = v * b2 + (1 - b2) * g * g
-            denom = jnp.sqrt(v) / bc2_sqrt[i] + eps
-            return -step_size[i] * (m / denom), m, v
-
-        out = jax.tree.map(one, grads, state.m, state.v)
-        pick = lambda k: jax.tree.map(lambda o: o[k], out, is_leaf=lambda o: isinstance(o, tuple))  # noqa: E731
-        return pick(0), AdamState(i + 1, pick(1), pick(2))
-
-    return optax.GradientTransformation(init, update)
 
 
 def penalty(spec: dict[str, Any]) -> jr.Penalty:
@@ -114,15 +51,15 @@ def train(spec: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:
     }
     params = jax.tree.map(jnp.asarray, params)
     n = len(d["y_train"])
-    steps_per_epoch = -(-n // batch)
     if spec["config"]["optimizer"] == "sgd":
         opt = optax.sgd(h["lr"], momentum=h["momentum"])
-    elif spec["variant"] == "keras_adam":
-        opt = keras_adam(
-            h["lr"], h["b1"], h["b2"], h["eps"], h["b1_power_base"], h["b2_power_base"]
-        )
-    elif spec["variant"] == "torch_adam":
-        opt = torch_adam(h["lr"], h["b1"], h["b2"], h["eps"], h["epochs"] * steps_per_epoch, dt)
+    elif spec["variant"] == "keras_adam":  # the library's converter, from Keras's own config
+        keras_config = {"name": "adam", "learning_rate": h["lr"], "beta_1": h["b1"]}
+        keras_config |= {"beta_2": h["b2"], "epsilon": h["eps"]}
+        opt = jr.conventions.from_keras_optimizer(keras_config, tf_rounding=h["tf_rounding"])
+    elif spec["variant"] == "torch_adam":  # the library's converter, from torch's param group
+        torch_group = {"lr": h["lr"], "betas": (h["b1"], h["b2"]), "eps": h["eps"]}
+        opt = jr.conventions.from_torch_optimizer(torch_group, name="Adam")
     else:
         opt = optax.adam(h["lr"], b1=h["b1"], b2=h["b2"], eps=h["eps"])
 
