@@ -293,6 +293,8 @@ def from_torch_optimizer(
         a dict whose keys do not say which.
       groups: with several param groups, a pytree with the params' structure of group indices
         (0, 1, ... in the order of ``param_groups``); the result is an `optax.multi_transform`.
+        (torch's Adagrad fills its sums from the constructor's ``initial_accumulator_value``,
+        not a group's own value; the conversion reads each group's value.)
 
     >>> import jax.numpy as jnp, optax, jaxreg as jr
     >>> tx = jr.conventions.from_torch_optimizer({"lr": 0.1, "momentum": 0.9}, name="SGD")
