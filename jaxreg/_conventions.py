@@ -305,7 +305,15 @@ def from_torch_optimizer(
     {'w': Array([ 0.95, -2.05], dtype=float32)}
     """
     kind = torch_name(spec, name)
-    txs = [torch_transform(kind, group) for group in torch_groups(spec)]
+    groups_hyper = torch_groups(spec)
+    inits = {g.get("initial_accumulator_value", 0) for g in groups_hyper}
+    if kind == "Adagrad" and len(inits) > 1:
+        raise ValueError(
+            "from_torch_optimizer: these Adagrad param groups give different "
+            f"initial_accumulator_value {sorted(inits)}, but torch fills every group's sums from "
+            "the constructor's value; pass the optimizer object (its defaults hold that value)."
+        )
+    txs = [torch_transform(kind, group) for group in groups_hyper]
     if len(txs) == 1 and groups is None:
         return txs[0]
     if groups is None:
@@ -359,10 +367,12 @@ def _class_names(estimator: Any) -> list[str]:
     return [c.__name__ for c in type(estimator).__mro__]
 
 
-def _need_n(n_samples: Any, estimator_name: str, meaning: str) -> float:
+def _need_n(
+    n_samples: Any, estimator_name: str, meaning: str, *, caller: str = "from_sklearn"
+) -> float:
     if n_samples is None:
         raise ValueError(
-            f"from_sklearn({estimator_name}) needs n_samples: {meaning}. scikit-learn scales this "
+            f"{caller}({estimator_name}) needs n_samples: {meaning}. scikit-learn scales this "
             "penalty against a summed loss, jaxreg against a mean loss, so the factor is n."
         )
     if isinstance(n_samples, bool) or not (
@@ -572,6 +582,8 @@ def to_sklearn(pen: Penalty, estimator_class: type, *, n_samples: Any = None, **
         alpha, r = ratio(a, b)
         if "ElasticNet" in names:
             return estimator_class(alpha=alpha, l1_ratio=r, **kwargs)
+        if not alpha:
+            return estimator_class(alpha=0.0, penalty=None, **kwargs)
         penalty = "l1" if r == 1 else "l2" if r == 0 else "elasticnet"
         return estimator_class(alpha=alpha, penalty=penalty, l1_ratio=r, **kwargs)
     if "_GeneralizedLinearRegressor" in names:
@@ -582,10 +594,12 @@ def to_sklearn(pen: Penalty, estimator_class: type, *, n_samples: Any = None, **
         return estimator_class(alpha=a, **kwargs)
     if "Ridge" in names or "HuberRegressor" in names or "BaseMultilayerPerceptron" in names:
         only("l2")
-        n = _need_n(n_samples, name, "the number of rows (per batch for the MLPs)")
+        n = _need_n(
+            n_samples, name, "the number of rows (per batch for the MLPs)", caller="to_sklearn"
+        )
         return estimator_class(alpha=b * n / (2.0 if "HuberRegressor" in names else 1.0), **kwargs)
     if "LogisticRegression" in names or "LinearSVC" in names or "LinearSVR" in names:
-        n = _need_n(n_samples, name, "the number of training rows")
+        n = _need_n(n_samples, name, "the number of training rows", caller="to_sklearn")
         alpha, r = ratio(a, b)
         if not alpha:
             raise ValueError(f"to_sklearn: {name} needs a positive strength (C = 1 / (s n)).")

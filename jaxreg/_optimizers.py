@@ -11,6 +11,7 @@ that float32 stays within 1e-7 of torch's double.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -217,13 +218,20 @@ _TORCH_IGNORED = {"params", "foreach", "differentiable", "fused", "capturable", 
 
 def torch_name(spec: Any, name: str | None) -> str:
     """The torch optimizer's class name, from the object, ``name=``, or a param group's keys."""
+    if isinstance(spec, dict) and "param_groups" in spec:
+        spec = spec["param_groups"]
     if hasattr(spec, "param_groups"):
-        for cls in type(spec).__mro__:
-            if cls.__name__ in _TORCH_BUILDERS:
-                return cls.__name__
-        raise ValueError(
-            f"from_torch_optimizer supports {sorted(_TORCH_BUILDERS)}; got {type(spec).__name__}."
+        found = next(
+            (c.__name__ for c in type(spec).__mro__ if c.__name__ in _TORCH_BUILDERS), None
         )
+        if found is None:
+            raise ValueError(
+                f"from_torch_optimizer supports {sorted(_TORCH_BUILDERS)}; got "
+                f"{type(spec).__name__}."
+            )
+        if name is not None and name != found:
+            raise ValueError(f"name={name!r} contradicts the optimizer, a torch {found}.")
+        return found
     if name is not None:
         if name not in _TORCH_BUILDERS:
             raise ValueError(f"name must be one of {sorted(_TORCH_BUILDERS)}; got name={name!r}.")
@@ -232,8 +240,8 @@ def torch_name(spec: Any, name: str | None) -> str:
     keys = set(group) if isinstance(group, dict) else set()
     if {"momentum", "dampening"} <= keys:
         return "SGD"
-    if "betas" in keys:
-        return "AdamW" if group.get("decoupled_weight_decay") else "Adam"
+    if "betas" in keys and "decoupled_weight_decay" in keys:  # torch >= 2.6 writes it
+        return "AdamW" if group["decoupled_weight_decay"] else "Adam"
     if {"alpha", "centered"} <= keys:
         return "RMSprop"
     if "lr_decay" in keys:
@@ -245,16 +253,27 @@ def torch_name(spec: Any, name: str | None) -> str:
 
 
 def torch_groups(spec: Any) -> list[dict[str, Any]]:
-    """The param groups' hyperparameters: from the optimizer, a state_dict list, or one dict."""
+    """The param groups' hyperparameters: from the optimizer, a state_dict list, or one dict.
+
+    torch's Adagrad fills every group's sums from the constructor's initial_accumulator_value
+    (``opt.defaults``), not the group's own: read from the optimizer, groups get that value.
+    """
     if hasattr(spec, "param_groups"):
-        return [dict(g) for g in spec.param_groups]
+        groups = [dict(g) for g in spec.param_groups]
+        init = getattr(spec, "defaults", {}).get("initial_accumulator_value")
+        if init is not None:
+            groups = [{**g, "initial_accumulator_value": init} for g in groups]
+        return groups
+    if isinstance(spec, dict) and "param_groups" in spec:  # a whole state_dict()
+        return torch_groups(spec["param_groups"])
     if isinstance(spec, dict):
         return [dict(spec)]
     if isinstance(spec, list | tuple) and spec and all(isinstance(g, dict) for g in spec):
         return [dict(g) for g in spec]
     raise TypeError(
-        "spec must be a torch.optim optimizer, its state_dict()['param_groups'] list, or a dict "
-        f"of hyperparameters; got {type(spec).__name__}."
+        "spec must be a torch.optim optimizer (not a learning-rate scheduler), its "
+        "state_dict() or state_dict()['param_groups'] list, or a dict of hyperparameters; got "
+        f"{type(spec).__name__}."
     )
 
 
@@ -273,7 +292,24 @@ def torch_transform(name: str, group: dict[str, Any]) -> optax.GradientTransform
             hyper[key] = value.item()  # a 0-d tensor lr
     if name == "AdamW":
         hyper["decoupled_weight_decay"] = True
+    _check_torch(name, hyper)
     return _TORCH_BUILDERS[name](**hyper)
+
+
+def _check_torch(name: str, h: dict[str, Any]) -> None:
+    """The checks torch's constructors make, so that a config torch refuses is refused here."""
+    for key in ("lr", "eps", "weight_decay", "momentum", "lr_decay", "initial_accumulator_value"):
+        if key in h and not h[key] >= 0:
+            raise ValueError(
+                f"from_torch_optimizer: {name} needs {key} >= 0; got {key}={h[key]!r}."
+            )
+    if "betas" in h and not all(0 <= b < 1 for b in h["betas"]):
+        raise ValueError(f"from_torch_optimizer: betas must be in [0, 1); got {h['betas']!r}.")
+    if name == "SGD" and h["nesterov"] and (h["momentum"] <= 0 or h["dampening"] != 0):
+        raise ValueError(
+            "from_torch_optimizer: torch's nesterov SGD needs momentum > 0 and dampening = 0; "
+            f"got momentum={h['momentum']!r}, dampening={h['dampening']!r}."
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -429,6 +465,13 @@ _KERAS_NAMES = {
     "rmsprop": "RMSprop",
     "adagrad": "Adagrad",
 }
+# Keras optimizers this module does not reproduce: their configs look like Adam's or SGD's
+_KERAS_OTHERS = {"nadam", "adamax", "adadelta", "adafactor", "ftrl", "lion", "lamb", "muon"}
+
+
+def _keras_default_name(config_name: Any) -> str:
+    """Keras's automatic names: 'adam', 'adam_w', 'rm_sprop', 'sgd_1', 'adam_2' -> 'adamw'..."""
+    return re.sub(r"_\d+$", "", str(config_name)).replace("_", "").lower()
 
 
 def keras_transform(
@@ -441,12 +484,19 @@ def keras_transform(
     elif isinstance(spec, dict) and "class_name" in spec:
         kind, config = spec["class_name"], dict(spec.get("config") or {})
     elif isinstance(spec, dict):
-        kind = name or _KERAS_NAMES.get(str(spec.get("name", "")).lower())
+        kind = _KERAS_NAMES.get(_keras_default_name(spec.get("name", "")))
         config = dict(spec)
     else:
         raise TypeError(
             "spec must be a keras optimizer, keras.optimizers.serialize(opt) or opt.get_config(); "
             f"got {type(spec).__name__}."
+        )
+    seen = _keras_default_name(config.get("name", ""))
+    if seen in _KERAS_OTHERS or (kind and name and name != kind):
+        raise ValueError(
+            f"from_keras_optimizer: the spec is a Keras {kind or seen!r} optimizer"
+            + (f", not {name!r}" if name else "")
+            + f"; supported: {sorted(_KERAS_BUILDERS)}."
         )
     kind = name or kind
     if kind not in _KERAS_BUILDERS:

@@ -106,3 +106,11 @@ def test_tf_rounding_matters_in_float64_and_specs_without_keras():
         jr.conventions.from_keras_optimizer({"name": "adam", "clipnorm": 1.0})
     with pytest.raises(ValueError, match=r"supports .* got a config named 'mine'"):
         jr.conventions.from_keras_optimizer({"name": "mine"})
+
+
+def test_keras_automatic_names_and_unsupported_optimizers():
+    for config_name, kind in (("adam_w", "AdamW"), ("rm_sprop", "RMSprop"), ("sgd_1", "SGD")):
+        tx = jr.conventions.from_keras_optimizer({"name": config_name, "learning_rate": 0.1})
+        assert isinstance(tx, optax.GradientTransformation), kind
+    with pytest.raises(ValueError, match=r"a Keras 'nadam' optimizer, not 'Adam'"):
+        jr.conventions.from_keras_optimizer({"name": "nadam", "beta_1": 0.9}, name="Adam")

@@ -128,7 +128,7 @@ def test_specs_as_dicts_and_state_dict_groups():
 
 def test_coupled_weight_decay_is_an_l2_penalty_and_decoupled_raises():
     p = jnp.asarray(np.random.default_rng(1).normal(size=4))
-    adam = {"lr": 0.1, "betas": (0.9, 0.999), "weight_decay": 0.03}
+    adam = {"lr": 0.1, "betas": (0.9, 0.999), "weight_decay": 0.03, "decoupled_weight_decay": False}
     pen = jr.conventions.from_torch_weight_decay(adam)
     assert pen == jr.l2(0.03)
     assert_close(jax.grad(pen)(p), 0.03 * np.asarray(p), rtol=1e-12)
@@ -139,3 +139,24 @@ def test_coupled_weight_decay_is_an_l2_penalty_and_decoupled_raises():
         jr.conventions.from_torch_weight_decay(
             {"betas": (0.9, 0.99), "decoupled_weight_decay": True}
         )
+
+
+def test_review_fixes_ambiguous_and_invalid_specs():
+    adam_group = {"lr": 0.01, "betas": (0.9, 0.999), "weight_decay": 0.01}  # Adam or AdamW?
+    with pytest.raises(ValueError, match=r"pass name="):
+        jr.conventions.from_torch_optimizer(adam_group)
+    with pytest.raises(ValueError, match=r"pass name="):
+        jr.conventions.from_torch_weight_decay(adam_group)
+    with pytest.raises(ValueError, match=r"nesterov SGD needs momentum > 0 and dampening = 0"):
+        jr.conventions.from_torch_optimizer(
+            {"lr": 0.1, "nesterov": True, "dampening": 0.1}, name="SGD"
+        )
+    with pytest.raises(ValueError, match=r"needs lr >= 0; got lr=-0.1"):
+        jr.conventions.from_torch_optimizer({"lr": -0.1}, name="SGD")
+    with pytest.raises(ValueError, match=r"different initial_accumulator_value"):
+        jr.conventions.from_torch_optimizer(
+            [{"lr": 0.1, "lr_decay": 0, "initial_accumulator_value": v} for v in (0.5, 0.1)],
+            groups=[0, 1],
+        )
+    whole = {"state": {}, "param_groups": [{"lr": 0.1, "momentum": 0.0, "dampening": 0.0}]}
+    assert isinstance(jr.conventions.from_torch_optimizer(whole), optax.GradientTransformation)
