@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.markdown).write_text(markdown(report))
     if args.plot and report["comparisons"]:
         plot(report, args.plot)
+    if not graded:
+        print("parity: no graded comparison ran (every pair needs two frameworks): failing")
+        return 1
     if skipped and args.allow_missing:
         return 0 if all(c["passed"] for c in graded) and not failed else 1
     return 0 if report["ok"] else 1

@@ -162,11 +162,14 @@ def build_runs(
                         if penalty == "l2":
                             cand += [wd]
                             cand_pairs += [(wd, jt, True)]
-                        cand_pairs += [(tf, torch, False), (jax, torch, False)]
+                        # stock optax.adam vs stock torch Adam: the same algorithm, graded
+                        cand_pairs += [(jax, torch, True), (tf, torch, False)]
                     else:
                         jk, tk = Run(cfg, "jax", constants=kc), Run(cfg, "torch", constants=kc)
                         cand = list(dict.fromkeys([tf, torch, jax, jk, tk]))
                         cand_pairs = [(jax, torch, True), (jk, tf, True), (tk, tf, True)]
+                        # stock TF vs stock torch, unadjusted: float32-rounded constants
+                        cand_pairs += [(tf, torch, False)]
                         if penalty == "l2":
                             cand += [wd]
                             cand_pairs += [(wd, jax, True)]

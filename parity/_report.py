@@ -11,12 +11,12 @@ from ._config import PRESETS, Run, f32
 
 NOTES = {
     ("adam", "jax[torch_adam]", "torch"): (
-        "JAX runs torch.optim.Adam's formula: eps added to sqrt(v)/sqrt(1-b2^t), bias "
-        "corrections in Python double rounded to the dtype, moments by lerp/addcmul."
+        "JAX runs torch.optim.Adam through jr.conventions.from_torch_optimizer: eps added to "
+        "sqrt(v)/sqrt(1-b2^t), moments by lerp/addcmul, torch's order of operations."
     ),
     ("adam", "jax[keras_adam]", "tf"): (
-        "JAX runs Keras's Adam ('epsilon hat'): eps added to sqrt(v), not sqrt(v_hat); "
-        "step lr*sqrt(1-b2^t)/(1-b1^t)."
+        "JAX runs Keras's Adam ('epsilon hat') through jr.conventions.from_keras_optimizer: eps "
+        "added to sqrt(v), not sqrt(v_hat); step lr*sqrt(1-b2^t)/(1-b1^t)."
     ),
     ("adam", "jax[keras_adam,keras_f32]", "tf"): (
         "JAX runs Keras's Adam ('epsilon hat') with Keras-on-TF's float64 constants: beta powers "
@@ -29,8 +29,14 @@ NOTES = {
         "strengths to float32. Shown for information."
     ),
     ("adam", "jax", "torch"): (
-        "Stock optax.adam: torch's formula, but the bias correction is computed in the parameter "
-        "dtype and the moments by b*m + (1-b)*g. Shown for information."
+        "Stock optax.adam vs stock torch.optim.Adam: the same algorithm (eps added to "
+        "sqrt(v_hat)); optax computes the bias correction in the parameter dtype and the moments "
+        "by b*m + (1-b)*g, which differ from torch's by rounding only. Graded."
+    ),
+    ("sgd", "tf", "torch"): (
+        "Stock Keras-on-TF SGD vs stock torch SGD, unadjusted: the same algorithm; in float64 "
+        "Keras-on-TF rounds the momentum (and the regularizer strength) through float32, which "
+        "is the whole difference. Shown for information."
     ),
     ("adam", "torch[weight_decay]", "jax[torch_adam]"): (
         "torch's coupled weight_decay=wd on the kernels adds wd*w to the gradient: the gradient "

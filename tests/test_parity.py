@@ -70,6 +70,9 @@ def test_reduced_suite_passes_and_asserts_the_tolerances(reduced):
     assert ("adam", "float64", "jax[keras_adam,keras_f32]", "tf") in pairs
     assert ("adam", "float64", "jax[torch_adam]", "torch") in pairs
     assert ("adam", "float64", "tf", "torch") in pairs
+    assert ("sgd", "float64", "tf", "torch") in pairs  # stock vs stock, unadjusted, for info
+    graded_pairs = {(c["optimizer"], c["dtype"], c["a"], c["b"]) for c in graded}
+    assert ("adam", "float64", "jax", "torch") in graded_pairs  # stock optax vs stock torch
 
 
 def test_tf_vs_torch_adam_is_shown_with_its_real_difference(reduced):
@@ -158,7 +161,11 @@ def test_missing_framework_is_skipped_with_reason_and_fails_unless_allowed(
     report = json.loads((tmp_path / "a.json").read_text())
     assert "no_such_module_xyz" in report["skipped"]["torch"] and report["ok"] is False
     assert "skipping torch" in capsys.readouterr().out
-    assert cli.main([*args, "--allow-missing"]) == 0
+    # jax alone has nothing to be compared with: --allow-missing must not make "0/0" a success
+    assert cli.main([*args, "--allow-missing"]) == 1
+    assert "no graded comparison ran" in capsys.readouterr().out
+    # with TensorFlow there, the jax-vs-tf pairs are graded and the missing torch is allowed
+    assert cli.main([*args, "tf", "--allow-missing"]) == 0
 
 
 def test_keras_tutorial_snippet_leaves_the_trained_weights_unchanged():
