@@ -1,5 +1,6 @@
 """TensorFlow side: keras.Sequential with kernel_regularizer, compile, fit(shuffle=False), as a
-Keras user writes it. The regularizer comes from jaxreg's penalty via jr.conventions.to_keras."""
+Keras user writes it. The regularizer is built from Keras's own API and plain numbers (never
+from a jaxreg object), and its effective strengths are measured on probe weights."""
 
 from __future__ import annotations
 
@@ -15,20 +16,33 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import jaxreg as jr  # noqa: E402
-from parity._config import L1_RATIO, STRENGTHS  # noqa: E402
 from parity._worker import main, run_inputs  # noqa: E402
 
 tf.config.experimental.enable_op_determinism()
 
 
-def regularizer(name: str):
-    """The Keras regularizer for the penalty, converted from jaxreg's convention."""
-    if name == "none":
+def regularizer(keras_numbers: dict[str, float] | None):
+    """Keras's own regularizer for ``{"l1": a, "l2": b}``: ``a * sum|w| + b * sum w^2``."""
+    if keras_numbers is None:
         return None
-    s = STRENGTHS[name]
-    pen = {"l1": jr.l1(s), "l2": jr.l2(s), "elastic_net": jr.elastic_net(s, L1_RATIO)}[name]
-    return jr.conventions.to_keras(pen)
+    a, b = keras_numbers["l1"], keras_numbers["l2"]
+    if a and b:
+        return keras.regularizers.L1L2(l1=a, l2=b)
+    return keras.regularizers.L1(l1=a) if a else keras.regularizers.L2(l2=b)
+
+
+def measured_strengths(reg, dtype: str) -> dict[str, float]:
+    """Keras's effective l1 and l2 (its units), read off the regularizer on two probe weights:
+    value(c * ones) = n (c * l1 + c^2 * l2) for c = 1 and 2."""
+    if reg is None:
+        return {"l1": 0.0, "l2": 0.0}
+    n = 4
+    v1, v2 = (
+        float(keras.ops.convert_to_numpy(reg(keras.ops.convert_to_tensor(np.full(n, c, dtype)))))
+        for c in (1.0, 2.0)
+    )
+    l2 = (v2 - 2 * v1) / (2 * n)  # v2 - 2 v1 = 2 n l2
+    return {"l1": v1 / n - l2, "l2": l2}
 
 
 def train(spec: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -42,9 +56,11 @@ def train(spec: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:
         [
             keras.Input(shape=(4,), dtype=cfg["dtype"]),
             keras.layers.Dense(
-                h["hidden"], activation="relu", kernel_regularizer=regularizer(cfg["penalty"])
+                h["hidden"],
+                activation="relu",
+                kernel_regularizer=regularizer(h["penalty"]["keras"]),
             ),
-            keras.layers.Dense(3, kernel_regularizer=regularizer(cfg["penalty"])),
+            keras.layers.Dense(3, kernel_regularizer=regularizer(h["penalty"]["keras"])),
         ]
     )
     i = d["init"]
@@ -82,6 +98,7 @@ def train(spec: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:
         "momentum_as_cast": float(
             keras.ops.convert_to_numpy(keras.ops.cast(h["momentum"], cfg["dtype"]))
         ),
+        "regularizer": measured_strengths(regularizer(h["penalty"]["keras"]), cfg["dtype"]),
     }
     return {
         "trajectory": np.stack(traj),

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import jaxreg as jr
 from parity._worker import batches, main, run_inputs
 
 torch.use_deterministic_algorithms(True)
@@ -33,7 +32,7 @@ def train(spec: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:
     pen = h["penalty"]
     l1, l2 = pen["l1"], pen["l2"]
     if spec["variant"] == "weight_decay":
-        wd = jr.conventions.to_torch_weight_decay(jr.l2(l2))
+        wd = l2  # torch's coupled weight_decay is the gradient of wd / 2 * sum w^2
         groups = [{"params": kernels, "weight_decay": wd}, {"params": biases, "weight_decay": 0.0}]
         l2 = 0.0  # carried by the optimizer instead of the loss
     else:

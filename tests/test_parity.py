@@ -189,3 +189,21 @@ def test_pytorch_tutorial_snippet_does_not_exist():
     model = torch.nn.Sequential(torch.nn.Linear(4, 10))
     with pytest.raises(AttributeError, match="WeightNorm"):
         torch.nn.WeightNorm(model[0], weight_decay=0.01)
+
+
+def test_keras_constants_come_from_keras_not_from_jaxreg(reduced):
+    """The TF worker builds its regularizer from Keras's API and plain numbers, and measures
+    what Keras applies on probe weights; the JAX side's float64 `keras_f32` strengths (float32
+    roundings written out in parity/_config.py, no converter) must be exactly those."""
+    import parity._config as config
+
+    _, report, *_ = reduced
+    measured = [json.loads(e)["regularizer"] for e in report["effective_constants"]["tf"]]
+    applied = {v for m in measured for v in m.values() if v}
+    assert applied  # a penalized Keras run took place
+    for name in ("l2", "elastic_net"):
+        spec = config.penalty_spec(name, keras_f32=True)
+        keras_units = {spec["l1"], spec["l2"] / 2} - {0.0}
+        if keras_units & applied:
+            assert keras_units <= applied, (name, keras_units, applied)
+    assert not any(v in applied for v in (0.005, 0.0025))  # float64 0.005 is never what TF used
