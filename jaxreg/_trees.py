@@ -43,8 +43,7 @@ def leaf_paths(params: PyTree) -> list[str]:
 def is_floating(x: Any) -> bool:
     """A floating-point leaf: a NumPy/JAX array (tracers included) or a Python/NumPy float.
 
-    Integers, bools, PRNG keys (typed or uint32), complex-free checks aside, are never
-    penalized; ``None`` is not a leaf at all.
+    Integers, bools and PRNG keys (typed or uint32) are not; ``None`` is not a leaf at all.
     """
     if isinstance(x, float):
         return True

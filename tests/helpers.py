@@ -65,3 +65,48 @@ def central_difference(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
         e[i] = eps
         g[i] = (f(x + e) - f(x - e)) / (2 * eps)
     return g
+
+
+def json_worker(script: str, cases, *, timeout: int = 600):
+    """Run ``tests/<script>`` in its own process (one framework per process): JSON in, JSON out."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name(script))],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def run_optax(tx, init, grads, dtype):
+    """``tx`` applied to ``init`` for each gradient list in ``grads``, jitted, in ``dtype``."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    params = [jnp.asarray(x, dtype) for x in init]
+    state = tx.init(params)
+    step = jax.jit(lambda g, s, p: tx.update(g, s, p))
+    for g in grads:
+        updates, state = step([jnp.asarray(x, dtype) for x in g], state, params)
+        params = optax.apply_updates(params, updates)
+    return params
+
+
+def assert_same_training(params, framework_weights, init, dtype):
+    """Final weights equal the framework's (float64 to 1e-12, float32 to 1e-6 of the largest
+    weight), and the optimizer really moved them."""
+    rtol = 1e-12 if np.dtype(dtype) == np.float64 else 1e-6
+    for got, want, x0 in zip(params, framework_weights, init, strict=True):
+        want = np.asarray(want)
+        assert got.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(f64(got), want, rtol=0, atol=rtol * np.abs(want).max())
+        assert np.abs(want - x0).max() > 0.05

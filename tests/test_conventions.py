@@ -3,16 +3,11 @@ a subprocess), torch's coupled weight decay (computed by torch) and scikit-learn
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close
+from helpers import assert_close, json_worker
 
 import jaxreg as jr
 
@@ -36,17 +31,7 @@ def keras_results():
         for r in regs[:3]
         for t in (False, True)
     ]
-    script = Path(__file__).with_name("keras_reference.py")
-    proc = subprocess.run(
-        [sys.executable, str(script)],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return cases, json.loads(proc.stdout)
+    return cases, json_worker("keras_reference.py", cases, timeout=300)
 
 
 def test_from_keras_equals_keras_value_in_float32(keras_results):

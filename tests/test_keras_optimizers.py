@@ -3,16 +3,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import assert_same_training, json_worker, run_optax
 
 import jaxreg as jr
 
@@ -51,17 +46,7 @@ def keras_runs():
         }
         for name, config, dtype, _ in CASES
     ]
-    script = Path(__file__).with_name("keras_optimizer_reference.py")
-    proc = subprocess.run(
-        [sys.executable, str(script)],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout)
+    return json_worker("keras_optimizer_reference.py", cases)
 
 
 @pytest.mark.parametrize("i", range(len(CASES)), ids=[f"{n}-{d}-{c}" for n, c, d, _ in CASES])
@@ -70,20 +55,7 @@ def test_converted_optimizer_matches_keras(keras_runs, i):
     run = keras_runs[i]
     init, grads = _data()
     tx = jr.conventions.from_keras_optimizer(run["serialized"], tf_rounding=tf_rounding)
-    params = [jnp.asarray(x, dtype) for x in init]
-    state = tx.init(params)
-    step = jax.jit(lambda g, s, p: tx.update(g, s, p))
-    for g in grads:
-        updates, state = step([jnp.asarray(x, dtype) for x in g], state, params)
-        params = optax.apply_updates(params, updates)
-    rtol = 1e-12 if dtype == "float64" else 1e-6
-    for got, want, x0 in zip(params, run["weights"], init, strict=True):
-        want = np.asarray(want)
-        assert got.dtype == np.dtype(dtype)
-        np.testing.assert_allclose(
-            np.asarray(got, np.float64), want, rtol=0, atol=rtol * np.abs(want).max()
-        )
-        assert np.abs(want - x0).max() > 0.05  # Keras really moved the weights
+    assert_same_training(run_optax(tx, init, grads, dtype), run["weights"], init, dtype)
 
 
 def test_tf_rounding_matters_in_float64_and_specs_without_keras():

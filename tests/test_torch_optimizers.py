@@ -3,17 +3,12 @@ steps of the same random gradients, float64 to 1e-12 relative and float32 to 1e-
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from helpers import assert_close
+from helpers import assert_close, assert_same_training, json_worker, run_optax
 
 import jaxreg as jr
 
@@ -62,16 +57,7 @@ def torch_runs():
         }
         for name, groups, dtype in CASES
     ]
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("torch_optimizer_reference.py"))],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout)
+    return json_worker("torch_optimizer_reference.py", cases)
 
 
 def _ids():
@@ -91,20 +77,7 @@ def test_converted_optimizer_matches_torch(torch_runs, i):
     init, grads = _data()
     # from torch's state_dict()["param_groups"]: the optimizer is told by the keys alone
     tx = jr.conventions.from_torch_optimizer(run["param_groups"], groups=[0, 1])
-    params = [jnp.asarray(x, dtype) for x in init]
-    state = tx.init(params)
-    step = jax.jit(lambda g, s, p: tx.update(g, s, p))
-    for g in grads:
-        updates, state = step([jnp.asarray(x, dtype) for x in g], state, params)
-        params = optax.apply_updates(params, updates)
-    rtol = 1e-12 if dtype == "float64" else 1e-6
-    for got, want, x0 in zip(params, run["weights"], init, strict=True):
-        want = np.asarray(want)
-        assert got.dtype == np.dtype(dtype)
-        np.testing.assert_allclose(
-            np.asarray(got, np.float64), want, rtol=0, atol=rtol * np.abs(want).max()
-        )
-        assert np.abs(want - x0).max() > 0.05  # the optimizer really moved the weights
+    assert_same_training(run_optax(tx, init, grads, dtype), run["weights"], init, dtype)
 
 
 def test_specs_as_dicts_and_state_dict_groups():
