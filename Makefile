@@ -33,7 +33,7 @@ test: lint
 	$(PY) -m pytest -q tests
 
 parity: $(STAMP)
-	$(PY) -m parity --json parity/results/report.json --markdown parity/results/report.md --plot parity/results/weights.png
+	$(PY) -m parity --json parity/results/report.json --markdown parity/results/report.md --plot parity/results/divergence.png
 
 # The second run repeats the large penalties with glibc keeping freed memory for reuse: one
 # arena (XLA's worker threads otherwise allocate from per-thread heaps capped at 64 MB, so a

@@ -1,4 +1,4 @@
-"""``python -m parity``: train the same MLP in JAX, TensorFlow/Keras and PyTorch; prove it.
+"""``python -m parity``: train the same models in JAX, TensorFlow/Keras and PyTorch; prove it.
 
 Exit status: 0 when every graded comparison passes, 1 when one fails (or a framework is
 missing, unless --allow-missing), 2 on bad usage.
@@ -7,8 +7,8 @@ missing, unless --allow-missing), 2 on bad usage.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
-import dataclasses
 import importlib.metadata
 import importlib.util
 import json
@@ -16,15 +16,43 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ._config import DTYPES, FRAMEWORKS, OPTIMIZERS, PENALTIES, PRESETS, build_runs, write_job
-from ._report import comparison_row, markdown, plot, run_row, tables, text_table
+from ._config import (
+    CV,
+    CV_FRAMEWORKS,
+    DTYPES,
+    FRAMEWORKS,
+    OPTIMIZERS,
+    PENALTIES,
+    PRESETS,
+    build_runs,
+    write_job,
+)
+from ._report import (
+    CMP_HEADER,
+    RUN_HEADER,
+    comparison_row,
+    cv_report,
+    markdown,
+    plot,
+    run_row,
+    summary,
+    tables,
+    text_table,
+)
 
-NEEDS = {"jax": ("jax", "flax", "optax"), "tf": ("tensorflow", "keras"), "torch": ("torch",)}
+NEEDS = {
+    "tf": ("tensorflow", "keras"),
+    "keras-jax": ("keras", "jax", "tensorflow"),
+    "keras-torch": ("keras", "torch", "tensorflow"),
+    "torch": ("torch",),
+    "jax": ("jax", "flax", "optax"),
+}
 DISTRIBUTIONS = (
     "jax",
     "flax",
@@ -36,6 +64,7 @@ DISTRIBUTIONS = (
     "scikit-learn",
     "numpy",
 )
+CV_TOLERANCE = 1e-9  # float64 curves, relative to the curve's range
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -46,19 +75,28 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
     ap.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS))
     ap.add_argument("--epochs", type=int, default=None, help="override every preset's epochs")
-    ap.add_argument("--hidden", type=int, default=None, help="override every preset's hidden width")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, default=None, help="use each preset's first N seeds")
+    ap.add_argument(
+        "--cv-epochs",
+        type=int,
+        default=CV.epochs,
+        help="epochs of each cross-validation fit (0: no cross-validation)",
+    )
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--markdown", metavar="PATH")
-    ap.add_argument("--plot", metavar="PATH")
+    ap.add_argument("--plot", metavar="PATH", help="PATH-<model>.png: one figure per model")
     ap.add_argument(
-        "--allow-missing", action="store_true", help="exit 0 even if a framework is missing"
+        "--allow-missing",
+        action="store_true",
+        help="exit 0 even if a framework is missing (a run that compared nothing still fails)",
     )
     args = ap.parse_args(argv)
-    for name in ("epochs", "hidden"):
+    for name in ("epochs", "seeds"):
         v = getattr(args, name)
         if v is not None and v < 1:
             ap.error(f"--{name} must be a positive integer; got {v}")
+    if args.cv_epochs < 0:
+        ap.error(f"--cv-epochs must be >= 0; got {args.cv_epochs}")
     return args
 
 
@@ -75,89 +113,151 @@ def versions() -> dict[str, str]:
     return out
 
 
+def worker(framework: str) -> str:
+    return (
+        "parity._keras_worker"
+        if framework in ("tf", "keras-jax", "keras-torch")
+        else f"parity._{framework}_worker"
+    )
+
+
+# Keras on its three backends needs nothing from the others; torch reads Keras-on-TF's measured
+# constants; JAX reads the configs Keras and torch exported.
+STAGES = (("tf", "keras-jax", "keras-torch"), ("torch",), ("jax",))
+PRINT = threading.Lock()
+
+
+def run_worker(fw: str, job_dir: Path, env: dict[str, str], failed: dict[str, str]) -> None:
+    """Run one worker process, streaming its progress lines; record its error if it fails."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", worker(fw), str(job_dir), fw],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    tail: collections.deque[str] = collections.deque(maxlen=60)
+    for ln in proc.stderr:
+        if ln.startswith(f"{fw} "):
+            with PRINT:
+                print("  " + ln.rstrip(), flush=True)
+        else:
+            tail.append(ln)
+    proc.wait()
+    with PRINT:
+        if proc.returncode != 0:
+            failed[fw] = "".join(tail)[-4000:]
+            print(f"parity: the {fw} worker failed:\n{failed[fw]}", flush=True)
+        else:
+            print(f"parity: {fw} done in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     start = time.perf_counter()
-    if args.epochs or args.hidden:
-        for name, p in list(PRESETS.items()):
-            PRESETS[name] = dataclasses.replace(
-                p, epochs=args.epochs or p.epochs, hidden=args.hidden or p.hidden
-            )
     skipped = {fw: why for fw in args.frameworks if (why := missing(fw))}
-    frameworks = [fw for fw in args.frameworks if fw not in skipped]
-    runs, pairs = build_runs(args.presets, args.optimizers, args.penalties, args.dtypes, frameworks)
+    frameworks = [fw for fw in FRAMEWORKS if fw in args.frameworks and fw not in skipped]
+    runs, pairs = build_runs(
+        args.presets, args.optimizers, args.penalties, args.dtypes, frameworks, args.seeds
+    )
+    cv_frameworks = [fw for fw in CV_FRAMEWORKS if fw in frameworks]
+    cv = CV(epochs=args.cv_epochs) if args.cv_epochs and len(cv_frameworks) > 1 else None
     print(
-        f"parity: {len(runs)} runs, {len(pairs)} comparisons; frameworks {frameworks}", flush=True
+        f"parity: {len(runs)} runs, {len(pairs)} comparisons"
+        f"{', cross-validation' if cv else ''}; frameworks {frameworks}",
+        flush=True,
     )
     for fw, why in skipped.items():
         print(f"parity: skipping {fw}: {why}", flush=True)
 
     results: dict[int, dict] = {}
+    cv_results: dict[str, dict] = {}
     failed: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="parity-") as tmp:
         job_dir = Path(tmp)
-        write_job(job_dir, runs, args.seed)
+        write_job(job_dir, runs, cv, args.epochs)
         with np.load(job_dir / "job.npz") as f:
             job = {k: f[k] for k in f.files}
         env = dict(os.environ, PYTHONHASHSEED="0")
-        for fw in frameworks:
-            t0 = time.perf_counter()
-            proc = subprocess.run(
-                [sys.executable, "-m", f"parity._{fw}_worker", str(job_dir)],
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
-                check=False,
-            )
-            lines = [ln for ln in proc.stderr.splitlines() if ln.startswith(f"{fw} ")]
-            for ln in lines:
-                print("  " + ln, flush=True)
-            if proc.returncode != 0:
-                failed[fw] = proc.stderr[-4000:]
-                print(f"parity: the {fw} worker failed:\n{proc.stderr[-4000:]}", flush=True)
+        todo = [
+            fw
+            for fw in frameworks
+            if json.loads((job_dir / f"{fw}.json").read_text())["runs"]
+            or (cv and fw in cv_frameworks)
+        ]
+        for stage in STAGES:  # the workers of a stage run at once
+            threads = [
+                threading.Thread(target=run_worker, args=(fw, job_dir, env, failed))
+                for fw in stage
+                if fw in todo
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        for fw in todo:
+            if fw in failed:
                 continue
-            print(f"parity: {fw} done in {time.perf_counter() - t0:.1f} s", flush=True)
             meta = json.loads((job_dir / f"{fw}.meta.json").read_text())
             with np.load(job_dir / f"{fw}.npz") as f:
                 for i, m in meta.items():
-                    results[int(i)] = {
-                        **m,
-                        **{k: f[f"{i}/{k}"] for k in ("trajectory", "train_logits", "test_logits")},
-                    }
+                    keys = ("trajectory", "train_logits", "test_logits")
+                    results[int(i)] = {**m, **{k: f[f"{i}/{k}"] for k in keys}}
+            if (job_dir / f"{fw}.cv.json").exists():
+                cv_results[fw] = json.loads((job_dir / f"{fw}.cv.json").read_text())
 
     index = {r: i for i, r in enumerate(runs)}
+    done = lambda r: index[r] in results  # noqa: E731
     report = {
         "ok": False,
         "versions": versions(),
-        "runs": [run_row(r, results[index[r]], job) for r in runs if index[r] in results],
+        "presets": [
+            {"name": p.name, "model": p.model, "note": p.note}
+            for p in PRESETS.values()
+            if p.name in args.presets
+        ],
+        "runs": [run_row(r, results[index[r]], job) for r in runs if done(r)],
         "comparisons": [
-            comparison_row(a, b, g, results[index[a]], results[index[b]])
-            for a, b, g in pairs
-            if index[a] in results and index[b] in results
+            comparison_row(p, results[index[p.a]], results[index[p.b]])
+            for p in pairs
+            if done(p.a) and done(p.b)
         ],
         "effective_constants": {
-            "tf": sorted(
+            fw: sorted(
                 {
-                    json.dumps(results[index[r]]["effective_constants"])
+                    json.dumps(
+                        {"dtype": r.config.dtype, **results[index[r]]["exports"]["constants"]},
+                        sort_keys=True,
+                    )
                     for r in runs
-                    if r.framework == "tf" and index[r] in results
+                    if r.framework == fw and r.variant == "stock" and done(r)
                 }
             )
+            for fw in ("tf", "keras-jax", "keras-torch")
+            if fw in frameworks
         },
+        "cv": cv_report(cv, cv_results, CV_TOLERANCE) if cv and len(cv_results) > 1 else None,
         "skipped": skipped,
         "failed": {k: v[-500:] for k, v in failed.items()},
         "seconds": 0.0,
     }
-    graded = [c for c in report["comparisons"] if c["passed"] is not None]
-    report["ok"] = bool(graded) and all(c["passed"] for c in graded) and not failed and not skipped
+    checked = [c for c in report["comparisons"] if c["passed"] is not None]
+    cv_checked = report["cv"]["comparisons"] if report["cv"] else []
+    all_pass = all(c["passed"] for c in checked + cv_checked)
+    report["ok"] = bool(checked) and all_pass and not failed and not skipped
     report["seconds"] = round(time.perf_counter() - start, 1)
 
-    ch, crow, rh, rrow = tables(report)
-    print("\n" + text_table(rh, rrow) + "\n\n" + text_table(ch, crow) + "\n")
-    n_pass = sum(bool(c["passed"]) for c in graded)
+    crow, rrow = tables(report)
+    print("\n" + text_table(RUN_HEADER, rrow) + "\n\n" + text_table(CMP_HEADER, crow) + "\n")
+    print("\n".join(summary(report)) + "\n")
+    graded = [c for c in checked if c["kind"] == "graded"]
+    controls = [c for c in checked if c["kind"] == "control"]
+    cv_word = "agrees" if all(c["passed"] for c in cv_checked) else "DISAGREES"
     print(
-        f"parity: {n_pass}/{len(graded)} graded comparisons pass "
-        f"({len(report['comparisons']) - len(graded)} shown for information) "
+        f"parity: {sum(bool(c['passed']) for c in graded)}/{len(graded)} graded comparisons pass, "
+        f"{sum(bool(c['passed']) for c in controls)}/{len(controls)} negative controls told apart"
+        f"{', cross-validation ' + cv_word if cv_checked else ''} "
+        f"({len(report['comparisons']) - len(checked)} shown for information) "
         f"in {report['seconds']:.0f} s"
     )
     if args.json:
@@ -165,12 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         Path(args.markdown).write_text(markdown(report))
     if args.plot and report["comparisons"]:
-        plot(report, args.plot)
-    if not graded:
-        print("parity: no graded comparison ran (every pair needs two frameworks): failing")
+        for path in plot(report, args.plot):
+            print(f"parity: wrote {path}")
+    if not checked:
+        print("parity: nothing compared (every pair needs two frameworks): failing")
         return 1
     if skipped and args.allow_missing:
-        return 0 if all(c["passed"] for c in graded) and not failed else 1
+        return 0 if all_pass and not failed else 1
     return 0 if report["ok"] else 1
 
 

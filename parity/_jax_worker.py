@@ -1,5 +1,6 @@
-"""JAX side: a flax MLP, optax, and jaxreg, as a JAX user writes it; plus the optimizer forms of
-Keras and PyTorch written as optax transformations, so each framework can be matched exactly."""
+"""JAX side: flax linen models, optax and jaxreg, as a JAX user writes them; plus the library's
+converters fed with what the Keras and torch runs exported (``get_config()``,
+``state_dict()["param_groups"]``), so each converter is graded against the real framework."""
 
 from __future__ import annotations
 
@@ -15,93 +16,223 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 import jaxreg as jr  # noqa: E402
-from parity._worker import main, run_inputs  # noqa: E402
+from parity._config import f32  # noqa: E402
+from parity._worker import cv_inputs, main, run_inputs, weight_names  # noqa: E402
 
 
 class MLP(nn.Module):
-    hidden: int
+    sizes: tuple[int, ...]
     dtype: Any
 
     @nn.compact
     def __call__(self, x):
-        x = nn.relu(nn.Dense(self.hidden, dtype=self.dtype, param_dtype=self.dtype)(x))
-        return nn.Dense(3, dtype=self.dtype, param_dtype=self.dtype)(x)
+        for i, width in enumerate(self.sizes[1:], 1):
+            x = nn.Dense(width, dtype=self.dtype, param_dtype=self.dtype)(x)
+            if i < len(self.sizes) - 1:
+                x = nn.relu(x)
+        return x
 
 
-def penalty(spec: dict[str, Any]) -> jr.Penalty:
-    p = spec["hyper"]["penalty"]
-    terms = []
-    if p["l1"]:
-        terms.append(jr.l1(p["l1"], mask=jr.masks.kernels))
-    if p["l2"]:
-        terms.append(jr.l2(p["l2"], mask=jr.masks.kernels))
-    return sum(terms, jr.Sum())  # Sum() is the zero penalty
+class CNN(nn.Module):
+    sizes: tuple[int, ...]
+    dtype: Any
+
+    @nn.compact
+    def __call__(self, x):  # NHWC, HWIO kernels, flatten over (h, w, c): Keras's layout
+        kw = {"padding": "VALID", "dtype": self.dtype, "param_dtype": self.dtype}
+        x = nn.relu(nn.Conv(self.sizes[0], (3, 3), **kw)(x))
+        x = nn.relu(nn.Conv(self.sizes[1], (3, 3), **kw)(x))
+        return nn.Dense(10, dtype=self.dtype, param_dtype=self.dtype)(x.reshape(len(x), -1))
 
 
-def train(spec: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:
-    h, d = spec["hyper"], run_inputs(spec, job)
-    dt, batch = d["dtype"], h["batch"]
-    model = MLP(h["hidden"], dt)
-    i = d["init"]
-    params = {
+def layer_names(model: dict[str, Any]) -> list[str]:
+    if model["kind"] == "mlp":
+        return [f"Dense_{i}" for i in range(len(model["sizes"]) - 1)]
+    return ["Conv_0", "Conv_1", "Dense_0"]
+
+
+def module(model: dict[str, Any], dtype) -> nn.Module:
+    return (MLP if model["kind"] == "mlp" else CNN)(tuple(model["sizes"]), dtype)
+
+
+def to_params(init: dict[str, np.ndarray], model: dict[str, Any]) -> dict[str, Any]:
+    names = weight_names(model)
+    layers = layer_names(model)
+    return {
         "params": {
-            "Dense_0": {"kernel": i["W1"], "bias": i["b1"]},
-            "Dense_1": {"kernel": i["W2"], "bias": i["b2"]},
+            layer: {
+                "kernel": jnp.asarray(init[names[2 * i]]),
+                "bias": jnp.asarray(init[names[2 * i + 1]]),
+            }
+            for i, layer in enumerate(layers)
         }
     }
-    params = jax.tree.map(jnp.asarray, params)
-    n = len(d["y_train"])
-    if spec["config"]["optimizer"] == "sgd":
-        opt = optax.sgd(h["lr"], momentum=h["momentum"])
-    elif spec["variant"] == "keras_adam":  # the library's converter, from Keras's own config
-        keras_config = {"name": "adam", "learning_rate": h["lr"], "beta_1": h["b1"]}
-        keras_config |= {"beta_2": h["b2"], "epsilon": h["eps"]}
-        opt = jr.conventions.from_keras_optimizer(keras_config, tf_rounding=h["tf_rounding"])
-    elif spec["variant"] == "torch_adam":  # the library's converter, from torch's param group
-        torch_group = {"lr": h["lr"], "betas": (h["b1"], h["b2"]), "eps": h["eps"]}
-        opt = jr.conventions.from_torch_optimizer(torch_group, name="Adam")
-    else:
-        opt = optax.adam(h["lr"], b1=h["b1"], b2=h["b2"], eps=h["eps"])
-
-    def data_loss(p, x, y):
-        logits = model.apply(p, x)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-    loss = jr.regularized(data_loss, penalty(spec))
-    X, y = jnp.asarray(d["X_train"]), jnp.asarray(d["y_train"])
-
-    def epoch(carry, order):
-        p, s = carry
-        for start in range(0, n, batch):  # static: the last batch may be smaller
-            idx = order[start : start + batch]
-            grads = jax.grad(loss)(p, X[idx], y[idx])
-            updates, s = opt.update(grads, s, p)
-            p = optax.apply_updates(p, updates)
-        return (p, s), flat(p)
-
-    @jax.jit
-    def fit(p, orders):
-        (p, _), traj = jax.lax.scan(epoch, (p, opt.init(p)), orders)
-        return p, traj
-
-    final, traj = fit(params, jnp.asarray(d["orders"]))
-    return {
-        "trajectory": np.concatenate([np.asarray(flat(params))[None], np.asarray(traj)]),
-        "train_logits": np.asarray(model.apply(final, X)),
-        "test_logits": np.asarray(model.apply(final, jnp.asarray(d["X_test"]))),
-    }
 
 
-def flat(p):
+def flat(p: dict[str, Any], model: dict[str, Any]) -> jax.Array:
     q = p["params"]
-    leaves = [
-        q["Dense_0"]["kernel"],
-        q["Dense_0"]["bias"],
-        q["Dense_1"]["kernel"],
-        q["Dense_1"]["bias"],
-    ]
+    leaves = [q[layer][k] for layer in layer_names(model) for k in ("kernel", "bias")]
     return jnp.concatenate([x.ravel().astype(jnp.float64) for x in leaves])
 
 
+def conv2_kernel() -> jr.masks.Mask:
+    return jr.masks.by_path(include=r"^params/Conv_1/kernel$")
+
+
+def penalty(pen: dict[str, Any], *, with_l2: bool = True) -> jr.Penalty:
+    """The textbook penalty from the plain numbers: jaxreg's own builders."""
+    k = jr.masks.kernels
+    if pen["name"] == "elastic_net":
+        out = jr.elastic_net(pen["strength"], pen["l1_ratio"], mask=k)
+    else:
+        out = jr.Sum()  # the zero penalty
+        if pen["l1"]:
+            out = out + jr.l1(pen["l1"], mask=k)
+        if pen["l2"] and with_l2:
+            out = out + jr.l2(pen["l2"], mask=k)
+    if pen["group"]:  # one group per output channel of an HWIO kernel
+        out = out + jr.group_lasso(pen["group"], axis=(0, 1, 2), mask=conv2_kernel())
+    return out
+
+
+def keras_penalty(regs: list[Any], model: dict[str, Any], tf_rounding: bool) -> jr.Penalty:
+    """Each layer's exported ``kernel_regularizer`` through ``jr.conventions.from_keras``, on
+    that layer's kernel; the custom group regularizer as ``from_keras`` of its L2 part plus
+    `jr.group_lasso` (its strength goes through the same ``ops.cast`` as Keras's own)."""
+    out = jr.Sum()
+    for layer, reg in zip(layer_names(model), regs, strict=True):
+        if reg is None:
+            continue
+        mask = jr.masks.by_path(include=rf"^params/{layer}/kernel$")
+        if reg["class_name"] == "GroupLassoL2":
+            c = reg["config"]
+            out = out + jr.conventions.from_keras(
+                {"l2": c["l2"]}, mask=mask, tf_rounding=tf_rounding
+            )
+            g = f32(c["group"]) if tf_rounding else c["group"]
+            out = out + jr.group_lasso(g, axis=(0, 1, 2), mask=mask)
+        else:
+            out = out + jr.conventions.from_keras(reg, mask=mask, tf_rounding=tf_rounding)
+    return out
+
+
+def stock_optimizer(name: str, h: dict[str, Any]) -> optax.GradientTransformation:
+    if name == "sgd":
+        return optax.sgd(h["lr"], momentum=h["momentum"])
+    if name == "adamw":
+        return optax.adamw(
+            h["lr"], b1=h["b1"], b2=h["b2"], eps=h["eps"], weight_decay=h["weight_decay"]
+        )
+    return optax.adam(h["lr"], b1=h["b1"], b2=h["b2"], eps=h["eps"])
+
+
+def setup(spec, exported, params) -> tuple[optax.GradientTransformation, jr.Penalty]:
+    cfg, h, variant = spec["config"], spec["hyper"], spec["variant"]
+    pen = h["penalty"]
+    if variant in ("keras", "keras_exact"):  # Keras's own configs, through the converters
+        ex = exported(spec["source"])
+        rounding = variant == "keras" and cfg["dtype"] == "float64"
+        opt = jr.conventions.from_keras_optimizer(ex["optimizer"], tf_rounding=rounding)
+        return opt, keras_penalty(ex["regularizers"], h["model"], rounding)
+    if variant == "torch":  # torch's param groups, through the converter
+        groups = exported(spec["source"])["param_groups"]
+        return jr.conventions.from_torch_optimizer(groups), penalty(pen)
+    if variant == "torch_wd":  # two groups: kernels with weight_decay, biases without
+        groups = exported(spec["source"])["param_groups"]
+        index = jax.tree.map(lambda x: 0 if x else 1, jr.masks.kernels(params))
+        opt = jr.conventions.from_torch_optimizer(groups, groups=index)
+        return opt, penalty(pen, with_l2=False)
+    return stock_optimizer(cfg["optimizer"], h), penalty(pen)
+
+
+def fit_fn(model_def, opt, pen, batch: int, n: int):
+    """``jit(fit)(params, orders) -> (final, trajectory)``: a scan over epochs, in each a scan
+    over the full batches and one step for the shorter last batch."""
+
+    def data_loss(p, x, y):
+        return optax.softmax_cross_entropy_with_integer_labels(model_def.apply(p, x), y).mean()
+
+    loss = jr.regularized(data_loss, pen)
+    full, rest = divmod(n, batch)
+
+    def fit(params, orders, X, y, flat_fn):
+        def step(carry, idx):
+            p, s = carry
+            grads = jax.grad(loss)(p, X[idx], y[idx])
+            updates, s = opt.update(grads, s, p)
+            return (optax.apply_updates(p, updates), s), None
+
+        def epoch(carry, order):
+            carry, _ = jax.lax.scan(step, carry, order[: full * batch].reshape(full, batch))
+            if rest:
+                carry, _ = step(carry, order[full * batch :])
+            return carry, flat_fn(carry[0])
+
+        (p, _), traj = jax.lax.scan(epoch, (params, opt.init(params)), orders)
+        return p, traj
+
+    return fit
+
+
+def train(spec: dict[str, Any], job: dict[str, np.ndarray], exported) -> dict[str, Any]:
+    h, d = spec["hyper"], run_inputs(spec, job)
+    model = h["model"]
+    model_def = module(model, d["dtype"])
+    params = to_params(d["init"], model)
+    opt, pen = setup(spec, exported, params)
+    X, y = jnp.asarray(d["X_train"]), jnp.asarray(d["y_train"])
+    fit = fit_fn(model_def, opt, pen, h["batch"], len(y))
+    final, traj = jax.jit(fit, static_argnums=4)(
+        params, jnp.asarray(d["orders"]), X, y, lambda p: flat(p, model)
+    )
+    return {
+        "trajectory": np.concatenate([np.asarray(flat(params, model))[None], np.asarray(traj)]),
+        "train_logits": np.asarray(model_def.apply(final, X)),
+        "test_logits": np.asarray(model_def.apply(final, jnp.asarray(d["X_test"]))),
+    }
+
+
+def cross_validate(cv: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:
+    """``jr.select.cross_validate``: every fold and strength in one vmapped, jitted call."""
+    from parity._config import cv_splitter
+
+    d = cv_inputs(cv, job)
+    model = {"kind": "mlp", "sizes": cv["sizes"]}
+    model_def = module(model, jnp.float64)
+    params = to_params(d["init"], model)
+    splitter = cv_splitter(cv["folds"])
+    for (tr, te), (tr_job, te_job) in zip(splitter.split(d["X"], d["y"]), d["folds"], strict=True):
+        assert np.array_equal(tr, tr_job) and np.array_equal(te, te_job), "folds differ"
+    opt = optax.sgd(cv["lr"], momentum=cv["momentum"])
+
+    def train_fn(strength, X, y):
+        pen = jr.l2(strength, mask=jr.masks.kernels)
+
+        def data_loss(p):
+            return optax.softmax_cross_entropy_with_integer_labels(model_def.apply(p, X), y).mean()
+
+        loss = jr.regularized(data_loss, pen)
+
+        def step(carry, _):
+            p, s = carry
+            updates, s = opt.update(jax.grad(loss)(p), s, p)
+            return (optax.apply_updates(p, updates), s), None
+
+        (p, _), _ = jax.lax.scan(step, (params, opt.init(params)), None, length=cv["epochs"])
+        return p
+
+    def score_fn(p, X, y):
+        return -optax.softmax_cross_entropy_with_integer_labels(model_def.apply(p, X), y).mean()
+
+    res = jr.select.cross_validate(
+        train_fn, score_fn, np.asarray(cv["strengths"]), d["X"], d["y"], folds=splitter
+    )
+    return {
+        "scores": np.asarray(res.scores).tolist(),
+        "best_strength": res.best_strength,
+        "one_se_strength": res.one_se_strength,
+    }
+
+
 if __name__ == "__main__":
-    main("jax", train)
+    main(train, cross_validate)

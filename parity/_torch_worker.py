@@ -1,5 +1,7 @@
 """PyTorch side: torch.nn + stock torch.optim, the penalty as a loss term (or the coupled
-weight_decay on a kernels-only parameter group), as a PyTorch user writes it."""
+weight_decay on a kernels-only parameter group), as a PyTorch user writes it. Weights cross in
+Keras's layout: Linear.weight is (out, in), Conv2d.weight is OIHW, and the flatten before the
+CNN's dense head runs over (c, h, w) instead of Keras's (h, w, c); each is converted exactly."""
 
 from __future__ import annotations
 
@@ -9,66 +11,170 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from parity._worker import batches, main, run_inputs
+from parity._worker import batches, cv_inputs, main, run_inputs, weight_names
 
 torch.use_deterministic_algorithms(True)
 
 
-def train(spec: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:
-    cfg, h, d = spec["config"], spec["hyper"], run_inputs(spec, job)
+def build(model: dict[str, Any]) -> torch.nn.Sequential:
+    if model["kind"] == "mlp":
+        s = model["sizes"]
+        layers: list[torch.nn.Module] = []
+        for i, (a, b) in enumerate(zip(s[:-1], s[1:], strict=True), 1):
+            layers.append(torch.nn.Linear(a, b))
+            if i < len(s) - 1:
+                layers.append(torch.nn.ReLU())
+        return torch.nn.Sequential(*layers)
+    c1, c2 = model["sizes"]
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, c1, 3),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(c1, c2, 3),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(16 * c2, 10),
+    )
+
+
+def to_torch(name: str, w: np.ndarray, model: dict[str, Any]) -> np.ndarray:
+    """A weight in Keras's layout -> torch's."""
+    if w.ndim == 4:  # HWIO -> OIHW
+        return w.transpose(3, 2, 0, 1)
+    if w.ndim == 2 and model["kind"] == "cnn":  # rows (h, w, c) -> columns (c, h, w)
+        c2 = model["sizes"][1]
+        return w.reshape(4, 4, c2, 10).transpose(3, 2, 0, 1).reshape(10, 16 * c2)
+    return w.T if w.ndim == 2 else w
+
+
+def to_keras(w: np.ndarray, model: dict[str, Any]) -> np.ndarray:
+    """The inverse of `to_torch`."""
+    if w.ndim == 4:
+        return w.transpose(2, 3, 1, 0)
+    if w.ndim == 2 and model["kind"] == "cnn":
+        c2 = model["sizes"][1]
+        return w.reshape(10, c2, 4, 4).transpose(2, 3, 1, 0).reshape(16 * c2, 10)
+    return w.T if w.ndim == 2 else w
+
+
+def params(net: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """In the canonical order: each layer's weight, then its bias."""
+    return [p for m in net if hasattr(m, "weight") for p in (m.weight, m.bias)]
+
+
+def flat(net: torch.nn.Module, model: dict[str, Any]) -> np.ndarray:
+    return np.concatenate(
+        [to_keras(p.detach().numpy().astype(np.float64), model).ravel() for p in params(net)]
+    )
+
+
+def make_optimizer(name: str, groups, h: dict[str, Any], variant: str):
+    betas = (h["b1"], h["b2"])
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=h["lr"], momentum=h["momentum"])
+    if name == "adamw" and variant == "adam_l2":  # the control: coupled decay, not decoupled
+        return torch.optim.Adam(
+            groups, lr=h["lr"], betas=betas, eps=h["eps"], weight_decay=h["weight_decay"]
+        )
+    if name == "adamw":
+        return torch.optim.AdamW(
+            groups, lr=h["lr"], betas=betas, eps=h["eps"], weight_decay=h["weight_decay"]
+        )
+    return torch.optim.Adam(groups, lr=h["lr"], betas=betas, eps=h["eps"])
+
+
+def train(spec: dict[str, Any], job: dict[str, np.ndarray], exported) -> dict[str, Any]:
+    cfg, h, d = spec["config"], dict(spec["hyper"]), run_inputs(spec, job)
+    model = h["model"]
     dt = getattr(torch, cfg["dtype"])
     torch.manual_seed(0)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(4, h["hidden"]), torch.nn.ReLU(), torch.nn.Linear(h["hidden"], 3)
-    ).to(dt)
-    i = d["init"]
-    with torch.no_grad():  # Keras kernels are (in, out); torch Linear.weight is (out, in)
-        model[0].weight.copy_(torch.from_numpy(i["W1"].T.copy()))
-        model[0].bias.copy_(torch.from_numpy(i["b1"]))
-        model[2].weight.copy_(torch.from_numpy(i["W2"].T.copy()))
-        model[2].bias.copy_(torch.from_numpy(i["b2"]))
-    kernels = [model[0].weight, model[2].weight]
-    biases = [model[0].bias, model[2].bias]
+    net = build(model).to(dt)
+    with torch.no_grad():
+        for p, name in zip(params(net), weight_names(model), strict=True):
+            p.copy_(torch.from_numpy(np.ascontiguousarray(to_torch(name, d["init"][name], model))))
+    kernels = [p for p in params(net) if p.ndim > 1]
+    biases = [p for p in params(net) if p.ndim == 1]
     pen = h["penalty"]
     l1, l2 = pen["l1"], pen["l2"]
+    if spec["variant"] == "keras_f32":  # the constants Keras-on-TF applies, as it measured them
+        c = exported(spec["source"])["constants"]
+        h["momentum"] = c["momentum"]
+        l1, l2 = c["regularizer"]["l1"], 2 * c["regularizer"]["l2"]  # Keras's L2 has no 1/2
     if spec["variant"] == "weight_decay":
-        wd = l2  # torch's coupled weight_decay is the gradient of wd / 2 * sum w^2
-        groups = [{"params": kernels, "weight_decay": wd}, {"params": biases, "weight_decay": 0.0}]
+        # torch's coupled weight_decay is the gradient of wd / 2 * sum w^2
+        groups = [{"params": kernels, "weight_decay": l2}, {"params": biases, "weight_decay": 0.0}]
         l2 = 0.0  # carried by the optimizer instead of the loss
     else:
-        groups = [{"params": kernels + biases}]
-    if cfg["optimizer"] == "adam":
-        opt = torch.optim.Adam(groups, lr=h["lr"], betas=(h["b1"], h["b2"]), eps=h["eps"])
-    else:
-        opt = torch.optim.SGD(groups, lr=h["lr"], momentum=h["momentum"])
+        groups = [{"params": params(net)}]
+    opt = make_optimizer(cfg["optimizer"], groups, h, spec["variant"])
+    conv2 = net[2].weight if model["kind"] == "cnn" else None
 
-    X = torch.from_numpy(d["X_train"])
-    y = torch.from_numpy(d["y_train"])
-    traj = [flat(model)]
+    def penalty():
+        out = 0.0
+        if l1:
+            out = out + l1 * sum(w.abs().sum() for w in kernels)
+        if l2:
+            out = out + l2 / 2 * sum(w.square().sum() for w in kernels)
+        if pen["group"]:  # one norm per output channel of the OIHW kernel
+            out = out + pen["group"] * conv2.square().sum(dim=(1, 2, 3)).sqrt().sum()
+        return out
+
+    X, y = tensor(d["X_train"], model), torch.from_numpy(d["y_train"])
+    traj = [flat(net, model)]
     for order in d["orders"]:
         for idx in batches(order, h["batch"]):
             idx = torch.from_numpy(idx)
             opt.zero_grad()
-            loss = F.cross_entropy(model(X[idx]), y[idx])
-            if l1:
-                loss = loss + l1 * sum(w.abs().sum() for w in kernels)
-            if l2:
-                loss = loss + l2 / 2 * sum(w.square().sum() for w in kernels)
+            loss = F.cross_entropy(net(X[idx]), y[idx]) + penalty()
             loss.backward()
             opt.step()
-        traj.append(flat(model))
+        traj.append(flat(net, model))
     with torch.no_grad():
         return {
             "trajectory": np.stack(traj),
-            "train_logits": model(X).numpy(),
-            "test_logits": model(torch.from_numpy(d["X_test"])).numpy(),
+            "train_logits": net(X).numpy(),
+            "test_logits": net(tensor(d["X_test"], model)).numpy(),
+            "exports": {"param_groups": opt.state_dict()["param_groups"]},
         }
 
 
-def flat(model) -> np.ndarray:
-    parts = [model[0].weight.T, model[0].bias, model[2].weight.T, model[2].bias]
-    return np.concatenate([p.detach().numpy().astype(np.float64).ravel() for p in parts])
+def tensor(X: np.ndarray, model: dict[str, Any]) -> torch.Tensor:
+    """NHWC images -> NCHW."""
+    t = torch.from_numpy(X)
+    return t.permute(0, 3, 1, 2).contiguous() if model["kind"] == "cnn" else t
+
+
+def cross_validate(cv: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Plain loops over folds and strengths, full-batch SGD with momentum."""
+    d = cv_inputs(cv, job)
+    model = {"kind": "mlp", "sizes": cv["sizes"]}
+    dt = getattr(torch, cv["dtype"])
+    X, y = torch.from_numpy(d["X"]), torch.from_numpy(d["y"])
+    scores = []
+    for train_idx, test_idx in d["folds"]:
+        tr, te = torch.from_numpy(train_idx), torch.from_numpy(test_idx)
+        row = []
+        for s in cv["strengths"]:
+            net = build(model).to(dt)
+            with torch.no_grad():
+                for p, name in zip(params(net), weight_names(model), strict=True):
+                    p.copy_(
+                        torch.from_numpy(
+                            np.ascontiguousarray(to_torch(name, d["init"][name], model))
+                        )
+                    )
+            kernels = [p for p in params(net) if p.ndim > 1]
+            opt = torch.optim.SGD(net.parameters(), lr=cv["lr"], momentum=cv["momentum"])
+            for _ in range(cv["epochs"]):
+                opt.zero_grad()
+                loss = F.cross_entropy(net(X[tr]), y[tr])
+                loss = loss + s / 2 * sum(w.square().sum() for w in kernels)
+                loss.backward()
+                opt.step()
+            with torch.no_grad():
+                row.append(-float(F.cross_entropy(net(X[te]), y[te])))
+        scores.append(row)
+    return {"scores": scores}
 
 
 if __name__ == "__main__":
-    main("torch", train)
+    main(train, cross_validate)

@@ -1,7 +1,9 @@
-"""What the three framework workers share: reading the job, batch slicing, writing results.
+"""What the framework workers share: reading the job, batch slicing, writing results.
 
-A worker is started as ``python -m parity._<framework>_worker JOB_DIR``; it trains every run in
-``JOB_DIR/<framework>.json`` and writes ``JOB_DIR/<framework>.npz`` (+ ``.meta.json``).
+A worker is started as ``python -m parity._<worker> JOB_DIR FRAMEWORK``; it trains every run in
+``JOB_DIR/<framework>.json`` and writes ``JOB_DIR/<framework>.npz`` and ``.meta.json`` (with
+what each run exports for later workers: Keras's configs and measured constants, torch's param
+groups), then the cross-validation (``<framework>.cv.json``) when the job has one.
 """
 
 from __future__ import annotations
@@ -20,16 +22,30 @@ def batches(order: np.ndarray, batch: int) -> list[np.ndarray]:
     return [order[i : i + batch] for i in range(0, len(order), batch)]
 
 
-def main(framework: str, train: Callable[[dict[str, Any], dict[str, np.ndarray]], dict]) -> None:
-    job_dir = Path(sys.argv[1])
-    specs = json.loads((job_dir / f"{framework}.json").read_text())
+def main(
+    train: Callable[[dict[str, Any], dict[str, np.ndarray], Callable], dict],
+    cross_validate: Callable[[dict[str, Any], dict[str, np.ndarray]], dict] | None = None,
+) -> None:
+    job_dir, framework = Path(sys.argv[1]), sys.argv[2]
+    job_spec = json.loads((job_dir / f"{framework}.json").read_text())
     with np.load(job_dir / "job.npz") as f:
         job = {k: f[k] for k in f.files}
+    exports: dict[str, dict[str, Any]] = {}
+
+    def exported(index: int) -> dict[str, Any]:
+        """What the run ``index`` of an earlier worker exported."""
+        if not exports:
+            for p in job_dir.glob("*.meta.json"):
+                for i, m in json.loads(p.read_text()).items():
+                    exports[i] = m.get("exports", {})
+        return exports[str(index)]
+
     arrays: dict[str, np.ndarray] = {}
     meta: dict[str, Any] = {}
+    specs = job_spec["runs"]
     for n, spec in enumerate(specs, 1):
         start = time.perf_counter()
-        out = train(spec, job)
+        out = train(spec, job, exported)
         seconds = time.perf_counter() - start
         i = spec["index"]
         for key in ("trajectory", "train_logits", "test_logits"):
@@ -42,17 +58,54 @@ def main(framework: str, train: Callable[[dict[str, Any], dict[str, np.ndarray]]
         )
     np.savez(job_dir / f"{framework}.npz", **arrays)
     (job_dir / f"{framework}.meta.json").write_text(json.dumps(meta))
+    if job_spec["cv"] and cross_validate:
+        start = time.perf_counter()
+        out = cross_validate(job_spec["cv"], job)
+        out["seconds"] = time.perf_counter() - start
+        print(f"{framework} cross-validation {out['seconds']:.1f}s", file=sys.stderr, flush=True)
+        (job_dir / f"{framework}.cv.json").write_text(json.dumps(out))
 
 
 def run_inputs(spec: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:
     """The run's data and initial weights in its dtype, and its batch order per epoch."""
     cfg, h = spec["config"], spec["hyper"]
+    model = h["model"]
     dt = np.dtype(cfg["dtype"])
+    ds = model["dataset"]
+    key = f"{cfg['preset']}/{cfg['seed']}"
+    names = weight_names(model)
     return {
         "dtype": dt,
-        "X_train": job["X_train"].astype(dt),
-        "y_train": job["y_train"],
-        "X_test": job["X_test"].astype(dt),
-        "init": {k: job[f"{cfg['preset']}/{k}"].astype(dt) for k in ("W1", "b1", "W2", "b2")},
-        "orders": job[f"{cfg['preset']}/orders"][: h["epochs"]],
+        "X_train": inputs(job[f"{ds}/X_train"], model).astype(dt),
+        "y_train": job[f"{ds}/y_train"],
+        "X_test": inputs(job[f"{ds}/X_test"], model).astype(dt),
+        "init": {k: job[f"{key}/{k}"].astype(dt) for k in names},
+        "orders": job[f"{key}/orders"][: h["epochs"]],
+    }
+
+
+def inputs(X: np.ndarray, model: dict[str, Any]) -> np.ndarray:
+    """Rows for an MLP, NHWC 8x8x1 images for the CNN."""
+    return X.reshape(-1, 8, 8, 1) if model["kind"] == "cnn" else X
+
+
+def weight_names(model: dict[str, Any]) -> list[str]:
+    if model["kind"] == "mlp":
+        return [f"{p}{i}" for i in range(1, len(model["sizes"])) for p in "Wb"]
+    return ["K1", "c1", "K2", "c2", "W3", "b3"]
+
+
+def flat(weights: list[Any]) -> np.ndarray:
+    """The canonical weight vector: Keras layout, ``weight_names`` order, float64."""
+    return np.concatenate([np.asarray(w, np.float64).ravel() for w in weights])
+
+
+def cv_inputs(cv: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:
+    dt = np.dtype(cv["dtype"])
+    names = weight_names({"kind": "mlp", "sizes": cv["sizes"]})
+    return {
+        "X": job["iris/X_train"].astype(dt),
+        "y": job["iris/y_train"],
+        "init": {k: job[f"cv/{k}"].astype(dt) for k in names},
+        "folds": [(job[f"cv/{i}/train"], job[f"cv/{i}/test"]) for i in range(cv["folds"])],
     }
