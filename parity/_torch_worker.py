@@ -36,7 +36,7 @@ def build(model: dict[str, Any]) -> torch.nn.Sequential:
     )
 
 
-def to_torch(name: str, w: np.ndarray, model: dict[str, Any]) -> np.ndarray:
+def to_torch(w: np.ndarray, model: dict[str, Any]) -> np.ndarray:
     """A weight in Keras's layout -> torch's."""
     if w.ndim == 4:  # HWIO -> OIHW
         return w.transpose(3, 2, 0, 1)
@@ -54,6 +54,15 @@ def to_keras(w: np.ndarray, model: dict[str, Any]) -> np.ndarray:
         c2 = model["sizes"][1]
         return w.reshape(10, c2, 4, 4).transpose(2, 3, 1, 0).reshape(16 * c2, 10)
     return w.T if w.ndim == 2 else w
+
+
+def initialized(model: dict[str, Any], init: dict[str, np.ndarray], dtype) -> torch.nn.Sequential:
+    """The network with the shared initial weights (given in Keras's layout)."""
+    net = build(model).to(dtype)
+    with torch.no_grad():
+        for p, name in zip(params(net), weight_names(model), strict=True):
+            p.copy_(torch.from_numpy(np.ascontiguousarray(to_torch(init[name], model))))
+    return net
 
 
 def params(net: torch.nn.Module) -> list[torch.nn.Parameter]:
@@ -86,11 +95,7 @@ def train(spec: dict[str, Any], job: dict[str, np.ndarray], exported) -> dict[st
     cfg, h, d = spec["config"], dict(spec["hyper"]), run_inputs(spec, job)
     model = h["model"]
     dt = getattr(torch, cfg["dtype"])
-    torch.manual_seed(0)
-    net = build(model).to(dt)
-    with torch.no_grad():
-        for p, name in zip(params(net), weight_names(model), strict=True):
-            p.copy_(torch.from_numpy(np.ascontiguousarray(to_torch(name, d["init"][name], model))))
+    net = initialized(model, d["init"], dt)
     kernels = [p for p in params(net) if p.ndim > 1]
     biases = [p for p in params(net) if p.ndim == 1]
     pen = h["penalty"]
@@ -154,14 +159,7 @@ def cross_validate(cv: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, 
         tr, te = torch.from_numpy(train_idx), torch.from_numpy(test_idx)
         row = []
         for s in cv["strengths"]:
-            net = build(model).to(dt)
-            with torch.no_grad():
-                for p, name in zip(params(net), weight_names(model), strict=True):
-                    p.copy_(
-                        torch.from_numpy(
-                            np.ascontiguousarray(to_torch(name, d["init"][name], model))
-                        )
-                    )
+            net = initialized(model, d["init"], dt)
             kernels = [p for p in params(net) if p.ndim > 1]
             opt = torch.optim.SGD(net.parameters(), lr=cv["lr"], momentum=cv["momentum"])
             for _ in range(cv["epochs"]):
