@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import dataclasses
 import importlib.metadata
 import importlib.util
 import json
@@ -30,6 +31,7 @@ from ._config import (
     OPTIMIZERS,
     PENALTIES,
     PRESETS,
+    Pair,
     build_runs,
     write_job,
 )
@@ -37,7 +39,9 @@ from ._report import (
     CMP_HEADER,
     RUN_HEADER,
     comparison_row,
+    config_check,
     cv_report,
+    divergence,
     markdown,
     plot,
     run_row,
@@ -75,7 +79,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--dtypes", nargs="+", choices=DTYPES, default=list(DTYPES))
     ap.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS))
     ap.add_argument("--epochs", type=int, default=None, help="override every preset's epochs")
-    ap.add_argument("--seeds", type=int, default=None, help="use each preset's first N seeds")
+    ap.add_argument(
+        "--seeds", type=int, default=None, help="use at most the first N seeds of each preset"
+    )
     ap.add_argument(
         "--cv-epochs",
         type=int,
@@ -208,6 +214,20 @@ def main(argv: list[str] | None = None) -> int:
 
     index = {r: i for i, r in enumerate(runs)}
     done = lambda r: index[r] in results  # noqa: E731
+
+    def spreads(pair: Pair) -> tuple[float, float] | None:
+        """For a float32 pair: each side's worst divergence from its own float64 run."""
+        if pair.a.config.dtype != "float32":
+            return None
+        out = []
+        for r in (pair.a, pair.b):
+            twin = dataclasses.replace(r, config=dataclasses.replace(r.config, dtype="float64"))
+            if not (twin in index and done(twin) and done(r)):
+                return None
+            ta, tb = results[index[r]]["trajectory"], results[index[twin]]["trajectory"]
+            out.append(float(np.max(divergence(ta, tb)[0])))
+        return out[0], out[1]
+
     report = {
         "ok": False,
         "versions": versions(),
@@ -218,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
         "runs": [run_row(r, results[index[r]], job) for r in runs if done(r)],
         "comparisons": [
-            comparison_row(p, results[index[p.a]], results[index[p.b]])
+            comparison_row(p, results[index[p.a]], results[index[p.b]], spreads(p))
             for p in pairs
             if done(p.a) and done(p.b)
         ],
@@ -236,15 +256,31 @@ def main(argv: list[str] | None = None) -> int:
             for fw in ("tf", "keras-jax", "keras-torch")
             if fw in frameworks
         },
+        "config_checks": [
+            {"run": r.name, **dataclasses.asdict(r.config), "mismatches": bad}
+            for r in runs
+            if done(r) and (bad := config_check(r, results[index[r]].get("exports", {})))
+        ],
         "cv": cv_report(cv, cv_results, CV_TOLERANCE) if cv and len(cv_results) > 1 else None,
         "skipped": skipped,
         "failed": {k: v[-500:] for k, v in failed.items()},
         "seconds": 0.0,
     }
     checked = [c for c in report["comparisons"] if c["passed"] is not None]
-    cv_checked = report["cv"]["comparisons"] if report["cv"] else []
-    all_pass = all(c["passed"] for c in checked + cv_checked)
+    cv_checked = list(report["cv"]["comparisons"]) if report["cv"] else []
+    if report["cv"] and report["cv"]["library_agrees"] is not None:
+        # jr.select.cross_validate's own choice must be the suite's independent one
+        cv_checked.append({"passed": report["cv"]["library_agrees"]})
+    all_pass = all(c["passed"] for c in checked + cv_checked) and not report["config_checks"]
+    for c in report["config_checks"]:
+        print(
+            f"parity: {c['run']} {c['preset']} {c['optimizer']} {c['dtype']}: built "
+            f"otherwise than asked: {'; '.join(c['mismatches'])}"
+        )
     report["ok"] = bool(checked) and all_pass and not failed and not skipped
+    report["passed_allowing_missing"] = bool(
+        args.allow_missing and checked and all_pass and not failed
+    )
     report["seconds"] = round(time.perf_counter() - start, 1)
 
     crow, rrow = tables(report)

@@ -18,6 +18,10 @@ from typing import Any
 import numpy as np
 
 
+class MissingExport(LookupError):
+    """The run this one reads from (its ``source``) has no exports."""
+
+
 def batches(order: np.ndarray, batch: int) -> list[np.ndarray]:
     return [order[i : i + batch] for i in range(0, len(order), batch)]
 
@@ -38,6 +42,8 @@ def main(
             for p in job_dir.glob("*.meta.json"):
                 for i, m in json.loads(p.read_text()).items():
                     exports[i] = m.get("exports", {})
+        if str(index) not in exports:
+            raise MissingExport(f"run {index} of an earlier worker did not finish")
         return exports[str(index)]
 
     arrays: dict[str, np.ndarray] = {}
@@ -45,7 +51,11 @@ def main(
     specs = job_spec["runs"]
     for n, spec in enumerate(specs, 1):
         start = time.perf_counter()
-        out = train(spec, job, exported)
+        try:
+            out = train(spec, job, exported)
+        except MissingExport as e:  # its source's worker failed: that failure is reported
+            print(f"{framework} {n}/{len(specs)} {spec['name']} skipped: {e}", file=sys.stderr)
+            continue
         seconds = time.perf_counter() - start
         i = spec["index"]
         for key in ("trajectory", "train_logits", "test_logits"):

@@ -54,7 +54,8 @@ def reduced(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("parity")
     plot, md = tmp / "w.png", tmp / "r.md"
     first = start_parity(tmp, *REDUCED, "--plot", str(plot), "--markdown", str(md))
-    second = start_parity(tmp, *REDUCED, name="again")
+    # lighter (no Keras on JAX/torch): its rows must equal the first run's same rows
+    second = start_parity(tmp, *REDUCED, "--frameworks", "tf", "torch", "jax", name="again")
     rc, report, out = finish(*first)
     again = finish(*second)
     return rc, report, out, tmp, md, again
@@ -72,6 +73,8 @@ def test_reduced_suite_passes_and_grades_like_for_like(reduced):
     rc, report, out, *_ = reduced
     assert rc == 0, out[-4000:]
     assert report["ok"] is True
+    # every Keras and torch run exported exactly the optimizer and regularizers asked for
+    assert report["config_checks"] == []
     graded = [c for c in report["comparisons"] if c["kind"] == "graded"]
     assert len(graded) >= 50
     for c in graded:
@@ -172,16 +175,25 @@ def test_two_runs_give_identical_json_apart_from_timings(reduced):
     rc, second, out = again
     assert rc == 0, out[-3000:]
 
-    def strip(rep):
-        rep = json.loads(json.dumps(rep))
-        rep.pop("seconds")
-        for r in rep["runs"]:
-            r.pop("seconds")
-        for v in rep["cv"]["frameworks"].values():
-            v.pop("seconds")
-        return rep
+    def rows(rep, key):
+        out = {}
+        for r in json.loads(json.dumps(rep[key])):
+            r.pop("seconds", None)
+            out[json.dumps({k: r[k] for k in sorted(r) if k in KEYS})] = r
+        return out
 
-    assert strip(first) == strip(second)
+    for key in ("runs", "comparisons"):
+        a, b = rows(first, key), rows(second, key)
+        assert len(b) > 20 and set(b) <= set(a)
+        assert all(a[k] == b[k] for k in b)
+    cv_a, cv_b = (json.loads(json.dumps(r["cv"])) for r in (first, second))
+    for cv in (cv_a, cv_b):
+        for v in cv["frameworks"].values():
+            v.pop("seconds")
+    assert cv_a == cv_b
+
+
+KEYS = {"preset", "optimizer", "penalty", "dtype", "seed", "framework", "a", "b"}
 
 
 def test_keras_constants_are_measured_in_keras(reduced):
@@ -228,6 +240,7 @@ def test_missing_framework_is_skipped_with_reason_and_fails_unless_allowed(
 # Mutation tests: a known fault in a temporary copy of jaxreg must make the suite exit 1.
 
 SMALL = ("--seeds", "1", "--epochs", "2", "--cv-epochs", "0", "--dtypes", "float64")
+# later flags win: a mutation may set its own --epochs / --cv-epochs
 MUTATIONS = {
     # Keras's L2 has no 1/2: forgetting it in from_keras halves every converted strength
     "keras_lost_half": (
@@ -254,6 +267,25 @@ MUTATIONS = {
         ),
         ("jax", "torch"),
     ),
+    # the suite's own Keras run built with another epsilon: its exported config says so
+    "keras_epsilon": (
+        "parity/_keras_worker.py",
+        '"epsilon": h["eps"]}',
+        '"epsilon": h["eps"] * 100}',
+        ("--presets", "seed", "--optimizers", "adam", "--frameworks", "tf", "jax"),
+        None,
+    ),
+    # jr.select.cross_validate's one-SE rule picking the smallest strength within one SE
+    "select_one_se": (
+        "jaxreg/_select.py",
+        "within[np.argmax(strengths[within])]",
+        "within[np.argmin(strengths[within])]",
+        (
+            *("--presets", "tutorial", "--epochs", "1", "--cv-epochs", "50"),
+            *("--frameworks", "torch", "jax"),
+        ),
+        None,
+    ),
     "coupled_decay": (
         "jaxreg/_optimizers.py",
         "if weight_decay and decoupled_weight_decay:",
@@ -276,4 +308,9 @@ def test_an_injected_fault_makes_the_suite_fail(name, tmp_path):
     rc, report, out = run_parity(tmp_path, *SMALL, *args, cwd=copy)
     assert rc == 1, out[-3000:]
     failed = {(c["a"], c["b"]) for c in report["comparisons"] if c["passed"] is False}
-    assert culprit in failed, (failed, out[-2000:])
+    if culprit:
+        assert culprit in failed, (failed, out[-2000:])
+    elif name == "keras_epsilon":
+        assert any("epsilon" in m for c in report["config_checks"] for m in c["mismatches"])
+    else:
+        assert report["cv"]["library_agrees"] is False
