@@ -221,7 +221,10 @@ def _keras_regularizers(run: Run) -> list[dict[str, Any] | None]:
     if a and b:
         plain = {"class_name": "L1L2", "config": {"l1": a, "l2": b}}
     else:
-        plain = {"class_name": "L1", "config": {"l1": a}} if a else None
+        # Keras's L1 (unlike L2 and L1L2) keeps its strength as a tensor,
+        # ops.convert_to_tensor(l1): float32 on TensorFlow, even for float64 models
+        a_kept = f32(a) if run.framework == "tf" else a
+        plain = {"class_name": "L1", "config": {"l1": a_kept}} if a else None
         plain = plain or {"class_name": "L2", "config": {"l2": b}}
     out: list[dict[str, Any] | None] = [plain] * layers
     if pen["group"]:  # the custom regularizer on the second conv
