@@ -9,6 +9,7 @@ Penalties are pure functions of a parameter pytree, built once with validated hy
 0.38
 """
 
+from . import constraints as constraints
 from . import conventions as conventions
 from . import masks as masks
 from . import select as select
@@ -34,6 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Penalty",
+    "constraints",
     "conventions",
     "elastic_net",
     "group_lasso",
