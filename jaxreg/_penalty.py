@@ -191,6 +191,8 @@ class Penalty:
         Closed forms: `l1` soft-thresholds, `l2` scales by :math:`1/(1+t\lambda)`,
         `elastic_net` does both, `group_lasso` block-soft-thresholds each group (zero-safe),
         `nuclear` thresholds singular values; per-element ``weights`` scale each threshold.
+        The non-convex `mcp`, `scad`, `lq`, `l0` give their exact global minimizer (firm, half,
+        hard thresholding), and `jaxreg.constraints` project onto their set.
         Terms may be summed when, on every leaf, the non-quadratic parts are of one kind with one
         configuration (their thresholds add); any number of l2 / elastic-net L2 parts may join
         them: the prox of :math:`g + \frac{b}{2}\lVert\cdot\rVert^2` is the prox of
@@ -218,8 +220,8 @@ class Penalty:
             if not term.has_prox:
                 raise NotImplementedError(
                     f"{term.name} has no closed-form proximal operator in jaxreg; use it as a "
-                    "penalty in the loss, or use l1 / l2 / elastic_net / group_lasso / nuclear "
-                    "with prox."
+                    "penalty in the loss, or use a kind with a prox (l1, l2, elastic_net, "
+                    "group_lasso, nuclear, mcp, scad, lq, l0, jaxreg.constraints)."
                 )
         plan = resolve_terms(self.terms, params)
         steps = _steps(step, params, len(plan.leaves))
@@ -373,8 +375,8 @@ class Term(Penalty):
     def zero_strength(self, g: jax.Array, w: Any) -> jax.Array:
         """The smallest strength for which 0 is optimal on a leaf whose loss gradient at 0 is g."""
         raise ValueError(
-            f"lambda_max is defined for penalties that zero weights (l1, elastic_net, "
-            f"group_lasso, nuclear); got {self.name}."
+            f"lambda_max is defined for penalties that zero weights with a finite slope at 0 "
+            f"(l1, elastic_net, group_lasso, nuclear, mcp, scad); got {self.name}."
         )
 
     def __repr__(self) -> str:
