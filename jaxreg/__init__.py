@@ -9,6 +9,7 @@ Penalties are pure functions of a parameter pytree, built once with validated hy
 0.38
 """
 
+from . import constraints as constraints
 from . import conventions as conventions
 from . import masks as masks
 from . import select as select
@@ -16,10 +17,14 @@ from . import transforms as transforms
 from ._losses import regularized as regularized
 from ._penalties import elastic_net as elastic_net
 from ._penalties import group_lasso as group_lasso
+from ._penalties import l0 as l0
 from ._penalties import l1 as l1
 from ._penalties import l2 as l2
+from ._penalties import lq as lq
+from ._penalties import mcp as mcp
 from ._penalties import nuclear as nuclear
 from ._penalties import orthogonal as orthogonal
+from ._penalties import scad as scad
 from ._penalties import spectral as spectral
 from ._penalty import Penalty as Penalty
 from ._penalty import Sum as Sum
@@ -30,15 +35,20 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Penalty",
+    "constraints",
     "conventions",
     "elastic_net",
     "group_lasso",
+    "l0",
     "l1",
     "l2",
+    "lq",
     "masks",
+    "mcp",
     "nuclear",
     "orthogonal",
     "regularized",
+    "scad",
     "select",
     "solve",
     "SolveInfo",

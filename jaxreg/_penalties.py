@@ -10,6 +10,7 @@ re-export in ``__init__.py`` and its tests); nothing else names kinds.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import Any, ClassVar
 
 import jax
@@ -131,6 +132,189 @@ class ElasticNet(Term):
 
     def zero_strength(self, g, w):
         return self.parts()[0].zero_strength(g, w) / self.l1_ratio
+
+
+# --------------------------------------------------------------------------------------------
+# Non-convex elementwise kinds: a weight multiplies each element's penalty (skglm's Weighted*
+# convention), so the prox of t * w_i * p(x_i) is the prox of p with the step t * w_i.
+
+
+def _gamma(gamma: Any, dtype: Any, low: float) -> jax.Array:
+    """A shape parameter cast to ``dtype``; NaN unless > ``low`` (traced values included)."""
+    g = jnp.asarray(gamma, dtype)
+    return jnp.where(g > low, g, jnp.nan)
+
+
+def _nan_keeping(z: jax.Array, out: jax.Array) -> jax.Array:
+    """``out``, with the NaNs of ``z`` put back (a prox must not turn NaN into 0)."""
+    return jnp.where(jnp.isnan(z), z, out)
+
+
+def _piecewise_prox(z, t, penalty, candidates) -> jax.Array:
+    r"""The exact prox :math:`\arg\min_u \frac12 (u - z)^2 + t\,p(|u|)` of an even, separable,
+    piecewise-quadratic ``p``: the best of the stationary points of each piece (clipped to the
+    piece) and the pieces' ends. Ties go to the earlier candidate (0 comes first)."""
+    a = jnp.abs(z)
+    c = jnp.stack(jnp.broadcast_arrays(*candidates(a)))
+    k = jnp.argmin(0.5 * (c - a) ** 2 + t * penalty(c), axis=0)
+    u = jnp.take_along_axis(c, k[None], axis=0)[0]
+    return _nan_keeping(z, jnp.where(u > 0, jnp.sign(z) * u, 0.0))
+
+
+def _elementwise_sum(values: jax.Array, w: Any) -> jax.Array:
+    return jnp.sum(values) if w is None else jnp.sum(values * _weight(w, values.dtype))
+
+
+@penalty_class
+class MCP(Term):
+    r"""Minimax concave penalty :math:`\sum_i w_i\,p(x_i)`; see `jaxreg.mcp`."""
+
+    gamma: Any
+    weights: Weights = None
+    name: ClassVar[str] = "mcp"
+    elementwise: ClassVar[bool] = True
+    homogeneous: ClassVar[bool] = False
+
+    def _p(self, a: jax.Array, lam: jax.Array) -> jax.Array:
+        g = _gamma(self.gamma, a.dtype, 0.0)
+        return _nan_keeping(
+            a, jnp.where(a <= g * lam, lam * a - a * a / (2 * g), g * lam * lam / 2)
+        )
+
+    def raw(self, x: jax.Array, w: Any) -> jax.Array:
+        z = nx.upcast(x)
+        return _elementwise_sum(self._p(nx.abs0(z), hyper(self.strength, z.dtype)), w)
+
+    def shrink(self, z, t, scale):
+        g = _gamma(self.gamma, z.dtype, 0.0)
+
+        def candidates(a):
+            inner = jnp.where(t < g, (a - t * scale) / jnp.where(t < g, 1 - t / g, 1.0), 0.0)
+            return [
+                jnp.zeros_like(a),
+                jnp.clip(inner, 0, g * scale),
+                g * scale,
+                jnp.maximum(a, g * scale),
+            ]
+
+        return _piecewise_prox(z, t, lambda c: self._p(c, scale), candidates), t
+
+    def zero_strength(self, g, w):  # the slope at 0 is strength * w, as for l1
+        return jnp.max(_ratio_or_inf(jnp.abs(g), w))
+
+    def scaled(self, factor):
+        # c * MCP(lam, gamma) = MCP(c lam, gamma / c): same knot gamma * lam, c times the value
+        if isinstance(factor, jax.core.Tracer):
+            gamma = jnp.where(factor > 0, self.gamma / jnp.where(factor > 0, factor, 1), self.gamma)
+        else:
+            gamma = self.gamma / factor if factor else self.gamma
+        return dataclasses.replace(
+            self, strength=as_leaf(factor * self.strength), gamma=as_leaf(gamma)
+        )
+
+
+@penalty_class
+class SCAD(Term):
+    r"""Smoothly clipped absolute deviation :math:`\sum_i w_i\,p(x_i)`; see `jaxreg.scad`."""
+
+    gamma: Any
+    weights: Weights = None
+    name: ClassVar[str] = "scad"
+    elementwise: ClassVar[bool] = True
+    homogeneous: ClassVar[bool] = False
+
+    def _p(self, a: jax.Array, lam: jax.Array) -> jax.Array:
+        g = _gamma(self.gamma, a.dtype, 2.0)
+        mid = (2 * g * lam * a - a * a - lam * lam) / (2 * (g - 1))
+        outer = lam * lam * (g + 1) / 2
+        return _nan_keeping(a, jnp.where(a <= lam, lam * a, jnp.where(a <= g * lam, mid, outer)))
+
+    def raw(self, x: jax.Array, w: Any) -> jax.Array:
+        z = nx.upcast(x)
+        return _elementwise_sum(self._p(nx.abs0(z), hyper(self.strength, z.dtype)), w)
+
+    def shrink(self, z, t, scale):
+        g = _gamma(self.gamma, z.dtype, 2.0)
+        lam = scale
+
+        def candidates(a):
+            ok = t < g - 1
+            mid = ((g - 1) * a - t * g * lam) / jnp.where(ok, g - 1 - t, 1.0)
+            return [
+                jnp.zeros_like(a),
+                jnp.clip(a - t * lam, 0, lam),
+                lam,
+                jnp.where(ok, jnp.clip(mid, lam, g * lam), lam),
+                g * lam,
+                jnp.maximum(a, g * lam),
+            ]
+
+        return _piecewise_prox(z, t, lambda c: self._p(c, lam), candidates), t
+
+    def zero_strength(self, g, w):  # the slope at 0 is strength * w, as for l1
+        return jnp.max(_ratio_or_inf(jnp.abs(g), w))
+
+    def scaled(self, factor):
+        if not isinstance(factor, jax.core.Tracer) and factor == 1:
+            return self
+        raise TypeError(
+            f"{factor!r} * {self!r} is not a SCAD penalty (its knots are the strength and gamma "
+            "* strength): scale the strength in jr.scad(...) instead."
+        )
+
+
+@penalty_class
+class L0(Term):
+    r""":math:`\lambda \sum_i w_i [x_i
+    e 0]`; see `jaxreg.l0`."""
+
+    weights: Weights = None
+    name: ClassVar[str] = "l0"
+    elementwise: ClassVar[bool] = True
+
+    def raw(self, x: jax.Array, w: Any) -> jax.Array:
+        z = nx.upcast(x)
+        return _elementwise_sum(_nan_keeping(z, (z != 0).astype(z.dtype)), w)
+
+    def shrink(self, z, t, scale):  # hard thresholding; a tie keeps the exact zero
+        return _nan_keeping(z, jnp.where(z * z > 2 * t * scale, z, 0.0)), t
+
+
+_LQ = {0.5: "1/2", 2 / 3: "2/3"}
+
+
+@penalty_class
+class Lq(Term):
+    r""":math:`\lambda \sum_i w_i |x_i|^q`, :math:`q \in \{1/2, 2/3\}`; see `jaxreg.lq`."""
+
+    q: float = static_field()
+    weights: Weights = None
+    name: ClassVar[str] = "lq"
+    elementwise: ClassVar[bool] = True
+
+    def raw(self, x: jax.Array, w: Any) -> jax.Array:
+        z = nx.upcast(x)
+        a = jnp.abs(z)
+        pos = a > 0  # derivative 0 at 0 (the true one is infinite), NaN propagates
+        power = jnp.where(pos, jnp.where(pos, a, 1.0) ** self.q, _nan_keeping(z, jnp.zeros_like(a)))
+        return _elementwise_sum(power, w)
+
+    def shrink(self, z, t, scale):
+        u = t * scale
+        a = jnp.abs(z)
+        safe = jnp.where(a > 0, a, 1.0)
+        if self.q == 0.5:  # Xu et al. (2012) half thresholding, as skglm's prox_05
+            keep = a >= 1.5 * u ** (2 / 3)
+            arg = jnp.clip(-(3**1.5 / 4) * u * safe**-1.5, -1.0, 1.0)
+            out = z * (2 / 3) * (1 + jnp.cos((2 / 3) * jnp.arccos(arg)))
+        else:  # q = 2/3: Cao et al. (2013), as skglm's prox_2_3
+            keep = a >= 2 * (2 / 3 * u) ** 0.75
+            root = jnp.sqrt(jnp.maximum(safe**4 / 256 - 8 * u**3 / 729, 0.0))
+            c = jnp.cbrt(safe**2 / 16 + root) + jnp.cbrt(safe**2 / 16 - root)
+            c = jnp.where(c > 0, c, 1.0)
+            inner = jnp.maximum(2 * safe / jnp.sqrt(2 * c) - 2 * c, 0.0)
+            out = jnp.sign(z) * (jnp.sqrt(2 * c) + jnp.sqrt(inner)) ** 3 / 8
+        return _nan_keeping(z, jnp.where(keep & (u > 0), out, jnp.where(u > 0, 0.0, z))), t
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,6 +549,114 @@ def elastic_net(
     """
     check_scalar(l1_ratio, "l1_ratio", high=1.0)
     return ElasticNet(**_common(strength, mask, weights), l1_ratio=as_leaf(l1_ratio))
+
+
+def mcp(strength: Any, gamma: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
+    r"""Minimax concave penalty (MCP, Zhang 2010) :math:`\sum_i w_i\,p_{\lambda,\gamma}(x_i)`.
+
+    .. math:: p_{\lambda,\gamma}(x) = egin{cases} \lambda|x| - rac{x^2}{2\gamma} &
+       |x| \le \gamma\lambda \ rac{\gamma\lambda^2}{2} & |x| > \gamma\lambda \end{cases}
+
+    scikit-learn-style parametrization of skglm's ``MCPenalty(alpha=strength, gamma=gamma)``
+    (``WeightedMCPenalty`` with ``weights``: a weight multiplies its element's penalty). L1's
+    slope at 0, no shrinkage of weights beyond :math:`\gamma\lambda`; :math:`\gamma 	o \infty`
+    is `l1`. Non-convex: `Penalty.prox` is its exact (global) proximal map, firm thresholding
+    for steps :math:`t < \gamma` (hard thresholding at :math:`\lambda\sqrt{t\gamma}` beyond),
+    and `jaxreg.solve` reaches a stationary point, not necessarily the global minimum.
+    ``lambda_max`` is the strength at which 0 is a stationary point (as for `l1`). The
+    derivative at ``x_i = 0`` is 0. ``c * mcp(lam, gamma)`` is ``mcp(c * lam, gamma / c)``.
+
+    Args:
+      strength: :math:`\lambda \ge 0`.
+      gamma: :math:`\gamma > 0` (skglm and ncvreg use 3 by default).
+      mask: as in `l1`.
+      weights: per-element weights :math:`w_i \ge 0` multiplying each element's penalty.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.mcp(1.0, 3.0)({"w": jnp.array([1.0, 5.0])})  # 1 - 1/6 + 3/2
+    Array(2.3333333, dtype=float32)
+    """
+    check_scalar(gamma, "gamma", low=np.nextafter(0.0, 1.0))
+    return MCP(**_common(strength, mask, weights), gamma=as_leaf(gamma))
+
+
+def scad(strength: Any, gamma: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
+    r"""Smoothly clipped absolute deviation (SCAD, Fan and Li 2001) :math:`\sum_i w_i\,p(x_i)`.
+
+    .. math:: p_{\lambda,\gamma}(x) = egin{cases} \lambda|x| & |x| \le \lambda \
+       rac{2\gamma\lambda|x| - x^2 - \lambda^2}{2(\gamma - 1)} & \lambda < |x| \le
+       \gamma\lambda \ rac{\lambda^2(\gamma + 1)}{2} & |x| > \gamma\lambda \end{cases}
+
+    skglm's ``SCAD(alpha=strength, gamma=gamma)``. Non-convex: `Penalty.prox` is its exact
+    (global) proximal map for every step (skglm's formula assumes :math:`t < \gamma - 1`), and
+    `jaxreg.solve` reaches a stationary point. ``lambda_max`` as for `l1`; the derivative at 0
+    is 0. A multiple of a SCAD penalty is not one: ``c * scad(...)`` raises a `TypeError`.
+
+    Args:
+      strength: :math:`\lambda \ge 0`.
+      gamma: :math:`\gamma > 2` (3.7 in Fan and Li).
+      mask: as in `l1`.
+      weights: per-element weights :math:`w_i \ge 0` multiplying each element's penalty.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.scad(1.0, 3.7)({"w": jnp.array([0.5, 10.0])})  # 0.5 + 4.7 / 2
+    Array(2.85, dtype=float32)
+    """
+    check_scalar(gamma, "gamma")
+    if float(np.asarray(gamma)) <= 2 if not isinstance(gamma, jax.core.Tracer) else False:
+        raise ValueError(f"scad needs gamma > 2; got gamma={gamma!r}.")
+    return SCAD(**_common(strength, mask, weights), gamma=as_leaf(gamma))
+
+
+def l0(strength: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
+    r"""The :math:`\ell_0` penalty :math:`\lambda \sum_i w_i [x_i
+    e 0]`: the number of non-zeros.
+
+        Its gradient is 0 everywhere: use it through `Penalty.prox` (hard thresholding: keep
+        :math:`x_i` when :math:`x_i^2 > 2 t \lambda w_i`, else 0), e.g. in
+        `jaxreg.transforms.proximal` or `jaxreg.solve` (a stationary point). ``lambda_max`` is not
+        defined (0 is always a local minimum). NaN counts as NaN, not as a non-zero.
+
+        Args:
+          strength: :math:`\lambda \ge 0`.
+          mask: as in `l1`.
+          weights: per-element weights :math:`w_i \ge 0`.
+
+        >>> import jax.numpy as jnp, jaxreg as jr
+        >>> jr.l0(0.1)({"w": jnp.array([1.0, 0.0, -3.0])})
+        Array(0.2, dtype=float32)
+    """
+    return L0(**_common(strength, mask, weights))
+
+
+def lq(strength: Any, q: float, *, mask: Any = None, weights: Weights = None) -> Penalty:
+    r"""The :math:`\ell_q` quasi-norm penalty :math:`\lambda \sum_i w_i |x_i|^q`, :math:`q \in
+    \{rac12, rac23\}`.
+
+    skglm's ``L0_5(alpha=strength)`` and ``L2_3(alpha=strength)``: the two exponents with a
+    closed-form proximal map (Xu et al. 2012; Cao et al. 2013), which `Penalty.prox` uses
+    (exact zeros below the threshold :math:`rac32 (t\lambda)^{2/3}` for q = 1/2 and
+    :math:`2 (rac23 t\lambda)^{3/4}` for q = 2/3). The derivative at 0 is taken as 0 (the
+    true one is infinite); ``lambda_max`` is not defined (0 is always a local minimum).
+
+    Args:
+      strength: :math:`\lambda \ge 0`.
+      q: 1/2 or 2/3 (``0.5``, ``2 / 3``).
+      mask: as in `l1`.
+      weights: per-element weights :math:`w_i \ge 0`.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.lq(1.0, 0.5)({"w": jnp.array([4.0, -9.0])})
+    Array(5., dtype=float32)
+    """
+    if isinstance(q, bool) or not isinstance(q, numbers.Real):
+        raise TypeError(f"q must be 1/2 or 2/3; got q={q!r}.")
+    exact = [v for v in _LQ if abs(float(q) - v) < 1e-12]
+    if not exact:
+        raise ValueError(
+            f"q must be 1/2 or 2/3 (the exponents with a closed-form prox); got q={q!r}."
+        )
+    return Lq(**_common(strength, mask, weights), q=exact[0])
 
 
 def group_lasso(

@@ -167,7 +167,7 @@ class Penalty:
                 raws = _batched_raws(term, xs)
             else:
                 raws = [term.raw(x, w) for x, w in zip(xs, ws, strict=True)]
-            parts.append(_scaled_sum(term.strength, raws))
+            parts.append(_scaled_sum(term, raws))
         return _total(parts)
 
     def per_leaf(self, params: PyTree) -> PyTree:
@@ -181,9 +181,7 @@ class Penalty:
         shares: list[list[jax.Array]] = [[] for _ in plan.leaves]
         for term, idx, ws in zip(self.terms, plan.chosen, plan.weights, strict=True):
             for i, w in zip(idx, ws, strict=True):
-                shares[i].append(
-                    _scaled_sum(term.strength, [term.raw(jnp.asarray(plan.leaves[i]), w)])
-                )
+                shares[i].append(_scaled_sum(term, [term.raw(jnp.asarray(plan.leaves[i]), w)]))
         return jax.tree.unflatten(plan.treedef, [_total(s) if s else None for s in shares])
 
     # -- proximal operator -------------------------------------------------------------------
@@ -193,6 +191,8 @@ class Penalty:
         Closed forms: `l1` soft-thresholds, `l2` scales by :math:`1/(1+t\lambda)`,
         `elastic_net` does both, `group_lasso` block-soft-thresholds each group (zero-safe),
         `nuclear` thresholds singular values; per-element ``weights`` scale each threshold.
+        The non-convex `mcp`, `scad`, `lq`, `l0` give their exact global minimizer (firm, half,
+        hard thresholding), and `jaxreg.constraints` project onto their set.
         Terms may be summed when, on every leaf, the non-quadratic parts are of one kind with one
         configuration (their thresholds add); any number of l2 / elastic-net L2 parts may join
         them: the prox of :math:`g + \frac{b}{2}\lVert\cdot\rVert^2` is the prox of
@@ -220,8 +220,8 @@ class Penalty:
             if not term.has_prox:
                 raise NotImplementedError(
                     f"{term.name} has no closed-form proximal operator in jaxreg; use it as a "
-                    "penalty in the loss, or use l1 / l2 / elastic_net / group_lasso / nuclear "
-                    "with prox."
+                    "penalty in the loss, or use a kind with a prox (l1, l2, elastic_net, "
+                    "group_lasso, nuclear, mcp, scad, lq, l0, jaxreg.constraints)."
                 )
         plan = resolve_terms(self.terms, params)
         steps = _steps(step, params, len(plan.leaves))
@@ -249,9 +249,7 @@ class Penalty:
         if isinstance(factor, Penalty):
             return NotImplemented
         check_scalar(factor, "factor")
-        scaled = tuple(
-            dataclasses.replace(t, strength=as_leaf(factor * t.strength)) for t in self.terms
-        )
+        scaled = tuple(t.scaled(factor) for t in self.terms)
         return scaled[0] if isinstance(self, Term) else Sum(terms=scaled)
 
     __rmul__ = __mul__
@@ -298,6 +296,11 @@ class Term(Penalty):
     elementwise: ClassVar[bool] = False  # additive over elements: small leaves may be batched
     has_prox: ClassVar[bool] = True
     quadratic: ClassVar[bool] = False  # b / 2 * sum w z^2: its prox divides by 1 + t b w
+    # The value is ``strength * raw`` and the prox of a sum of such terms adds their
+    # thresholds. False for kinds whose value is not linear in the strength (mcp, scad): `raw`
+    # then returns the whole value (strength included), weights multiply each element's
+    # penalty, and `shrink` gets the strength as ``scale`` and the weight folded into ``t``.
+    homogeneous: ClassVar[bool] = True
 
     @property
     def terms(self) -> tuple[Term, ...]:
@@ -355,7 +358,11 @@ class Term(Penalty):
 
     def merges_with(self, other: Term) -> bool:
         """Whether two non-quadratic parts on one leaf combine by adding their thresholds."""
-        return type(self) is type(other) and self.config() == other.config()
+        return self.homogeneous and type(self) is type(other) and self.config() == other.config()
+
+    def scaled(self, factor: Any) -> Term:
+        """``factor * self`` as a term of this kind (``pen * c``, ``pen / c``)."""
+        return dataclasses.replace(self, strength=as_leaf(factor * self.strength))
 
     def config(self) -> tuple[tuple[str, Any], ...]:
         """The kind's static options (axis, mode, ...), without the mask."""
@@ -368,8 +375,8 @@ class Term(Penalty):
     def zero_strength(self, g: jax.Array, w: Any) -> jax.Array:
         """The smallest strength for which 0 is optimal on a leaf whose loss gradient at 0 is g."""
         raise ValueError(
-            f"lambda_max is defined for penalties that zero weights (l1, elastic_net, "
-            f"group_lasso, nuclear); got {self.name}."
+            f"lambda_max is defined for penalties that zero weights with a finite slope at 0 "
+            f"(l1, elastic_net, group_lasso, nuclear, mcp, scad); got {self.name}."
         )
 
     def __repr__(self) -> str:
@@ -503,10 +510,10 @@ def _batched_raws(term: Term, xs: list[jax.Array]) -> list[jax.Array]:
     return raws
 
 
-def _scaled_sum(strength: Any, raws: list[jax.Array]) -> jax.Array:
+def _scaled_sum(term: Term, raws: list[jax.Array]) -> jax.Array:
     dtype = jnp.result_type(*(r.dtype for r in raws))
     raw = raws[0] if len(raws) == 1 else jnp.sum(jnp.stack([r.astype(dtype) for r in raws]))
-    return hyper(strength, dtype) * raw
+    return hyper(term.strength, dtype) * raw if term.homogeneous else raw
 
 
 def _total(parts: list[jax.Array]) -> jax.Array:
@@ -549,13 +556,17 @@ def _leaf_step(t: Any, x: jax.Array, path: str) -> Any:
     return t
 
 
+def _weight_or_one(w: Any, dtype: Any) -> Any:
+    return 1.0 if w is None else hyper(w, dtype)
+
+
 def _leaf_prox(x: jax.Array, t: Any, parts: list[tuple[Term, Any]], path: str) -> jax.Array:
     """The prox of ``t * (g + quadratic)`` on one leaf; computed upcast, returned in x's dtype."""
     z = nx.upcast(x)
     t = jnp.asarray(t, z.dtype)
     quad: Any = 0.0
     weighted_quad = False
-    shrink: tuple[Term, Any] | None = None
+    shrink: tuple[Any, ...] | None = None
     for part, w in parts:
         if not isinstance(part.strength, jax.core.Tracer) and np.all(
             np.asarray(part.strength) == 0
@@ -568,7 +579,7 @@ def _leaf_prox(x: jax.Array, t: Any, parts: list[tuple[Term, Any]], path: str) -
             quad = quad + coef
             weighted_quad = weighted_quad or w is not None
         elif shrink is None:
-            shrink = (part, coef)
+            shrink = (part, coef) if part.homogeneous else (part, hyper(part.strength, z.dtype), w)
         elif shrink[0].merges_with(part):
             shrink = (shrink[0], shrink[1] + coef)
         else:
@@ -576,6 +587,13 @@ def _leaf_prox(x: jax.Array, t: Any, parts: list[tuple[Term, Any]], path: str) -
                 f"no closed-form prox for {shrink[0]!r} + {part!r} on the same leaf "
                 f"'{path}'; give the terms disjoint masks."
             )
+    if shrink is not None and not shrink[0].homogeneous:
+        # prox of t (w p + b/2 z^2) = prox of t w / (1 + t b) p at z / (1 + t b): exact for
+        # any p (the division after the prox below holds for homogeneous p only)
+        part, strength, w = shrink
+        c = 1 + t * quad
+        z, _ = part.shrink(z / c, t * _weight_or_one(w, z.dtype) / c, strength)
+        return z.astype(x.dtype)
     t_used = t
     if shrink is not None:
         if weighted_quad and not shrink[0].elementwise:

@@ -1,0 +1,319 @@
+"""Constraints as penalties: the indicator of a set (0 inside, +inf outside), whose proximal map
+is the projection onto the set. One class per kind and its builder, as in `_penalties.py`.
+
+A constraint is a `Penalty` like the others: a pytree (its bounds are leaves), masked, summed
+with penalties, used through `Penalty.prox` in `jaxreg.transforms.proximal` (projected
+gradient: the constraint holds after every step) or `jaxreg.solve`. Its strength is always 1
+and a positive multiple of a constraint is the same constraint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _numerics as nx
+from ._masks import as_mask
+from ._penalties import _axes, _check_axis
+from ._penalty import Penalty, Term, as_leaf, check_scalar, penalty_class, static_field
+
+
+class Constraint(Term):
+    """The indicator of a set: ``raw`` is 0 inside and +inf outside (NaN propagates), ``shrink``
+    the projection (the step does not matter, except through the metric for `top_k` / `n_m`)."""
+
+    homogeneous: ClassVar[bool] = False
+
+    def inside(self, x: jax.Array) -> jax.Array:
+        raise NotImplementedError
+
+    def raw(self, x: jax.Array, w: Any) -> jax.Array:
+        z = nx.upcast(x)
+        value = jnp.where(jnp.all(self.inside(z)), 0.0, jnp.inf).astype(z.dtype)
+        return jnp.where(jnp.any(jnp.isnan(z)), jnp.nan, value)
+
+    def scaled(self, factor: Any) -> Term:
+        if not isinstance(factor, jax.core.Tracer) and not factor > 0:
+            raise ValueError(
+                f"a constraint can only be scaled by a positive factor; got {factor!r}."
+            )
+        return self  # c * indicator = indicator for c > 0
+
+    def __repr__(self) -> str:
+        args = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in dataclasses.fields(self)
+            if f.name not in ("strength", "mask")
+        ]
+        if self.mask is not None:
+            args.append(f"mask={self.mask!r}")
+        return f"{self.name}({', '.join(args)})"
+
+
+def _keep_nan(z: jax.Array, out: jax.Array) -> jax.Array:
+    return jnp.where(jnp.isnan(z), z, out)
+
+
+@penalty_class
+class NonNegative(Constraint):
+    r""":math:`x_i \ge 0` for every element; see `jaxreg.constraints.non_negative`."""
+
+    name: ClassVar[str] = "non_negative"
+    elementwise: ClassVar[bool] = True
+
+    def inside(self, x):
+        return x >= 0
+
+    def shrink(self, z, t, scale):
+        return _keep_nan(z, jnp.maximum(z, 0.0)), t
+
+
+@penalty_class
+class Box(Constraint):
+    r""":math:`lo \le x_i \le hi` for every element; see `jaxreg.constraints.box`."""
+
+    lo: Any
+    hi: Any
+    name: ClassVar[str] = "box"
+    elementwise: ClassVar[bool] = True
+
+    def inside(self, x):
+        return (x >= jnp.asarray(self.lo, x.dtype)) & (x <= jnp.asarray(self.hi, x.dtype))
+
+    def shrink(self, z, t, scale):
+        lo, hi = jnp.asarray(self.lo, z.dtype), jnp.asarray(self.hi, z.dtype)
+        return _keep_nan(z, jnp.clip(z, lo, hi)), t
+
+
+@penalty_class
+class L2Ball(Constraint):
+    r""":math:`\lVert x_g \rVert_2 \le r` for every group along ``axis``; see
+    `jaxreg.constraints.l2_ball`."""
+
+    radius: Any
+    axis: tuple[int, ...] = static_field(default=(0,))
+    name: ClassVar[str] = "l2_ball"
+    min_ndim: ClassVar[int] = 1
+
+    def inside(self, x):
+        norms = jnp.sqrt(jnp.sum(x * x, axis=_axes(self.axis, x.ndim)))
+        # a projected group's norm is the radius up to rounding: allow a few ulps
+        slack = 1 + 8 * jnp.finfo(x.dtype).eps
+        return norms <= jnp.asarray(self.radius, x.dtype) * slack
+
+    def shrink(self, z, t, scale):
+        # Euclidean projection whatever the metric (a diagonal metric has no closed form)
+        axes = _axes(self.axis, z.ndim)
+        norms = jnp.sqrt(jnp.sum(z * z, axis=axes, keepdims=True))
+        r = jnp.asarray(self.radius, z.dtype)
+        factor = jnp.where(norms > r, r / jnp.where(norms > r, norms, 1.0), 1.0)
+        return z * factor, t
+
+
+def _keep_largest(z: jax.Array, score: jax.Array, k: int) -> jax.Array:
+    """Zero all but the ``k`` largest ``score`` entries along the last axis (ties: the first)."""
+    order = jnp.argsort(-score, axis=-1, stable=True)
+    ranks = jnp.argsort(order, axis=-1, stable=True)
+    return _keep_nan(z, jnp.where(ranks < k, z, 0.0))
+
+
+def _metric_score(z: jax.Array, t: jax.Array) -> jax.Array:
+    """Which entries to keep in the metric ``D = 1 / t``: the largest ``z^2 / t``."""
+    t = jnp.broadcast_to(t, z.shape)
+    return jnp.where(t > 0, z * z / jnp.where(t > 0, t, 1.0), jnp.inf)
+
+
+@penalty_class
+class TopK(Constraint):
+    r"""At most ``k`` non-zeros per slice along ``axis`` (the whole leaf when None); see
+    `jaxreg.constraints.top_k`."""
+
+    k: int = static_field()
+    axis: tuple[int, ...] | None = static_field(default=None)
+    name: ClassVar[str] = "top_k"
+
+    def _slices(self, x: jax.Array) -> tuple[jax.Array, Any]:
+        """``x`` with the constrained axes flattened last, and how to undo it."""
+        if self.axis is None:
+            return x.reshape(1, -1), lambda y: y.reshape(x.shape)
+        axes = _axes(self.axis, x.ndim)
+        rest = [a for a in range(x.ndim) if a not in axes]
+        moved = jnp.transpose(x, rest + list(axes))
+        flat = moved.reshape(*moved.shape[: len(rest)], -1)
+        inverse = np.argsort(rest + list(axes))
+        return flat, lambda y: jnp.transpose(y.reshape(moved.shape), inverse)
+
+    def check_leaf(self, path, x, w):
+        if self.axis is not None and not all(-np.ndim(x) <= a < np.ndim(x) for a in self.axis):
+            raise ValueError(
+                f"axis={self.axis} is out of range for the leaf at '{path}' with shape "
+                f"{np.shape(x)}."
+            )
+        super().check_leaf(path, x, w)
+
+    def inside(self, x):
+        flat, _ = self._slices(x)
+        return jnp.sum(flat != 0, axis=-1) <= self.k
+
+    def shrink(self, z, t, scale):
+        flat, back = self._slices(z)
+        score, _ = self._slices(_metric_score(z, t))
+        return back(_keep_largest(flat, score, self.k)), t
+
+
+@penalty_class
+class NM(Constraint):
+    r"""At most ``n`` non-zeros in every block of ``m`` consecutive elements along ``axis``
+    (N:M structured sparsity); see `jaxreg.constraints.n_m`."""
+
+    n: int = static_field()
+    m: int = static_field()
+    axis: int = static_field()
+    name: ClassVar[str] = "n_m"
+    min_ndim: ClassVar[int] = 1
+
+    def check_leaf(self, path, x, w):
+        super().check_leaf(path, x, w)
+        shape = np.shape(x)
+        if not -len(shape) <= self.axis < len(shape) or shape[self.axis] % self.m:
+            raise ValueError(
+                f"n_m({self.n}, {self.m}, axis={self.axis}) needs the leaf's axis {self.axis} to "
+                f"be a multiple of m={self.m}; the leaf at '{path}' has shape {shape}."
+            )
+
+    def _blocks(self, x: jax.Array) -> tuple[jax.Array, Any]:
+        moved = jnp.moveaxis(x, self.axis, -1)
+        blocks = moved.reshape(*moved.shape[:-1], -1, self.m)
+        return blocks, lambda y: jnp.moveaxis(y.reshape(moved.shape), -1, self.axis)
+
+    def inside(self, x):
+        blocks, _ = self._blocks(x)
+        return jnp.sum(blocks != 0, axis=-1) <= self.n
+
+    def shrink(self, z, t, scale):
+        blocks, back = self._blocks(z)
+        score, _ = self._blocks(_metric_score(z, t))
+        return back(_keep_largest(blocks, score, self.n)), t
+
+
+# --------------------------------------------------------------------------------------------
+# Builders
+
+
+def _common(mask: Any) -> dict[str, Any]:
+    return {"strength": as_leaf(1.0), "mask": as_mask(mask)}
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {name}={value!r}.")
+    return int(value)
+
+
+def non_negative(*, mask: Any = None) -> Penalty:
+    r"""The constraint :math:`x \ge 0` (Keras's ``NonNeg``): projection ``max(x, 0)``.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.constraints.non_negative().prox({"w": jnp.array([1.0, -2.0])}, 0.1)
+    {'w': Array([1., 0.], dtype=float32)}
+    """
+    return NonNegative(**_common(mask))
+
+
+def box(lo: Any, hi: Any, *, mask: Any = None) -> Penalty:
+    r"""The constraint :math:`lo \le x \le hi` elementwise: projection ``clip(x, lo, hi)``.
+
+    skglm's ``IndicatorBox(alpha)`` is ``box(0, alpha)``.
+
+    Args:
+      lo, hi: the bounds, scalars with ``lo <= hi`` (``-inf`` / ``inf`` allowed).
+      mask: as in `jaxreg.l1`.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.constraints.box(-1.0, 1.0)({"w": jnp.array([0.5, 2.0])})
+    Array(inf, dtype=float32)
+    """
+    for v, name in ((lo, "lo"), (hi, "hi")):  # finite, or an infinite bound
+        infinite = not isinstance(v, jax.core.Tracer) and np.ndim(v) == 0 and np.isinf(v)
+        check_scalar(0.0 if infinite else v, name, low=-math.inf)
+    concrete = not isinstance(lo, jax.core.Tracer) and not isinstance(hi, jax.core.Tracer)
+    if concrete and not float(lo) <= float(hi):
+        raise ValueError(f"box needs lo <= hi; got lo={lo!r}, hi={hi!r}.")
+    return Box(**_common(mask), lo=as_leaf(lo), hi=as_leaf(hi))
+
+
+def l2_ball(radius: Any, *, axis: int | tuple[int, ...] = 0, mask: Any = None) -> Penalty:
+    r"""Max-norm: :math:`\lVert x_g \rVert_2 \le r` for each group, the norm along ``axis``.
+
+    Keras's ``MaxNorm(max_value=radius, axis=axis)``: ``axis=0`` on a Dense kernel
+    ``(in, out)`` bounds each output neuron's incoming weights (Keras's default; the same for
+    flax kernels); a conv kernel ``(h, w, in, out)`` takes ``axis=(0, 1, 2)``; a PyTorch or
+    equinox ``Linear.weight`` ``(out, in)`` takes ``axis=1``. The projection rescales each
+    group to norm ``min(norm, r)`` (Euclidean, also under a diagonal metric).
+
+    Args:
+      radius: :math:`r \ge 0`.
+      axis: the axis or axes the norm runs along.
+      mask: as in `jaxreg.l1`.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.constraints.l2_ball(1.0).prox({"w": jnp.array([[3.0, 0.5], [4.0, 0.0]])}, 0.1)
+    {'w': Array([[0.6, 0.5],
+           [0.8, 0. ]], dtype=float32)}
+    """
+    check_scalar(radius, "radius")
+    return L2Ball(**_common(mask), radius=as_leaf(radius), axis=_check_axis(axis))
+
+
+def top_k(k: int, *, axis: int | tuple[int, ...] | None = None, mask: Any = None) -> Penalty:
+    r"""At most ``k`` non-zeros in each slice along ``axis`` (in the whole leaf when None).
+
+    The projection keeps the ``k`` entries of largest magnitude and zeroes the rest (ties: the
+    first in index order). With per-element steps :math:`t_i` (the metric
+    :math:`D = 1/t` of `jaxreg.transforms.proximal(..., precondition="adam")`) it keeps the
+    largest :math:`x_i^2 / t_i`: the exact projection in that metric. E.g. ``axis=0`` on a
+    flax kernel ``(in, out)``: at most ``k`` inputs per output neuron.
+
+    Args:
+      k: the number of non-zeros allowed per slice (``>= 1``).
+      axis: the axis or axes of a slice; None for the whole leaf.
+      mask: as in `jaxreg.l1`.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.constraints.top_k(2).prox({"w": jnp.array([0.5, -3.0, 1.0, 2.0])}, 0.1)
+    {'w': Array([ 0., -3.,  0.,  2.], dtype=float32)}
+    """
+    k = _positive_int(k, "k")
+    return TopK(**_common(mask), k=k, axis=None if axis is None else _check_axis(axis))
+
+
+def n_m(n: int, m: int, *, axis: int, mask: Any = None) -> Penalty:
+    r"""N:M structured sparsity: at most ``n`` non-zeros in every ``m`` consecutive elements
+    along ``axis`` (2:4 is what NVIDIA's sparse tensor cores accelerate).
+
+    The blocks run along the reduction (input) dimension of a matmul: ``axis=0`` for a flax
+    kernel ``(in, out)``, ``axis=-1`` (or 1) for a PyTorch / equinox ``Linear.weight``
+    ``(out, in)``. The projection keeps the ``n`` largest magnitudes of each block (in the
+    metric :math:`1/t` with per-element steps, as `top_k`). The leaf's ``axis`` must be a
+    multiple of ``m``.
+
+    Args:
+      n, m: ``1 <= n <= m``.
+      axis: the axis the blocks run along (required: the layouts differ between frameworks).
+      mask: as in `jaxreg.l1`.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.constraints.n_m(2, 4, axis=0).prox({"w": jnp.array([0.5, -3.0, 1.0, 2.0])}, 0.1)
+    {'w': Array([ 0., -3.,  0.,  2.], dtype=float32)}
+    """
+    n, m = _positive_int(n, "n"), _positive_int(m, "m")
+    if n > m:
+        raise ValueError(f"n_m needs n <= m; got n={n}, m={m}.")
+    if isinstance(axis, bool) or not isinstance(axis, int):
+        raise TypeError(f"axis must be an int; got axis={axis!r}.")
+    return NM(**_common(mask), n=n, m=m, axis=axis)

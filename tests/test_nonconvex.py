@@ -1,0 +1,214 @@
+"""Non-convex elementwise penalties (mcp, scad, l0, lq) against skglm's own penalty objects,
+NumPy closed forms and brute-force minimization of the proximal objective."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from skglm.penalties import L0_5, L2_3, SCAD, MCPenalty, WeightedMCPenalty
+
+import jaxreg as jr
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(scale=3.0, size=400)
+W = RNG.uniform(0.0, 2.0, size=400)
+
+
+def skglm_prox(pen, x, t):
+    return np.array([pen.prox_1d(v, t, j) for j, v in enumerate(x)])
+
+
+CASES = [  # (jaxreg penalty, skglm penalty, steps where skglm's formula is the exact prox)
+    (jr.mcp(0.7, 3.0), MCPenalty(0.7, 3.0), (0.1, 0.5, 2.9)),
+    (jr.mcp(0.7, 3.0, weights={"w": W}), WeightedMCPenalty(0.7, 3.0, W), (0.1, 0.5, 1.4)),
+    (jr.scad(0.7, 3.7), SCAD(0.7, 3.7), (0.1, 0.5, 2.6)),
+    (jr.lq(0.7, 0.5), L0_5(0.7), (0.1, 0.5, 3.0)),
+    (jr.lq(0.7, 2 / 3), L2_3(0.7), (0.1, 0.5, 3.0)),
+]
+
+
+@pytest.mark.parametrize("pen,ref,steps", CASES, ids=lambda c: repr(c)[:30])
+def test_value_and_prox_match_skglm(pen, ref, steps):
+    x = {"w": jnp.asarray(X)}
+    np.testing.assert_allclose(float(pen(x)), ref.value(X), rtol=1e-10)
+    np.testing.assert_allclose(float(jax.jit(lambda p, x: p(x))(pen, x)), ref.value(X), rtol=1e-10)
+    for t in steps:
+        got = np.asarray(pen.prox(x, t)["w"])
+        want = skglm_prox(ref, X, t)
+        np.testing.assert_array_equal(got == 0, want == 0)  # identical zero patterns
+        assert 0.05 < (want == 0).mean() < 0.95 or t == steps[0]  # thresholds really bite
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def brute_force_prox(p, z, t, lo=-12.0, hi=12.0, n=240001):
+    """argmin_u 1/2 (u - z)^2 + t p(u) on a fine grid, refined once around the best point."""
+    grid = np.linspace(lo, hi, n)
+    best = grid[np.argmin(0.5 * (grid - z) ** 2 + t * p(grid))]
+    fine = np.concatenate([[0.0], np.linspace(best - 2e-4, best + 2e-4, 4001)])
+    return fine[np.argmin(0.5 * (fine - z) ** 2 + t * p(fine))]
+
+
+def np_mcp(lam, g):
+    return lambda u: np.where(
+        np.abs(u) <= g * lam, lam * np.abs(u) - u**2 / (2 * g), g * lam**2 / 2
+    )
+
+
+def np_scad(lam, g):
+    def p(u):
+        a = np.abs(u)
+        mid = (2 * g * lam * a - a**2 - lam**2) / (2 * (g - 1))
+        return np.where(a <= lam, lam * a, np.where(a <= g * lam, mid, lam**2 * (g + 1) / 2))
+
+    return p
+
+
+@pytest.mark.parametrize(
+    "pen,p,t",
+    [
+        (jr.mcp(0.7, 3.0), np_mcp(0.7, 3.0), 0.5),
+        (jr.mcp(0.7, 3.0), np_mcp(0.7, 3.0), 4.5),  # t > gamma: skglm's formula divides by < 0
+        (jr.mcp(0.7, 1.5), np_mcp(0.7, 1.5), 1.5),  # t = gamma
+        (jr.scad(0.7, 3.7), np_scad(0.7, 3.7), 1.0),
+        (jr.scad(0.7, 2.5), np_scad(0.7, 2.5), 3.0),  # t > gamma - 1
+        (jr.l0(0.7), lambda u: 0.7 * (u != 0), 0.8),
+        (jr.lq(0.7, 0.5), lambda u: 0.7 * np.sqrt(np.abs(u)), 0.8),
+        (jr.lq(0.7, 2 / 3), lambda u: 0.7 * np.abs(u) ** (2 / 3), 0.8),
+    ],
+    ids=lambda c: repr(c)[:24],
+)
+def test_prox_is_the_global_minimizer_in_every_regime(pen, p, t):
+    zs = np.concatenate([np.linspace(-6, 6, 61), RNG.normal(scale=3, size=40)])
+    got = np.asarray(pen.prox({"w": jnp.asarray(zs)}, t)["w"])
+    for z, u in zip(zs, got, strict=True):
+        ref = brute_force_prox(p, z, t)
+        obj = lambda v: 0.5 * (v - z) ** 2 + t * p(np.asarray(v))  # noqa: E731, B023
+        assert obj(u) <= obj(ref) + 1e-9, (z, u, ref)  # never worse than the grid's best
+        if abs(obj(u) - obj(ref)) > 1e-7:  # a strict minimizer: it is the same point
+            assert abs(u - ref) < 1e-3, (z, u, ref)
+
+
+def test_l0_is_hard_thresholding():
+    t, lam = 0.8, 0.7
+    got = np.asarray(jr.l0(lam, weights={"w": W}).prox({"w": jnp.asarray(X)}, t)["w"])
+    np.testing.assert_array_equal(got, np.where(2 * t * lam * W < X**2, X, 0.0))
+    assert float(jr.l0(lam, weights={"w": W})({"w": jnp.asarray(X)})) == pytest.approx(
+        lam * W[X != 0].sum(), rel=1e-12
+    )
+
+
+def test_per_element_steps_give_the_adam_metric_prox_exactly():
+    for pen, ref, valid in CASES:  # lr / (sqrt(v_hat) + eps): one step per weight
+        steps = RNG.uniform(0.05, valid[-1], size=X.size)  # where skglm's formula is exact
+        got = np.asarray(pen.prox({"w": jnp.asarray(X)}, {"w": jnp.asarray(steps)})["w"])
+        want = np.array(
+            [ref.prox_1d(v, t, j) for j, (v, t) in enumerate(zip(X, steps, strict=True))]
+        )
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_with_l2_on_the_same_leaf_the_prox_is_exact():
+    lam, g, b, t = 0.7, 3.0, 0.4, 0.9
+    pen = jr.mcp(lam, g) + jr.l2(b)
+    p = lambda u: np_mcp(lam, g)(u) + b / 2 * u**2  # noqa: E731
+    zs = np.linspace(-6, 6, 41)
+    got = np.asarray(pen.prox({"w": jnp.asarray(zs)}, t)["w"])
+    for z, u in zip(zs, got, strict=True):
+        assert abs(u - brute_force_prox(p, z, t)) < 1e-3
+    with pytest.raises(NotImplementedError, match="no closed-form prox"):
+        (jr.mcp(0.1, 3.0) + jr.l1(0.1)).prox({"w": jnp.ones(3)}, 1.0)
+
+
+def test_gradients_follow_the_formulas_and_are_zero_at_zero():
+    x = jnp.asarray(np.concatenate([[0.0], X[:50]]))
+    eps = 1e-6
+    for pen, p in [(jr.mcp(0.7, 3.0), np_mcp(0.7, 3.0)), (jr.scad(0.7, 3.7), np_scad(0.7, 3.7))]:
+        g = np.asarray(jax.grad(lambda v: pen({"w": v}))(x))  # noqa: B023
+        fd = (p(np.asarray(x) + eps) - p(np.asarray(x) - eps)) / (2 * eps)
+        assert g[0] == 0.0
+        np.testing.assert_allclose(g[1:], fd[1:], atol=1e-6)
+    for pen in (jr.lq(0.7, 0.5), jr.lq(0.7, 2 / 3), jr.l0(0.7)):
+        assert float(jax.grad(lambda v: pen({"w": v}))(jnp.zeros(3))[0]) == 0.0  # noqa: B023
+
+
+def test_scaling_and_lambda_max():
+    x = {"w": jnp.asarray(X)}
+    np.testing.assert_allclose(float((2.5 * jr.mcp(0.7, 3.0))(x)), 2.5 * float(jr.mcp(0.7, 3.0)(x)))
+    np.testing.assert_allclose(float((jr.mcp(0.7, 3.0) / 4)(x)), float(jr.mcp(0.7, 3.0)(x)) / 4)
+    np.testing.assert_allclose(float((3 * jr.lq(0.7, 0.5))(x)), 3 * float(jr.lq(0.7, 0.5)(x)))
+    with pytest.raises(TypeError, match="not a SCAD penalty"):
+        2 * jr.scad(0.7, 3.7)
+    A = jnp.asarray(RNG.normal(size=(30, 5)))
+    y = jnp.asarray(RNG.normal(size=30))
+    loss = lambda w: 0.5 * jnp.mean((A @ w - y) ** 2)  # noqa: E731
+    want = np.abs(np.asarray(A).T @ np.asarray(y) / 30).max()  # |X^T y| / n at w = 0
+    for pen in (jr.mcp(1.0, 3.0), jr.scad(1.0, 3.7)):
+        assert float(jr.select.lambda_max(loss, jnp.ones(5), pen)) == pytest.approx(want, rel=1e-12)
+    with pytest.raises(ValueError, match="lambda_max"):
+        jr.select.lambda_max(loss, jnp.ones(5), jr.l0(1.0))
+
+
+def test_bad_arguments_name_the_argument_and_value():
+    with pytest.raises(ValueError, match="gamma"):
+        jr.mcp(1.0, 0.0)
+    with pytest.raises(ValueError, match=r"gamma > 2; got gamma=2.0"):
+        jr.scad(1.0, 2.0)
+    with pytest.raises(ValueError, match=r"q must be 1/2 or 2/3.*q=0.3"):
+        jr.lq(1.0, 0.3)
+    with pytest.raises(ValueError, match="strength"):
+        jr.mcp(-1.0, 3.0)
+
+
+def test_nan_propagates_through_value_and_prox():
+    x = {"w": jnp.array([1.0, jnp.nan, 0.0])}
+    for pen in (
+        jr.mcp(0.7, 3.0),
+        jr.scad(0.7, 3.7),
+        jr.l0(0.7),
+        jr.lq(0.7, 0.5),
+        jr.lq(0.7, 2 / 3),
+    ):
+        assert np.isnan(float(pen(x)))
+        out = np.asarray(pen.prox(x, 0.5)["w"])
+        assert np.isnan(out[1]) and out[2] == 0.0
+
+
+def test_equinox_model_under_jit_kernels_only():
+    model = eqx.nn.MLP(4, 3, 8, 2, key=jax.random.PRNGKey(0))
+    model = jax.tree.map(lambda a: a * 4 if eqx.is_array(a) else a, model)
+    pen = jr.mcp(0.5, 2.0, mask=jr.masks.kernels)
+    kernels = [layer.weight for layer in model.layers]
+    want = sum(float(np_mcp(0.5, 2.0)(np.asarray(k, np.float64)).sum()) for k in kernels)
+    assert float(eqx.filter_jit(lambda p, m: p(m))(pen, model)) == pytest.approx(want, rel=1e-6)
+    shrunk = eqx.filter_jit(lambda p, m: p.prox(m, 0.5))(pen, model)
+    for old, new in zip(model.layers, shrunk.layers, strict=True):
+        assert np.array_equal(np.asarray(old.bias), np.asarray(new.bias))  # biases untouched
+        ref = skglm_prox(MCPenalty(0.5, 2.0), np.asarray(old.weight, np.float64).ravel(), 0.5)
+        np.testing.assert_allclose(np.asarray(new.weight).ravel(), ref, rtol=1e-6, atol=1e-7)
+        assert (np.asarray(new.weight) == 0).any()
+
+
+def test_proximal_training_with_adam_metric_keeps_exact_zeros():
+    import optax
+
+    A = jnp.asarray(RNG.normal(size=(100, 20)))
+    w_true = jnp.zeros(20).at[:3].set(jnp.array([2.0, -3.0, 1.5]))
+    y = A @ w_true
+    pen = jr.mcp(0.05, 3.0)
+    tx = jr.transforms.proximal(pen, 0.05, precondition="adam")
+    w = jnp.zeros(20)
+    state = tx.init(w)
+
+    @jax.jit
+    def step(w, state):
+        g = jax.grad(lambda w: 0.5 * jnp.mean((A @ w - y) ** 2))(w)
+        u, state = tx.update(g, state, w)
+        return optax.apply_updates(w, u), state
+
+    for _ in range(600):
+        w, state = step(w, state)
+    w = np.asarray(w)
+    assert (w[3:] == 0).all() and np.allclose(w[:3], [2.0, -3.0, 1.5], atol=2e-2)
