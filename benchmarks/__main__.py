@@ -1,9 +1,10 @@
 """``python -m benchmarks [--quick] [--json PATH] [--plot-dir DIR] [--markdown PATH]``.
 
 Sections: ``penalty`` (value and value+grad against the memory roofline and what users would
-otherwise run), ``step`` (a regularized training step in jaxreg+optax, PyTorch and Keras) and
-``sweep`` (choosing lambda: K strengths at once) and ``scale`` (the sweep sharded over 1, 2 and
-4 forced CPU devices). ``--quick`` is a smoke run (under a minute)
+otherwise run), ``prox`` (each proximal map and projection against a read+write pass),
+``step`` (a regularized training step in jaxreg+optax, PyTorch and Keras), ``sweep``
+(choosing lambda: K strengths at once) and ``scale`` (the sweep sharded over 1, 2 and 4
+forced CPU devices). ``--quick`` is a smoke run (under a minute)
 that ``make test`` runs so the benchmarks cannot rot; its numbers mean nothing.
 """
 
@@ -22,10 +23,11 @@ from typing import Any
 
 import jax
 
-from . import _penalty, _scale, _step, _sweep
+from . import _penalty, _prox, _scale, _step, _sweep
 
 SECTIONS = {
     "penalty": _penalty.run,
+    "prox": _prox.run,
     "step": _step.run,
     "sweep": _sweep.run,
     "scale": _scale.run,

@@ -32,6 +32,17 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """(goal, measured, met) for each goal of the benchmarks issue that this run can judge."""
     rows = report["rows"]
     out: list[tuple[str, str, bool | None]] = []
+    prox = [r for r in _by(rows, "prox") if r["separable"]]
+    if prox and not report["quick"]:
+        n = max(r["n"] for r in prox)
+        worst = max((r for r in prox if r["n"] == n), key=lambda r: r["ratio_to_read_write"])
+        out.append(
+            (
+                f"every separable prox within 1.5x of read+write at N={n:.0e}",
+                f"worst {worst['kind']} x{worst['ratio_to_read_write']:.2f}",
+                worst["ratio_to_read_write"] <= 1.5,
+            )
+        )
     pen = [r for r in _by(rows, "penalty") if r["dtype"] == "float32"]
     big = [r for r in pen if r["n"] >= 10**7 and r["candidate"].startswith("jaxreg")]
     for mode, limit in (("value", 1.2), ("value+grad", 1.3)):
@@ -189,6 +200,30 @@ def markdown(report: dict[str, Any]) -> str:
                         f"{r['gb_per_s']:.1f}",
                     ]
                     for r in sel
+                ],
+            ),
+        ]
+    prox = _by(rows, "prox")
+    if prox:
+        parts += [
+            "",
+            "## Proximal maps and projections vs a read+write pass",
+            "",
+            "One float32 leaf; ratio of `jit(pen.prox)` to `jit(x * 2)` on the same device "
+            "(median of alternating pairs); `top_k(leaf)` also against `jnp.sort`.",
+            "",
+            _table(
+                ["kind", "N", "device", "ms", "x read+write", "x sort"],
+                [
+                    [
+                        r["kind"],
+                        f"{r['n']:.0e}",
+                        r["device"],
+                        f"{r['seconds'] * 1e3:.2f}",
+                        f"{r['ratio_to_read_write']:.2f}",
+                        f"{r['ratio_to_sort']:.2f}" if "ratio_to_sort" in r else "-",
+                    ]
+                    for r in prox
                 ],
             ),
         ]

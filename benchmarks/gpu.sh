@@ -3,7 +3,8 @@
 # torch; no TensorFlow needed). Run from the repository root:  bash benchmarks/gpu.sh
 # Writes benchmarks/results/gpu-<device>.{json,md} (penalty value and value+grad against the
 # device's copy bandwidth, and torch._foreach_norm on the same card) and
-# gpu-<device>-sweep.{json,md} (lambda sweeps). The tests never need it; they run the same
+# gpu-<device>-sweep.{json,md} (lambda sweeps) and gpu-<device>-prox.{json,md} (proximal maps
+# against a read+write pass on the card). The tests never need it; they run the same
 # script in --quick mode on the CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +17,6 @@ mkdir -p "$out"
 timeout 300 "$PY" -m benchmarks._gpu --json "$out/gpu-$name.json" --markdown "$out/gpu-$name.md"
 timeout 240 "$PY" -m benchmarks --sections sweep --json "$out/gpu-$name-sweep.json" \
     --markdown "$out/gpu-$name-sweep.md"
-echo "wrote $out/gpu-$name.{json,md} $out/gpu-$name-sweep.{json,md}"
+timeout 240 "$PY" -m benchmarks --sections prox --json "$out/gpu-$name-prox.json" \
+    --markdown "$out/gpu-$name-prox.md"
+echo "wrote $out/gpu-$name{,-sweep,-prox}.{json,md}"

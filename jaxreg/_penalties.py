@@ -153,12 +153,17 @@ def _nan_keeping(z: jax.Array, out: jax.Array) -> jax.Array:
 def _piecewise_prox(z, t, penalty, candidates) -> jax.Array:
     r"""The exact prox :math:`\arg\min_u \frac12 (u - z)^2 + t\,p(|u|)` of an even, separable,
     piecewise-quadratic ``p``: the best of the stationary points of each piece (clipped to the
-    piece) and the pieces' ends. Ties go to the earlier candidate (0 comes first)."""
+    piece) and the pieces' ends. Ties go to the earlier candidate (0 comes first). A running
+    minimum, not a stacked argmin, so that XLA fuses it into one elementwise pass."""
     a = jnp.abs(z)
-    c = jnp.stack(jnp.broadcast_arrays(*candidates(a)))
-    k = jnp.argmin(0.5 * (c - a) ** 2 + t * penalty(c), axis=0)
-    u = jnp.take_along_axis(c, k[None], axis=0)[0]
-    return _nan_keeping(z, jnp.where(u > 0, jnp.sign(z) * u, 0.0))
+    cands = candidates(a)
+    best = jnp.broadcast_to(cands[0], a.shape)
+    best_obj = 0.5 * (best - a) ** 2 + t * penalty(best)
+    for c in cands[1:]:
+        obj = 0.5 * (c - a) ** 2 + t * penalty(c)
+        better = obj < best_obj
+        best, best_obj = jnp.where(better, c, best), jnp.where(better, obj, best_obj)
+    return _nan_keeping(z, jnp.where(best > 0, jnp.sign(z) * best, 0.0))
 
 
 def _elementwise_sum(values: jax.Array, w: Any) -> jax.Array:
