@@ -50,6 +50,8 @@ def run(*, quick: bool, progress: Callable[[str], None], **_: Any) -> list[dict[
         scale = jax.jit(lambda x: x * 2.0)
         sort = jax.jit(lambda x: jnp.sort(x.ravel()))
         for name, make in KINDS.items():
+            if name == "top_k(leaf)" and n > 10**7 and jax.default_backend() == "cpu":
+                continue  # XLA:CPU sorts 1e8 floats in minutes: measured at 1e7 only
             pen = make()
             prox = jax.jit(lambda x, pen=pen: pen.prox(x, 0.1))
             r = paired(lambda: prox(x), lambda: scale(x), pairs=pairs)  # noqa: B023

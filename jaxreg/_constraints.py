@@ -123,10 +123,16 @@ def _keep_largest(z: jax.Array, score: jax.Array, k: int) -> jax.Array:
         sj = score[..., None, :]
         earlier = jnp.arange(m)[None, :] < jnp.arange(m)[:, None]
         ranks = jnp.sum((sj > si) | ((sj == si) & earlier), axis=-1)
-    else:
-        order = jnp.argsort(-score, axis=-1, stable=True)
-        ranks = jnp.argsort(order, axis=-1, stable=True)
-    return _keep_nan(z, jnp.where(ranks < k, z, 0.0))
+        keep = ranks < k
+    elif k >= m:
+        keep = jnp.ones(z.shape, bool)
+    else:  # the k-th largest score (a partial sort), then the first ties up to k
+        kth = jax.lax.top_k(score, k)[0][..., -1:]
+        greater = score > kth
+        need = k - jnp.sum(greater, axis=-1, keepdims=True)
+        tie = score == kth
+        keep = greater | (tie & (jnp.cumsum(tie, axis=-1) <= need))
+    return _keep_nan(z, jnp.where(keep, z, 0.0))
 
 
 def _metric_score(z: jax.Array, t: jax.Array) -> jax.Array:

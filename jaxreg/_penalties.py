@@ -191,18 +191,15 @@ class MCP(Term):
         return _elementwise_sum(self._p(nx.abs0(z), hyper(self.strength, z.dtype)), w)
 
     def shrink(self, z, t, scale):
-        g = _gamma(self.gamma, z.dtype, 0.0)
-
-        def candidates(a):
-            inner = jnp.where(t < g, (a - t * scale) / jnp.where(t < g, 1 - t / g, 1.0), 0.0)
-            return [
-                jnp.zeros_like(a),
-                jnp.clip(inner, 0, g * scale),
-                g * scale,
-                jnp.maximum(a, g * scale),
-            ]
-
-        return _piecewise_prox(z, t, lambda c: self._p(c, scale), candidates), t
+        # The global minimizer in closed form: firm thresholding while the prox objective is
+        # convex (t < gamma), hard thresholding at lam * sqrt(t * gamma) beyond (the penalty is
+        # then concave on [0, gamma lam], so the minimum sits at 0 or at z itself).
+        g, lam, a = _gamma(self.gamma, z.dtype, 0.0), scale, jnp.abs(z)
+        convex = t < g
+        inner = jnp.sign(z) * (a - t * lam) / jnp.where(convex, 1 - t / g, 1.0)
+        firm = jnp.where(a <= t * lam, 0.0, jnp.where(a <= g * lam, inner, z))
+        hard = jnp.where(a * a > lam * lam * t * g, z, 0.0)
+        return _nan_keeping(z, jnp.where(convex, firm, hard)), t
 
     def zero_strength(self, g, w):  # the slope at 0 is strength * w, as for l1
         return jnp.max(_ratio_or_inf(jnp.abs(g), w))

@@ -46,6 +46,18 @@ def test_top_k_matches_numpy_sort(shape, k, axis):
     )
 
 
+def test_top_k_ties_keep_the_first_entries():
+    x = np.array([1.0, -2.0, 2.0, 1.0, 2.0, -2.0] * 5)  # 30 entries, many ties
+    for k in (1, 4, 7, 30, 31):
+        got = np.asarray(C.top_k(k).prox({"w": jnp.asarray(x)}, 0.1)["w"])
+        np.testing.assert_array_equal(got, np_top_k(x, min(k, 30), 0))
+    blocks = np.array([[1.0, 1.0, -1.0, 1.0]])  # n_m's pairwise path: the same rule
+    np.testing.assert_array_equal(
+        np.asarray(C.n_m(2, 4, axis=1).prox({"w": jnp.asarray(blocks)}, 0.1)["w"]),
+        [[1.0, 1.0, 0.0, 0.0]],
+    )
+
+
 @pytest.mark.parametrize("shape,axis", [((8, 3), 0), ((3, 8), -1), ((2, 4, 5), 1)])
 def test_n_m_matches_numpy_blocks(shape, axis):
     x = RNG.normal(size=shape)
