@@ -170,25 +170,37 @@ def _elementwise_sum(values: jax.Array, w: Any) -> jax.Array:
     return jnp.sum(values) if w is None else jnp.sum(values * _weight(w, values.dtype))
 
 
+class _Folded(Term):
+    """An MCP-like kind: ``sum_i w_i p_lam(|x_i|)`` with ``p`` given by ``_p``, slope ``lam`` at
+    0 (so ``lambda_max`` is l1's), not linear in the strength."""
+
+    elementwise: ClassVar[bool] = True
+    homogeneous: ClassVar[bool] = False
+
+    def _p(self, a: jax.Array, lam: jax.Array) -> jax.Array:
+        raise NotImplementedError
+
+    def raw(self, x: jax.Array, w: Any) -> jax.Array:
+        z = nx.upcast(x)
+        return _elementwise_sum(self._p(nx.abs0(z), hyper(self.strength, z.dtype)), w)
+
+    def zero_strength(self, g, w):  # the slope at 0 is strength * w, as for l1
+        return jnp.max(_ratio_or_inf(jnp.abs(g), w))
+
+
 @penalty_class
-class MCP(Term):
+class MCP(_Folded):
     r"""Minimax concave penalty :math:`\sum_i w_i\,p(x_i)`; see `jaxreg.mcp`."""
 
     gamma: Any
     weights: Weights = None
     name: ClassVar[str] = "mcp"
-    elementwise: ClassVar[bool] = True
-    homogeneous: ClassVar[bool] = False
 
     def _p(self, a: jax.Array, lam: jax.Array) -> jax.Array:
         g = _gamma(self.gamma, a.dtype, 0.0)
         return _nan_keeping(
             a, jnp.where(a <= g * lam, lam * a - a * a / (2 * g), g * lam * lam / 2)
         )
-
-    def raw(self, x: jax.Array, w: Any) -> jax.Array:
-        z = nx.upcast(x)
-        return _elementwise_sum(self._p(nx.abs0(z), hyper(self.strength, z.dtype)), w)
 
     def shrink(self, z, t, scale):
         # The global minimizer in closed form: firm thresholding while the prox objective is
@@ -200,9 +212,6 @@ class MCP(Term):
         firm = jnp.where(a <= t * lam, 0.0, jnp.where(a <= g * lam, inner, z))
         hard = jnp.where(a * a > lam * lam * t * g, z, 0.0)
         return _nan_keeping(z, jnp.where(convex, firm, hard)), t
-
-    def zero_strength(self, g, w):  # the slope at 0 is strength * w, as for l1
-        return jnp.max(_ratio_or_inf(jnp.abs(g), w))
 
     def scaled(self, factor):
         # c * MCP(lam, gamma) = MCP(c lam, gamma / c): same knot gamma * lam, c times the value
@@ -216,24 +225,18 @@ class MCP(Term):
 
 
 @penalty_class
-class SCAD(Term):
+class SCAD(_Folded):
     r"""Smoothly clipped absolute deviation :math:`\sum_i w_i\,p(x_i)`; see `jaxreg.scad`."""
 
     gamma: Any
     weights: Weights = None
     name: ClassVar[str] = "scad"
-    elementwise: ClassVar[bool] = True
-    homogeneous: ClassVar[bool] = False
 
     def _p(self, a: jax.Array, lam: jax.Array) -> jax.Array:
         g = _gamma(self.gamma, a.dtype, 2.0)
         mid = (2 * g * lam * a - a * a - lam * lam) / (2 * (g - 1))
         outer = lam * lam * (g + 1) / 2
         return _nan_keeping(a, jnp.where(a <= lam, lam * a, jnp.where(a <= g * lam, mid, outer)))
-
-    def raw(self, x: jax.Array, w: Any) -> jax.Array:
-        z = nx.upcast(x)
-        return _elementwise_sum(self._p(nx.abs0(z), hyper(self.strength, z.dtype)), w)
 
     def shrink(self, z, t, scale):
         g = _gamma(self.gamma, z.dtype, 2.0)
@@ -252,9 +255,6 @@ class SCAD(Term):
             ]
 
         return _piecewise_prox(z, t, lambda c: self._p(c, lam), candidates), t
-
-    def zero_strength(self, g, w):  # the slope at 0 is strength * w, as for l1
-        return jnp.max(_ratio_or_inf(jnp.abs(g), w))
 
     def scaled(self, factor):
         if not isinstance(factor, jax.core.Tracer) and factor == 1:
