@@ -503,7 +503,12 @@ def summary(report: dict[str, Any]) -> list[str]:
     lines = [
         f"**{verdict}**: {ok_g}/{len(graded)} graded pairs agree "
         f"at every epoch ({', '.join(tols)}, of how far training moved the weights); "
-        f"{ok_c}/{len(controls)} negative controls are told apart.",
+        f"{ok_c}/{len(controls)} negative controls are told apart"
+        + (
+            f"; {len(report['config_checks'])} runs built otherwise than asked (config_checks)."
+            if report.get("config_checks")
+            else "."
+        ),
         f"- **Matches**: {_matches(graded)}; "
         f"worst float64 {_worst([c for c in graded if c['dtype'] == 'float64'])}, float32 "
         f"{_worst([c for c in graded if c['dtype'] == 'float32'])}.",
