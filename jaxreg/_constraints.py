@@ -28,6 +28,7 @@ class Constraint(Term):
     the projection (the step does not matter, except through the metric for `top_k` / `n_m`)."""
 
     homogeneous: ClassVar[bool] = False
+    positively_homogeneous: ClassVar[bool] = False
 
     def inside(self, x: jax.Array) -> jax.Array:
         raise NotImplementedError
@@ -53,6 +54,15 @@ class Constraint(Term):
         if self.mask is not None:
             args.append(f"mask={self.mask!r}")
         return f"{self.name}({', '.join(args)})"
+
+
+def _check_axes_in_range(axis: tuple[int, ...], path: str, x: Any) -> None:
+    ndim = np.ndim(x)
+    if not all(-ndim <= a < ndim for a in axis):
+        shown = axis[0] if len(axis) == 1 else axis
+        raise ValueError(
+            f"axis={shown} is out of range for the leaf at '{path}' with shape {np.shape(x)}."
+        )
 
 
 def _keep_nan(z: jax.Array, out: jax.Array) -> jax.Array:
@@ -82,12 +92,27 @@ class Box(Constraint):
     name: ClassVar[str] = "box"
     elementwise: ClassVar[bool] = True
 
+    def _bounds(self, dtype) -> tuple[jax.Array, jax.Array]:
+        """lo and hi, both NaN when lo > hi (traced bounds cannot be checked by the builder)."""
+        lo, hi = jnp.asarray(self.lo, dtype), jnp.asarray(self.hi, dtype)
+        ok = lo <= hi
+        return jnp.where(ok, lo, jnp.nan), jnp.where(ok, hi, jnp.nan)
+
     def inside(self, x):
-        return (x >= jnp.asarray(self.lo, x.dtype)) & (x <= jnp.asarray(self.hi, x.dtype))
+        # optax.apply_updates lands on p + (clip(p) - p), which may round an ulp past a bound
+        lo, hi = self._bounds(x.dtype)
+        slack = 4 * jnp.finfo(x.dtype).eps * jnp.maximum(jnp.abs(lo), jnp.abs(hi))
+        slack = jnp.where(jnp.isfinite(slack), slack, 0.0)
+        return (x >= lo - slack) & (x <= hi + slack)
+
+    def raw(self, x, w):
+        lo, _ = self._bounds(nx.upcast(x).dtype)
+        return jnp.where(jnp.isnan(lo), jnp.nan, super().raw(x, w))
 
     def shrink(self, z, t, scale):
-        lo, hi = jnp.asarray(self.lo, z.dtype), jnp.asarray(self.hi, z.dtype)
-        return _keep_nan(z, jnp.clip(z, lo, hi)), t
+        lo, hi = self._bounds(z.dtype)
+        out = jnp.where(jnp.isnan(lo), jnp.nan, jnp.clip(z, lo, hi))
+        return _keep_nan(z, out), t
 
 
 @penalty_class
@@ -99,6 +124,10 @@ class L2Ball(Constraint):
     axis: tuple[int, ...] = static_field(default=(0,))
     name: ClassVar[str] = "l2_ball"
     min_ndim: ClassVar[int] = 1
+
+    def check_leaf(self, path, x, w):
+        super().check_leaf(path, x, w)
+        _check_axes_in_range(self.axis, path, x)
 
     def inside(self, x):
         norms = jnp.sqrt(jnp.sum(x * x, axis=_axes(self.axis, x.ndim)))
@@ -136,9 +165,14 @@ def _keep_largest(z: jax.Array, score: jax.Array, k: int) -> jax.Array:
 
 
 def _metric_score(z: jax.Array, t: jax.Array) -> jax.Array:
-    """Which entries to keep in the metric ``D = 1 / t``: the largest ``z^2 / t``."""
+    """Which entries to keep in the metric ``D = 1 / t``: the largest ``z^2 / t``. Steps are
+    taken relative to the largest one, so a uniform step (0 included: a schedule's first
+    step) is the Euclidean projection, and an entry whose own step is 0 (infinite cost to
+    move) is kept."""
     t = jnp.broadcast_to(t, z.shape)
-    return jnp.where(t > 0, z * z / jnp.where(t > 0, t, 1.0), jnp.inf)
+    top = jnp.max(t)
+    rel = jnp.where(top > 0, t / jnp.where(top > 0, top, 1.0), 1.0)
+    return jnp.where(rel > 0, z * z / jnp.where(rel > 0, rel, 1.0), jnp.inf)
 
 
 @penalty_class
@@ -162,12 +196,9 @@ class TopK(Constraint):
         return flat, lambda y: jnp.transpose(y.reshape(moved.shape), inverse)
 
     def check_leaf(self, path, x, w):
-        if self.axis is not None and not all(-np.ndim(x) <= a < np.ndim(x) for a in self.axis):
-            raise ValueError(
-                f"axis={self.axis} is out of range for the leaf at '{path}' with shape "
-                f"{np.shape(x)}."
-            )
         super().check_leaf(path, x, w)
+        if self.axis is not None:
+            _check_axes_in_range(self.axis, path, x)
 
     def inside(self, x):
         flat, _ = self._slices(x)
@@ -192,8 +223,9 @@ class NM(Constraint):
 
     def check_leaf(self, path, x, w):
         super().check_leaf(path, x, w)
+        _check_axes_in_range((self.axis,), path, x)
         shape = np.shape(x)
-        if not -len(shape) <= self.axis < len(shape) or shape[self.axis] % self.m:
+        if shape[self.axis] % self.m:
             raise ValueError(
                 f"n_m({self.n}, {self.m}, axis={self.axis}) needs the leaf's axis {self.axis} to "
                 f"be a multiple of m={self.m}; the leaf at '{path}' has shape {shape}."

@@ -152,8 +152,8 @@ def _nan_keeping(z: jax.Array, out: jax.Array) -> jax.Array:
 
 def _piecewise_prox(z, t, penalty, candidates) -> jax.Array:
     r"""The exact prox :math:`\arg\min_u \frac12 (u - z)^2 + t\,p(|u|)` of an even, separable,
-    piecewise-quadratic ``p``: the best of the stationary points of each piece (clipped to the
-    piece) and the pieces' ends. Ties go to the earlier candidate (0 comes first). A running
+    piecewise-quadratic ``p``: the best of the candidates (each piece's minimizer over its
+    interval). Ties go to the earlier candidate (the smaller magnitude). A running
     minimum, not a stacked argmin, so that XLA fuses it into one elementwise pass."""
     a = jnp.abs(z)
     cands = candidates(a)
@@ -163,7 +163,8 @@ def _piecewise_prox(z, t, penalty, candidates) -> jax.Array:
         obj = 0.5 * (c - a) ** 2 + t * penalty(c)
         better = obj < best_obj
         best, best_obj = jnp.where(better, c, best), jnp.where(better, obj, best_obj)
-    return _nan_keeping(z, jnp.where(best > 0, jnp.sign(z) * best, 0.0))
+    out = jnp.where(best > 0, jnp.sign(z) * best, 0.0)
+    return _nan_keeping(z, jnp.where(jnp.isinf(z), z, out))  # a bounded penalty keeps +-inf
 
 
 def _elementwise_sum(values: jax.Array, w: Any) -> jax.Array:
@@ -176,6 +177,7 @@ class _Folded(Term):
 
     elementwise: ClassVar[bool] = True
     homogeneous: ClassVar[bool] = False
+    positively_homogeneous: ClassVar[bool] = False
 
     def _p(self, a: jax.Array, lam: jax.Array) -> jax.Array:
         raise NotImplementedError
@@ -245,12 +247,12 @@ class SCAD(_Folded):
         def candidates(a):
             ok = t < g - 1
             mid = ((g - 1) * a - t * g * lam) / jnp.where(ok, g - 1 - t, 1.0)
+            # the minimizer of each convex piece over its interval (ends included); a concave
+            # middle piece (t >= gamma - 1) has its minimum at an end, which the outer pieces'
+            # candidates already beat or tie
             return [
-                jnp.zeros_like(a),
                 jnp.clip(a - t * lam, 0, lam),
-                lam,
                 jnp.where(ok, jnp.clip(mid, lam, g * lam), lam),
-                g * lam,
                 jnp.maximum(a, g * lam),
             ]
 
@@ -267,12 +269,12 @@ class SCAD(_Folded):
 
 @penalty_class
 class L0(Term):
-    r""":math:`\lambda \sum_i w_i [x_i
-    e 0]`; see `jaxreg.l0`."""
+    r""":math:`\lambda \sum_i w_i [x_i \ne 0]`; see `jaxreg.l0`."""
 
     weights: Weights = None
     name: ClassVar[str] = "l0"
     elementwise: ClassVar[bool] = True
+    positively_homogeneous: ClassVar[bool] = False
 
     def raw(self, x: jax.Array, w: Any) -> jax.Array:
         z = nx.upcast(x)
@@ -293,6 +295,7 @@ class Lq(Term):
     weights: Weights = None
     name: ClassVar[str] = "lq"
     elementwise: ClassVar[bool] = True
+    positively_homogeneous: ClassVar[bool] = False
 
     def raw(self, x: jax.Array, w: Any) -> jax.Array:
         z = nx.upcast(x)
@@ -309,13 +312,17 @@ class Lq(Term):
             keep = a >= 1.5 * u ** (2 / 3)
             arg = jnp.clip(-(3**1.5 / 4) * u * safe**-1.5, -1.0, 1.0)
             out = z * (2 / 3) * (1 + jnp.cos((2 / 3) * jnp.arccos(arg)))
-        else:  # q = 2/3: Cao et al. (2013), as skglm's prox_2_3
+        else:  # q = 2/3: Cao et al. (2013), as skglm's prox_2_3, taken at |x| = 1 with the
+            # scaled strength u |x|^(-4/3) (prox(x; u) = x prox(1; u |x|^(-4/3))): no x^4 to
+            # overflow and no cancellation between two nearly equal cube roots
             keep = a >= 2 * (2 / 3 * u) ** 0.75
-            root = jnp.sqrt(jnp.maximum(safe**4 / 256 - 8 * u**3 / 729, 0.0))
-            c = jnp.cbrt(safe**2 / 16 + root) + jnp.cbrt(safe**2 / 16 - root)
+            v = u * safe ** (-4 / 3)
+            r = 16 * jnp.sqrt(8 * v**3 / 729)  # sqrt(8 v^3 / 729) / (1 / 16), < 1 when kept
+            root = jnp.sqrt(jnp.maximum(1 - r * r, 0.0))
+            c = jnp.cbrt((1 + root) / 16) + jnp.cbrt(r * r / (16 * (1 + root)))
             c = jnp.where(c > 0, c, 1.0)
-            inner = jnp.maximum(2 * safe / jnp.sqrt(2 * c) - 2 * c, 0.0)
-            out = jnp.sign(z) * (jnp.sqrt(2 * c) + jnp.sqrt(inner)) ** 3 / 8
+            inner = jnp.maximum(2 / jnp.sqrt(2 * c) - 2 * c, 0.0)
+            out = z * ((jnp.sqrt(2 * c) + jnp.sqrt(inner)) / 2) ** 3
         return _nan_keeping(z, jnp.where(keep & (u > 0), out, jnp.where(u > 0, 0.0, z))), t
 
 
@@ -556,12 +563,12 @@ def elastic_net(
 def mcp(strength: Any, gamma: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
     r"""Minimax concave penalty (MCP, Zhang 2010) :math:`\sum_i w_i\,p_{\lambda,\gamma}(x_i)`.
 
-    .. math:: p_{\lambda,\gamma}(x) = egin{cases} \lambda|x| - rac{x^2}{2\gamma} &
-       |x| \le \gamma\lambda \ rac{\gamma\lambda^2}{2} & |x| > \gamma\lambda \end{cases}
+    .. math:: p_{\lambda,\gamma}(x) = \begin{cases} \lambda|x| - \frac{x^2}{2\gamma} &
+       |x| \le \gamma\lambda \\ \frac{\gamma\lambda^2}{2} & |x| > \gamma\lambda \end{cases}
 
     scikit-learn-style parametrization of skglm's ``MCPenalty(alpha=strength, gamma=gamma)``
     (``WeightedMCPenalty`` with ``weights``: a weight multiplies its element's penalty). L1's
-    slope at 0, no shrinkage of weights beyond :math:`\gamma\lambda`; :math:`\gamma 	o \infty`
+    slope at 0, no shrinkage of weights beyond :math:`\gamma\lambda`; :math:`\gamma \to \infty`
     is `l1`. Non-convex: `Penalty.prox` is its exact (global) proximal map, firm thresholding
     for steps :math:`t < \gamma` (hard thresholding at :math:`\lambda\sqrt{t\gamma}` beyond),
     and `jaxreg.solve` reaches a stationary point, not necessarily the global minimum.
@@ -578,16 +585,18 @@ def mcp(strength: Any, gamma: Any, *, mask: Any = None, weights: Weights = None)
     >>> jr.mcp(1.0, 3.0)({"w": jnp.array([1.0, 5.0])})  # 1 - 1/6 + 3/2
     Array(2.3333333, dtype=float32)
     """
-    check_scalar(gamma, "gamma", low=np.nextafter(0.0, 1.0))
+    check_scalar(gamma, "gamma")
+    if not isinstance(gamma, jax.core.Tracer) and not float(np.asarray(gamma)) > 0:
+        raise ValueError(f"mcp needs gamma > 0; got gamma={gamma!r}.")
     return MCP(**_common(strength, mask, weights), gamma=as_leaf(gamma))
 
 
 def scad(strength: Any, gamma: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
     r"""Smoothly clipped absolute deviation (SCAD, Fan and Li 2001) :math:`\sum_i w_i\,p(x_i)`.
 
-    .. math:: p_{\lambda,\gamma}(x) = egin{cases} \lambda|x| & |x| \le \lambda \
-       rac{2\gamma\lambda|x| - x^2 - \lambda^2}{2(\gamma - 1)} & \lambda < |x| \le
-       \gamma\lambda \ rac{\lambda^2(\gamma + 1)}{2} & |x| > \gamma\lambda \end{cases}
+    .. math:: p_{\lambda,\gamma}(x) = \begin{cases} \lambda|x| & |x| \le \lambda \\
+       \frac{2\gamma\lambda|x| - x^2 - \lambda^2}{2(\gamma - 1)} & \lambda < |x| \le
+       \gamma\lambda \\ \frac{\lambda^2(\gamma + 1)}{2} & |x| > \gamma\lambda \end{cases}
 
     skglm's ``SCAD(alpha=strength, gamma=gamma)``. Non-convex: `Penalty.prox` is its exact
     (global) proximal map for every step (skglm's formula assumes :math:`t < \gamma - 1`), and
@@ -605,40 +614,39 @@ def scad(strength: Any, gamma: Any, *, mask: Any = None, weights: Weights = None
     Array(2.85, dtype=float32)
     """
     check_scalar(gamma, "gamma")
-    if float(np.asarray(gamma)) <= 2 if not isinstance(gamma, jax.core.Tracer) else False:
+    if not isinstance(gamma, jax.core.Tracer) and not float(np.asarray(gamma)) > 2:
         raise ValueError(f"scad needs gamma > 2; got gamma={gamma!r}.")
     return SCAD(**_common(strength, mask, weights), gamma=as_leaf(gamma))
 
 
 def l0(strength: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
-    r"""The :math:`\ell_0` penalty :math:`\lambda \sum_i w_i [x_i
-    e 0]`: the number of non-zeros.
+    r"""The :math:`\ell_0` penalty :math:`\lambda \sum_i w_i [x_i \ne 0]`: the number of non-zeros.
 
-        Its gradient is 0 everywhere: use it through `Penalty.prox` (hard thresholding: keep
-        :math:`x_i` when :math:`x_i^2 > 2 t \lambda w_i`, else 0), e.g. in
-        `jaxreg.transforms.proximal` or `jaxreg.solve` (a stationary point). ``lambda_max`` is not
-        defined (0 is always a local minimum). NaN counts as NaN, not as a non-zero.
+    Its gradient is 0 everywhere: use it through `Penalty.prox` (hard thresholding: keep
+    :math:`x_i` when :math:`x_i^2 > 2 t \lambda w_i`, else 0), e.g. in
+    `jaxreg.transforms.proximal` or `jaxreg.solve` (a stationary point). ``lambda_max`` is not
+    defined (0 is always a local minimum). NaN counts as NaN, not as a non-zero.
 
-        Args:
-          strength: :math:`\lambda \ge 0`.
-          mask: as in `l1`.
-          weights: per-element weights :math:`w_i \ge 0`.
+    Args:
+      strength: :math:`\lambda \ge 0`.
+      mask: as in `l1`.
+      weights: per-element weights :math:`w_i \ge 0`.
 
-        >>> import jax.numpy as jnp, jaxreg as jr
-        >>> jr.l0(0.1)({"w": jnp.array([1.0, 0.0, -3.0])})
-        Array(0.2, dtype=float32)
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.l0(0.1)({"w": jnp.array([1.0, 0.0, -3.0])})
+    Array(0.2, dtype=float32)
     """
     return L0(**_common(strength, mask, weights))
 
 
 def lq(strength: Any, q: float, *, mask: Any = None, weights: Weights = None) -> Penalty:
     r"""The :math:`\ell_q` quasi-norm penalty :math:`\lambda \sum_i w_i |x_i|^q`, :math:`q \in
-    \{rac12, rac23\}`.
+    \{\frac12, \frac23\}`.
 
     skglm's ``L0_5(alpha=strength)`` and ``L2_3(alpha=strength)``: the two exponents with a
     closed-form proximal map (Xu et al. 2012; Cao et al. 2013), which `Penalty.prox` uses
-    (exact zeros below the threshold :math:`rac32 (t\lambda)^{2/3}` for q = 1/2 and
-    :math:`2 (rac23 t\lambda)^{3/4}` for q = 2/3). The derivative at 0 is taken as 0 (the
+    (exact zeros below the threshold :math:`\frac32 (t\lambda)^{2/3}` for q = 1/2 and
+    :math:`2 (\frac23 t\lambda)^{3/4}` for q = 2/3). The derivative at 0 is taken as 0 (the
     true one is infinite); ``lambda_max`` is not defined (0 is always a local minimum).
 
     Args:

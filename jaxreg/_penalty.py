@@ -194,12 +194,13 @@ class Penalty:
         The non-convex `mcp`, `scad`, `lq`, `l0` give their exact global minimizer (firm, half,
         hard thresholding), and `jaxreg.constraints` project onto their set.
         Terms may be summed when, on every leaf, the non-quadratic parts are of one kind with one
-        configuration (their thresholds add); any number of l2 / elastic-net L2 parts may join
-        them: the prox of :math:`g + \frac{b}{2}\lVert\cdot\rVert^2` is the prox of
-        :math:`g` divided by :math:`1 + t b`. `spectral` and `orthogonal` have no closed form
-        and raise `NotImplementedError`. Leaves the penalty does not touch are returned as they
-        are (Python floats stay Python floats), and every leaf keeps its dtype. Values that
-        land on 0 are exactly 0.0.
+        configuration (their strengths add; not for mcp and scad, whose sum is not of their
+        kind); any number of l2 / elastic-net L2 parts may join them, exactly: the prox of
+        :math:`g + \frac{b}{2}\lVert\cdot\rVert^2` with step :math:`t` is the prox of
+        :math:`g` with step :math:`t / (1 + t b)` at :math:`z / (1 + t b)`. `spectral` and
+        `orthogonal` have no closed form and raise `NotImplementedError`. Leaves the penalty
+        does not touch are returned as they are (Python floats stay Python floats), and every
+        leaf keeps its dtype. Values that land on 0 are exactly 0.0.
 
         Args:
           params: the pytree to shrink.
@@ -301,6 +302,10 @@ class Term(Penalty):
     # then returns the whole value (strength included), weights multiply each element's
     # penalty, and `shrink` gets the strength as ``scale`` and the weight folded into ``t``.
     homogeneous: ClassVar[bool] = True
+    # g(c x) = c g(x) for c >= 0 (l1, group lasso, nuclear): the prox of g + b/2 ||z||^2 is
+    # then the prox of g divided by 1 + t b. False (l0, lq, mcp, scad, constraints): the exact
+    # prox_{t/(1+tb) g}(x / (1 + t b)) is used instead.
+    positively_homogeneous: ClassVar[bool] = True
 
     @property
     def terms(self) -> tuple[Term, ...]:
@@ -579,20 +584,23 @@ def _leaf_prox(x: jax.Array, t: Any, parts: list[tuple[Term, Any]], path: str) -
             quad = quad + coef
             weighted_quad = weighted_quad or w is not None
         elif shrink is None:
-            shrink = (part, coef) if part.homogeneous else (part, hyper(part.strength, z.dtype), w)
+            shrink = (part, coef, w, hyper(part.strength, z.dtype))
         elif shrink[0].merges_with(part):
-            shrink = (shrink[0], shrink[1] + coef)
+            shrink = (shrink[0], shrink[1] + coef, None, None)
         else:
             raise NotImplementedError(
                 f"no closed-form prox for {shrink[0]!r} + {part!r} on the same leaf "
                 f"'{path}'; give the terms disjoint masks."
             )
-    if shrink is not None and not shrink[0].homogeneous:
-        # prox of t (w p + b/2 z^2) = prox of t w / (1 + t b) p at z / (1 + t b): exact for
-        # any p (the division after the prox below holds for homogeneous p only)
-        part, strength, w = shrink
+    if shrink is not None and not shrink[0].positively_homogeneous:
+        # prox of t (g + b/2 z^2) = prox of t / (1 + t b) g at z / (1 + t b): exact for any g
+        # (the division after the prox below holds for positively homogeneous g only)
+        part, coef, w, strength = shrink
         c = 1 + t * quad
-        z, _ = part.shrink(z / c, t * _weight_or_one(w, z.dtype) / c, strength)
+        if part.homogeneous:
+            z, _ = part.shrink(z / c, t / c, coef)
+        else:  # the weight multiplies the element's penalty: it folds into the step
+            z, _ = part.shrink(z / c, t * _weight_or_one(w, z.dtype) / c, strength)
         return z.astype(x.dtype)
     t_used = t
     if shrink is not None:

@@ -127,6 +127,30 @@ def test_metric_projection_of_top_k_is_exact():
     np.testing.assert_array_equal(got, want)
 
 
+def test_a_zero_step_projects_euclidean_and_box_holds_after_apply_updates():
+    x = jnp.array([0.5, -3.0, 1.0, 2.0, 4.0, 0.1])
+    for t in (0.0, 0.3):  # a warmup schedule's first step is 0
+        np.testing.assert_array_equal(C.top_k(2).prox({"w": x}, t)["w"], [0, -3, 0, 0, 4, 0])
+        np.testing.assert_array_equal(
+            C.n_m(1, 2, axis=0).prox({"w": x}, t)["w"], [0, -3, 0, 2, 4, 0]
+        )
+    pen = C.box(-0.1, 0.2)
+    tx = jr.transforms.proximal(pen, 0.1)
+    p = jnp.array([-0.7, 0.35, 0.05], jnp.float32)
+    u, _ = tx.update(jnp.zeros(3, jnp.float32), tx.init(p), p)
+    after = optax.apply_updates(p, u)
+    assert float(pen(after)) == 0.0  # p + (clip(p) - p) may round an ulp past a bound
+    assert float(jnp.max(jnp.abs(after - jnp.array([-0.1, 0.2, 0.05])))) < 1e-7
+
+
+def test_traced_bounds_in_the_wrong_order_give_nan():
+    los = jnp.array([0.0, 2.0])
+    vals = jax.vmap(lambda lo: C.box(lo, 1.0)({"w": jnp.array([0.5])}))(los)
+    proxes = jax.vmap(lambda lo: C.box(lo, 1.0).prox({"w": jnp.array([0.5])}, 0.1)["w"])(los)
+    assert float(vals[0]) == 0.0 and np.isnan(float(vals[1]))
+    assert float(proxes[0][0]) == 0.5 and np.isnan(float(proxes[1][0]))
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match=r"lo <= hi; got lo=2.0, hi=1.0"):
         C.box(2.0, 1.0)
@@ -134,8 +158,12 @@ def test_bad_arguments():
         C.top_k(0)
     with pytest.raises(ValueError, match="radius"):
         C.l2_ball(-1.0)
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match=r"axis=3 is out of range.*shape \(2, 2\)"):
         C.top_k(1, axis=3)({"w": jnp.ones((2, 2))})
+    with pytest.raises(ValueError, match=r"axis=3 is out of range"):
+        C.l2_ball(1.0, axis=3)({"w": jnp.ones((2, 2))})
+    with pytest.raises(ValueError, match=r"axis=2 is out of range.*shape \(8, 3\)"):
+        C.n_m(2, 4, axis=2)({"w": jnp.ones((8, 3))})
 
 
 def test_constraints_are_pytrees_and_compose_with_penalties():

@@ -110,16 +110,57 @@ def test_per_element_steps_give_the_adam_metric_prox_exactly():
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
-def test_with_l2_on_the_same_leaf_the_prox_is_exact():
-    lam, g, b, t = 0.7, 3.0, 0.4, 0.9
-    pen = jr.mcp(lam, g) + jr.l2(b)
-    p = lambda u: np_mcp(lam, g)(u) + b / 2 * u**2  # noqa: E731
-    zs = np.linspace(-6, 6, 41)
-    got = np.asarray(pen.prox({"w": jnp.asarray(zs)}, t)["w"])
+@pytest.mark.parametrize(
+    "pen,p",
+    [
+        (jr.mcp(0.7, 3.0), np_mcp(0.7, 3.0)),
+        (jr.scad(0.7, 3.7), np_scad(0.7, 3.7)),
+        (jr.l0(1.0), lambda u: 1.0 * (u != 0)),
+        (jr.lq(1.0, 0.5), lambda u: np.sqrt(np.abs(u))),
+        (jr.lq(1.0, 2 / 3), lambda u: np.abs(u) ** (2 / 3)),
+    ],
+    ids=lambda c: repr(c)[:16],
+)
+@pytest.mark.parametrize("b", [0.5, 3.0])
+def test_with_l2_on_the_same_leaf_the_prox_is_exact(pen, p, b):
+    t = 1.0
+    zs = np.concatenate([np.linspace(-6, 6, 41), [1.5, 1.7855, -2.3]])
+    got = np.asarray((pen + jr.l2(b)).prox({"w": jnp.asarray(zs)}, t)["w"])
+    total = lambda u: p(u) + b / 2 * u**2  # noqa: E731
     for z, u in zip(zs, got, strict=True):
-        assert abs(u - brute_force_prox(p, z, t)) < 1e-3
+        ref = brute_force_prox(total, z, t)
+        obj = lambda v: 0.5 * (v - z) ** 2 + t * total(np.asarray(v))  # noqa: E731, B023
+        assert obj(u) <= obj(ref) + 1e-9, (z, u, ref)
+
+
+def test_with_l2_on_the_same_leaf_mixed_kinds_raise():
     with pytest.raises(NotImplementedError, match="no closed-form prox"):
         (jr.mcp(0.1, 3.0) + jr.l1(0.1)).prox({"w": jnp.ones(3)}, 1.0)
+    with pytest.raises(NotImplementedError, match="no closed-form prox"):
+        (jr.mcp(0.1, 3.0) + jr.mcp(0.1, 3.0)).prox({"w": jnp.ones(3)}, 1.0)
+    # lq + lq of one q is lq of the summed strength
+    x = {"w": jnp.asarray(X)}
+    np.testing.assert_array_equal(
+        (jr.lq(0.3, 0.5) + jr.lq(0.4, 0.5)).prox(x, 0.8)["w"], jr.lq(0.7, 0.5).prox(x, 0.8)["w"]
+    )
+
+
+def test_lq_two_thirds_is_accurate_in_float32_and_for_huge_inputs():
+    u = 0.01
+    for x in (float(np.float32(v)) for v in (2.0003, 100.0, 1e10, 3e38)):
+        got = float(jr.lq(u, 2 / 3).prox({"w": jnp.array([x], jnp.float32)}, 1.0)["w"][0])
+        want = L2_3(u).prox_1d(x, 1.0, 0) if x < 1e9 else x  # shrinks by ~u x^-1/3 * 2/3
+        assert np.isfinite(got) and got <= x
+        assert got == pytest.approx(want, rel=2e-6), x
+    got = float(jr.lq(1e-6, 2 / 3).prox({"w": jnp.array([1.0])}, 1.0)["w"][0])  # float64
+    assert got == pytest.approx(1 - 2 / 3 * 1e-6, rel=1e-12)  # x - q u x^(q-1), to first order
+
+
+def test_bounded_penalties_keep_infinities():
+    x = {"w": jnp.array([jnp.inf, -jnp.inf, 0.5])}
+    for pen in (jr.mcp(0.7, 3.0), jr.scad(0.7, 3.7), jr.l0(0.7)):
+        out = np.asarray(pen.prox(x, 0.5)["w"])
+        assert out[0] == np.inf and out[1] == -np.inf, pen
 
 
 def test_gradients_follow_the_formulas_and_are_zero_at_zero():
@@ -152,7 +193,7 @@ def test_scaling_and_lambda_max():
 
 
 def test_bad_arguments_name_the_argument_and_value():
-    with pytest.raises(ValueError, match="gamma"):
+    with pytest.raises(ValueError, match=r"mcp needs gamma > 0; got gamma=0.0"):
         jr.mcp(1.0, 0.0)
     with pytest.raises(ValueError, match=r"gamma > 2; got gamma=2.0"):
         jr.scad(1.0, 2.0)
