@@ -253,3 +253,54 @@ def test_proximal_training_with_adam_metric_keeps_exact_zeros():
         w, state = step(w, state)
     w = np.asarray(w)
     assert (w[3:] == 0).all() and np.allclose(w[:3], [2.0, -3.0, 1.5], atol=2e-2)
+
+
+# --------------------------------------------------------------------------------------------
+# Sparse group lasso
+
+
+def test_sparse_group_lasso_matches_skglm_value_and_prox():
+    from skglm.penalties import WeightedL1GroupL2
+
+    G, k, lam, rho = 30, 5, 0.4, 0.3
+    x = RNG.normal(scale=1.5, size=(G, k))
+    ref = WeightedL1GroupL2(
+        lam,
+        np.full(G, 1 - rho),
+        np.full(G * k, rho),
+        np.arange(0, G * k + 1, k, dtype=np.int32),
+        np.arange(G * k, dtype=np.int32),
+    )
+    pen = jr.sparse_group_lasso(lam, rho, axis=-1)
+    np.testing.assert_allclose(float(pen({"w": jnp.asarray(x)})), ref.value(x.ravel()), rtol=1e-12)
+    for t in (0.3, 1.0, 3.0):
+        got = np.asarray(jax.jit(lambda p, x, t: p.prox({"w": x}, t))(pen, jnp.asarray(x), t)["w"])
+        want = np.stack([ref.prox_1group(x[g], t, g) for g in range(G)])
+        np.testing.assert_array_equal(got == 0, want == 0)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+        assert (got == 0).all(axis=1).any() or t < 3  # whole groups vanish at the largest step
+    # the two ends: l1_ratio 1 is l1, 0 is group_lasso
+    x_ = {"w": jnp.asarray(x)}
+    np.testing.assert_allclose(
+        jr.sparse_group_lasso(lam, 1.0).prox(x_, 0.7)["w"], jr.l1(lam).prox(x_, 0.7)["w"]
+    )
+    np.testing.assert_allclose(
+        jr.sparse_group_lasso(lam, 0.0).prox(x_, 0.7)["w"], jr.group_lasso(lam).prox(x_, 0.7)["w"]
+    )
+
+
+def test_sparse_group_lasso_lambda_max_solves_each_group_by_bisection():
+    from scipy.optimize import brentq
+
+    rho = 0.4
+    A = jnp.asarray(RNG.normal(size=(50, 12)))
+    y = jnp.asarray(RNG.normal(size=50))
+    loss = lambda W: 0.5 * jnp.mean((A @ W.ravel() - y) ** 2)  # noqa: E731
+    got = float(jr.select.lambda_max(loss, jnp.ones((4, 3)), jr.sparse_group_lasso(1.0, rho)))
+    g = np.abs(np.asarray(A).T @ np.asarray(y) / 50).reshape(4, 3)  # |gradient| at 0
+
+    def root(gg):
+        gap = lambda lam: np.linalg.norm(np.maximum(gg - lam * rho, 0)) - lam * (1 - rho)  # noqa: E731
+        return brentq(gap, 0.0, gg.max() / rho + 1.0, xtol=1e-15, rtol=1e-14)
+
+    assert got == pytest.approx(max(root(row) for row in g), rel=1e-10)
