@@ -30,12 +30,9 @@ from ._penalty import (
     penalty_class,
     static_field,
 )
+from ._penalty import _weight_or_one as _weight
 
 Weights = Any  # a pytree of non-negative arrays (params' structure or a prefix), or None
-
-
-def _weight(w: Any, dtype: Any) -> Any:
-    return 1.0 if w is None else hyper(w, dtype)
 
 
 def _sum_abs(x: jax.Array, w: Any) -> jax.Array:
