@@ -70,4 +70,26 @@ def run(*, quick: bool, progress: Callable[[str], None], **_: Any) -> list[dict[
                 row["ratio_to_sort"] = s["ratio"]
             rows.append(row)
             progress(f"prox {name} n={n:.0e}: x{r['ratio']:.2f} of read+write")
+    # SLOPE: the prox sorts and runs pool-adjacent-violators, a sequential loop: small N only
+    n = 1024 if quick else 100_000
+    x = jax.block_until_ready(jax.device_put(np.random.default_rng(0).standard_normal(n)))
+    x = x.astype(jnp.float32)
+    pen = jr.slope(np.linspace(1.0, 0.1, n))
+    prox = jax.jit(lambda x: pen.prox(x, 0.1))
+    sort = jax.jit(jnp.sort)
+    r = paired(lambda: prox(x), lambda: sort(x), pairs=pairs)
+    rows.append(
+        {
+            "section": "prox",
+            "device": str(jax.devices()[0]),
+            "kind": "slope",
+            "n": n,
+            "seconds": r["seconds"],
+            "read_write_seconds": None,
+            "ratio_to_read_write": None,
+            "ratio_to_sort": r["ratio"],
+            "separable": False,
+        }
+    )
+    progress(f"prox slope n={n:.0e}: x{r['ratio']:.1f} of jnp.sort")
     return rows

@@ -220,7 +220,9 @@ def markdown(report: dict[str, Any]) -> str:
                         f"{r['n']:.0e}",
                         r["device"],
                         f"{r['seconds'] * 1e3:.2f}",
-                        f"{r['ratio_to_read_write']:.2f}",
+                        "-"
+                        if r["ratio_to_read_write"] is None
+                        else f"{r['ratio_to_read_write']:.2f}",
                         f"{r['ratio_to_sort']:.2f}" if "ratio_to_sort" in r else "-",
                     ]
                     for r in prox

@@ -25,6 +25,7 @@ from ._penalties import mcp as mcp
 from ._penalties import nuclear as nuclear
 from ._penalties import orthogonal as orthogonal
 from ._penalties import scad as scad
+from ._penalties import slope as slope
 from ._penalties import sparse_group_lasso as sparse_group_lasso
 from ._penalties import spectral as spectral
 from ._penalty import Penalty as Penalty
@@ -53,6 +54,7 @@ __all__ = [
     "select",
     "solve",
     "SolveInfo",
+    "slope",
     "sparse_group_lasso",
     "spectral",
     "Sum",

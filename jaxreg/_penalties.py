@@ -441,6 +441,94 @@ class SparseGroupLasso(GroupLasso):
 
 
 # --------------------------------------------------------------------------------------------
+# Sorted L1 (SLOPE)
+
+
+def _decreasing_isotonic(w: jax.Array) -> jax.Array:
+    """The non-increasing sequence closest to ``w`` in least squares: the stack-based
+    pool-adjacent-violators algorithm (one pass, merging blocks whose means increase), as
+    skglm's ``prox_SLOPE``; a `lax.fori_loop`, so it jits."""
+    n = w.shape[0]
+
+    def push(i, state):
+        k, start, total, count = state
+        start, total, count = start.at[k].set(i), total.at[k].set(w[i]), count.at[k].set(1)
+
+        def violated(st):
+            k, _, total, count = st
+            return (k > 0) & (total[k - 1] * count[k] <= total[k] * count[k - 1])
+
+        def merge(st):
+            k, start, total, count = st
+            total = total.at[k - 1].add(total[k])
+            count = count.at[k - 1].add(count[k])
+            return k - 1, start, total, count
+
+        k, start, total, count = jax.lax.while_loop(violated, merge, (k, start, total, count))
+        return k + 1, start, total, count
+
+    zeros_i = jnp.zeros(n, jnp.int32)
+    k, start, total, count = jax.lax.fori_loop(
+        0, n, push, (jnp.int32(0), zeros_i, jnp.zeros_like(w), zeros_i)
+    )
+    means = total / jnp.maximum(count, 1).astype(w.dtype)
+    starts = jnp.where(jnp.arange(n) < k, start, n)
+    block = jnp.searchsorted(starts, jnp.arange(n), side="right") - 1
+    return means[block]
+
+
+@penalty_class
+class Slope(Term):
+    r""":math:`\lambda \sum_i s_i |x|_{(i)}`, :math:`|x|_{(1)} \ge |x|_{(2)} \ge \dots`; see
+    `jaxreg.slope`."""
+
+    sequence: Any = None
+    name: ClassVar[str] = "slope"
+
+    def check_scalars(self) -> None:
+        if np.ndim(self.strength) != 0:
+            raise ValueError(
+                f"slope's strength has shape {np.shape(self.strength)}: a batch of penalties; "
+                "use it under jax.vmap."
+            )
+
+    def check_leaf(self, path: str, x: Any, w: Any) -> None:
+        super().check_leaf(path, x, w)
+        m, size = np.shape(self.sequence)[-1], int(np.size(x))
+        if size > m:
+            raise ValueError(
+                f"slope has {m} strengths; the leaf at '{path}' has {size} elements (shape "
+                f"{np.shape(x)}): give at least one strength per element of each penalized leaf."
+            )
+
+    def _sequence(self, n: int, dtype: Any) -> jax.Array:
+        return hyper(self.sequence, dtype)[:n]
+
+    def raw(self, x: jax.Array, w: Any) -> jax.Array:
+        z = nx.upcast(x).ravel()
+        desc = -jnp.sort(-nx.abs0(z))
+        return jnp.sum(desc * self._sequence(z.size, z.dtype))
+
+    def shrink(self, z, t, scale):
+        if t.ndim:  # a diagonal metric: the step of the leaf's mean metric
+            t = _harmonic_mean(t, tuple(range(z.ndim)))
+        flat = z.ravel()
+        a = jnp.abs(flat)
+        order = jnp.argsort(-a, stable=True)
+        lam = jnp.ravel(t)[0] * scale * self._sequence(flat.size, z.dtype)
+        shrunk = jnp.maximum(_decreasing_isotonic(a[order] - lam), 0.0)
+        out = jnp.zeros_like(flat).at[order].set(shrunk) * jnp.sign(flat)
+        return _nan_keeping(z, out.reshape(z.shape)), t
+
+    def zero_strength(self, g, w):
+        # the dual norm: 0 is optimal iff every partial sum of the sorted |g| is at most the
+        # same partial sum of strength * sequence
+        desc = -jnp.sort(-jnp.abs(g.ravel()))
+        seq = self._sequence(desc.size, desc.dtype)
+        return jnp.max(jnp.cumsum(desc) / jnp.cumsum(seq))
+
+
+# --------------------------------------------------------------------------------------------
 # Matrix kinds: the (fan_in, out) matrix of each kernel
 
 
@@ -778,6 +866,39 @@ def sparse_group_lasso(
     return SparseGroupLasso(
         **_common(strength, mask), axis=_check_axis(axis), l1_ratio=as_leaf(l1_ratio)
     )
+
+
+def slope(strengths: Any, *, mask: Any = None) -> Penalty:
+    r"""Sorted L1 (SLOPE, Bogdan et al. 2015) :math:`\sum_i \lambda_i |x|_{(i)}`: the largest
+    magnitude gets the largest strength.
+
+    ``strengths`` is non-increasing, e.g. the Benjamini-Hochberg sequence
+    :math:`\lambda_i = \sigma\,\Phi^{-1}(1 - iq/2p)`; each penalized leaf, flattened, takes its
+    first ``leaf.size`` strengths (so give at least as many as the largest leaf has elements;
+    SLOPE is usually used on one coefficient vector). skglm's ``SLOPE(alphas=strengths)``.
+    The prox sorts, subtracts the strengths and projects onto non-increasing sequences by
+    pool-adjacent-violators (exact; a sequential `lax` loop, so slow on long leaves); with
+    per-element steps it uses the leaf's mean metric. ``c * slope(s)`` is ``slope(c * s)``.
+
+    Args:
+      strengths: a 1-D array, non-increasing and non-negative.
+      mask: as in `l1`.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.slope(jnp.array([1.0, 0.5]))({"w": jnp.array([-1.0, 3.0])})  # 3 * 1 + 1 * 0.5
+    Array(3.5, dtype=float32)
+    """
+    seq = np.asarray(strengths) if not isinstance(strengths, jax.Array) else strengths
+    if np.ndim(seq) != 1 or np.shape(seq)[0] == 0:
+        raise ValueError(f"strengths must be a non-empty 1-D array; got shape {np.shape(seq)}.")
+    if not isinstance(seq, jax.core.Tracer):
+        v = np.asarray(seq, np.float64)
+        if not (np.all(np.isfinite(v)) and np.all(v >= 0) and np.all(np.diff(v) <= 0)):
+            raise ValueError(
+                "strengths must be finite, non-negative and non-increasing; got "
+                f"{np.array2string(v, threshold=8)}."
+            )
+    return Slope(strength=as_leaf(1.0), mask=as_mask(mask), sequence=as_leaf(seq))
 
 
 def nuclear(strength: Any, *, out_axis: int = -1, mask: Any = None) -> Penalty:

@@ -304,3 +304,50 @@ def test_sparse_group_lasso_lambda_max_solves_each_group_by_bisection():
         return brentq(gap, 0.0, gg.max() / rho + 1.0, xtol=1e-15, rtol=1e-14)
 
     assert got == pytest.approx(max(root(row) for row in g), rel=1e-10)
+
+
+# --------------------------------------------------------------------------------------------
+# SLOPE
+
+
+def test_slope_matches_skglm_value_prox_and_lambda_max():
+    from scipy.stats import norm
+    from skglm.penalties import SLOPE
+
+    p = 60
+    seq = norm.ppf(1 - np.arange(1, p + 1) * 0.1 / (2 * p))  # Benjamini-Hochberg, q = 0.1
+    x = RNG.normal(scale=3.0, size=p)
+    x[:5] = x[5]  # ties among the magnitudes
+    ref = SLOPE(seq)  # alphas, then alpha = 1 (skglm >= 0.4)
+    pen = jr.slope(seq)
+    np.testing.assert_allclose(float(pen({"w": jnp.asarray(x)})), ref.value(x), rtol=1e-12)
+    for t in (0.05, 0.5, 2.0):
+        got = np.asarray(jax.jit(lambda p, x, t: p.prox({"w": x}, t))(pen, jnp.asarray(x), t)["w"])
+        want = ref.prox_vec(x, t)
+        np.testing.assert_array_equal(got == 0, want == 0)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(
+        float((2.0 * pen)({"w": jnp.asarray(x)})), 2 * ref.value(x), rtol=1e-12
+    )
+    # lambda_max: the dual norm max_k sum_{i<=k} |g|_(i) / sum_{i<=k} seq_i, in NumPy
+    A = RNG.normal(size=(40, p))
+    y = RNG.normal(size=40)
+    loss = lambda w: 0.5 * jnp.mean((jnp.asarray(A) @ w - jnp.asarray(y)) ** 2)  # noqa: E731
+    g = np.sort(np.abs(A.T @ y / 40))[::-1]
+    want = np.max(np.cumsum(g) / np.cumsum(seq))
+    assert float(jr.select.lambda_max(loss, jnp.ones(p), pen)) == pytest.approx(want, rel=1e-12)
+    # at 1.001 x lambda_max the solver keeps 0; below it does not
+    above, _ = jr.solve(loss, jr.slope(seq * want * 1.001), jnp.zeros(p), max_iter=2000)
+    below, _ = jr.solve(loss, jr.slope(seq * want * 0.9), jnp.zeros(p), max_iter=2000)
+    assert np.all(np.asarray(above) == 0) and np.any(np.asarray(below) != 0)
+
+
+def test_slope_bad_inputs_and_short_sequences():
+    with pytest.raises(ValueError, match="non-increasing"):
+        jr.slope([0.5, 1.0])
+    with pytest.raises(ValueError, match="1-D"):
+        jr.slope(0.5)
+    with pytest.raises(ValueError, match=r"slope has 2 strengths; the leaf at 'w' has 3"):
+        jr.slope([1.0, 0.5])({"w": jnp.ones(3)})
+    assert jr.slope([1.0, 0.5]) == jr.slope([1.0, 0.5])
+    assert hash(jr.slope([1.0, 0.5])) == hash(jr.slope([1.0, 0.5]))
