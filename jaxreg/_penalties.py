@@ -444,6 +444,14 @@ class SparseGroupLasso(GroupLasso):
 # Sorted L1 (SLOPE)
 
 
+def _is_one(x: Any) -> bool:
+    return not isinstance(x, jax.core.Tracer) and np.ndim(x) == 0 and float(np.asarray(x)) == 1
+
+
+def _fmt_scalar(x: Any) -> str:
+    return repr(x) if isinstance(x, jax.core.Tracer) else str(np.asarray(x))
+
+
 def _decreasing_isotonic(w: jax.Array) -> jax.Array:
     """The non-increasing sequence closest to ``w`` in least squares: the stack-based
     pool-adjacent-violators algorithm (one pass, merging blocks whose means increase), as
@@ -500,6 +508,13 @@ class Slope(Term):
                 f"slope has {m} strengths; the leaf at '{path}' has {size} elements (shape "
                 f"{np.shape(x)}): give at least one strength per element of each penalized leaf."
             )
+
+    def __repr__(self) -> str:
+        seq = self.sequence
+        shown = np.asarray(seq).tolist() if not isinstance(seq, jax.core.Tracer) else repr(seq)
+        args = [str(shown)] + ([] if self.mask is None else [f"mask={self.mask!r}"])
+        out = f"slope({', '.join(args)})"
+        return out if _is_one(self.strength) else f"{_fmt_scalar(self.strength)} * {out}"
 
     def _sequence(self, n: int, dtype: Any) -> jax.Array:
         return hyper(self.sequence, dtype)[:n]

@@ -393,7 +393,7 @@ class Term(Penalty):
             if f.default is dataclasses.MISSING:
                 args.append(_fmt(value))  # required: positional, as in the builder
             elif not (value is f.default or (f.metadata.get("static") and value == f.default)):
-                args.append(f"{f.name}={value!r}")
+                args.append(f"{f.name}={_fmt(value)}")
         if self.mask is not None:
             args.append(f"mask={self.mask!r}")
         return f"{self.name}({', '.join(args)})"
