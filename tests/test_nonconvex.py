@@ -351,3 +351,56 @@ def test_slope_bad_inputs_and_short_sequences():
         jr.slope([1.0, 0.5])({"w": jnp.ones(3)})
     assert jr.slope([1.0, 0.5]) == jr.slope([1.0, 0.5])
     assert hash(jr.slope([1.0, 0.5])) == hash(jr.slope([1.0, 0.5]))
+
+
+# --------------------------------------------------------------------------------------------
+# jr.solve with the non-convex and sorted penalties, against skglm's estimators
+
+
+def _problem(name):
+    if name == "diabetes":
+        from sklearn.datasets import load_diabetes
+
+        X, y = load_diabetes(return_X_y=True)
+        return (X - X.mean(0)) / X.std(0), y - y.mean(), None
+    rng = np.random.default_rng(0)  # n = 200, p = 500, correlation 0.5^|i-j|, 10 true features
+    n, p = 200, 500
+    cov = 0.5 ** np.abs(np.subtract.outer(np.arange(p), np.arange(p)))
+    X = rng.multivariate_normal(np.zeros(p), cov, size=n)
+    w = np.zeros(p)
+    true = rng.choice(p, 10, replace=False)
+    w[true] = rng.choice([-2.0, 2.0], 10) * rng.uniform(1, 2, 10)
+    return X, X @ w + 0.5 * rng.normal(size=n), np.sort(true)
+
+
+@pytest.mark.parametrize("kind", ["mcp", "scad", "slope"])
+@pytest.mark.parametrize("data", ["diabetes", "correlated"])
+def test_solve_is_no_worse_than_skglm(kind, data):
+    from skglm import GeneralizedLinearEstimator
+    from skglm.datafits import Quadratic
+    from skglm.penalties import SLOPE
+    from skglm.solvers import FISTA, AndersonCD
+
+    X, y, true = _problem(data)
+    n, p = X.shape
+    alpha = np.abs(X.T @ y).max() / n / 10
+    if kind == "mcp":
+        pen, ref_pen = jr.mcp(alpha, 3.0), MCPenalty(alpha, 3.0)
+    elif kind == "scad":
+        pen, ref_pen = jr.scad(alpha, 3.7), SCAD(alpha, 3.7)
+    else:
+        seq = alpha * np.linspace(1, 0.1, p)
+        pen, ref_pen = jr.slope(seq), SLOPE(seq)
+    solver = (
+        FISTA(max_iter=20000, tol=1e-12, opt_strategy="fixpoint")
+        if kind == "slope"
+        else AndersonCD(tol=1e-12, max_iter=1000)
+    )
+    ref = GeneralizedLinearEstimator(Quadratic(), ref_pen, solver).fit(X, y).coef_
+    loss = lambda w: 0.5 * jnp.mean((jnp.asarray(X) @ w - jnp.asarray(y)) ** 2)  # noqa: E731
+    w, info = jr.solve(loss, pen, jnp.zeros(p), max_iter=20000)  # both from w = 0
+    objective = lambda w: float(loss(jnp.asarray(w)) + pen(jnp.asarray(w)))  # noqa: E731
+    assert info.converged
+    assert objective(w) <= objective(ref) * (1 + 1e-8), (objective(w), objective(ref))
+    if true is not None:  # support recovery on the correlated design
+        np.testing.assert_array_equal(np.flatnonzero(np.asarray(w)), true)
