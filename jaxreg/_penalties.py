@@ -3,8 +3,11 @@
 Everything about a kind lives in its class: the formula (docstring), its value on one leaf
 (`raw`), its proximal map (`shrink`, or `parts` for elastic net), the dual norm that
 `jaxreg.select.lambda_max` needs (`zero_strength`), its minimum ndim and default mask, and the
-`parts` the converters read. Adding a kind is one class and one builder here (plus its
-re-export in ``__init__.py`` and its tests); nothing else names kinds.
+`parts` the converters read, and two flags for the core: ``homogeneous`` (the value is
+``strength * raw``) and ``positively_homogeneous`` (``g(c x) = c g(x)``). Adding a kind is
+one class and one builder here (constraints, the indicators of sets, live in
+`_constraints.py`), plus its re-export in ``__init__.py`` and its tests; nothing else names
+kinds.
 """
 
 from __future__ import annotations
