@@ -86,6 +86,15 @@ def json_worker(script: str, cases, *, timeout: int = 600):
     return json.loads(proc.stdout)
 
 
+def optimizer_data(shapes, steps: int):
+    """Initial weights and ``steps`` gradients of the given shapes, from a fixed seed: what an
+    optimizer reference worker and its optax reproduction both consume."""
+    rng = np.random.default_rng(0)
+    init = [rng.normal(size=s) for s in shapes]
+    grads = [[rng.normal(size=s) for s in shapes] for _ in range(steps)]
+    return init, grads
+
+
 def run_optax(tx, init, grads, dtype):
     """``tx`` applied to ``init`` for each gradient list in ``grads``, jitted, in ``dtype``."""
     import jax

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from helpers import assert_same_training, json_worker, run_optax
+from helpers import assert_same_training, json_worker, optimizer_data, run_optax
 
 import jaxreg as jr
 
@@ -27,16 +27,9 @@ CONFIGS = [
 CASES = [(n, c, d, t) for n, c in CONFIGS for d, t in (("float32", False), ("float64", True))]
 
 
-def _data():
-    rng = np.random.default_rng(0)
-    init = [rng.normal(size=s) for s in SHAPES]
-    grads = [[rng.normal(size=s) for s in SHAPES] for _ in range(STEPS)]
-    return init, grads
-
-
 @pytest.fixture(scope="module")
 def keras_runs():
-    init, grads = _data()
+    init, grads = optimizer_data(SHAPES, STEPS)
     cases = [
         {
             "spec": {"class_name": name, "config": config},
@@ -53,14 +46,14 @@ def keras_runs():
 def test_converted_optimizer_matches_keras(keras_runs, i):
     name, config, dtype, tf_rounding = CASES[i]
     run = keras_runs[i]
-    init, grads = _data()
+    init, grads = optimizer_data(SHAPES, STEPS)
     tx = jr.conventions.from_keras_optimizer(run["serialized"], tf_rounding=tf_rounding)
     assert_same_training(run_optax(tx, init, grads, dtype), run["weights"], init, dtype)
 
 
 def test_tf_rounding_matters_in_float64_and_specs_without_keras():
     # the float32-rounded constants move float64 weights by far more than 1e-12
-    init, grads = _data()
+    init, grads = optimizer_data(SHAPES, STEPS)
 
     def run(tf_rounding):
         tx = jr.conventions.from_keras_optimizer(

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from helpers import assert_close, assert_same_training, json_worker, run_optax
+from helpers import assert_close, assert_same_training, json_worker, optimizer_data, run_optax
 
 import jaxreg as jr
 
@@ -37,16 +37,9 @@ CASES = [(n, [h, h], d) for n, h in CONFIGS for d in ("float64", "float32")]
 CASES.append(("Adam", [{"lr": 0.01, "weight_decay": 0.1}, {"lr": 0.05}], "float64"))  # groups
 
 
-def _data():
-    rng = np.random.default_rng(0)
-    init = [rng.normal(size=s) for s in SHAPES]
-    grads = [[rng.normal(size=s) for s in SHAPES] for _ in range(STEPS)]
-    return init, grads
-
-
 @pytest.fixture(scope="module")
 def torch_runs():
-    init, grads = _data()
+    init, grads = optimizer_data(SHAPES, STEPS)
     cases = [
         {
             "name": name,
@@ -74,7 +67,7 @@ def _ids():
 def test_converted_optimizer_matches_torch(torch_runs, i):
     name, groups, dtype = CASES[i]
     run = torch_runs[i]
-    init, grads = _data()
+    init, grads = optimizer_data(SHAPES, STEPS)
     # from torch's state_dict()["param_groups"]: the optimizer is told by the keys alone
     tx = jr.conventions.from_torch_optimizer(run["param_groups"], groups=[0, 1])
     assert_same_training(run_optax(tx, init, grads, dtype), run["weights"], init, dtype)
