@@ -523,7 +523,7 @@ def _sklearn_parts(pen: Penalty) -> tuple[float, float, float]:
                 a += s
             elif isinstance(part, L2):
                 b += s
-            elif isinstance(part, GroupLasso) and part.axis in ((-1,), (1,)):
+            elif type(part) is GroupLasso and part.axis in ((-1,), (1,)) and part.reshape is None:
                 g += s
             else:
                 raise ValueError(f"to_sklearn: no scikit-learn estimator penalizes {part!r}.")

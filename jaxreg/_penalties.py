@@ -13,6 +13,7 @@ kinds.
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from typing import Any, ClassVar
 
@@ -336,8 +337,25 @@ class GroupLasso(Term):
 
     axis: tuple[int, ...] = static_field(default=(-1,))
     weights: Weights = None
+    reshape: tuple[int, ...] | None = static_field(default=None)
     name: ClassVar[str] = "group_lasso"
     min_ndim: ClassVar[int] = 1
+
+    def _view(self, x: jax.Array) -> jax.Array:
+        """The leaf as the groups see it: ``x.reshape(reshape)`` (e.g. heads split out)."""
+        return x if self.reshape is None else jnp.reshape(x, self.reshape)
+
+    def _view_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if self.reshape is None:
+            return shape
+        size, known = math.prod(shape), math.prod(n for n in self.reshape if n != -1)
+        if -1 in self.reshape and known and size % known == 0:
+            return tuple(size // known if n == -1 else n for n in self.reshape)
+        if -1 not in self.reshape and known == size:
+            return self.reshape
+        raise ValueError(
+            f"reshape={self.reshape} cannot view a leaf of shape {shape} ({size} elements)."
+        )
 
     def weight_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         axes = _axes(self.axis, len(shape))
@@ -348,11 +366,18 @@ class GroupLasso(Term):
         return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
     def check_leaf(self, path: str, x: Any, w: Any) -> None:
+        if self.reshape is not None and np.ndim(x) >= 1:
+            try:
+                view = self._view_shape(np.shape(x))
+            except ValueError as e:
+                raise ValueError(f"{e} The leaf is at '{path}'.") from None
+            x = np.broadcast_to(np.zeros((), bool), view)  # the view's shape, no memory
         ndim = np.ndim(x)
         if ndim >= 1 and not all(-ndim <= a < ndim for a in self.axis):
             raise ValueError(
                 f"axis={self.axis if len(self.axis) > 1 else self.axis[0]} is out of range for "
-                f"the leaf at '{path}' with shape {np.shape(x)}."
+                f"the leaf at '{path}' with shape {np.shape(x)}"
+                f"{'' if self.reshape is None else ' (after reshape)'}."
             )
         if w is not None and ndim >= 1 and self._is_keepdims(w, np.shape(x)):
             w = None  # the keepdims form, e.g. (out, 1, 1, 1) for axis=(1, 2, 3): fine
@@ -378,20 +403,26 @@ class GroupLasso(Term):
         return jnp.expand_dims(self._group_weight(w, shape), _axes(self.axis, len(shape)))
 
     def raw(self, x: jax.Array, w: Any) -> jax.Array:
+        x = self._view(x)
         norms = nx.group_norms(x, self.axis)
         if w is None:
             return jnp.sum(norms)
         return jnp.sum(norms * _weight(self._group_weight(w, x.shape), norms.dtype))
 
     def shrink(self, z, t, scale):
+        shape, z = z.shape, self._view(z)
         axes = _axes(self.axis, z.ndim)
         if t.ndim:  # a diagonal metric lr / D: the step of the group's mean metric
-            t = _harmonic_mean(t, axes)
+            t = _harmonic_mean(self._view(t), axes)
         if jnp.ndim(scale):  # one weight per group: back to keepdims form
             scale = self._keepdims_weight(scale, z.shape)
-        return _prox.block_soft_threshold(z, t * scale, axes), t
+        z = _prox.block_soft_threshold(z, t * scale, axes)
+        if self.reshape is not None:
+            z, t = z.reshape(shape), jnp.broadcast_to(t, z.shape).reshape(shape) if t.ndim else t
+        return z, t
 
     def zero_strength(self, g, w):
+        g = self._view(g)
         norms = jnp.sqrt(jnp.sum(g * g, axis=self.axis))
         return jnp.max(_ratio_or_inf(norms, None if w is None else self._group_weight(w, g.shape)))
 
@@ -417,6 +448,7 @@ class SparseGroupLasso(GroupLasso):
     def zero_strength(self, g, w):
         # 0 is optimal iff || soft_threshold(g_group, lam rho) || <= lam (1 - rho) for every
         # group: the smallest such lam, by bisection on each group's decreasing gap
+        g = self._view(g)
         r = jnp.asarray(self.l1_ratio, g.dtype)
         axes = _axes(self.axis, g.ndim)
         a = jnp.abs(g)
@@ -631,6 +663,21 @@ def _check_axis(axis: Any) -> tuple[int, ...]:
     return axes
 
 
+def _check_reshape(reshape: Any) -> tuple[int, ...] | None:
+    if reshape is None:
+        return None
+    ok = isinstance(reshape, tuple | list) and all(
+        isinstance(n, int | np.integer) and not isinstance(n, bool) and (n >= 1 or n == -1)
+        for n in reshape
+    )
+    if not ok or len(reshape) == 0 or list(reshape).count(-1) > 1:
+        raise ValueError(
+            "reshape must be None or a tuple of positive ints with at most one -1, e.g. "
+            f"(-1, num_heads, head_dim); got reshape={reshape!r}."
+        )
+    return tuple(int(n) for n in reshape)
+
+
 def _check_out_axis(out_axis: Any) -> int:
     if isinstance(out_axis, bool) or not isinstance(out_axis, int):
         raise TypeError(
@@ -823,26 +870,53 @@ def group_lasso(
     strength: Any,
     *,
     axis: int | tuple[int, ...] = -1,
+    reshape: tuple[int, ...] | None = None,
     mask: Any = None,
     weights: Weights = None,
 ) -> Penalty:
     r"""Group lasso :math:`\lambda \sum_g w_g \lVert x_g \rVert_2`.
 
-    A group is every index of a leaf except ``axis``; the norm runs along ``axis``. Groups that
-    neural networks have:
+    A group is every index of a leaf except ``axis``; the norm runs along ``axis``. With
+    ``reshape``, each selected leaf is first viewed as ``leaf.reshape(reshape)`` and ``axis``
+    and ``weights`` refer to that view (for layouts that fuse the group index into another
+    dimension, such as equinox's attention heads). A zero group stays exactly 0.0 under
+    `jaxreg.transforms.proximal`. Groups that neural networks have (pick the leaves with
+    ``mask``, e.g. ``jr.masks.by_path(include="attention/out/kernel")``):
 
-    - one group per input feature (a zero group removes the feature): flax/Keras kernel
-      ``(in, out)``, ``axis=-1`` (default); PyTorch/equinox ``Linear.weight`` ``(out, in)``,
-      ``axis=0``;
-    - one group per output neuron / conv output channel (structured pruning): flax kernel
-      ``(..., out)``, ``axis=tuple(range(ndim - 1))``, e.g. ``axis=(0, 1, 2)`` for a conv;
-      equinox ``Conv2d.weight`` ``(out, in, kh, kw)``, ``axis=(1, 2, 3)``.
+    ================================  ====================================  ================
+    group                             leaf (layout)                         argument
+    ================================  ====================================  ================
+    input feature (row)               flax ``Dense`` kernel ``(in, out)``   ``axis=-1``
+    input feature                     equinox ``Linear.weight``             ``axis=0``
+                                      ``(out, in)``
+    output neuron                     flax ``Dense`` kernel ``(in, out)``   ``axis=0``
+    output neuron                     equinox ``Linear.weight``             ``axis=1``
+                                      ``(out, in)``
+    conv output channel               flax ``Conv`` kernel                  ``axis=(0, 1, 2)``
+                                      ``(kh, kw, in, out)``
+    conv output channel               equinox ``Conv2d.weight``             ``axis=(1, 2, 3)``
+                                      ``(out, in, kh, kw)``
+    attention head (its output)       flax ``MultiHeadAttention`` ``out``   ``axis=(1, 2)``
+                                      kernel ``(heads, head_dim, out)``
+    attention head (its query, key    flax ``query/key/value`` kernel       ``axis=(0, 2)``
+    or value projection)              ``(in, heads, head_dim)``
+    attention head (its output)       equinox ``MultiheadAttention``        ``reshape=(-1,
+                                      ``output_proj.weight``                heads, vo_size),
+                                      ``(out, heads * vo_size)``            axis=(0, 2)``
+    attention head (its query, key    equinox ``query_proj.weight``         ``reshape=(heads,
+    or value projection)              ``(heads * qk_size, in)``             -1), axis=1``
+    ================================  ====================================  ================
+
+    A neuron whose outgoing weights (an input-feature group of the next layer) are 0 can be
+    removed from the network; one whose incoming weights are 0 still outputs the constant
+    ``act(bias)``. A head whose output-projection group is 0 contributes nothing.
 
     The gradient of an all-zero group is 0, not NaN.
 
     Args:
       strength: :math:`\lambda \ge 0`.
-      axis: the axis or axes the norm runs along.
+      axis: the axis or axes the norm runs along (of the view, with ``reshape``).
+      reshape: None, or the shape (one ``-1`` allowed) every selected leaf is viewed as.
       mask: as in `l1`.
       weights: one weight :math:`w_g \ge 0` per group: leaves broadcastable to the leaf's shape
         with ``axis`` removed, or to it with ``axis`` kept as 1s (``(out, 1, 1, 1)`` for an
@@ -851,21 +925,32 @@ def group_lasso(
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> jr.group_lasso(1.0)({"kernel": jnp.array([[3.0, 4.0], [0.0, 0.0]])})
     Array(5., dtype=float32)
+    >>> w = jnp.array([[3.0, 4.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])  # (out, heads * vo_size)
+    >>> jr.group_lasso(1.0, reshape=(-1, 2, 2), axis=(0, 2))(w)  # heads of 2: 5 + 1
+    Array(6., dtype=float32)
     """
     axes = _check_axis(axis)
-    return GroupLasso(**_common(strength, mask, weights), axis=axes)
+    return GroupLasso(
+        **_common(strength, mask, weights), axis=axes, reshape=_check_reshape(reshape)
+    )
 
 
 def sparse_group_lasso(
-    strength: Any, l1_ratio: Any, *, axis: int | tuple[int, ...] = -1, mask: Any = None
+    strength: Any,
+    l1_ratio: Any,
+    *,
+    axis: int | tuple[int, ...] = -1,
+    reshape: tuple[int, ...] | None = None,
+    mask: Any = None,
 ) -> Penalty:
     r"""Sparse group lasso :math:`\lambda \left(\rho \sum_i |x_i| + (1 - \rho) \sum_g
     \lVert x_g \rVert_2\right)`: zeros whole groups and single weights inside the kept ones.
 
-    Groups as in `group_lasso` (the norm runs along ``axis``): one per output neuron of a flax
-    kernel ``(in, out)`` with ``axis=0``, one per conv output channel with ``axis=(0, 1, 2)``,
-    one per attention head of a flax ``MultiHeadDotProductAttention`` query kernel
-    ``(features, heads, head_dim)`` with ``axis=(0, 2)``. skglm's ``WeightedL1GroupL2(alpha=
+    Groups as in `group_lasso` (the norm runs along ``axis`` of the leaf, or of its view
+    ``leaf.reshape(reshape)``; its table lists the groups of flax and equinox layers): one per
+    output neuron of a flax kernel ``(in, out)`` with ``axis=0``, one per conv output channel
+    with ``axis=(0, 1, 2)``, one per attention head of a flax ``MultiHeadAttention`` query
+    kernel ``(features, heads, head_dim)`` with ``axis=(0, 2)``. skglm's ``WeightedL1GroupL2(alpha=
     strength, weights_groups=1 - l1_ratio, weights_features=l1_ratio)``. The prox is the group
     soft-threshold of the soft-threshold (exact). ``lambda_max`` solves, for each group,
     :math:`\lVert S(g, \lambda\rho) \rVert_2 = \lambda (1 - \rho)` by bisection.
@@ -874,6 +959,7 @@ def sparse_group_lasso(
       strength: :math:`\lambda \ge 0`.
       l1_ratio: :math:`\rho \in [0, 1]`: 0 is `group_lasso`, 1 is `l1`.
       axis: the axis or axes the group norm runs along.
+      reshape: as in `group_lasso`.
       mask: as in `l1`.
 
     >>> import jax.numpy as jnp, jaxreg as jr
@@ -882,7 +968,10 @@ def sparse_group_lasso(
     """
     check_scalar(l1_ratio, "l1_ratio", high=1.0)
     return SparseGroupLasso(
-        **_common(strength, mask), axis=_check_axis(axis), l1_ratio=as_leaf(l1_ratio)
+        **_common(strength, mask),
+        axis=_check_axis(axis),
+        reshape=_check_reshape(reshape),
+        l1_ratio=as_leaf(l1_ratio),
     )
 
 
