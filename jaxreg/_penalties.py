@@ -81,6 +81,7 @@ class L1(Term):
     weights: Weights = None
     name: ClassVar[str] = "l1"
     elementwise: ClassVar[bool] = True
+    smooth_on: ClassVar[str | None] = "nonzeros"
 
     def raw(self, x: jax.Array, w: Any) -> jax.Array:
         return _sum_abs(x, w)
@@ -100,6 +101,7 @@ class L2(Term):
     name: ClassVar[str] = "l2"
     elementwise: ClassVar[bool] = True
     quadratic: ClassVar[bool] = True
+    smooth_on: ClassVar[str | None] = "all"
 
     def raw(self, x: jax.Array, w: Any) -> jax.Array:
         return _half_sum_squares(x, w)
@@ -116,6 +118,7 @@ class ElasticNet(Term):
     weights: Weights = None
     name: ClassVar[str] = "elastic_net"
     elementwise: ClassVar[bool] = True
+    smooth_on: ClassVar[str | None] = "nonzeros"
 
     def parts(self) -> tuple[Term, ...]:
         r, common = self.l1_ratio, {"mask": self.mask, "weights": self.weights}
@@ -179,6 +182,7 @@ class _Folded(Term):
     elementwise: ClassVar[bool] = True
     homogeneous: ClassVar[bool] = False
     positively_homogeneous: ClassVar[bool] = False
+    smooth_on: ClassVar[str | None] = "nonzeros"
 
     def _p(self, a: jax.Array, lam: jax.Array) -> jax.Array:
         raise NotImplementedError
@@ -276,6 +280,7 @@ class L0(Term):
     name: ClassVar[str] = "l0"
     elementwise: ClassVar[bool] = True
     positively_homogeneous: ClassVar[bool] = False
+    smooth_on: ClassVar[str | None] = "nonzeros"
 
     def raw(self, x: jax.Array, w: Any) -> jax.Array:
         z = nx.upcast(x)
@@ -297,6 +302,7 @@ class Lq(Term):
     name: ClassVar[str] = "lq"
     elementwise: ClassVar[bool] = True
     positively_homogeneous: ClassVar[bool] = False
+    smooth_on: ClassVar[str | None] = "nonzeros"
 
     def raw(self, x: jax.Array, w: Any) -> jax.Array:
         z = nx.upcast(x)
@@ -340,6 +346,7 @@ class GroupLasso(Term):
     reshape: tuple[int, ...] | None = static_field(default=None)
     name: ClassVar[str] = "group_lasso"
     min_ndim: ClassVar[int] = 1
+    smooth_on: ClassVar[str | None] = "nonzeros"
 
     def _view(self, x: jax.Array) -> jax.Array:
         """The leaf as the groups see it: ``x.reshape(reshape)`` (e.g. heads split out)."""
@@ -909,7 +916,10 @@ def group_lasso(
 
     A neuron whose outgoing weights (an input-feature group of the next layer) are 0 can be
     removed from the network; one whose incoming weights are 0 still outputs the constant
-    ``act(bias)``. A head whose output-projection group is 0 contributes nothing.
+    ``act(bias)``, which folds into the next layer's bias (``examples/structured_sparsity.py``
+    removes neurons that way). Groups on one leaf cannot overlap: a column group and a row
+    group on the same kernel have no closed-form prox and raise. A head whose output-projection
+    group is 0 contributes nothing.
 
     The gradient of an all-zero group is 0, not NaN.
 

@@ -306,6 +306,10 @@ class Term(Penalty):
     # then the prox of g divided by 1 + t b. False (l0, lq, mcp, scad, constraints): the exact
     # prox_{t/(1+tb) g}(x / (1 + t b)) is used instead.
     positively_homogeneous: ClassVar[bool] = True
+    # Where the value is smooth in x, for implicit differentiation of a solution (_implicit.py):
+    # "all" (l2, orthogonal), "nonzeros" (smooth once the zero pattern is fixed: l1, group
+    # lasso, mcp, ...), or None (nuclear, spectral, slope, constraints: not differentiated).
+    smooth_on: ClassVar[str | None] = None
 
     @property
     def terms(self) -> tuple[Term, ...]:

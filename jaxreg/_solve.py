@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -10,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from . import _implicit
 from ._penalty import Penalty
 
 
@@ -65,7 +67,6 @@ def solve(
         raise ValueError(f"tol must be a finite number >= 0; got tol={tol!r}.")
     if not isinstance(penalty, Penalty):
         raise TypeError(f"penalty must be a jaxreg Penalty; got {type(penalty).__name__}.")
-    value_and_grad = jax.value_and_grad(objective)
     x0 = jax.tree.map(jnp.asarray, init_params)
     bad = [x.dtype for x in jax.tree.leaves(x0) if not jnp.issubdtype(x.dtype, jnp.floating)]
     if bad:
@@ -73,6 +74,13 @@ def solve(
             f"init_params must hold floating-point arrays only; got a leaf of dtype {bad[0]}. "
             "Start from e.g. jnp.zeros(n) (float), not jnp.zeros(n, int)."
         )
+    run = functools.partial(_fista, max_iter=max_iter, tol=tol)
+    x, iterations, converged = _implicit.solution(run, objective, penalty, x0, tol=tol)
+    return x, SolveInfo(iterations, converged, objective(x) + penalty(x))
+
+
+def _fista(objective, penalty, x0, *, max_iter, tol):
+    value_and_grad = jax.value_and_grad(objective)
     dtype = jnp.result_type(*jax.tree.leaves(x0))
     eps = jnp.finfo(dtype).eps
 
@@ -120,6 +128,4 @@ def solve(
     one = jnp.ones((), dtype)
     init = _Carry(x0, x0, one, one, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
     final = jax.lax.while_loop(cond, body, init)
-    x = final.x
-    info = SolveInfo(final.it, final.done, objective(x) + penalty(x))
-    return x, info
+    return final.x, final.it, final.done
