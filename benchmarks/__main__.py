@@ -3,8 +3,9 @@
 Sections: ``penalty`` (value and value+grad against the memory roofline and what users would
 otherwise run), ``prox`` (each proximal map and projection against a read+write pass),
 ``step`` (a regularized training step in jaxreg+optax, PyTorch and Keras), ``sweep``
-(choosing lambda: K strengths at once) and ``scale`` (the sweep sharded over 1, 2 and 4
-forced CPU devices). ``--quick`` is a smoke run (under a minute)
+(choosing lambda: K strengths at once), ``scale`` (the sweep sharded over 1, 2 and 4
+forced CPU devices) and ``hypergrad`` (one hypergradient of a float64 Lasso against one
+``jr.solve``; float64 only inside that section). ``--quick`` is a smoke run (under a minute)
 that ``make test`` runs so the benchmarks cannot rot; its numbers mean nothing.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 
 import jax
 
-from . import _penalty, _prox, _scale, _step, _sweep
+from . import _hypergrad, _penalty, _prox, _scale, _step, _sweep
 
 SECTIONS = {
     "penalty": _penalty.run,
@@ -31,6 +32,7 @@ SECTIONS = {
     "step": _step.run,
     "sweep": _sweep.run,
     "scale": _scale.run,
+    "hypergrad": _hypergrad.run,
 }
 
 

@@ -3,8 +3,9 @@
 # torch; no TensorFlow needed). Run from the repository root:  bash benchmarks/gpu.sh
 # Writes benchmarks/results/gpu-<device>.{json,md} (penalty value and value+grad against the
 # device's copy bandwidth, and torch._foreach_norm on the same card) and
-# gpu-<device>-sweep.{json,md} (lambda sweeps) and gpu-<device>-prox.{json,md} (proximal maps
-# against a read+write pass on the card). The tests never need it; they run the same
+# gpu-<device>-sweep.{json,md} (lambda sweeps), gpu-<device>-prox.{json,md} (proximal maps
+# against a read+write pass on the card) and gpu-<device>-hypergrad.{json,md} (one float64
+# Lasso hypergradient against one solve). The tests never need it; they run the same
 # script in --quick mode on the CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,4 +20,7 @@ timeout 240 "$PY" -m benchmarks --sections sweep --json "$out/gpu-$name-sweep.js
     --markdown "$out/gpu-$name-sweep.md"
 timeout 240 "$PY" -m benchmarks --sections prox --json "$out/gpu-$name-prox.json" \
     --markdown "$out/gpu-$name-prox.md"
-echo "wrote $out/gpu-$name{,-sweep,-prox}.{json,md}"
+# float64 Lasso: the section switches x64 on itself (jax.enable_x64), on any backend
+timeout 240 "$PY" -m benchmarks --sections hypergrad --json "$out/gpu-$name-hypergrad.json" \
+    --markdown "$out/gpu-$name-hypergrad.md"
+echo "wrote $out/gpu-$name{,-sweep,-prox,-hypergrad}.{json,md}"

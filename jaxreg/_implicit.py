@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -100,16 +101,21 @@ def _fixed_point_jvp(run, f, tol, primals, tangents):
     zero = jax.tree.map(jnp.zeros_like, x)
     b = _where(free, jax.tree.map(jnp.negative, b), zero)
 
-    def matvec(v):
+    # one flat vector: custom_linear_solve's transpose needs every part of b to depend on
+    # the tangents, which a leaf the penalty does not touch (a bias) does not
+    b_flat, unravel = jax.flatten_util.ravel_pytree(b)
+
+    def matvec(v_flat):
+        v = unravel(v_flat)
         _, hv = jax.jvp(lambda x: grad_x(x, penalty, consts), (x,), (_where(free, v, zero),))
-        return _where(free, hv, v)
+        return jax.flatten_util.ravel_pytree(_where(free, hv, v))[0]
 
     tol_cg = _cg_tol(x, tol)
 
     def cg(matvec, b):
         return jax.scipy.sparse.linalg.cg(matvec, b, tol=tol_cg)[0]
 
-    dx = jax.lax.custom_linear_solve(matvec, b, solve=cg, symmetric=True)
+    dx = unravel(jax.lax.custom_linear_solve(matvec, b_flat, solve=cg, symmetric=True))
     rest = tuple(np.zeros(np.shape(o), jax.dtypes.float0) for o in out[1:])
     return out, (dx, *rest)
 

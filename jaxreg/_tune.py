@@ -79,7 +79,7 @@ def tune(
     *,
     data: Any = None,
     max_evals: int = 10,
-    max_step: float = 2.0,
+    max_step: float = 1.0,
     xtol: float = 1e-3,
     max_iter: int = 10_000,
     tol: float = 1e-10,
@@ -99,7 +99,7 @@ def tune(
     gradient steps in :math:`u = \log h` with Barzilai-Borwein lengths
     :math:`\alpha = s^\top s / s^\top y` (a secant method for one strength), the first one
     moving the largest coordinate by ``max_step / 2`` and none by more than ``max_step``
-    (``e^2``: a factor 7.4); a step that increases the loss is not taken and the next is 4x
+    (default 1: a factor e); a step that increases the loss is not taken and the next is 4x
     shorter. It stops after ``max_evals`` evaluations or when an accepted step moves every
     :math:`u_i` by less than ``xtol``. The loss is not convex in :math:`u`: start near a
     sensible value (``lambda_max / 10``, from `jaxreg.select.lambda_max`).

@@ -41,10 +41,15 @@ def test_quick_benchmarks_run_and_report(tmp_path):
     report = json.loads(out.read_text())
     assert report["quick"] is True and report["machine"]["versions"]["jax"]
     sections = {r["section"] for r in report["rows"]}
-    assert sections == {"penalty", "matrix", "prox", "step", "sweep", "scale"}
+    assert sections == {"penalty", "matrix", "prox", "step", "sweep", "scale", "hypergrad"}
     prox = [r for r in report["rows"] if r["section"] == "prox"]
     assert {r["kind"] for r in prox} >= {"mcp", "scad", "l0", "n_m(2:4)", "top_k(leaf)"}
     assert "x read+write" in (tmp_path / "b.md").read_text()
+    hyper = [r for r in report["rows"] if r["section"] == "hypergrad"]
+    assert [r["case"] for r in hyper] == ["lasso", "lasso", "lasso (warm start)", "weighted l1"]
+    assert all(r["dtype"] == "float64" and r["fd_rel_error"] < 1e-3 for r in hyper)
+    assert hyper[-1]["hyperparameters"] == hyper[-1]["p"]
+    assert "Hypergradient vs one solve" in (tmp_path / "b.md").read_text()
     scale = [r for r in report["rows"] if r["section"] == "scale"]
     assert [r["devices"] for r in scale] == [1, 2, 4, os.cpu_count()]
     assert [bool(r["xla_flags"]) for r in scale] == [False, False, False, True]
