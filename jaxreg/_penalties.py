@@ -150,23 +150,6 @@ def _nan_keeping(z: jax.Array, out: jax.Array) -> jax.Array:
     return jnp.where(jnp.isnan(z), z, out)
 
 
-def _piecewise_prox(z, t, penalty, candidates) -> jax.Array:
-    r"""The exact prox :math:`\arg\min_u \frac12 (u - z)^2 + t\,p(|u|)` of an even, separable,
-    piecewise-quadratic ``p``: the best of the candidates (each piece's minimizer over its
-    interval). Ties go to the earlier candidate (the smaller magnitude). A running
-    minimum, not a stacked argmin, so that XLA fuses it into one elementwise pass."""
-    a = jnp.abs(z)
-    cands = candidates(a)
-    best = jnp.broadcast_to(cands[0], a.shape)
-    best_obj = 0.5 * (best - a) ** 2 + t * penalty(best)
-    for c in cands[1:]:
-        obj = 0.5 * (c - a) ** 2 + t * penalty(c)
-        better = obj < best_obj
-        best, best_obj = jnp.where(better, c, best), jnp.where(better, obj, best_obj)
-    out = jnp.where(best > 0, jnp.sign(z) * best, 0.0)
-    return _nan_keeping(z, jnp.where(jnp.isinf(z), z, out))  # a bounded penalty keeps +-inf
-
-
 def _elementwise_sum(values: jax.Array, w: Any) -> jax.Array:
     return jnp.sum(values) if w is None else jnp.sum(values * _weight(w, values.dtype))
 
@@ -241,22 +224,25 @@ class SCAD(_Folded):
         return _nan_keeping(a, jnp.where(a <= lam, lam * a, jnp.where(a <= g * lam, mid, outer)))
 
     def shrink(self, z, t, scale):
-        g = _gamma(self.gamma, z.dtype, 2.0)
-        lam = scale
-
-        def candidates(a):
-            ok = t < g - 1
-            mid = ((g - 1) * a - t * g * lam) / jnp.where(ok, g - 1 - t, 1.0)
-            # the minimizer of each convex piece over its interval (ends included); a concave
-            # middle piece (t >= gamma - 1) has its minimum at an end, which the outer pieces'
-            # candidates already beat or tie
-            return [
-                jnp.clip(a - t * lam, 0, lam),
-                jnp.where(ok, jnp.clip(mid, lam, g * lam), lam),
-                jnp.maximum(a, g * lam),
-            ]
-
-        return _piecewise_prox(z, t, lambda c: self._p(c, lam), candidates), t
+        # The global minimizer in closed form. For t < gamma - 1 the prox objective is strictly
+        # convex: Fan & Li's (2001) thresholding with step t, soft below (1 + t) lam, the
+        # middle piece's stationary point ((gamma - 1) |z| - t gamma lam) / (gamma - 1 - t) up
+        # to gamma lam, and z itself beyond. For t >= gamma - 1 the middle piece is concave, so
+        # the minimum over [lam, gamma lam] sits at an end, which the minimizers of the outer
+        # pieces over their closed intervals (min(soft, lam) and max(|z|, gamma lam)) cover:
+        # compare those two objectives (a tie keeps the smaller magnitude).
+        g, lam, a = _gamma(self.gamma, z.dtype, 2.0), scale, jnp.abs(z)
+        convex = t < g - 1
+        soft = jnp.maximum(a - t * lam, 0.0)
+        mid = ((g - 1) * a - t * g * lam) / jnp.where(convex, g - 1 - t, 1.0)
+        firm = jnp.where(a <= (1 + t) * lam, soft, jnp.where(a <= g * lam, mid, a))
+        low, high = jnp.minimum(soft, lam), jnp.maximum(a, g * lam)
+        # objectives minus their common 0.5 a^2 would cancel badly: keep the squares
+        low_obj = 0.5 * (low - a) ** 2 + t * lam * low
+        high_obj = 0.5 * (high - a) ** 2 + t * lam * lam * (g + 1) / 2
+        take_high = (high_obj < low_obj) | (a == jnp.inf)  # a bounded penalty keeps +-inf
+        best = jnp.where(convex, firm, jnp.where(take_high, high, low))
+        return _nan_keeping(z, jnp.where(best > 0, jnp.sign(z) * best, 0.0)), t
 
     def scaled(self, factor):
         if not isinstance(factor, jax.core.Tracer) and factor == 1:
