@@ -407,7 +407,50 @@ def test_solve_is_no_worse_than_skglm(kind, data):
 
 
 # --------------------------------------------------------------------------------------------
-# The closed forms of scad against independent references, both dtypes, both regimes
+# The closed forms of scad and lq against independent references, both dtypes, both regimes
+
+
+def _lq_reference(z, u, q):
+    """The lq prox in long double: the threshold test and the kept root by bisection."""
+    a, u = np.abs(z).astype(np.longdouble), np.asarray(u, np.longdouble)
+    n = 3 if q == 0.5 else 4  # y^n - y + c = 0 for y = x^(1/2) / a^(1/2) (x^(1/3) / a^(1/3))
+    c = u / (2 * a**1.5) if q == 0.5 else (2 * u / 3) / a ** (np.longdouble(4) / 3)
+    lo, hi = np.full_like(a, 0.75), np.ones_like(a)  # the kept root lies in [0.79, 1]
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        above = mid**n - mid + c > 0  # the polynomial increases from the kept root on
+        lo, hi = np.where(above, lo, mid), np.where(above, mid, hi)
+    x = a * ((lo + hi) / 2) ** (n - 1)
+    keep = a >= (1.5 * u ** (np.longdouble(2) / 3) if q == 0.5 else 2 * (2 * u / 3) ** 0.75)
+    return np.where(keep, np.sign(z) * x, 0.0).astype(np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("q", [0.5, 2 / 3])
+def test_lq_prox_matches_the_root_of_its_polynomial(q, dtype):
+    rng = np.random.default_rng(1)
+    tiny, huge = (1e-20, 1e20) if dtype == np.float32 else (1e-30, 1e30)
+    n = 3000
+    u = np.exp(rng.uniform(np.log(tiny), np.log(huge), n))
+    thr = 1.5 * u ** (2 / 3) if q == 0.5 else 2 * (2 * u / 3) ** 0.75
+    near = 1e-5 if dtype == np.float32 else 1e-12  # beyond the threshold test's rounding
+    ratio = np.concatenate(
+        [
+            1 + near * rng.choice([-1, 1], n // 3),  # just above / below the threshold
+            np.exp(rng.uniform(0, np.log(1e8), n - n // 3)),  # far above
+        ]
+    )
+    z = (thr * ratio * rng.choice([-1, 1], n)).astype(dtype)
+    extremes = np.array([tiny, huge, 1.0], dtype)  # |z| at the ends with steps that keep them
+    z = np.concatenate([z, extremes, -extremes])
+    u = np.concatenate([u, np.tile([tiny**1.6, huge**0.9, 0.3], 2)]).astype(dtype)
+    pen = jr.lq(1.0, q)
+    got = np.asarray(jax.jit(lambda z, u: pen.prox({"w": z}, {"w": u})["w"])(z, u))
+    assert got.dtype == dtype
+    want = _lq_reference(z, u, q)
+    np.testing.assert_array_equal(got == 0, want == 0)
+    assert 0.1 < (want == 0).mean() < 0.3  # half of the near-threshold points are zeroed
+    np.testing.assert_allclose(got, want, rtol=8 * np.finfo(dtype).eps, atol=0)
 
 
 def _scad_reference(z, t, lam, g):
