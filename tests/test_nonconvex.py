@@ -404,3 +404,109 @@ def test_solve_is_no_worse_than_skglm(kind, data):
     assert objective(w) <= objective(ref) * (1 + 1e-8), (objective(w), objective(ref))
     if true is not None:  # support recovery on the correlated design
         np.testing.assert_array_equal(np.flatnonzero(np.asarray(w)), true)
+
+
+# --------------------------------------------------------------------------------------------
+# The closed forms of scad and lq against independent references, both dtypes, both regimes
+
+
+def _lq_reference(z, u, q):
+    """The lq prox in long double: the threshold test and the kept root by bisection."""
+    a, u = np.abs(z).astype(np.longdouble), np.asarray(u, np.longdouble)
+    n = 3 if q == 0.5 else 4  # y^n - y + c = 0 for y = x^(1/2) / a^(1/2) (x^(1/3) / a^(1/3))
+    c = u / (2 * a**1.5) if q == 0.5 else (2 * u / 3) / a ** (np.longdouble(4) / 3)
+    lo, hi = np.full_like(a, 0.75), np.ones_like(a)  # the kept root lies in [0.79, 1]
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        above = mid**n - mid + c > 0  # the polynomial increases from the kept root on
+        lo, hi = np.where(above, lo, mid), np.where(above, mid, hi)
+    x = a * ((lo + hi) / 2) ** (n - 1)
+    keep = a >= (1.5 * u ** (np.longdouble(2) / 3) if q == 0.5 else 2 * (2 * u / 3) ** 0.75)
+    return np.where(keep, np.sign(z) * x, 0.0).astype(np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("q", [0.5, 2 / 3])
+def test_lq_prox_matches_the_root_of_its_polynomial(q, dtype):
+    rng = np.random.default_rng(1)
+    tiny, huge = (1e-20, 1e20) if dtype == np.float32 else (1e-30, 1e30)
+    n = 3000
+    u = np.exp(rng.uniform(np.log(tiny), np.log(huge), n))
+    thr = 1.5 * u ** (2 / 3) if q == 0.5 else 2 * (2 * u / 3) ** 0.75
+    near = 1e-5 if dtype == np.float32 else 1e-12  # beyond the threshold test's rounding
+    ratio = np.concatenate(
+        [
+            1 + near * rng.choice([-1, 1], n // 3),  # just above / below the threshold
+            np.exp(rng.uniform(0, np.log(1e8), n - n // 3)),  # far above
+        ]
+    )
+    z = (thr * ratio * rng.choice([-1, 1], n)).astype(dtype)
+    extremes = np.array([tiny, huge, 1.0], dtype)  # |z| at the ends with steps that keep them
+    z = np.concatenate([z, extremes, -extremes])
+    u = np.concatenate([u, np.tile([tiny**1.6, huge**0.9, 0.3], 2)]).astype(dtype)
+    pen = jr.lq(1.0, q)
+    got = np.asarray(jax.jit(lambda z, u: pen.prox({"w": z}, {"w": u})["w"])(z, u))
+    assert got.dtype == dtype
+    want = _lq_reference(z, u, q)
+    np.testing.assert_array_equal(got == 0, want == 0)
+    assert 0.1 < (want == 0).mean() < 0.3  # half of the near-threshold points are zeroed
+    np.testing.assert_allclose(got, want, rtol=8 * np.finfo(dtype).eps, atol=0)
+
+
+def _scad_reference(z, t, lam, g):
+    """The scad prox in float64 as the best of each piece's minimizer over its interval."""
+    a = np.abs(z).astype(np.float64)
+
+    def objective(x):
+        p = np.where(
+            x <= lam,
+            lam * x,
+            np.where(
+                x <= g * lam,
+                (2 * g * lam * x - x**2 - lam**2) / (2 * (g - 1)),
+                lam**2 * (g + 1) / 2,
+            ),
+        )
+        return 0.5 * (x - a) ** 2 + t * p
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mid = np.clip(((g - 1) * a - t * g * lam) / (g - 1 - t), lam, g * lam)
+    candidates = [np.clip(a - t * lam, 0, lam), np.where(t < g - 1, mid, lam), g * lam + 0 * a]
+    candidates.append(np.maximum(a, g * lam))
+    values = np.stack([objective(c) for c in candidates])
+    best = np.stack(candidates)[np.argmin(values, axis=0), np.arange(a.size)]
+    return np.sign(z) * best, objective, values.min(axis=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scad_prox_matches_the_best_piece_in_both_step_regimes(dtype):
+    rng = np.random.default_rng(2)
+    lam, g = 0.7, 3.7
+    tiny, huge = (1e-20, 1e20) if dtype == np.float32 else (1e-30, 1e30)
+    n = 4000
+    t = np.concatenate(
+        [rng.uniform(0.01, 0.9, n // 2) * (g - 1), rng.uniform(1.1, 4.0, n - n // 2) * (g - 1)]
+    )  # per-element steps: the convex (t < gamma - 1) and the concave regime
+    knots = np.stack(np.broadcast_arrays((1 + t) * lam, g * lam, t * lam, lam))  # piece ends
+    z = np.concatenate(
+        [
+            knots[rng.integers(0, 4, n), np.arange(n)] * (1 + 1e-3 * rng.choice([-1, 1], n)),
+            rng.normal(scale=3.0, size=n),
+        ]
+    )
+    t = np.concatenate([t, t])
+    z = np.concatenate([z, [tiny, -tiny, huge, -huge, 0.0]]) * rng.choice([-1, 1], 2 * n + 5)
+    t = np.concatenate([t, [0.5, 5.0, 0.5, 5.0, 1.0]])
+    z, t = z.astype(dtype), t.astype(dtype)
+    pen = jr.scad(lam, g)
+    got = np.asarray(jax.jit(lambda z, t: pen.prox({"w": z}, {"w": t})["w"])(z, t))
+    assert got.dtype == dtype
+    z64, t64 = z.astype(np.float64), t.astype(np.float64)
+    want, objective, best = _scad_reference(z64, t64, lam, g)
+    # the rounding of |z| - t lam and of the middle piece (slope up to 1 / (1 - t / (g - 1)) = 10)
+    rtol = 32 * np.finfo(dtype).eps
+    close = np.abs(got - want) <= rtol * (np.abs(want) + np.abs(z64) + t64 * lam * g)
+    # where the two outer minimizers tie (concave regime), either is the prox
+    tie = np.abs(objective(np.abs(got.astype(np.float64))) - best) <= rtol * (1 + best)
+    assert (close | tie).all(), (z[~(close | tie)], t[~(close | tie)], got[~(close | tie)])
+    assert close.mean() > 0.99
