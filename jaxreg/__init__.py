@@ -11,6 +11,7 @@ Penalties are pure functions of a parameter pytree, built once with validated hy
 
 from . import constraints as constraints
 from . import conventions as conventions
+from . import linear as linear
 from . import masks as masks
 from . import select as select
 from . import transforms as transforms
@@ -44,6 +45,7 @@ __all__ = [
     "l0",
     "l1",
     "l2",
+    "linear",
     "lq",
     "masks",
     "mcp",

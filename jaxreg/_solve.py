@@ -45,11 +45,26 @@ def solve(
     (O'Donoghue & Candes, 2015). The whole loop is one `jax.lax.while_loop`: jit-able,
     vmap-able. It stops when :math:`\lVert x_{k+1}-x_k\rVert \le tol \cdot \max(1,
     \lVert x_{k+1}\rVert)` or after ``max_iter`` steps. Use float64 (``jax_enable_x64``) for
-    solutions accurate beyond ~1e-6.
+    solutions accurate beyond ~1e-6. For the non-convex kinds (mcp, scad, lq, l0) it converges
+    to a stationary point that depends on the start.
+
+    Differentiable (``jax.grad``, ``jax.jvp``, under ``jax.vmap`` and ``jax.jit``) w.r.t. the
+    penalty's leaves (strengths, weights, ``l1_ratio``, ``gamma``) and the arrays ``objective``
+    closes over (data), by implicit differentiation of the solution, not by unrolling the
+    loop: on the free coordinates :math:`A` (the nonzeros under l1, elastic_net, group_lasso,
+    sparse_group_lasso, mcp, scad, lq, l0; every coordinate under l2 or no penalty),
+    :math:`\nabla^2_{AA} F\,\mathrm{d}x_A = -\partial_\theta \nabla_A F\,\mathrm{d}\theta`
+    and :math:`\mathrm{d}x_{\bar A} = 0`, with :math:`F` the objective plus the penalty,
+    solved by conjugate gradients with Hessian-vector products to the relative residual
+    ``max(tol, 10 eps)`` (``jaxreg/_implicit.py``). Exact where the zero pattern is locally
+    stable (almost every strength) and the solve converged; at a kink of the path it is a
+    one-sided derivative. The start gets no gradient. nuclear, slope and the constraints raise
+    `NotImplementedError` when differentiated.
 
     Args:
       objective: smooth part, ``params -> scalar`` (e.g. :math:`\frac{1}{2n}\|y-Xw-b\|^2`).
-      penalty: a `jaxreg.Penalty` with a prox (l1, l2, elastic_net, group_lasso, nuclear).
+      penalty: a `jaxreg.Penalty` with a prox (l1, l2, elastic_net, group_lasso, nuclear, mcp,
+        scad, lq, l0, slope, sparse_group_lasso, `jaxreg.constraints`).
       init_params: starting point (a pytree).
 
     Returns:

@@ -1,0 +1,679 @@
+r"""Linear models with a known data term: coordinate descent on working sets, duality gaps.
+
+The problem, for coefficients :math:`w \in \mathbb{R}^p` and an intercept :math:`b`:
+
+.. math:: \min_{w, b}\; \frac{1}{\sum_i s_i} \sum_i s_i\, \ell(y_i, x_i^\top w + b)
+   + \mathrm{pen}(w),
+
+with :math:`\ell` the squared loss :math:`\frac12 (y - z)^2`, the logistic loss
+:math:`\log(1 + e^{z}) - y z` (:math:`y \in \{0, 1\}`) or the Huber loss, and ``pen`` any
+elementwise jaxreg penalty with a prox (l1, elastic_net, l2, weighted, mcp, scad, lq, l0).
+
+The algorithm is celer's / skglm's (Massias et al. 2018, Bertrand et al. 2022), in `lax`
+loops so that it is jit-able and runs unchanged on a GPU: an outer loop computes the full
+gradient :math:`X^\top \ell'(z)`, each feature's violation of the optimality condition (the
+prox-gradient residual :math:`|w_j - \mathrm{prox}_{\mathrm{pen}_j / L_j}(w_j - g_j / L_j)|
+L_j`, :math:`L_j = \kappa \lVert X_j \rVert^2_s` with :math:`\kappa` the loss's curvature
+bound) and the duality gap (convex penalties with the squared or logistic loss); the working
+set is the current support plus the most violating features, twice the support's size (at
+least ``ws_min``); an inner loop runs cyclic coordinate descent on it, with Anderson
+extrapolation every ``anderson`` epochs (kept when it lowers the objective), until its own
+violation is below a third of the outer one. ``X`` is stored transposed, ``(p, n)``, so a
+column is a contiguous row; a sparse ``X`` as its columns' nonzeros padded to the longest
+column (ELLPACK), so a coordinate update touches only those.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._penalty import Penalty, _leaf_prox, resolve_terms
+
+LOSSES = ("squared", "logistic", "huber")
+
+
+class LinearResult(NamedTuple):
+    coef: jax.Array  # (p,) or (K, p) along a path
+    intercept: jax.Array  # () or (K,)
+    gap: jax.Array  # duality gap (convex penalties, squared/logistic loss) or stationarity
+    iterations: jax.Array  # outer iterations (full-gradient passes)
+    epochs: jax.Array  # coordinate-descent epochs on the working sets, in all
+    converged: jax.Array  # gap <= tol (scaled as documented in `fit`)
+
+
+# --------------------------------------------------------------------------------------------
+# X as columns: dense (p, n) or padded sparse columns
+
+
+class _Columns(NamedTuple):
+    values: jax.Array  # (p, n) dense, or (p, m) the nonzeros of each column, 0-padded
+    rows: jax.Array | None  # None (dense) or (p, m) their row indices (n for padding)
+    n: int
+
+    def dot(self, j, v):  # X_j . v
+        if self.rows is None:
+            return self.values[j] @ v
+        return self.values[j] @ v[self.rows[j]]
+
+    def axpy(self, j, a, v):  # v + a X_j
+        if self.rows is None:
+            return v + a * self.values[j]
+        return v.at[self.rows[j]].add(a * self.values[j], mode="drop")
+
+    def sq_norms(self, s):  # sum_i s_i X_ij^2
+        if self.rows is None:
+            return (self.values * self.values) @ s
+        return jnp.sum(self.values * self.values * s[self.rows], axis=1)
+
+    def rmatvec(self, v):  # X^T v
+        if self.rows is None:
+            return self.values @ v
+        return jnp.sum(self.values * v[self.rows], axis=1)
+
+    def matvec(self, w):  # X w
+        if self.rows is None:
+            return w @ self.values
+        out = jnp.zeros(self.n + 1, self.values.dtype)
+        return out.at[self.rows.ravel()].add((self.values * w[:, None]).ravel())[: self.n]
+
+
+jax.tree_util.register_pytree_node(
+    _Columns,
+    lambda c: ((c.values, c.rows), c.n),
+    lambda n, ch: _Columns(ch[0], ch[1], n),
+)
+
+
+def _columns(X: Any, dtype: Any) -> tuple[_Columns, int, int]:
+    """``X`` (NumPy, JAX, scipy.sparse or a BCOO matrix) as columns of ``dtype``."""
+    try:
+        import scipy.sparse as sp
+    except ImportError:  # pragma: no cover - scipy comes with jax
+        sp = None
+    from jax.experimental import sparse as jsparse
+
+    if isinstance(X, jsparse.BCOO):
+        if X.ndim != 2 or X.n_batch or X.n_dense:
+            raise ValueError(f"X as BCOO must be a plain 2-d matrix; got {X!r}.")
+        idx, data = np.asarray(X.indices), np.asarray(X.data)
+        n, p = X.shape
+        X = sp.csc_matrix((data, (idx[:, 0], idx[:, 1])), shape=(n, p)) if sp else None
+    if sp is not None and sp.issparse(X):
+        X = sp.csc_matrix(X)
+        X.sum_duplicates()
+        n, p = X.shape
+        counts = np.diff(X.indptr)
+        m = max(int(counts.max()) if p else 0, 1)
+        rows = np.full((p, m), n, np.int32)
+        vals = np.zeros((p, m), dtype)
+        pos = np.arange(X.nnz) - np.repeat(X.indptr[:-1], counts)
+        col = np.repeat(np.arange(p), counts)
+        rows[col, pos] = X.indices
+        vals[col, pos] = X.data
+        return _Columns(jnp.asarray(vals), jnp.asarray(rows), n), n, p
+    X = jnp.asarray(X, dtype)
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-d matrix (n_samples, n_features); got shape {X.shape}.")
+    return _Columns(X.T, None, X.shape[0]), X.shape[0], X.shape[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Losses: value, derivative in z, curvature bound
+
+
+def _loss(name: str, delta: float):
+    if name == "squared":
+        return (lambda z, y: 0.5 * (z - y) ** 2), (lambda z, y: z - y), 1.0
+    if name == "logistic":
+        return (lambda z, y: jax.nn.softplus(z) - y * z), (lambda z, y: jax.nn.sigmoid(z) - y), 0.25
+    if name == "huber":
+
+        def value(z, y):
+            r = jnp.abs(z - y)
+            return jnp.where(r <= delta, 0.5 * r * r, delta * r - 0.5 * delta * delta)
+
+        return value, (lambda z, y: jnp.clip(z - y, -delta, delta)), 1.0
+    raise ValueError(f"loss must be one of {LOSSES}; got loss={name!r}.")
+
+
+# --------------------------------------------------------------------------------------------
+# The penalty as per-coordinate proxes
+
+
+def _coordinate_parts(penalty: Penalty, p: int, dtype: Any) -> list[tuple[Any, Any]]:
+    plan = resolve_terms(penalty.terms, jnp.zeros(p, dtype))
+    parts = []
+    for term, idx, ws in zip(penalty.terms, plan.chosen, plan.weights, strict=True):
+        if not idx:
+            continue
+        if not term.elementwise or not term.has_prox:
+            raise NotImplementedError(
+                f"jr.linear supports elementwise penalties with a prox (l1, l2, elastic_net, "
+                f"weighted or not, mcp, scad, lq, l0); got {term!r}. Use jr.solve for others."
+            )
+        w = ws[0]
+        w = None if w is None else jnp.broadcast_to(jnp.asarray(w, dtype), (p,))
+        parts.extend((part, w) for part in term.parts())
+    return parts
+
+
+def _prox_at(parts, z, t, j):
+    """prox of ``t * pen_j`` at the scalar ``z`` (coordinate ``j``)."""
+    if not parts:
+        return z
+    return _leaf_prox(z, t, [(part, None if w is None else w[j]) for part, w in parts], "coef")
+
+
+def _prox_all(parts, z, t):
+    if not parts:
+        return z
+    return _leaf_prox(z, t, parts, "coef")
+
+
+def _convex_l1_l2(parts) -> bool:
+    return all(part.name in ("l1", "l2") for part, _ in parts)
+
+
+def _l1_l2(parts, p, dtype):
+    """Per-feature l1 and l2 coefficients of an l1/l2/elastic-net penalty."""
+    a = jnp.zeros(p, dtype)
+    b = jnp.zeros(p, dtype)
+    for part, w in parts:
+        c = jnp.asarray(part.strength, dtype) * (1.0 if w is None else w)
+        if part.name == "l1":
+            a = a + c
+        else:
+            b = b + c
+    return a, b
+
+
+# --------------------------------------------------------------------------------------------
+# The solver
+
+
+class _State(NamedTuple):
+    w: jax.Array
+    b: jax.Array
+    z: jax.Array  # X w + b
+    it: jax.Array
+    epochs: jax.Array
+    gap: jax.Array
+    done: jax.Array
+
+
+def _solve(
+    cols: _Columns,
+    y: jax.Array,
+    s: jax.Array,
+    parts,
+    w0: jax.Array,
+    b0: jax.Array,
+    *,
+    loss: str,
+    delta: float,
+    fit_intercept: bool,
+    tol: jax.Array,
+    max_iter: int,
+    max_epochs: int,
+    ws_min: int,
+    anderson: int,
+) -> _State:
+    value, deriv, kappa = _loss(loss, delta)
+    p = w0.shape[0]
+    dtype = w0.dtype
+    s_sum = jnp.sum(s)
+    sn = s / s_sum  # the weights of the mean
+    lips = kappa * cols.sq_norms(sn)
+    safe_l = jnp.where(lips > 0, lips, 1.0)
+    l_b = kappa  # the intercept's curvature bound (sum of sn is 1)
+    gap_kind = (
+        "l1l2" if _convex_l1_l2(parts) and loss in ("squared", "logistic") else "stationarity"
+    )
+    a1, b2 = _l1_l2(parts, p, dtype) if gap_kind == "l1l2" else (None, None)
+
+    def primal(w, z):
+        return jnp.sum(sn * value(z, y)) + _pen_value(parts, w)
+
+    def grad_full(z):
+        return cols.rmatvec(sn * deriv(z, y))
+
+    def violation(w, g):  # |w - prox(w - g/L)| L per feature (0 where L = 0)
+        t = 1.0 / safe_l
+        return jnp.where(lips > 0, jnp.abs(w - _prox_all(parts, w - g * t, t)) * lips, 0.0)
+
+    def gap_of(w, z, g):
+        if gap_kind == "stationarity":
+            return jnp.max(violation(w, g), initial=0.0)
+        return primal(w, z) - _dual(loss, y, sn, z, w, g, a1, b2, fit_intercept)
+
+    def cd_epoch(carry, ws, size):
+        """One cyclic pass over ws[:size] and the intercept; also returns the largest step
+        times its curvature, max_j L_j |w_j' - w_j|: the prox-gradient residual at the point
+        each coordinate saw (skglm's inner criterion), free to compute."""
+        w, b, z = carry
+
+        def coord(k, c):
+            w, z, res = c
+            j = ws[k]
+            gj = cols.dot(j, sn * deriv(z, y))
+            lj = safe_l[j]
+            new = jnp.where(lips[j] > 0, _prox_at(parts, w[j] - gj / lj, 1.0 / lj, j), w[j])
+            d = new - w[j]
+            return w.at[j].set(new), cols.axpy(j, d, z), jnp.maximum(res, jnp.abs(d) * lj)
+
+        w, z, res = jax.lax.fori_loop(0, size, coord, (w, z, jnp.zeros((), dtype)))
+        if fit_intercept:
+            db = -jnp.sum(sn * deriv(z, y)) / l_b
+            b, z = b + db, z + db
+            res = jnp.maximum(res, jnp.abs(db) * l_b)
+        return (w, b, z), res
+
+    def inner(state_wbz, ws, size, inner_tol):
+        # CD epochs on ws[:size], Anderson extrapolation every `anderson` epochs
+        m = anderson
+
+        def cond(c):
+            (_, _, _), e, crit, _ = c
+            return (e < max_epochs) & (crit > inner_tol)
+
+        def body(c):
+            (w, b, z), e, _, hist = c
+            (w, b, z), crit = cd_epoch((w, b, z), ws, size)
+            if m:
+                hist = jnp.roll(hist, -1, axis=0).at[-1].set(jnp.append(w, b))
+                e_next = e + 1
+
+                def extrapolate(wbz):
+                    w, b, z = wbz
+                    u = jnp.diff(hist, axis=0)  # (m, p + 1)
+                    gram = u @ u.T
+                    gram = gram + 1e-10 * jnp.trace(gram) * jnp.eye(m, dtype=dtype)
+                    c = jnp.linalg.solve(gram, jnp.ones(m, dtype))
+                    c = c / jnp.sum(c)
+                    ext = c @ hist[1:]
+                    we, be = ext[:-1], ext[-1]
+                    ze = cols.matvec(we) + be
+                    ok = jnp.isfinite(c).all() & (primal(we, ze) < primal(w, z))
+                    return jax.lax.cond(ok, lambda: (we, be, ze), lambda: (w, b, z))
+
+                w, b, z = jax.lax.cond(
+                    (e_next % m == 0) & (e_next >= m + 1), extrapolate, lambda x: x, (w, b, z)
+                )
+            return (w, b, z), e + 1, crit, hist
+
+        hist0 = jnp.zeros((max(m, 1) + 1, p + 1), dtype)
+        init = (state_wbz, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype), hist0)
+        (w, b, z), e, _, _ = jax.lax.while_loop(cond, body, init)
+        return (w, b, z), e
+
+    def outer_cond(st: _State):
+        return (st.it < max_iter) & ~st.done
+
+    def outer_body(st: _State) -> _State:
+        g = grad_full(st.z)
+        viol = violation(st.w, g)
+        gap = gap_of(st.w, st.z, g)
+        done = gap <= tol
+        nnz = jnp.sum(st.w != 0)
+        size = jnp.clip(2 * nnz, ws_min, p)
+        score = jnp.where(st.w != 0, jnp.inf, viol)
+        ws = jax.lax.top_k(score, p)[1]
+        inner_tol = 0.1 * jnp.max(viol, initial=0.0)
+
+        def run(_):
+            (w, b, z), e = inner((st.w, st.b, st.z), ws, size, inner_tol)
+            return w, b, z, e
+
+        w, b, z, e = jax.lax.cond(
+            done, lambda _: (st.w, st.b, st.z, jnp.zeros((), jnp.int32)), run, None
+        )
+        return _State(w, b, z, st.it + jnp.where(done, 0, 1), st.epochs + e, gap, done)
+
+    z0 = cols.matvec(w0) + b0
+    st = _State(
+        w0,
+        b0,
+        z0,
+        jnp.zeros((), jnp.int32),
+        jnp.zeros((), jnp.int32),
+        jnp.asarray(jnp.inf, dtype),
+        jnp.zeros((), bool),
+    )
+    st = jax.lax.while_loop(outer_cond, outer_body, st)
+    # the final gap, at the returned point
+    g = grad_full(st.z)
+    gap = gap_of(st.w, st.z, g)
+    return st._replace(gap=gap, done=gap <= tol)
+
+
+def _pen_value(parts, w):
+    total = jnp.zeros((), w.dtype)
+    for part, wt in parts:
+        raw = part.raw(w, wt)
+        total = total + (jnp.asarray(part.strength, w.dtype) * raw if part.homogeneous else raw)
+    return total
+
+
+def _dual(loss, y, sn, z, w, g, a1, b2, fit_intercept):
+    """A dual objective at the rescaled residual (celer's / sklearn's dual point)."""
+    # stationarity: -g_j in a1_j * d|w_j| + b2_j w_j; the dual constraint |g_j + b2_j w_j| <= a1_j
+    # (an l2 part makes the dual smooth in those coordinates: sklearn's enet gap)
+    xta = g + b2 * w
+    ratio = jnp.where(a1 > 0, jnp.abs(xta) / jnp.where(a1 > 0, a1, 1.0), 0.0)
+    dual_norm = jnp.max(ratio, initial=0.0)
+    c = jnp.where(dual_norm > 1, 1.0 / dual_norm, 1.0)
+    wl2 = 0.5 * jnp.sum(b2 * w * w)
+    if loss == "squared":
+        r = y - z  # the residual; the dual point theta = c r
+        # D = sum sn (y theta - theta^2 / 2) - (c^2) wl2 ... sklearn's enet gap, mean-scaled
+        return jnp.sum(sn * (c * r * y - 0.5 * c * c * r * r)) - c * c * wl2
+    # logistic, y in {0, 1}: theta_i = c (y_i - sigmoid(z_i)) in [y_i - 1, y_i] scaled
+    u = c * (y - jax.nn.sigmoid(z))  # = -c * loss'(z)
+    q = jnp.clip(y - u, 0.0, 1.0)  # sigmoid-like probability: the conjugate's argument
+    ent = jnp.where(q > 0, q * jnp.log(jnp.where(q > 0, q, 1.0)), 0.0) + jnp.where(
+        q < 1, (1 - q) * jnp.log(jnp.where(q < 1, 1 - q, 1.0)), 0.0
+    )
+    return -jnp.sum(sn * ent) - c * c * wl2
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+
+
+def _prepare(X, y, sample_weight, loss, dtype):
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}; got loss={loss!r}.")
+    if dtype is None:
+        dtype = jnp.result_type(float)  # float64 with jax_enable_x64, else float32
+    cols, n, p = _columns(X, dtype)
+    y = jnp.asarray(y, dtype)
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape (n_samples,) = ({n},); got shape {y.shape}.")
+    if sample_weight is None:
+        s = jnp.ones(n, dtype)
+    else:
+        s = jnp.asarray(sample_weight, dtype)
+        if s.shape != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},); got shape {s.shape}.")
+        if not isinstance(s, jax.core.Tracer) and not bool(jnp.all(s >= 0) & (jnp.sum(s) > 0)):
+            raise ValueError("sample_weight must be >= 0 with a positive sum.")
+    if (
+        loss == "logistic"
+        and not isinstance(y, jax.core.Tracer)
+        and not bool(jnp.all((y == 0) | (y == 1)))
+    ):
+        raise ValueError("loss='logistic' needs labels y in {0, 1}.")
+    return cols, y, s, n, p, dtype
+
+
+def _tol_scale(loss, delta, y, s, fit_intercept):
+    """What ``tol`` is relative to: sklearn's ||y - mean||^2 / n for the squared loss; the
+    null model's loss (intercept only, or 0) for the others."""
+    value, _, _ = _loss(loss, delta)
+    sn = s / jnp.sum(s)
+    if loss == "squared":
+        c = jnp.sum(sn * y) if fit_intercept else 0.0
+        return jnp.sum(sn * (y - c) ** 2)
+    if loss == "logistic":
+        m = jnp.clip(jnp.sum(sn * y), 1e-12, 1 - 1e-12)
+        z0 = jnp.log(m / (1 - m)) if fit_intercept else 0.0
+        return jnp.sum(sn * value(jnp.full_like(y, z0), y))
+    z0 = jnp.median(y) if fit_intercept else 0.0
+    return jnp.sum(sn * value(jnp.full_like(y, z0), y))
+
+
+def _check_common(tol, max_iter, max_epochs, ws_min, anderson):
+    if not (isinstance(tol, int | float) and math.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a finite number > 0; got tol={tol!r}.")
+    for name, v, low in (
+        ("max_iter", max_iter, 1),
+        ("max_epochs", max_epochs, 1),
+        ("ws_min", ws_min, 1),
+        ("anderson", anderson, 0),
+    ):
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ValueError(f"{name} must be an int >= {low}; got {name}={v!r}.")
+    if anderson == 1:
+        raise ValueError("anderson must be 0 (off) or >= 2 (iterates combined); got 1.")
+
+
+def fit(
+    X: Any,
+    y: Any,
+    penalty: Penalty,
+    *,
+    loss: str = "squared",
+    fit_intercept: bool = True,
+    sample_weight: Any = None,
+    tol: float = 1e-4,
+    max_iter: int = 100,
+    max_epochs: int = 10_000,
+    init: Any = None,
+    huber_delta: float = 1.35,
+    ws_min: int = 10,
+    anderson: int = 5,
+    dtype: Any = None,
+) -> LinearResult:
+    r"""Fit a penalized linear model: working sets, coordinate descent, duality gap.
+
+    .. math:: \min_{w, b}\; \frac{1}{\sum_i s_i} \sum_i s_i\, \ell(y_i, x_i^\top w + b)
+       + \mathrm{pen}(w)
+
+    with ``loss="squared"``: :math:`\ell = \frac12 (y - z)^2` (scikit-learn's ``Lasso`` /
+    ``ElasticNet`` objective: ``jr.l1(alpha)``, ``jr.elastic_net(alpha, l1_ratio)``);
+    ``"logistic"``: :math:`\log(1 + e^z) - y z`, ``y`` in {0, 1} (``LogisticRegression(C,
+    l1_ratio=1)`` is ``jr.l1(1 / (C * n))``); ``"huber"``: :math:`\frac12 r^2` for
+    :math:`|r| \le \delta`, :math:`\delta |r| - \frac12\delta^2` beyond. ``penalty``: any
+    elementwise jaxreg penalty with a prox (l1, l2, elastic_net, weighted or not; mcp, scad,
+    lq, l0, for which the result is a stationary point), applied to the coefficients only.
+
+    It stops when the duality gap (l1 / l2 / elastic-net penalties with the squared or
+    logistic loss) is at most ``tol`` times scikit-learn's scale, :math:`\lVert y - \bar
+    y\rVert^2 / n` (weighted; :math:`\lVert y \rVert^2 / n` without intercept), as
+    ``Lasso(tol=...)`` does; for the logistic loss, ``tol`` times the intercept-only model's
+    loss. Otherwise (Huber, non-convex penalties) ``gap`` is the largest prox-gradient
+    residual :math:`\max_j L_j |w_j - \mathrm{prox}_{\mathrm{pen}_j/L_j}(w_j - g_j/L_j)|`,
+    0 exactly at a stationary point, with the same scale. The algorithm is in the module
+    docstring (``jaxreg/_linear.py``). jit-able in ``y``, ``sample_weight``, the penalty's
+    leaves and a dense ``X``.
+
+    Args:
+      X: ``(n_samples, n_features)``: NumPy or JAX array, ``scipy.sparse`` matrix or a
+        ``jax.experimental.sparse.BCOO`` (converted to padded sparse columns).
+      y: ``(n_samples,)`` targets (labels in {0, 1} for the logistic loss).
+      penalty: a `jaxreg.Penalty` on the coefficient vector ``(n_features,)``; its ``weights``
+        (if any) are per feature.
+      loss, fit_intercept, sample_weight: as above (``sample_weight`` >= 0, any scale).
+      tol: the stopping tolerance, relative as above.
+      max_iter: outer iterations (full gradient passes) at most.
+      max_epochs: coordinate-descent epochs per working set at most.
+      init: ``(coef, intercept)`` to start from (a warm start), or None for zeros.
+      huber_delta: :math:`\delta` of the Huber loss.
+      ws_min: the smallest working set.
+      anderson: extrapolate every this many epochs (0: never).
+      dtype: the computation's dtype (default: float64 with ``jax_enable_x64``, else float32).
+
+    Returns:
+      `LinearResult` ``(coef, intercept, gap, iterations, epochs, converged)``.
+    """
+    _check_common(tol, max_iter, max_epochs, ws_min, anderson)
+    cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
+    if not isinstance(penalty, Penalty):
+        raise TypeError(f"penalty must be a jaxreg Penalty; got {type(penalty).__name__}.")
+    w0, b0 = _init(init, p, dtype)
+    return _fit_jit(
+        cols,
+        yj,
+        s,
+        penalty,
+        w0,
+        b0,
+        tol,
+        loss,
+        huber_delta,
+        fit_intercept,
+        max_iter,
+        max_epochs,
+        ws_min,
+        anderson,
+    )
+
+
+def _init(init, p, dtype):
+    if init is None:
+        return jnp.zeros(p, dtype), jnp.zeros((), dtype)
+    w0, b0 = init
+    w0, b0 = jnp.asarray(w0, dtype), jnp.asarray(b0, dtype)
+    if w0.shape != (p,) or b0.shape != ():
+        raise ValueError(
+            f"init must be (coef of shape ({p},), a scalar intercept); got shapes {w0.shape} "
+            f"and {b0.shape}."
+        )
+    return w0, b0
+
+
+@functools.partial(jax.jit, static_argnums=(7, 8, 9, 10, 11, 12, 13))
+def _fit_jit(
+    cols,
+    y,
+    s,
+    penalty,
+    w0,
+    b0,
+    tol,
+    loss,
+    delta,
+    fit_intercept,
+    max_iter,
+    max_epochs,
+    ws_min,
+    anderson,
+):
+    parts = _coordinate_parts(penalty, w0.shape[0], w0.dtype)
+    tol_abs = tol * _tol_scale(loss, delta, y, s, fit_intercept)
+    st = _solve(
+        cols,
+        y,
+        s,
+        parts,
+        w0,
+        b0,
+        loss=loss,
+        delta=delta,
+        fit_intercept=fit_intercept,
+        tol=tol_abs,
+        max_iter=max_iter,
+        max_epochs=max_epochs,
+        ws_min=min(ws_min, w0.shape[0]),
+        anderson=anderson,
+    )
+    return LinearResult(st.w, st.b, st.gap, st.it, st.epochs, st.done)
+
+
+def path(
+    X: Any,
+    y: Any,
+    penalty: Any,
+    strengths: Any,
+    *,
+    loss: str = "squared",
+    fit_intercept: bool = True,
+    sample_weight: Any = None,
+    tol: float = 1e-4,
+    max_iter: int = 100,
+    max_epochs: int = 10_000,
+    huber_delta: float = 1.35,
+    ws_min: int = 10,
+    anderson: int = 5,
+    dtype: Any = None,
+) -> LinearResult:
+    """`fit` at each strength, warm-started, in one compiled `lax.scan`.
+
+    ``penalty`` is a builder ``strength -> Penalty`` (``jr.l1``, ``lambda s:
+    jr.elastic_net(s, 0.5)``) or a `Penalty` built with strength 1 that is scaled (``s *
+    pen``). Give ``strengths`` in descending order (``jr.select.strength_grid``) so each fit
+    starts from the sparser one before it (as ``lasso_path`` and glmnet do). Returns a
+    `LinearResult` whose fields have a leading strength axis. Other arguments as in `fit`.
+    """
+    _check_common(tol, max_iter, max_epochs, ws_min, anderson)
+    cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
+    strengths = jnp.asarray(strengths, dtype)
+    if strengths.ndim != 1 or strengths.shape[0] == 0:
+        raise ValueError(f"strengths must be a non-empty 1-d array; got shape {strengths.shape}.")
+    if isinstance(penalty, Penalty):
+        base = penalty
+
+        def build(v):
+            return v * base
+    elif callable(penalty):
+        build = penalty
+    else:
+        raise TypeError(
+            f"penalty must be a builder strength -> Penalty or a Penalty; got {penalty!r}."
+        )
+    return _path_jit(
+        cols,
+        yj,
+        s,
+        build,
+        strengths,
+        tol,
+        loss,
+        huber_delta,
+        fit_intercept,
+        max_iter,
+        max_epochs,
+        ws_min,
+        anderson,
+    )
+
+
+@functools.partial(jax.jit, static_argnums=(3, 6, 7, 8, 9, 10, 11, 12))
+def _path_jit(
+    cols,
+    y,
+    s,
+    build,
+    strengths,
+    tol,
+    loss,
+    delta,
+    fit_intercept,
+    max_iter,
+    max_epochs,
+    ws_min,
+    anderson,
+):
+    p = cols.values.shape[0]
+    dtype = cols.values.dtype
+    tol_abs = tol * _tol_scale(loss, delta, y, s, fit_intercept)
+
+    def step(carry, strength):
+        w, b = carry
+        parts = _coordinate_parts(build(strength), p, dtype)
+        st = _solve(
+            cols,
+            y,
+            s,
+            parts,
+            w,
+            b,
+            loss=loss,
+            delta=delta,
+            fit_intercept=fit_intercept,
+            tol=tol_abs,
+            max_iter=max_iter,
+            max_epochs=max_epochs,
+            ws_min=min(ws_min, p),
+            anderson=anderson,
+        )
+        return (st.w, st.b), LinearResult(st.w, st.b, st.gap, st.it, st.epochs, st.done)
+
+    init = (jnp.zeros(p, dtype), jnp.zeros((), dtype))
+    return jax.lax.scan(step, init, strengths)[1]

@@ -1,0 +1,8 @@
+"""Linear models with a known data term: ``jr.linear.fit`` and ``jr.linear.path``
+(working-set coordinate descent with duality gaps, dense or sparse ``X``)."""
+
+from ._linear import LinearResult as LinearResult
+from ._linear import fit as fit
+from ._linear import path as path
+
+__all__ = ["LinearResult", "fit", "path"]
