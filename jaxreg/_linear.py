@@ -142,6 +142,16 @@ def _loss(name: str, delta: float):
     raise ValueError(f"loss must be one of {LOSSES}; got loss={name!r}.")
 
 
+def _curvature(name: str, delta: float, z, y):
+    """The loss's second derivative in z (the Huber loss's is 1 inside delta, else 0)."""
+    if name == "squared":
+        return jnp.ones_like(z)
+    if name == "logistic":
+        q = jax.nn.sigmoid(z)
+        return q * (1 - q)
+    return (jnp.abs(z - y) <= delta).astype(z.dtype)
+
+
 # --------------------------------------------------------------------------------------------
 # The penalty as per-coordinate proxes
 
@@ -315,11 +325,24 @@ def _solve(
     def outer_cond(st: _State):
         return (st.it < max_iter) & ~st.done
 
+    def intercept_step(b, z):
+        """A Newton step on the intercept (exact for the squared loss); its residual."""
+        if not fit_intercept:
+            return b, z, jnp.zeros((), dtype)
+        d = sn * deriv(z, y)
+        curv = jnp.sum(sn * _curvature(loss, delta, z, y))
+        db = -jnp.sum(d) / jnp.where(curv > 0, curv, l_b)
+        return b + db, z + db, jnp.sum(d) ** 2 / l_b
+
     def outer_body(st: _State) -> _State:
+        b, z, _ = intercept_step(st.b, st.z)
+        st = st._replace(b=b, z=z)
         g = grad_full(st.z)
         viol = violation(st.w, g)
         gap = gap_of(st.w, st.z, g)
-        done = gap <= tol
+        # converged: the gap, and the intercept's gradient (the dual point's constraint sum 0)
+        _, _, icpt = intercept_step(st.b, st.z)
+        done = (gap <= tol) & (icpt <= tol)
         nnz = jnp.sum(st.w != 0)
         size = jnp.clip(2 * nnz, ws_min, p)
         score = jnp.where(st.w != 0, jnp.inf, viol)
@@ -349,7 +372,8 @@ def _solve(
     # the final gap, at the returned point
     g = grad_full(st.z)
     gap = gap_of(st.w, st.z, g)
-    return st._replace(gap=gap, done=gap <= tol)
+    _, _, icpt = intercept_step(st.b, st.z)
+    return st._replace(gap=gap, done=(gap <= tol) & (icpt <= tol))
 
 
 def _pen_value(parts, w):

@@ -1,0 +1,206 @@
+"""`jr.linear.fit` / `path` against scikit-learn's own solvers (and skglm for MCP)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from helpers import assert_close
+from jax.experimental import sparse as jsparse
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, enet_path, lasso_path
+
+import jaxreg as jr
+
+TIGHT = 1e-13
+
+
+def correlated(n=120, p=300, rho=0.6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.empty((n, p))
+    X[:, 0] = rng.normal(size=n)
+    for j in range(1, p):
+        X[:, j] = rho * X[:, j - 1] + np.sqrt(1 - rho**2) * rng.normal(size=n)
+    w = np.zeros(p)
+    w[rng.choice(p, 10, replace=False)] = rng.normal(size=10) * 2
+    return X, X @ w + rng.normal(size=n)
+
+
+def sparse_design(n=200, p=400, density=0.01, seed=1):
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, p, density=density, format="csc", random_state=seed, dtype=np.float64)
+    w = np.zeros(p)
+    w[rng.choice(p, 10, replace=False)] = 3.0
+    return X, X @ w + 0.1 * rng.normal(size=n)
+
+
+def diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return X / X.std(0), y
+
+
+def centered(X, y):
+    return X - X.mean(0), y - y.mean()
+
+
+def grid(X, y, num=20):
+    lm = np.max(np.abs(X.T @ y)) / len(y)
+    return jr.select.strength_grid(lm, num=num, ratio=1e-2)
+
+
+def assert_same_coefs(ours, theirs, *, rtol, what=""):
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    scale = np.abs(theirs).max()
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=rtol * scale, err_msg=what)
+    assert np.array_equal(ours == 0, theirs == 0), f"{what}: zero patterns differ"
+
+
+@pytest.mark.parametrize("problem", ["diabetes", "correlated"])
+def test_lasso_path_equals_sklearn(problem):
+    X, y = diabetes() if problem == "diabetes" else correlated()
+    Xc, yc = centered(X, y)
+    alphas = grid(Xc, yc)
+    _, coefs, _ = lasso_path(Xc, yc, alphas=alphas, tol=TIGHT, max_iter=100_000)
+    res = jr.linear.path(Xc, yc, jr.l1, alphas, tol=TIGHT, fit_intercept=False)
+    assert_same_coefs(res.coef, coefs.T, rtol=1e-6, what=problem)
+    assert bool(res.converged.all())
+    assert np.all(np.asarray(res.gap) <= TIGHT * np.sum(yc**2) / len(yc))
+    # with an intercept, on the raw data: the same coefficients, sklearn's intercept
+    res_b = jr.linear.path(X, y, jr.l1, alphas, tol=TIGHT)
+    assert_same_coefs(res_b.coef, coefs.T, rtol=1e-6, what=f"{problem} with intercept")
+    icpt = y.mean() - X.mean(0) @ coefs
+    assert_close(np.asarray(res_b.intercept), icpt, rtol=1e-8)
+
+
+def test_enet_path_equals_sklearn():
+    X, y = centered(*correlated(seed=2))
+    alphas = grid(X, y) / 0.5
+    _, coefs, _ = enet_path(X, y, l1_ratio=0.5, alphas=alphas, tol=TIGHT, max_iter=100_000)
+    res = jr.linear.path(
+        X, y, lambda s: jr.elastic_net(s, 0.5), alphas, tol=TIGHT, fit_intercept=False
+    )
+    assert_same_coefs(res.coef, coefs.T, rtol=1e-6)
+    assert bool(res.converged.all())
+
+
+@pytest.mark.parametrize("kind", ["scipy_csc", "scipy_csr", "bcoo"])
+def test_sparse_design_equals_dense_and_sklearn(kind):
+    X, y = sparse_design()
+    alphas = grid(X.toarray(), y, num=10)
+    # sklearn on sparse X without intercept (no centering of a sparse matrix)
+    _, coefs, _ = lasso_path(X, y, alphas=alphas, tol=TIGHT, max_iter=100_000)
+    Xk = {"scipy_csc": X, "scipy_csr": X.tocsr(), "bcoo": jsparse.BCOO.from_scipy_sparse(X)}[kind]
+    res = jr.linear.path(Xk, y, jr.l1, alphas, tol=TIGHT, fit_intercept=False)
+    assert_same_coefs(res.coef, coefs.T, rtol=1e-6, what=kind)
+    dense = jr.linear.path(X.toarray(), y, jr.l1, alphas, tol=TIGHT, fit_intercept=False)
+    assert_same_coefs(res.coef, dense.coef, rtol=1e-8, what="sparse vs dense")
+    # with an intercept: sklearn's Lasso on sparse X fits it too
+    m = Lasso(alpha=alphas[5], tol=TIGHT, max_iter=100_000).fit(X, y)
+    f = jr.linear.fit(Xk, y, jr.l1(alphas[5]), tol=TIGHT)
+    assert_same_coefs(f.coef, m.coef_, rtol=1e-6, what="intercept")
+    assert_close(float(f.intercept), m.intercept_, rtol=1e-8)
+
+
+def test_logistic_l1_equals_sklearn():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    n = len(y)
+    for C in [0.05, 0.5]:
+        m = LogisticRegression(C=C, l1_ratio=1.0, solver="saga", tol=1e-12, max_iter=200_000).fit(
+            X, y
+        )
+        f = jr.linear.fit(X, y, jr.l1(1 / (C * n)), loss="logistic", tol=1e-12)
+        assert bool(f.converged)
+        assert_same_coefs(f.coef, m.coef_[0], rtol=1e-6, what=f"C={C}")
+        assert_close(float(f.intercept), m.intercept_[0], rtol=1e-6)
+
+
+def test_weighted_l1_is_lasso_on_rescaled_columns():
+    """sum_j w_j |b_j| with X is the Lasso with X_j / w_j and coefficients w_j b_j."""
+    X, y = centered(*correlated(seed=3))
+    weights = np.random.default_rng(0).uniform(0.3, 3.0, X.shape[1])
+    alpha = grid(X, y)[6]
+    m = Lasso(alpha=alpha, fit_intercept=False, tol=TIGHT, max_iter=100_000).fit(X / weights, y)
+    f = jr.linear.fit(X, y, jr.l1(alpha, weights=weights), tol=TIGHT, fit_intercept=False)
+    assert_same_coefs(np.asarray(f.coef) * weights, m.coef_, rtol=1e-6)
+
+
+def test_sample_weight_equals_sklearn():
+    X, y = diabetes()
+    sw = np.random.default_rng(4).uniform(0.2, 2.0, len(y))
+    m = ElasticNet(alpha=0.3, l1_ratio=0.7, tol=TIGHT, max_iter=100_000).fit(X, y, sample_weight=sw)
+    f = jr.linear.fit(X, y, jr.elastic_net(0.3, 0.7), sample_weight=sw, tol=TIGHT)
+    assert_same_coefs(f.coef, m.coef_, rtol=1e-6)
+    assert_close(float(f.intercept), m.intercept_, rtol=1e-8)
+
+
+def test_mcp_reaches_skglm_objective():
+    from skglm import GeneralizedLinearEstimator
+    from skglm.datafits import Quadratic
+    from skglm.penalties import MCPenalty
+    from skglm.solvers import AndersonCD
+
+    X, y = centered(*correlated(seed=5))
+    lam = grid(X, y)[8]
+    solver = AndersonCD(tol=1e-12, max_iter=1000)
+    est = GeneralizedLinearEstimator(Quadratic(), MCPenalty(alpha=lam, gamma=3.0), solver)
+    est.fit(X, y)
+    f = jr.linear.fit(X, y, jr.mcp(lam, 3.0), tol=1e-12, fit_intercept=False)
+    pen = jr.mcp(lam, 3.0)
+
+    def objective(w):
+        return 0.5 * np.mean((y - X @ w) ** 2) + float(pen(jnp.asarray(w)))
+
+    assert objective(np.asarray(f.coef)) <= objective(est.coef_) * (1 + 1e-8)
+    assert float(f.gap) <= 1e-12 * np.mean(y**2)  # the stationarity residual
+
+
+def test_float32_close_to_float64_and_jit_vmap():
+    X, y = diabetes()
+    f64 = jr.linear.fit(X, y, jr.l1(0.5), tol=1e-10)
+    f32 = jr.linear.fit(X, y, jr.l1(0.5), tol=1e-5, dtype=jnp.float32)
+    assert f32.coef.dtype == jnp.float32
+    assert_close(np.asarray(f32.coef), np.asarray(f64.coef), rtol=0, atol=1e-3 * 700)
+
+    Xj, yj = jnp.asarray(X), jnp.asarray(y)
+
+    @jax.jit
+    def coef(lam):
+        return jr.linear.fit(Xj, yj, jr.l1(lam), tol=1e-10).coef
+
+    assert_close(np.asarray(coef(0.5)), np.asarray(f64.coef), rtol=1e-9)
+    batched = jax.vmap(coef)(jnp.array([0.2, 0.5, 2.0]))
+    assert_close(np.asarray(batched[1]), np.asarray(f64.coef), rtol=1e-9)
+
+
+def test_nan_in_the_data_propagates():
+    X, y = diabetes()
+    y = y.copy()
+    y[3] = np.nan
+    f = jr.linear.fit(X, y, jr.l1(0.5), max_iter=5)
+    assert np.isnan(float(f.gap)) and not bool(f.converged)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"loss": "hinge"}, ValueError, "loss must be one of"),
+        ({"tol": 0.0}, ValueError, "tol must be a finite number > 0"),
+        ({"max_iter": 0}, ValueError, "max_iter must be an int >= 1"),
+        ({"anderson": 1}, ValueError, "anderson must be 0"),
+        ({"y": np.ones(3)}, ValueError, r"y must have shape \(n_samples,\)"),
+        ({"sample_weight": -np.ones(442)}, ValueError, "sample_weight must be >= 0"),
+        ({"loss": "logistic"}, ValueError, "labels y in"),
+        ({"penalty": jr.group_lasso(0.1)}, NotImplementedError, "elementwise penalties"),
+        ({"penalty": jr.l1}, TypeError, "penalty must be a jaxreg Penalty"),
+        ({"init": (np.zeros(3), 0.0)}, ValueError, "init must be"),
+    ],
+)
+def test_bad_arguments(kwargs, exc, match):
+    X, y = diabetes()
+    args = {"X": X, "y": y, "penalty": jr.l1(0.5)}
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        jr.linear.fit(args.pop("X"), args.pop("y"), args.pop("penalty"), **args)
