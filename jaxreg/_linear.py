@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._penalties import GroupLasso
 from ._penalty import Penalty, _leaf_prox, resolve_terms
 
 LOSSES = ("squared", "logistic", "huber")
@@ -52,35 +53,49 @@ class LinearResult(NamedTuple):
 
 
 class _Columns(NamedTuple):
-    values: jax.Array  # (p, n) dense, or (p, m) the nonzeros of each column, 0-padded
+    """X's columns in blocks of B consecutive features (B = 1 unless a group penalty says so)."""
+
+    values: jax.Array  # (G, B, n) dense, or (p, m) each column's nonzeros, 0-padded (B = 1)
     rows: jax.Array | None  # None (dense) or (p, m) their row indices (n for padding)
     n: int
 
-    def dot(self, j, v):  # X_j . v
+    def blocks(self, size: int) -> _Columns:
+        if size == 1:
+            return self
+        if self.rows is not None:
+            raise NotImplementedError("group penalties in jr.linear need a dense X for now.")
+        g = self.values.shape[0] // size
+        return _Columns(self.values.reshape(g, size, self.n), None, self.n)
+
+    def dot(self, j, v):  # X_j^T v: (B,)
         if self.rows is None:
             return self.values[j] @ v
-        return self.values[j] @ v[self.rows[j]]
+        return (self.values[j] @ v[self.rows[j]])[None]
 
-    def axpy(self, j, a, v):  # v + a X_j
+    def axpy(self, j, a, v):  # v + X_j a
         if self.rows is None:
-            return v + a * self.values[j]
-        return v.at[self.rows[j]].add(a * self.values[j], mode="drop")
+            return v + a @ self.values[j]
+        return v.at[self.rows[j]].add(a[0] * self.values[j], mode="drop")
 
-    def sq_norms(self, s):  # sum_i s_i X_ij^2
-        if self.rows is None:
-            return (self.values * self.values) @ s
-        return jnp.sum(self.values * self.values * s[self.rows], axis=1)
+    def lipschitz(self, s):  # the largest eigenvalue of X_j^T diag(s) X_j: (G,)
+        if self.rows is not None:
+            return jnp.sum(self.values * self.values * s[self.rows], axis=1)
+        if self.values.shape[1] == 1:
+            return (self.values[:, 0] * self.values[:, 0]) @ s
+        gram = jnp.einsum("gbn,gcn->gbc", self.values * s, self.values)
+        return jnp.linalg.eigvalsh(gram)[:, -1]
 
-    def rmatvec(self, v):  # X^T v
+    def rmatvec(self, v):  # X^T v: (G, B)
         if self.rows is None:
-            return self.values @ v
-        return jnp.sum(self.values * v[self.rows], axis=1)
+            return jnp.einsum("gbn,n->gb", self.values, v)
+        return jnp.sum(self.values * v[self.rows], axis=1)[:, None]
 
-    def matvec(self, w):  # X w
+    def matvec(self, w):  # X w for w of shape (G, B)
         if self.rows is None:
-            return w @ self.values
+            return jnp.einsum("gbn,gb->n", self.values, w)
         out = jnp.zeros(self.n + 1, self.values.dtype)
-        return out.at[self.rows.ravel()].add((self.values * w[:, None]).ravel())[: self.n]
+        flat = (self.values * w[:, :1]).ravel()
+        return out.at[self.rows.ravel()].add(flat)[: self.n]
 
 
 jax.tree_util.register_pytree_node(
@@ -120,7 +135,7 @@ def _columns(X: Any, dtype: Any) -> tuple[_Columns, int, int]:
     X = jnp.asarray(X, dtype)
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-d matrix (n_samples, n_features); got shape {X.shape}.")
-    return _Columns(X.T, None, X.shape[0]), X.shape[0], X.shape[1]
+    return _Columns(X.T[:, None, :], None, X.shape[0]), X.shape[0], X.shape[1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,50 +171,86 @@ def _curvature(name: str, delta: float, z, y):
 # The penalty as per-coordinate proxes
 
 
-def _coordinate_parts(penalty: Penalty, p: int, dtype: Any) -> list[tuple[Any, Any]]:
+def _coordinate_parts(penalty: Penalty, p: int, dtype: Any) -> tuple[list[Any], int]:
+    """The penalty's parts with their weights in block form, and the block size: 1 for
+    elementwise kinds, ``B`` for a group lasso on consecutive features (``reshape=(-1, B)``,
+    the default ``axis=-1``: celer's / skglm's contiguous groups)."""
     plan = resolve_terms(penalty.terms, jnp.zeros(p, dtype))
-    parts = []
-    for term, idx, ws in zip(penalty.terms, plan.chosen, plan.weights, strict=True):
-        if not idx:
-            continue
-        if not term.elementwise or not term.has_prox:
+    chosen = [
+        (term, ws[0])
+        for term, idx, ws in zip(penalty.terms, plan.chosen, plan.weights, strict=True)
+        if idx
+    ]
+    sizes = set()
+    for term, _ in chosen:
+        if isinstance(term, GroupLasso) and term.reshape is not None and len(term.reshape) == 2:
+            if term.axis not in ((-1,), (1,)) or term.reshape[-1] == -1:
+                raise NotImplementedError(
+                    f"jr.linear takes group penalties on consecutive features: "
+                    f"reshape=(-1, group_size), axis=-1; got {term!r}."
+                )
+            sizes.add(term.reshape[-1])
+        elif not term.elementwise or not term.has_prox:
             raise NotImplementedError(
                 f"jr.linear supports elementwise penalties with a prox (l1, l2, elastic_net, "
-                f"weighted or not, mcp, scad, lq, l0); got {term!r}. Use jr.solve for others."
+                f"weighted or not, mcp, scad, lq, l0) and group lasso on consecutive features "
+                f"(group_lasso(s, reshape=(-1, group_size))); got {term!r}. Use jr.solve for "
+                "others."
             )
-        w = ws[0]
-        w = None if w is None else jnp.broadcast_to(jnp.asarray(w, dtype), (p,))
+    if len(sizes) > 1:
+        raise NotImplementedError(f"jr.linear needs one group size; got {sorted(sizes)}.")
+    size = sizes.pop() if sizes else 1
+    if p % size:
+        raise ValueError(f"group size {size} does not divide the {p} features.")
+    g = p // size
+    parts = []
+    for term, w in chosen:
+        if w is not None:
+            w = jnp.asarray(w, dtype)
+            if term.elementwise:
+                w = jnp.broadcast_to(w, (p,)).reshape(g, size)
+            else:
+                w = jnp.broadcast_to(w.reshape(-1) if w.ndim else w, (g,))
         parts.extend((part, w) for part in term.parts())
-    return parts
+    return parts, size
 
 
 def _prox_at(parts, z, t, j):
-    """prox of ``t * pen_j`` at the scalar ``z`` (coordinate ``j``)."""
+    """prox of ``t * pen_j`` at block ``j``'s value ``z`` (shape ``(B,)``)."""
     if not parts:
         return z
     return _leaf_prox(z, t, [(part, None if w is None else w[j]) for part, w in parts], "coef")
 
 
 def _prox_all(parts, z, t):
+    """The prox on every block at once: ``z`` of shape ``(G, B)``, ``t`` broadcast to it."""
     if not parts:
         return z
-    return _leaf_prox(z, t, parts, "coef")
+    return _leaf_prox(z, jnp.broadcast_to(t, z.shape), parts, "coef")
 
 
-def _convex_l1_l2(parts) -> bool:
-    return all(part.name in ("l1", "l2") for part, _ in parts)
+def _gap_kind(parts, loss) -> str:
+    if loss not in ("squared", "logistic"):
+        return "stationarity"
+    names = {part.name for part, _ in parts}
+    if names <= {"l1", "l2"} or names <= {"group_lasso", "l2"}:
+        return "gap"
+    return "stationarity"
 
 
-def _l1_l2(parts, p, dtype):
-    """Per-feature l1 and l2 coefficients of an l1/l2/elastic-net penalty."""
-    a = jnp.zeros(p, dtype)
-    b = jnp.zeros(p, dtype)
+def _l1_l2(parts, shape, dtype):
+    """Per-block sparsity coefficient (l1 per feature, group lasso per group) and per-feature
+    l2 coefficient of an l1 / group-lasso / l2 / elastic-net penalty."""
+    a = jnp.zeros(shape, dtype)
+    b = jnp.zeros(shape, dtype)
     for part, w in parts:
         c = jnp.asarray(part.strength, dtype) * (1.0 if w is None else w)
-        if part.name == "l1":
-            a = a + c
-        else:
+        if part.name == "l2":
             b = b + c
+        elif part.name == "l1":
+            a = a + c
+        else:  # group lasso: one coefficient per group, broadcast over its block
+            a = a + jnp.reshape(c, (-1, 1)) if jnp.ndim(c) else a + c
     return a, b
 
 
@@ -234,18 +285,16 @@ def _solve(
     ws_min: int,
     anderson: int,
 ) -> _State:
+    """The working-set loop on blocks: ``w0`` has shape ``(G, B)``, ``cols`` is in blocks."""
     value, deriv, kappa = _loss(loss, delta)
-    p = w0.shape[0]
+    g_count, size = w0.shape
     dtype = w0.dtype
-    s_sum = jnp.sum(s)
-    sn = s / s_sum  # the weights of the mean
-    lips = kappa * cols.sq_norms(sn)
+    sn = s / jnp.sum(s)  # the weights of the mean
+    lips = kappa * cols.lipschitz(sn)  # (G,)
     safe_l = jnp.where(lips > 0, lips, 1.0)
-    l_b = kappa  # the intercept's curvature bound (sum of sn is 1)
-    gap_kind = (
-        "l1l2" if _convex_l1_l2(parts) and loss in ("squared", "logistic") else "stationarity"
-    )
-    a1, b2 = _l1_l2(parts, p, dtype) if gap_kind == "l1l2" else (None, None)
+    l_b = kappa  # the intercept's curvature bound (sn sums to 1)
+    gap_kind = _gap_kind(parts, loss)
+    a1, b2 = _l1_l2(parts, w0.shape, dtype) if gap_kind == "gap" else (None, None)
 
     def primal(w, z):
         return jnp.sum(sn * value(z, y)) + _pen_value(parts, w)
@@ -253,77 +302,15 @@ def _solve(
     def grad_full(z):
         return cols.rmatvec(sn * deriv(z, y))
 
-    def violation(w, g):  # |w - prox(w - g/L)| L per feature (0 where L = 0)
-        t = 1.0 / safe_l
-        return jnp.where(lips > 0, jnp.abs(w - _prox_all(parts, w - g * t, t)) * lips, 0.0)
+    def violation(w, g):  # L_j ||w_j - prox(w_j - g_j / L_j)|| per block (0 where L_j = 0)
+        t = (1.0 / safe_l)[:, None]
+        step = w - _prox_all(parts, w - g * t, t)
+        return jnp.where(lips > 0, jnp.sqrt(jnp.sum(step * step, axis=1)) * lips, 0.0)
 
     def gap_of(w, z, g):
         if gap_kind == "stationarity":
             return jnp.max(violation(w, g), initial=0.0)
-        return primal(w, z) - _dual(loss, y, sn, z, w, g, a1, b2, fit_intercept)
-
-    def cd_epoch(carry, ws, size):
-        """One cyclic pass over ws[:size] and the intercept; also returns the largest step
-        times its curvature, max_j L_j |w_j' - w_j|: the prox-gradient residual at the point
-        each coordinate saw (skglm's inner criterion), free to compute."""
-        w, b, z = carry
-
-        def coord(k, c):
-            w, z, res = c
-            j = ws[k]
-            gj = cols.dot(j, sn * deriv(z, y))
-            lj = safe_l[j]
-            new = jnp.where(lips[j] > 0, _prox_at(parts, w[j] - gj / lj, 1.0 / lj, j), w[j])
-            d = new - w[j]
-            return w.at[j].set(new), cols.axpy(j, d, z), jnp.maximum(res, jnp.abs(d) * lj)
-
-        w, z, res = jax.lax.fori_loop(0, size, coord, (w, z, jnp.zeros((), dtype)))
-        if fit_intercept:
-            db = -jnp.sum(sn * deriv(z, y)) / l_b
-            b, z = b + db, z + db
-            res = jnp.maximum(res, jnp.abs(db) * l_b)
-        return (w, b, z), res
-
-    def inner(state_wbz, ws, size, inner_tol):
-        # CD epochs on ws[:size], Anderson extrapolation every `anderson` epochs
-        m = anderson
-
-        def cond(c):
-            (_, _, _), e, crit, _ = c
-            return (e < max_epochs) & (crit > inner_tol)
-
-        def body(c):
-            (w, b, z), e, _, hist = c
-            (w, b, z), crit = cd_epoch((w, b, z), ws, size)
-            if m:
-                hist = jnp.roll(hist, -1, axis=0).at[-1].set(jnp.append(w, b))
-                e_next = e + 1
-
-                def extrapolate(wbz):
-                    w, b, z = wbz
-                    u = jnp.diff(hist, axis=0)  # (m, p + 1)
-                    gram = u @ u.T
-                    gram = gram + 1e-10 * jnp.trace(gram) * jnp.eye(m, dtype=dtype)
-                    c = jnp.linalg.solve(gram, jnp.ones(m, dtype))
-                    c = c / jnp.sum(c)
-                    ext = c @ hist[1:]
-                    we, be = ext[:-1], ext[-1]
-                    ze = cols.matvec(we) + be
-                    ok = jnp.isfinite(c).all() & (primal(we, ze) < primal(w, z))
-                    return jax.lax.cond(ok, lambda: (we, be, ze), lambda: (w, b, z))
-
-                w, b, z = jax.lax.cond(
-                    (e_next % m == 0) & (e_next >= m + 1), extrapolate, lambda x: x, (w, b, z)
-                )
-            return (w, b, z), e + 1, crit, hist
-
-        hist0 = jnp.zeros((max(m, 1) + 1, p + 1), dtype)
-        init = (state_wbz, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype), hist0)
-        (w, b, z), e, _, _ = jax.lax.while_loop(cond, body, init)
-        return (w, b, z), e
-
-    def outer_cond(st: _State):
-        return (st.it < max_iter) & ~st.done
+        return primal(w, z) - _dual(loss, y, sn, z, w, g, a1, b2)
 
     def intercept_step(b, z):
         """A Newton step on the intercept (exact for the squared loss); its residual."""
@@ -334,46 +321,95 @@ def _solve(
         db = -jnp.sum(d) / jnp.where(curv > 0, curv, l_b)
         return b + db, z + db, jnp.sum(d) ** 2 / l_b
 
+    def cd_epoch(carry, ws, count):
+        """One cyclic pass over the blocks ws[:count] and the intercept; also returns the
+        largest L_j ||w_j' - w_j||: the prox-gradient residual at the point each block saw
+        (skglm's inner criterion), free to compute."""
+        w, b, z = carry
+
+        def block(k, c):
+            w, z, res = c
+            j = ws[k]
+            gj = cols.dot(j, sn * deriv(z, y))
+            lj = safe_l[j]
+            new = jnp.where(lips[j] > 0, _prox_at(parts, w[j] - gj / lj, 1.0 / lj, j), w[j])
+            d = new - w[j]
+            res = jnp.maximum(res, jnp.sqrt(jnp.sum(d * d)) * lj)
+            return w.at[j].set(new), cols.axpy(j, d, z), res
+
+        w, z, res = jax.lax.fori_loop(0, count, block, (w, z, jnp.zeros((), dtype)))
+        if fit_intercept:
+            db = -jnp.sum(sn * deriv(z, y)) / l_b
+            b, z = b + db, z + db
+            res = jnp.maximum(res, jnp.abs(db) * l_b)
+        return (w, b, z), res
+
+    def inner(wbz, ws, count, inner_tol):
+        """CD epochs on ws[:count] until the criterion is below inner_tol, with Anderson
+        extrapolation (Bertrand & Massias 2021) every ``anderson`` epochs."""
+        m = anderson
+
+        def cond(c):
+            return (c[1] < max_epochs) & (c[2] > inner_tol)
+
+        def body(c):
+            (w, b, z), e, _, hist = c
+            (w, b, z), crit = cd_epoch((w, b, z), ws, count)
+            if m:
+                hist = jnp.roll(hist, -1, axis=0).at[-1].set(jnp.append(w.ravel(), b))
+
+                def extrapolate(wbz):
+                    w, b, z = wbz
+                    u = jnp.diff(hist, axis=0)  # (m, G B + 1)
+                    gram = u @ u.T
+                    gram = gram + 1e-10 * jnp.trace(gram) * jnp.eye(m, dtype=dtype)
+                    coef = jnp.linalg.solve(gram, jnp.ones(m, dtype))
+                    ext = (coef / jnp.sum(coef)) @ hist[1:]
+                    we, be = ext[:-1].reshape(w.shape), ext[-1]
+                    ze = cols.matvec(we) + be
+                    ok = jnp.isfinite(ext).all() & (primal(we, ze) < primal(w, z))
+                    return jax.lax.cond(ok, lambda: (we, be, ze), lambda: (w, b, z))
+
+                w, b, z = jax.lax.cond(
+                    ((e + 1) % m == 0) & (e + 1 > m), extrapolate, lambda x: x, (w, b, z)
+                )
+            return (w, b, z), e + 1, crit, hist
+
+        hist0 = jnp.zeros((max(m, 1) + 1, w0.size + 1), dtype)
+        init = (wbz, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype), hist0)
+        wbz, e, _, _ = jax.lax.while_loop(cond, body, init)
+        return wbz, e
+
+    def outer_cond(st: _State):
+        return (st.it < max_iter) & ~st.done
+
     def outer_body(st: _State) -> _State:
         b, z, _ = intercept_step(st.b, st.z)
-        st = st._replace(b=b, z=z)
-        g = grad_full(st.z)
+        g = grad_full(z)
         viol = violation(st.w, g)
-        gap = gap_of(st.w, st.z, g)
-        # converged: the gap, and the intercept's gradient (the dual point's constraint sum 0)
-        _, _, icpt = intercept_step(st.b, st.z)
-        done = (gap <= tol) & (icpt <= tol)
-        nnz = jnp.sum(st.w != 0)
-        size = jnp.clip(2 * nnz, ws_min, p)
-        score = jnp.where(st.w != 0, jnp.inf, viol)
-        ws = jax.lax.top_k(score, p)[1]
+        gap = gap_of(st.w, z, g)
+        # converged: the gap, and the intercept's gradient (the dual point's constraint)
+        done = (gap <= tol) & (intercept_step(b, z)[2] <= tol)
+        active = jnp.any(st.w != 0, axis=1)
+        count = jnp.clip(2 * jnp.sum(active), ws_min, g_count)
+        ws = jax.lax.top_k(jnp.where(active, jnp.inf, viol), g_count)[1]
         inner_tol = 0.1 * jnp.max(viol, initial=0.0)
 
         def run(_):
-            (w, b, z), e = inner((st.w, st.b, st.z), ws, size, inner_tol)
-            return w, b, z, e
+            return inner((st.w, b, z), ws, count, inner_tol)
 
-        w, b, z, e = jax.lax.cond(
-            done, lambda _: (st.w, st.b, st.z, jnp.zeros((), jnp.int32)), run, None
-        )
+        def stay(_):
+            return (st.w, b, z), jnp.zeros((), jnp.int32)
+
+        (w, b, z), e = jax.lax.cond(done, stay, run, None)
         return _State(w, b, z, st.it + jnp.where(done, 0, 1), st.epochs + e, gap, done)
 
     z0 = cols.matvec(w0) + b0
-    st = _State(
-        w0,
-        b0,
-        z0,
-        jnp.zeros((), jnp.int32),
-        jnp.zeros((), jnp.int32),
-        jnp.asarray(jnp.inf, dtype),
-        jnp.zeros((), bool),
-    )
+    zero = jnp.zeros((), jnp.int32)
+    st = _State(w0, b0, z0, zero, zero, jnp.asarray(jnp.inf, dtype), jnp.zeros((), bool))
     st = jax.lax.while_loop(outer_cond, outer_body, st)
-    # the final gap, at the returned point
-    g = grad_full(st.z)
-    gap = gap_of(st.w, st.z, g)
-    _, _, icpt = intercept_step(st.b, st.z)
-    return st._replace(gap=gap, done=(gap <= tol) & (icpt <= tol))
+    gap = gap_of(st.w, st.z, grad_full(st.z))  # at the returned point
+    return st._replace(gap=gap, done=(gap <= tol) & (intercept_step(st.b, st.z)[2] <= tol))
 
 
 def _pen_value(parts, w):
@@ -384,22 +420,25 @@ def _pen_value(parts, w):
     return total
 
 
-def _dual(loss, y, sn, z, w, g, a1, b2, fit_intercept):
-    """A dual objective at the rescaled residual (celer's / sklearn's dual point)."""
-    # stationarity: -g_j in a1_j * d|w_j| + b2_j w_j; the dual constraint |g_j + b2_j w_j| <= a1_j
-    # (an l2 part makes the dual smooth in those coordinates: sklearn's enet gap)
-    xta = g + b2 * w
-    ratio = jnp.where(a1 > 0, jnp.abs(xta) / jnp.where(a1 > 0, a1, 1.0), 0.0)
+def _dual(loss, y, sn, z, w, g, a1, b2):
+    r"""The dual objective at the rescaled residual (celer's / scikit-learn's dual point).
+
+    Stationarity is :math:`-g_j \in a_j \partial\lVert w_j\rVert + b_j w_j` per block; the
+    dual constraint :math:`\lVert g_j + b_j w_j \rVert \le a_j` (an l2 part makes the dual
+    smooth there: scikit-learn's elastic-net gap). The residual is scaled by ``c <= 1`` to
+    meet it.
+    """
+    xta = jnp.sqrt(jnp.sum((g + b2 * w) ** 2, axis=1))
+    a = a1[:, 0]
+    ratio = jnp.where(a > 0, xta / jnp.where(a > 0, a, 1.0), 0.0)
     dual_norm = jnp.max(ratio, initial=0.0)
     c = jnp.where(dual_norm > 1, 1.0 / dual_norm, 1.0)
     wl2 = 0.5 * jnp.sum(b2 * w * w)
-    if loss == "squared":
-        r = y - z  # the residual; the dual point theta = c r
-        # D = sum sn (y theta - theta^2 / 2) - (c^2) wl2 ... sklearn's enet gap, mean-scaled
-        return jnp.sum(sn * (c * r * y - 0.5 * c * c * r * r)) - c * c * wl2
-    # logistic, y in {0, 1}: theta_i = c (y_i - sigmoid(z_i)) in [y_i - 1, y_i] scaled
-    u = c * (y - jax.nn.sigmoid(z))  # = -c * loss'(z)
-    q = jnp.clip(y - u, 0.0, 1.0)  # sigmoid-like probability: the conjugate's argument
+    if loss == "squared":  # -f*(-u) = u y - u^2 / 2 at u = c (y - z)
+        u = c * (y - z)
+        return jnp.sum(sn * (u * y - 0.5 * u * u)) - c * c * wl2
+    # logistic, y in {0, 1}: -f*(-u) = -H(q), q = y - u in [0, 1], u = c (y - sigmoid(z))
+    q = jnp.clip(y - c * (y - jax.nn.sigmoid(z)), 0.0, 1.0)
     ent = jnp.where(q > 0, q * jnp.log(jnp.where(q > 0, q, 1.0)), 0.0) + jnp.where(
         q < 1, (1 - q) * jnp.log(jnp.where(q < 1, 1 - q, 1.0)), 0.0
     )
@@ -579,14 +618,15 @@ def _fit_jit(
     ws_min,
     anderson,
 ):
-    parts = _coordinate_parts(penalty, w0.shape[0], w0.dtype)
+    p = w0.shape[0]
+    parts, size = _coordinate_parts(penalty, p, w0.dtype)
     tol_abs = tol * _tol_scale(loss, delta, y, s, fit_intercept)
     st = _solve(
-        cols,
+        cols.blocks(size),
         y,
         s,
         parts,
-        w0,
+        w0.reshape(-1, size),
         b0,
         loss=loss,
         delta=delta,
@@ -594,10 +634,10 @@ def _fit_jit(
         tol=tol_abs,
         max_iter=max_iter,
         max_epochs=max_epochs,
-        ws_min=min(ws_min, w0.shape[0]),
+        ws_min=min(ws_min, p // size),
         anderson=anderson,
     )
-    return LinearResult(st.w, st.b, st.gap, st.it, st.epochs, st.done)
+    return LinearResult(st.w.reshape(p), st.b, st.gap, st.it, st.epochs, st.done)
 
 
 def path(
@@ -677,16 +717,18 @@ def _path_jit(
     p = cols.values.shape[0]
     dtype = cols.values.dtype
     tol_abs = tol * _tol_scale(loss, delta, y, s, fit_intercept)
+    size = _coordinate_parts(build(strengths[0]), p, dtype)[1]
+    blocks = cols.blocks(size)
 
     def step(carry, strength):
         w, b = carry
-        parts = _coordinate_parts(build(strength), p, dtype)
+        parts, _ = _coordinate_parts(build(strength), p, dtype)
         st = _solve(
-            cols,
+            blocks,
             y,
             s,
             parts,
-            w,
+            w.reshape(-1, size),
             b,
             loss=loss,
             delta=delta,
@@ -694,10 +736,11 @@ def _path_jit(
             tol=tol_abs,
             max_iter=max_iter,
             max_epochs=max_epochs,
-            ws_min=min(ws_min, p),
+            ws_min=min(ws_min, p // size),
             anderson=anderson,
         )
-        return (st.w, st.b), LinearResult(st.w, st.b, st.gap, st.it, st.epochs, st.done)
+        w = st.w.reshape(p)
+        return (w, st.b), LinearResult(w, st.b, st.gap, st.it, st.epochs, st.done)
 
     init = (jnp.zeros(p, dtype), jnp.zeros((), dtype))
     return jax.lax.scan(step, init, strengths)[1]

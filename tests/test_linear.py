@@ -136,6 +136,64 @@ def test_sample_weight_equals_sklearn():
     assert_close(float(f.intercept), m.intercept_, rtol=1e-8)
 
 
+def test_group_lasso_path_equals_celer():
+    """Groups of consecutive features (celer's ``groups=B``): ``group_lasso(s, reshape=(-1,
+    B))``, block coordinate descent with each block's spectral norm."""
+    celer = pytest.importorskip("celer")
+    X, y = centered(*correlated(n=100, p=90, seed=6))
+    B = 3
+    lm = np.max(np.linalg.norm((X.T @ y).reshape(-1, B), axis=1)) / len(y)
+    alphas = jr.select.strength_grid(lm, num=8, ratio=1e-2)
+    res = jr.linear.path(
+        X,
+        y,
+        lambda s: jr.group_lasso(s, reshape=(-1, B)),
+        alphas,
+        tol=TIGHT,
+        fit_intercept=False,
+    )
+    assert bool(res.converged.all())
+    for k, a in enumerate(alphas):
+        m = celer.GroupLasso(groups=B, alpha=a, fit_intercept=False, tol=1e-14, max_iter=10_000)
+        m.fit(X, y)
+        assert_same_coefs(res.coef[k], m.coef_, rtol=1e-6, what=f"alpha {a:.3g}")
+    # whole groups are zero or not
+    blocks = np.asarray(res.coef).reshape(len(alphas), -1, B)
+    assert np.all((blocks == 0).all(-1) | (blocks != 0).all(-1))
+    # weighted groups, with an intercept, against jr.solve's FISTA on the same objective
+    weights = np.linspace(0.5, 2.0, 30)
+    pen = jr.group_lasso(alphas[4], reshape=(-1, B), weights=weights)
+    f = jr.linear.fit(X + 1.0, y + 5.0, pen, tol=TIGHT)
+    Xj, yj = jnp.asarray(X + 1.0), jnp.asarray(y + 5.0)
+
+    def objective(wb):
+        return 0.5 * jnp.mean((Xj @ wb["w"] + wb["b"] - yj) ** 2)
+
+    ref, _ = jr.solve(
+        objective,
+        jr.group_lasso(alphas[4], reshape=(-1, B), weights=weights, mask={"w": True, "b": False}),
+        {"w": jnp.zeros(90), "b": jnp.zeros(())},
+        tol=1e-14,
+        max_iter=200_000,
+    )
+    assert_same_coefs(f.coef, ref["w"], rtol=1e-6, what="weighted, intercept")
+    assert_close(float(f.intercept), float(ref["b"]), rtol=1e-8)
+
+
+def test_group_lasso_configurations_that_are_refused():
+    X, y = correlated(n=30, p=12)
+    with pytest.raises(NotImplementedError, match="consecutive features"):
+        jr.linear.fit(X, y, jr.group_lasso(0.1, reshape=(-1, 3), axis=0))
+    with pytest.raises(NotImplementedError, match="one group size"):
+        jr.linear.fit(
+            X, y, jr.group_lasso(0.1, reshape=(-1, 3)) + jr.group_lasso(0.1, reshape=(-1, 4))
+        )
+    with pytest.raises(NotImplementedError, match="dense X"):
+        jr.linear.fit(sp.csc_matrix(X), y, jr.group_lasso(0.1, reshape=(-1, 3)))
+    with pytest.raises(NotImplementedError, match="elementwise penalties"):
+        jr.linear.fit(X, y, jr.group_lasso(0.1))  # one group of every feature: no reshape
+
+
 def test_mcp_reaches_skglm_objective():
     from skglm import GeneralizedLinearEstimator
     from skglm.datafits import Quadratic
