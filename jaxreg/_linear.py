@@ -349,8 +349,8 @@ def _solve(
         extrapolation (Bertrand & Massias 2021) every ``anderson`` epochs."""
         m = anderson
 
-        def cond(c):
-            return (c[1] < max_epochs) & (c[2] > inner_tol)
+        def cond(c):  # the first epoch always runs unless inner_tol is inf (nothing to do)
+            return (c[1] < max_epochs) & (c[2] > inner_tol) & jnp.isfinite(inner_tol)
 
         def body(c):
             (w, b, z), e, _, hist = c
@@ -395,8 +395,9 @@ def _solve(
         ws = jax.lax.top_k(jnp.where(active, jnp.inf, viol), g_count)[1]
         inner_tol = 0.1 * jnp.max(viol, initial=0.0)
 
+        # (under vmap this cond runs both branches: `inner` is told `done` and does nothing)
         def run(_):
-            return inner((st.w, b, z), ws, count, inner_tol)
+            return inner((st.w, b, z), ws, count, jnp.where(done, jnp.inf, inner_tol))
 
         def stay(_):
             return (st.w, b, z), jnp.zeros((), jnp.int32)
@@ -670,17 +671,7 @@ def path(
     strengths = jnp.asarray(strengths, dtype)
     if strengths.ndim != 1 or strengths.shape[0] == 0:
         raise ValueError(f"strengths must be a non-empty 1-d array; got shape {strengths.shape}.")
-    if isinstance(penalty, Penalty):
-        base = penalty
-
-        def build(v):
-            return v * base
-    elif callable(penalty):
-        build = penalty
-    else:
-        raise TypeError(
-            f"penalty must be a builder strength -> Penalty or a Penalty; got {penalty!r}."
-        )
+    build = _builder(penalty)
     return _path_jit(
         cols,
         yj,
@@ -744,3 +735,146 @@ def _path_jit(
 
     init = (jnp.zeros(p, dtype), jnp.zeros((), dtype))
     return jax.lax.scan(step, init, strengths)[1]
+
+
+def cross_validate(
+    X: Any,
+    y: Any,
+    penalty: Any,
+    strengths: Any,
+    *,
+    folds: Any = 5,
+    stratified: bool | None = None,
+    groups: Any = None,
+    seed: int = 0,
+    loss: str = "squared",
+    fit_intercept: bool = True,
+    sample_weight: Any = None,
+    tol: float = 1e-4,
+    max_iter: int = 100,
+    max_epochs: int = 10_000,
+    huber_delta: float = 1.35,
+    ws_min: int = 10,
+    anderson: int = 5,
+    dtype: Any = None,
+    vmap_folds: bool = False,
+) -> Any:
+    """K-fold cross-validation of a regularization path: scikit-learn's ``LassoCV``,
+    ``ElasticNetCV`` and ``LogisticRegressionCV`` (L1) in one compiled, fold-vmapped call.
+
+    Each fold is the whole ``X`` with the held-out rows' sample weights set to 0, so every
+    fold has the same shapes and one compiled `path` serves them all (a fold's fit is exactly
+    the fit on its training rows: the data term is a weighted mean). ``vmap_folds=True`` runs
+    the folds as one `jax.vmap` instead: on this 2-core CPU that was 3x slower (a vmapped
+    while loop runs until its slowest fold, and both branches of each `lax.cond`), so the
+    default is a loop; try it on a GPU. The score of a
+    strength on a fold is minus the held-out mean loss: minus the mean squared error
+    :math:`(y - z)^2` for ``loss="squared"`` (``LassoCV``'s ``mse_path_``), minus the mean
+    log-loss for ``"logistic"``, minus the mean Huber loss for ``"huber"``; weighted by
+    ``sample_weight`` when given. Folds, ``stratified``, ``groups`` and ``seed`` as in
+    `jaxreg.select.cross_validate` (``folds=KFold(5)`` reproduces ``LassoCV(cv=5)``); the
+    other arguments as in `path`.
+
+    Returns:
+      `jaxreg.select.CVResult` (``best_strength``, ``one_se_strength``, per-fold ``scores``).
+    """
+    from ._select import CVResult, _choose, _splitter
+
+    _check_common(tol, max_iter, max_epochs, ws_min, anderson)
+    cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
+    strengths = jnp.asarray(strengths, dtype)
+    if strengths.ndim != 1 or strengths.shape[0] == 0:
+        raise ValueError(f"strengths must be a non-empty 1-d array; got shape {strengths.shape}.")
+    build = _builder(penalty)
+    if groups is not None and not hasattr(folds, "split"):
+        raise ValueError(
+            f"groups= needs a group splitter, e.g. folds=GroupKFold({folds}); folds={folds!r} "
+            "would ignore the groups."
+        )
+    y_np = np.asarray(y)
+    splitter = _splitter(folds, stratified, seed, y_np)
+    dummy = np.zeros((n, 1))
+    splits = list(
+        splitter.split(dummy, y_np) if groups is None else splitter.split(dummy, y_np, groups)
+    )
+    train = np.zeros((len(splits), n), bool)
+    for k, (tr, _) in enumerate(splits):
+        train[k, tr] = True
+    train = jnp.asarray(train)
+    static = (loss, huber_delta, fit_intercept, max_iter, max_epochs, ws_min, anderson)
+    if vmap_folds:
+        scores, converged = _fold_scores_vmapped(cols, yj, s, train, build, strengths, tol, *static)
+    else:
+        out = [_fold_scores(cols, yj, s, m, build, strengths, tol, *static) for m in train]
+        scores = jnp.stack([o[0] for o in out])
+        converged = jnp.stack([o[1] for o in out])
+    scores = np.asarray(scores, np.float64)
+    if not bool(np.all(np.asarray(converged))):
+        import warnings
+
+        warnings.warn(
+            "jr.linear.cross_validate: some fits stopped at max_iter before the gap reached "
+            "tol; raise max_iter or tol.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    host = np.asarray(strengths, np.float64)
+    mean, std, best, one_se = _choose(host, scores)
+    return CVResult(host, scores, mean, std, best, one_se)
+
+
+def _builder(penalty: Any):
+    if isinstance(penalty, Penalty):
+        base = penalty
+        return lambda v: v * base
+    if callable(penalty):
+        return penalty
+    raise TypeError(f"penalty must be a builder strength -> Penalty or a Penalty; got {penalty!r}.")
+
+
+def _fold_scores_impl(
+    cols,
+    y,
+    s,
+    train,
+    build,
+    strengths,
+    tol,
+    loss,
+    delta,
+    fit_intercept,
+    max_iter,
+    max_epochs,
+    ws_min,
+    anderson,
+):
+    """Minus the held-out mean loss of each strength's fit on the rows ``train`` selects."""
+    res = _path_jit(
+        cols,
+        y,
+        jnp.where(train, s, 0.0),
+        build,
+        strengths,
+        tol,
+        loss,
+        delta,
+        fit_intercept,
+        max_iter,
+        max_epochs,
+        ws_min,
+        anderson,
+    )
+    value = _loss(loss, delta)[0]
+    if loss == "squared":
+        value = lambda z, y: (z - y) ** 2  # noqa: E731 - the MSE, as LassoCV's mse_path_
+    z = jax.vmap(lambda w, b: cols.matvec(w[:, None]) + b)(res.coef, res.intercept)
+    held = jnp.where(train, 0.0, s)
+    return -jnp.sum(held * value(z, y), axis=1) / jnp.sum(held), res.converged
+
+
+_STATIC = (4, 7, 8, 9, 10, 11, 12, 13)
+_fold_scores = jax.jit(_fold_scores_impl, static_argnums=_STATIC)
+_fold_scores_vmapped = jax.jit(
+    jax.vmap(_fold_scores_impl, in_axes=(None, None, None, 0, None, None, None) + (None,) * 7),
+    static_argnums=_STATIC,
+)
