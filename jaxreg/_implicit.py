@@ -28,7 +28,6 @@ import jax
 import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from ._penalty import Penalty, resolve_terms
 
@@ -113,12 +112,28 @@ def _fixed_point_jvp(run, f, tol, primals, tangents):
     tol_cg = _cg_tol(x, tol)
 
     def cg(matvec, b):
-        return jax.scipy.sparse.linalg.cg(matvec, b, tol=tol_cg)[0]
+        return _pinv_solve(matvec, b, tol_cg)
 
     dx = unravel(jax.lax.custom_linear_solve(matvec, b_flat, solve=cg, symmetric=True))
     rest = tuple(np.zeros(np.shape(o), jax.dtypes.float0) for o in out[1:])
     return out, (dx, *rest)
 
 
-def vdot(a: Any, b: Any) -> jax.Array:  # re-exported for tests of the adjoint identity
-    return optax.tree.vdot(a, b)
+def _pinv_solve(matvec: Callable[[jax.Array], jax.Array], b: jax.Array, tol: float) -> jax.Array:
+    """:math:`A^+ b` for the symmetric positive semidefinite ``A``: CG, which gives it when
+    ``b`` is in the range of ``A`` (its Krylov space stays there); when CG's residual shows
+    ``b`` is not (a direction the training loss does not see but the validation loss does,
+    such as a ReLU unit dead on every training row), CG on the normal equations
+    :math:`A^2 x = A b`, whose iterates from 0 converge to the least-squares solution of least
+    norm. Both directions of differentiation then use one symmetric operator, :math:`A^+`.
+    NaN in ``b`` gives NaN (CG would stop at once and return 0)."""
+    cg = jax.scipy.sparse.linalg.cg
+    x = cg(matvec, b, tol=tol)[0]
+    b_norm = jnp.linalg.norm(b)
+    solved = jnp.linalg.norm(matvec(x) - b) <= 1e3 * tol * b_norm
+
+    def normal(_):
+        return cg(lambda v: matvec(matvec(v)), matvec(b), tol=tol)[0]
+
+    x = jax.lax.cond(solved, lambda _: x, normal, None)
+    return jnp.where(jnp.isfinite(b_norm), x, jnp.nan)

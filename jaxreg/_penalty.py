@@ -93,7 +93,7 @@ def hyper(value: Any, dtype: Any = None, *, high: float = math.inf) -> jax.Array
     """
     v = jnp.asarray(value, dtype)
     ok = v >= 0 if high == math.inf else (v >= 0) & (v <= high)
-    return jnp.where(ok, v, jnp.nan)
+    return v * jnp.where(ok, 1.0, jnp.nan).astype(v.dtype)  # NaN in the gradient too
 
 
 def static_field(**kwargs: Any) -> Any:

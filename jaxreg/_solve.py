@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from . import _implicit
@@ -28,6 +29,8 @@ class _Carry(NamedTuple):
     L: jax.Array  # the current Lipschitz estimate
     it: jax.Array
     done: jax.Array
+    best: Any  # the iterate with the lowest objective so far
+    best_value: jax.Array
 
 
 def solve(
@@ -59,7 +62,16 @@ def solve(
     ``max(tol, 10 eps)`` (``jaxreg/_implicit.py``). Exact where the zero pattern is locally
     stable (almost every strength) and the solve converged; at a kink of the path it is a
     one-sided derivative. The start gets no gradient. nuclear, slope and the constraints raise
-    `NotImplementedError` when differentiated.
+    `NotImplementedError` when differentiated. Differentiate only a solve that converged
+    (check ``info.converged``): the derivative is that of the solution, taken at the returned
+    point. Where the objective is flat in a direction the derivative's other end sees (a
+    ReLU unit dead on every training row), the least-norm derivative is returned.
+
+    The returned point is the iterate with the lowest objective seen (FISTA is not monotone).
+    In float64, ``tol`` below ~1e-12 is usually below what rounding lets the iterates settle
+    to: the solve then runs to ``max_iter`` (``converged`` False) and returns its best iterate.
+    Leaves of ``init_params`` that are not arrays (an equinox module's activation functions,
+    Python numbers) are held as they are; integer arrays raise.
 
     Args:
       objective: smooth part, ``params -> scalar`` (e.g. :math:`\frac{1}{2n}\|y-Xw-b\|^2`).
@@ -82,15 +94,40 @@ def solve(
         raise ValueError(f"tol must be a finite number >= 0; got tol={tol!r}.")
     if not isinstance(penalty, Penalty):
         raise TypeError(f"penalty must be a jaxreg Penalty; got {type(penalty).__name__}.")
-    x0 = jax.tree.map(jnp.asarray, init_params)
-    bad = [x.dtype for x in jax.tree.leaves(x0) if not jnp.issubdtype(x.dtype, jnp.floating)]
+    # arrays are solved for; anything else (an equinox module's activation functions, Python
+    # numbers) is held as it is, like eqx.partition(params, eqx.is_inexact_array)
+    leaves, treedef = jax.tree.flatten(init_params)
+    arrays = [isinstance(v, jax.Array | np.ndarray | np.generic) for v in leaves]
+    bad = [v.dtype for v, a in zip(leaves, arrays, strict=True) if a]
+    bad = [d for d in bad if not jnp.issubdtype(d, jnp.floating)]
     if bad:
         raise TypeError(
             f"init_params must hold floating-point arrays only; got a leaf of dtype {bad[0]}. "
             "Start from e.g. jnp.zeros(n) (float), not jnp.zeros(n, int)."
         )
+    if not any(arrays):
+        raise ValueError("init_params holds no array to solve for.")
+    if all(arrays):
+        x0, objective_x = jax.tree.map(jnp.asarray, init_params), objective
+    else:  # the held leaves become None (an empty subtree): tree arithmetic skips them
+
+        def combine(x: Any) -> Any:
+            got = jax.tree.leaves(x, is_leaf=lambda v: v is None)
+            return jax.tree.unflatten(
+                treedef, [g if a else v for g, v, a in zip(got, leaves, arrays, strict=True)]
+            )
+
+        x0 = jax.tree.unflatten(
+            treedef, [jnp.asarray(v) if a else None for v, a in zip(leaves, arrays, strict=True)]
+        )
+
+        def objective_x(x: Any) -> jax.Array:
+            return objective(combine(x))
+
     run = functools.partial(_fista, max_iter=max_iter, tol=tol)
-    x, iterations, converged = _implicit.solution(run, objective, penalty, x0, tol=tol)
+    x, iterations, converged = _implicit.solution(run, objective_x, penalty, x0, tol=tol)
+    if not all(arrays):
+        x = combine(x)
     return x, SolveInfo(iterations, converged, objective(x) + penalty(x))
 
 
@@ -106,25 +143,30 @@ def _fista(objective, penalty, x0, *, max_iter, tol):
             z = penalty.prox(optax.tree.add_scale(y, -1.0 / L, g), 1.0 / L)
             d = optax.tree.sub(z, y)
             bound = fy + optax.tree.vdot(g, d) + 0.5 * L * optax.tree.vdot(d, d)
-            return z, objective(z) <= bound + 10 * eps * jnp.abs(fy)
+            fz = objective(z)
+            return z, fz, fz <= bound + 10 * eps * jnp.abs(fy)
 
         def cond(c):
-            return jnp.logical_and(jnp.logical_not(c[2]), c[3] < 60)
+            return jnp.logical_and(jnp.logical_not(c[3]), c[4] < 60)
 
         def body(c):
             L = 2.0 * c[0]
-            z, ok = trial(L)
-            return L, z, ok, c[3] + 1
+            z, fz, ok = trial(L)
+            return L, z, fz, ok, c[4] + 1
 
-        z, ok = trial(L)
-        L, z, _, _ = jax.lax.while_loop(cond, body, (L, z, ok, 0))
-        return z, L
+        z, fz, ok = trial(L)
+        L, z, fz, _, _ = jax.lax.while_loop(cond, body, (L, z, fz, ok, 0))
+        return z, fz, L
 
     def cond(c: _Carry) -> jax.Array:
         return jnp.logical_and(c.it < max_iter, jnp.logical_not(c.done))
 
     def body(c: _Carry) -> _Carry:
-        z, L = step(c.y, c.L)
+        z, fz, L = step(c.y, c.L)
+        value = fz + penalty(z)
+        # keep the best iterate (FISTA is not monotone; at a tol below what rounding allows
+        # its last iterate wanders); NaN replaces it, so NaN is never hidden
+        better = ~(value >= c.best_value)
         dz = optax.tree.sub(z, c.x)
         restart = optax.tree.vdot(optax.tree.sub(c.y, z), dz) > 0  # momentum points uphill
         t_next = jnp.where(restart, 1.0, 0.5 * (1 + jnp.sqrt(1 + 4 * c.t * c.t)))
@@ -138,9 +180,13 @@ def _fista(objective, penalty, x0, *, max_iter, tol):
             L=(0.9 * L).astype(dtype),
             it=c.it + 1,
             done=change <= tol * size,
+            best=jax.tree.map(lambda a, b: jnp.where(better, a, b), z, c.best),
+            best_value=jnp.where(better, value, c.best_value).astype(dtype),
         )
 
     one = jnp.ones((), dtype)
-    init = _Carry(x0, x0, one, one, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
+    init = _Carry(
+        x0, x0, one, one, jnp.zeros((), jnp.int32), jnp.zeros((), bool), x0, jnp.inf * one
+    )
     final = jax.lax.while_loop(cond, body, init)
-    return final.x, final.it, final.done
+    return final.best, final.it, final.done

@@ -34,7 +34,8 @@ def hypergradient(
     ``jr.l1(s)``, ``grad.weights`` for a weighted one, ``grad.terms[i].strength`` for a sum.
     It is ``jax.grad(lambda pen: val_loss(jr.solve(objective, pen, init_params)[0]))(penalty)``;
     write that yourself to differentiate w.r.t. data the objective closes over, to use
-    ``jax.jvp``, or to ``jax.vmap`` over strengths. Defined where the solution's zero pattern
+    ``jax.jvp``, to ``jax.vmap`` over strengths, or to see ``info.converged`` (the gradient
+    of a solve that did not converge is that of a point that is not the solution). Defined where the solution's zero pattern
     is stable (almost every strength); at a kink it is one of the one-sided derivatives.
 
     Args:
@@ -102,7 +103,9 @@ def tune(
     (default 1: a factor e); a step that increases the loss is not taken and the next is 4x
     shorter. It stops after ``max_evals`` evaluations or when an accepted step moves every
     :math:`u_i` by less than ``xtol``. The loss is not convex in :math:`u`: start near a
-    sensible value (``lambda_max / 10``, from `jaxreg.select.lambda_max`).
+    sensible value (``lambda_max / 10``, from `jaxreg.select.lambda_max`). The losses are
+    those of warm-started solves; in float32 a cold solve at the returned ``hyper`` can differ
+    in the 5th digit (float64: ~1e-11).
 
     Args:
       objective: the training loss, ``params -> scalar`` (``(params, fold_data) -> scalar``

@@ -41,7 +41,16 @@ def test_quick_benchmarks_run_and_report(tmp_path):
     report = json.loads(out.read_text())
     assert report["quick"] is True and report["machine"]["versions"]["jax"]
     sections = {r["section"] for r in report["rows"]}
-    assert sections == {"penalty", "matrix", "prox", "step", "sweep", "scale", "hypergrad"}
+    assert sections == {
+        "penalty",
+        "matrix",
+        "prox",
+        "step",
+        "sweep",
+        "scale",
+        "hypergrad",
+        "linear",
+    }
     prox = [r for r in report["rows"] if r["section"] == "prox"]
     assert {r["kind"] for r in prox} >= {"mcp", "scad", "l0", "n_m(2:4)", "top_k(leaf)"}
     assert "x read+write" in (tmp_path / "b.md").read_text()
@@ -50,6 +59,17 @@ def test_quick_benchmarks_run_and_report(tmp_path):
     assert all(r["dtype"] == "float64" and r["fd_rel_error"] < 1e-3 for r in hyper)
     assert hyper[-1]["hyperparameters"] == hyper[-1]["p"]
     assert "Hypergradient vs one solve" in (tmp_path / "b.md").read_text()
+    linear = [r for r in report["rows"] if r["section"] == "linear"]
+    assert {r["library"] for r in linear} == {"jaxreg", "sklearn", "celer", "skglm"}
+    assert {r["problem"] for r in linear} == {"dense", "sparse", "large"}
+    # every library solves the same problem: close to scikit-learn's coefficients at tol=1e-8
+    assert all(
+        r["coef_rel_diff_to_sklearn_tight"] < 1e-2
+        for r in linear
+        if "coef_rel_diff_to_sklearn_tight" in r
+    )
+    assert "Lasso path" in (tmp_path / "b.md").read_text()
+    assert (tmp_path / "linear_time_vs_p.png").stat().st_size > 10_000
     scale = [r for r in report["rows"] if r["section"] == "scale"]
     assert [r["devices"] for r in scale] == [1, 2, 4, os.cpu_count()]
     assert [bool(r["xla_flags"]) for r in scale] == [False, False, False, True]

@@ -335,3 +335,73 @@ def test_tune_bad_arguments(kwargs, match):
     args.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=match):
         jr.select.tune(**args)
+
+
+# --------------------------------------------------------------------------------------------
+# found by a fresh-eyed review
+
+
+def test_nan_in_the_validation_data_gives_nan_not_zero():
+    s, val_of = problem("squares", "l1")
+    Xt, yt, Xv, yv = make_data("squares")
+    loss = loss_fn("squares")
+    yv = yv.at[0].set(jnp.nan)
+
+    def F(v):
+        w, _ = jr.solve(lambda w: loss(Xt, yt, w), jr.l1(v), jnp.zeros(12), **TOL)
+        return loss(Xv, yv, w)
+
+    assert np.isnan(float(jax.grad(F)(s)))
+    assert np.isnan(float(jax.jvp(F, (s,), (1.0,))[1]))
+    # a negative strength under grad: NaN value and NaN gradient, never a number
+    value, grad = jax.value_and_grad(F)(-0.1)
+    assert np.isnan(float(value)) and np.isnan(float(grad))
+
+
+def test_a_direction_the_training_loss_does_not_see():
+    """An unpenalized leaf the training loss ignores (a ReLU unit dead on every training row):
+    the restricted Hessian is singular; both modes give the least-norm derivative, which
+    finite differences confirm (the leaf stays at its start)."""
+    Xt, yt, Xv, yv = make_data("squares")
+    loss = loss_fn("squares")
+    init = {"kernel": jnp.zeros(12), "u": jnp.ones(())}
+    mask = jr.masks.by_path(include="kernel")
+
+    def F(v):
+        q, _ = jr.solve(lambda q: loss(Xt, yt, q["kernel"]), jr.l1(v, mask=mask), init, **TOL)
+        return loss(Xv, yv - q["u"], q["kernel"])
+
+    s = 0.1
+    g = float(jax.grad(F)(s))
+    assert_close(float(jax.jvp(F, (s,), (1.0,))[1]), g, rtol=1e-9)
+    assert_close(g, central(lambda v: float(F(v)), s, 1e-2 * s), rtol=1e-6)
+
+
+def test_a_whole_equinox_mlp_is_solved_with_its_functions_held():
+    X, y, _, _ = make_data("squares", n=30, p=4)
+    mlp = eqx.nn.MLP(4, 1, 8, 1, key=jax.random.key(0))
+    mlp = jax.tree.map(lambda v: v.astype(jnp.float64) if eqx.is_inexact_array(v) else v, mlp)
+
+    def loss(m):
+        return jnp.mean((jax.vmap(m)(X)[:, 0] - y) ** 2)
+
+    pen = jr.l2(0.1, mask=jr.masks.kernels)
+    m, info = jr.solve(loss, pen, mlp, max_iter=3000, tol=1e-10)
+    assert m.activation is mlp.activation and isinstance(m, eqx.nn.MLP)
+    params, static = eqx.partition(mlp, eqx.is_inexact_array)
+    ref, _ = jr.solve(lambda p: loss(eqx.combine(p, static)), pen, params, max_iter=3000, tol=1e-10)
+    assert_close(np.asarray(m.layers[0].weight), np.asarray(ref.layers[0].weight), rtol=1e-12)
+    assert float(info.objective) < float(loss(mlp) + pen(mlp))
+
+
+def test_an_unreachable_tol_returns_the_best_iterate():
+    """FISTA is not monotone: with tol below rounding it runs to max_iter, and returns the
+    lowest objective seen, not its last, wandering, iterate."""
+    Xt, yt, _, _ = make_data("squares", seed=1)
+    loss = loss_fn("squares")
+    pen = jr.mcp(0.05, 3.0)
+    f = lambda w: loss(Xt, yt, w)  # noqa: E731
+    _, tight = jr.solve(f, pen, jnp.zeros(12), tol=1e-12, max_iter=100_000)
+    _, info = jr.solve(f, pen, jnp.zeros(12), tol=1e-15, max_iter=20_000)
+    assert not bool(info.converged)
+    assert float(info.objective) <= float(tight.objective)

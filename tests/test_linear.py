@@ -194,6 +194,23 @@ def test_group_lasso_configurations_that_are_refused():
         jr.linear.fit(X, y, jr.group_lasso(0.1))  # one group of every feature: no reshape
 
 
+def test_cross_validate_equals_lasso_cv():
+    from sklearn.linear_model import LassoCV
+    from sklearn.model_selection import KFold
+
+    X, y = diabetes()
+    alphas = grid(*centered(X, y), num=15)
+    m = LassoCV(alphas=alphas, cv=KFold(5), tol=TIGHT, max_iter=100_000).fit(X, y)
+    cv = jr.linear.cross_validate(X, y, jr.l1, alphas, folds=KFold(5), tol=TIGHT)
+    # LassoCV's mse_path_ is (alphas in its own descending order, folds)
+    order = np.argsort(-np.asarray(m.alphas_))
+    assert_close(np.asarray(m.alphas_)[order], alphas, rtol=1e-12)
+    assert_close(-cv.scores.T, m.mse_path_[order], rtol=1e-6)
+    assert cv.best_strength == pytest.approx(m.alpha_, rel=1e-12)
+    vm = jr.linear.cross_validate(X, y, jr.l1, alphas, folds=KFold(5), tol=TIGHT, vmap_folds=True)
+    assert_close(vm.scores, cv.scores, rtol=1e-10)
+
+
 def test_mcp_reaches_skglm_objective():
     from skglm import GeneralizedLinearEstimator
     from skglm.datafits import Quadratic
