@@ -35,8 +35,9 @@ def hypergradient(
     It is ``jax.grad(lambda pen: val_loss(jr.solve(objective, pen, init_params)[0]))(penalty)``;
     write that yourself to differentiate w.r.t. data the objective closes over, to use
     ``jax.jvp``, to ``jax.vmap`` over strengths, or to see ``info.converged`` (the gradient
-    of a solve that did not converge is that of a point that is not the solution). Defined where the solution's zero pattern
-    is stable (almost every strength); at a kink it is one of the one-sided derivatives.
+    of a solve that did not converge is that of a point that is not the solution). Defined
+    where the solution's zero pattern is stable (almost every strength); at a kink it is one
+    of the one-sided derivatives.
 
     Args:
       objective: the smooth training loss, ``params -> scalar``.
