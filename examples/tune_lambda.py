@@ -269,7 +269,7 @@ def plot(results: list[tuple[str, dict[str, Any]]], path: str) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--plot", default="tune_lambda.png")
+    ap.add_argument("--plot", default=str(Path(__file__).with_suffix(".png")))
     ap.add_argument("--json", help="also write the results (and the data to check them) here")
     args = ap.parse_args(argv)
     problems = [("diabetes", diabetes()), ("synthetic", synthetic())]
