@@ -6,7 +6,9 @@ The problem, for coefficients :math:`w \in \mathbb{R}^p` and an intercept :math:
    + \mathrm{pen}(w),
 
 with :math:`\ell` the squared loss :math:`\frac12 (y - z)^2`, the logistic loss
-:math:`\log(1 + e^{z}) - y z` (:math:`y \in \{0, 1\}`) or the Huber loss, and ``pen`` any
+:math:`\log(1 + e^{z}) - y z` (:math:`y \in \{0, 1\}`), the Huber loss or the Poisson loss
+:math:`e^z - y z` (whose curvature has no bound: its coordinate steps double their curvature
+until the objective decreases), and ``pen`` any
 elementwise jaxreg penalty with a prox (l1, elastic_net, l2, weighted, mcp, scad, lq, l0).
 
 The algorithm is celer's / skglm's (Massias et al. 2018, Bertrand et al. 2022), in `lax`
@@ -36,7 +38,7 @@ import numpy as np
 from ._penalties import GroupLasso
 from ._penalty import Penalty, _leaf_prox, resolve_terms
 
-LOSSES = ("squared", "logistic", "huber")
+LOSSES = ("squared", "logistic", "huber", "poisson")
 
 
 class LinearResult(NamedTuple):
@@ -84,6 +86,11 @@ class _Columns(NamedTuple):
             return (self.values[:, 0] * self.values[:, 0]) @ s
         gram = jnp.einsum("gbn,gcn->gbc", self.values * s, self.values)
         return jnp.linalg.eigvalsh(gram)[:, -1]
+
+    def quad(self, j, c):  # X_j^T diag(c) X_j for a single column (B = 1)
+        if self.rows is None:
+            return (self.values[j, 0] * self.values[j, 0]) @ c
+        return (self.values[j] * self.values[j]) @ c[self.rows[j]]
 
     def rmatvec(self, v):  # X^T v: (G, B)
         if self.rows is None:
@@ -147,6 +154,8 @@ def _loss(name: str, delta: float):
         return (lambda z, y: 0.5 * (z - y) ** 2), (lambda z, y: z - y), 1.0
     if name == "logistic":
         return (lambda z, y: jax.nn.softplus(z) - y * z), (lambda z, y: jax.nn.sigmoid(z) - y), 0.25
+    if name == "poisson":  # no curvature bound: coordinate steps backtrack (kappa None)
+        return (lambda z, y: jnp.exp(z) - y * z), (lambda z, y: jnp.exp(z) - y), None
     if name == "huber":
 
         def value(z, y):
@@ -164,6 +173,8 @@ def _curvature(name: str, delta: float, z, y):
     if name == "logistic":
         q = jax.nn.sigmoid(z)
         return q * (1 - q)
+    if name == "poisson":
+        return jnp.exp(z)
     return (jnp.abs(z - y) <= delta).astype(z.dtype)
 
 
@@ -290,9 +301,18 @@ def _solve(
     g_count, size = w0.shape
     dtype = w0.dtype
     sn = s / jnp.sum(s)  # the weights of the mean
-    lips = kappa * cols.lipschitz(sn)  # (G,)
-    safe_l = jnp.where(lips > 0, lips, 1.0)
-    l_b = kappa  # the intercept's curvature bound (sn sums to 1)
+    bounded = kappa is not None
+    if not bounded and size > 1:
+        raise NotImplementedError(f"loss={loss!r} with group penalties is not supported yet.")
+    lips = kappa * cols.lipschitz(sn) if bounded else None  # (G,)
+    l_b = kappa if bounded else 1.0  # the intercept's curvature bound (sn sums to 1)
+
+    def lipschitz(z):  # the blocks' curvature bounds; at z for a loss without a global one
+        return lips if bounded else cols.lipschitz(sn * _curvature(loss, delta, z, y))
+
+    def pen_at(j, v):  # pen_j(v) for block j
+        return _pen_value([(part, None if w is None else w[j]) for part, w in parts], v)
+
     gap_kind = _gap_kind(parts, loss)
     a1, b2 = _l1_l2(parts, w0.shape, dtype) if gap_kind == "gap" else (None, None)
 
@@ -302,14 +322,15 @@ def _solve(
     def grad_full(z):
         return cols.rmatvec(sn * deriv(z, y))
 
-    def violation(w, g):  # L_j ||w_j - prox(w_j - g_j / L_j)|| per block (0 where L_j = 0)
-        t = (1.0 / safe_l)[:, None]
+    def violation(w, g, z):  # L_j ||w_j - prox(w_j - g_j / L_j)|| per block (0 if L_j = 0)
+        lz = lipschitz(z)
+        t = (1.0 / jnp.where(lz > 0, lz, 1.0))[:, None]
         step = w - _prox_all(parts, w - g * t, t)
-        return jnp.where(lips > 0, jnp.sqrt(jnp.sum(step * step, axis=1)) * lips, 0.0)
+        return jnp.where(lz > 0, jnp.sqrt(jnp.sum(step * step, axis=1)) * lz, 0.0)
 
     def gap_of(w, z, g):
         if gap_kind == "stationarity":
-            return jnp.max(violation(w, g), initial=0.0)
+            return jnp.max(violation(w, g, z), initial=0.0)
         return primal(w, z) - _dual(loss, y, sn, z, w, g, a1, b2)
 
     def intercept_step(b, z):
@@ -318,8 +339,12 @@ def _solve(
             return b, z, jnp.zeros((), dtype)
         d = sn * deriv(z, y)
         curv = jnp.sum(sn * _curvature(loss, delta, z, y))
-        db = -jnp.sum(d) / jnp.where(curv > 0, curv, l_b)
-        return b + db, z + db, jnp.sum(d) ** 2 / l_b
+        if loss == "poisson":  # the exact minimizer: b + log(mean y / mean e^z)
+            ybar = jnp.sum(sn * y)
+            db = jnp.where(ybar > 0, jnp.log(jnp.where(ybar > 0, ybar, 1.0) / curv), -1.0)
+        else:
+            db = -jnp.sum(d) / jnp.where(curv > 0, curv, l_b)
+        return b + db, z + db, jnp.sum(d) ** 2 / jnp.where(curv > 0, curv, l_b)
 
     def cd_epoch(carry, ws, count):
         """One cyclic pass over the blocks ws[:count] and the intercept; also returns the
@@ -331,18 +356,48 @@ def _solve(
             w, z, res = c
             j = ws[k]
             gj = cols.dot(j, sn * deriv(z, y))
-            lj = safe_l[j]
-            new = jnp.where(lips[j] > 0, _prox_at(parts, w[j] - gj / lj, 1.0 / lj, j), w[j])
+            if bounded:
+                lj = jnp.where(lips[j] > 0, lips[j], 1.0)
+                new = _prox_at(parts, w[j] - gj / lj, 1.0 / lj, j)
+            else:  # a prox-Newton step whose curvature doubles until the objective decreases
+                lj, new = _backtracked(j, w[j], gj, z)
+            new = jnp.where(lj > 0, new, w[j])
             d = new - w[j]
             res = jnp.maximum(res, jnp.sqrt(jnp.sum(d * d)) * lj)
             return w.at[j].set(new), cols.axpy(j, d, z), res
 
         w, z, res = jax.lax.fori_loop(0, count, block, (w, z, jnp.zeros((), dtype)))
         if fit_intercept:
-            db = -jnp.sum(sn * deriv(z, y)) / l_b
-            b, z = b + db, z + db
-            res = jnp.maximum(res, jnp.abs(db) * l_b)
+            if bounded:
+                db = -jnp.sum(sn * deriv(z, y)) / l_b
+                b, z = b + db, z + db
+                res = jnp.maximum(res, jnp.abs(db) * l_b)
+            else:
+                b2, z, r = intercept_step(b, z)
+                b, res = b2, jnp.maximum(res, jnp.sqrt(r))
         return (w, b, z), res
+
+    def _backtracked(j, wj, gj, z):
+        h0 = cols.quad(j, sn * _curvature(loss, delta, z, y))
+        h0 = jnp.where(h0 > 0, h0, 1.0)
+
+        def local(v):  # the objective along block j, up to a constant
+            zv = cols.axpy(j, v - wj, z)
+            return jnp.sum(sn * value(zv, y)) + pen_at(j, v)
+
+        f0 = local(wj)
+
+        def cond(c):
+            h, new, k = c
+            return (local(new) > f0) & (k < 50)
+
+        def body(c):
+            h, _, k = c
+            return 2 * h, _prox_at(parts, wj - gj / (2 * h), 1.0 / (2 * h), j), k + 1
+
+        new0 = _prox_at(parts, wj - gj / h0, 1.0 / h0, j)
+        h, new, _ = jax.lax.while_loop(cond, body, (h0, new0, 0))
+        return h, new
 
     def inner(wbz, ws, count, inner_tol):
         """CD epochs on ws[:count] until the criterion is below inner_tol, with Anderson
@@ -386,7 +441,7 @@ def _solve(
     def outer_body(st: _State) -> _State:
         b, z, _ = intercept_step(st.b, st.z)
         g = grad_full(z)
-        viol = violation(st.w, g)
+        viol = violation(st.w, g, z)
         gap = gap_of(st.w, z, g)
         # converged: the gap, and the intercept's gradient (the dual point's constraint)
         done = (gap <= tol) & (intercept_step(b, z)[2] <= tol)
@@ -473,6 +528,8 @@ def _prepare(X, y, sample_weight, loss, dtype):
         and not bool(jnp.all((y == 0) | (y == 1)))
     ):
         raise ValueError("loss='logistic' needs labels y in {0, 1}.")
+    if loss == "poisson" and not isinstance(y, jax.core.Tracer) and not bool(jnp.all(y >= 0)):
+        raise ValueError("loss='poisson' needs counts y >= 0.")
     return cols, y, s, n, p, dtype
 
 
@@ -488,6 +545,10 @@ def _tol_scale(loss, delta, y, s, fit_intercept):
         m = jnp.clip(jnp.sum(sn * y), 1e-12, 1 - 1e-12)
         z0 = jnp.log(m / (1 - m)) if fit_intercept else 0.0
         return jnp.sum(sn * value(jnp.full_like(y, z0), y))
+    if loss == "poisson":  # the null model's half deviance: its loss minus the saturated one
+        z0 = jnp.log(jnp.maximum(jnp.sum(sn * y), 1e-300)) if fit_intercept else 0.0
+        ylogy = jnp.where(y > 0, y * jnp.log(jnp.where(y > 0, y, 1.0)), 0.0)
+        return jnp.sum(sn * (value(jnp.full_like(y, z0), y) - (y - ylogy)))
     z0 = jnp.median(y) if fit_intercept else 0.0
     return jnp.sum(sn * value(jnp.full_like(y, z0), y))
 
@@ -533,15 +594,19 @@ def fit(
     ``ElasticNet`` objective: ``jr.l1(alpha)``, ``jr.elastic_net(alpha, l1_ratio)``);
     ``"logistic"``: :math:`\log(1 + e^z) - y z`, ``y`` in {0, 1} (``LogisticRegression(C,
     l1_ratio=1)`` is ``jr.l1(1 / (C * n))``); ``"huber"``: :math:`\frac12 r^2` for
-    :math:`|r| \le \delta`, :math:`\delta |r| - \frac12\delta^2` beyond. ``penalty``: any
-    elementwise jaxreg penalty with a prox (l1, l2, elastic_net, weighted or not; mcp, scad,
-    lq, l0, for which the result is a stationary point), applied to the coefficients only.
+    :math:`|r| \le \delta`, :math:`\delta |r| - \frac12\delta^2` beyond; ``"poisson"``:
+    :math:`e^z - y z`, ``y >= 0`` (``PoissonRegressor(alpha)`` is ``jr.l2(alpha)``).
+    ``penalty``: any elementwise jaxreg penalty with a prox (l1, l2, elastic_net, weighted or
+    not; mcp, scad, lq, l0, for which the result is a stationary point), or a group lasso on
+    consecutive features (``jr.group_lasso(s, reshape=(-1, group_size))``: celer's
+    ``groups=group_size``; dense ``X``, not with ``"poisson"``), applied to the coefficients
+    only.
 
     It stops when the duality gap (l1 / l2 / elastic-net penalties with the squared or
     logistic loss) is at most ``tol`` times scikit-learn's scale, :math:`\lVert y - \bar
     y\rVert^2 / n` (weighted; :math:`\lVert y \rVert^2 / n` without intercept), as
     ``Lasso(tol=...)`` does; for the logistic loss, ``tol`` times the intercept-only model's
-    loss. Otherwise (Huber, non-convex penalties) ``gap`` is the largest prox-gradient
+    loss. Otherwise (Huber, Poisson, non-convex penalties) ``gap`` is the largest prox-gradient
     residual :math:`\max_j L_j |w_j - \mathrm{prox}_{\mathrm{pen}_j/L_j}(w_j - g_j/L_j)|`,
     0 exactly at a stationary point, with the same scale. The algorithm is in the module
     docstring (``jaxreg/_linear.py``). jit-able in ``y``, ``sample_weight``, the penalty's

@@ -211,6 +211,59 @@ def test_cross_validate_equals_lasso_cv():
     assert_close(vm.scores, cv.scores, rtol=1e-10)
 
 
+def counts(n=300, p=20, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)) * 0.5
+    w = np.zeros(p)
+    w[:4] = [0.5, -0.4, 0.3, 0.2]
+    return X, rng.poisson(np.exp(X @ w + 0.7)).astype(float)
+
+
+def test_poisson_l2_equals_sklearn_poisson_regressor():
+    """PoissonRegressor(alpha): mean half deviance + alpha/2 ||w||^2, our loss up to a
+    constant with jr.l2(alpha)."""
+    from sklearn.linear_model import PoissonRegressor
+
+    X, y = counts()
+    for alpha in [0.01, 0.1]:
+        m = PoissonRegressor(alpha=alpha, tol=1e-12, max_iter=10_000).fit(X, y)
+        f = jr.linear.fit(X, y, jr.l2(alpha), loss="poisson", tol=1e-12)
+        assert bool(f.converged)
+        assert_close(np.asarray(f.coef), m.coef_, rtol=1e-6)
+        assert_close(float(f.intercept), m.intercept_, rtol=1e-7)
+
+
+@pytest.mark.parametrize("loss", ["poisson", "huber"])
+def test_l1_with_poisson_and_huber_equals_fista(loss):
+    """No scikit-learn estimator has these with an L1 penalty: jr.solve's FISTA (a different
+    algorithm, to 1e-14) on the same objective is the reference."""
+    X, y = counts(seed=1)
+    if loss == "huber":
+        y = y + np.random.default_rng(2).standard_t(2, size=len(y))  # heavy tails
+    lam = 0.02
+    f = jr.linear.fit(X, y, jr.l1(lam), loss=loss, tol=1e-12)
+    Xj, yj = jnp.asarray(X), jnp.asarray(y)
+
+    def objective(q):
+        z = Xj @ q["w"] + q["b"]
+        if loss == "poisson":
+            return jnp.mean(jnp.exp(z) - yj * z)
+        r = jnp.abs(z - yj)
+        return jnp.mean(jnp.where(r <= 1.35, 0.5 * r * r, 1.35 * r - 0.5 * 1.35**2))
+
+    ref, info = jr.solve(
+        objective,
+        jr.l1(lam, mask={"w": True, "b": False}),
+        {"w": jnp.zeros(X.shape[1]), "b": jnp.zeros(())},
+        tol=1e-14,
+        max_iter=200_000,
+    )
+    assert bool(f.converged)
+    assert_same_coefs(f.coef, ref["w"], rtol=1e-6, what=loss)
+    assert_close(float(f.intercept), float(ref["b"]), rtol=1e-7)
+    assert 0 < np.count_nonzero(np.asarray(f.coef)) < X.shape[1]
+
+
 def test_mcp_reaches_skglm_objective():
     from skglm import GeneralizedLinearEstimator
     from skglm.datafits import Quadratic
@@ -268,6 +321,7 @@ def test_nan_in_the_data_propagates():
         ({"y": np.ones(3)}, ValueError, r"y must have shape \(n_samples,\)"),
         ({"sample_weight": -np.ones(442)}, ValueError, "sample_weight must be >= 0"),
         ({"loss": "logistic"}, ValueError, "labels y in"),
+        ({"loss": "poisson", "y": -np.ones(442)}, ValueError, "counts y >= 0"),
         ({"penalty": jr.group_lasso(0.1)}, NotImplementedError, "elementwise penalties"),
         ({"penalty": jr.l1}, TypeError, "penalty must be a jaxreg Penalty"),
         ({"init": (np.zeros(3), 0.0)}, ValueError, "init must be"),
