@@ -7,6 +7,7 @@ single strength. The reported numbers are recomputed here from the exported coef
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -132,7 +133,9 @@ def test_counts_and_test_error_are_reported(run):
     stdout, result = run
     for name in PROBLEMS:
         assert f"{name}: n_train" in stdout
-    assert stdout.count("(10 solves") == 2 and stdout.count("(50 solves") == 2
+    tune_solves = [int(k) for k in re.findall(r"tune : val MSE .* \((\d+) solves", stdout)]
+    assert len(tune_solves) == 2 and max(tune_solves) <= 10, stdout
+    assert stdout.count("(50 solves") == 2
     # the synthetic problem has a test set: both numbers are reported, whichever is lower
     test = result["synthetic"]["test"]
     assert test["n"] == 1000
