@@ -4,9 +4,10 @@ Sections: ``penalty`` (value and value+grad against the memory roofline and what
 otherwise run), ``prox`` (each proximal map and projection against a read+write pass),
 ``step`` (a regularized training step in jaxreg+optax, PyTorch and Keras), ``sweep``
 (choosing lambda: K strengths at once), ``scale`` (the sweep sharded over 1, 2 and 4
-forced CPU devices) and ``hypergrad`` (one hypergradient of a float64 Lasso against one
-``jr.solve``; float64 only inside that section). ``--quick`` is a smoke run (under a minute)
-that ``make test`` runs so the benchmarks cannot rot; its numbers mean nothing.
+forced CPU devices), ``hypergrad`` (one hypergradient of a float64 Lasso against one
+``jr.solve``; float64 only inside that section) and ``linear`` (a float64 Lasso path by
+``jr.linear.path`` against scikit-learn, celer and skglm). ``--quick`` is a smoke run (under
+a minute) that ``make test`` runs so the benchmarks cannot rot; its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 import jax
 
-from . import _hypergrad, _penalty, _prox, _scale, _step, _sweep
+from . import _hypergrad, _linear, _penalty, _prox, _scale, _step, _sweep
 
 SECTIONS = {
     "penalty": _penalty.run,
@@ -33,6 +34,7 @@ SECTIONS = {
     "sweep": _sweep.run,
     "scale": _scale.run,
     "hypergrad": _hypergrad.run,
+    "linear": _linear.run,
 }
 
 
@@ -60,6 +62,8 @@ def machine() -> dict[str, Any]:
         "tensorflow-cpu",
         "keras",
         "scikit-learn",
+        "celer",
+        "skglm",
     ):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             versions[dist] = importlib.metadata.version(dist)

@@ -72,3 +72,32 @@ def json_from_worker(
     if proc.returncode != 0:
         raise RuntimeError(f"{module} {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def interleaved(
+    fns: dict[str, Callable[[], Any]], *, rounds: int, ratios_to: tuple[str, ...] = ()
+) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """Each callable once per round, in turn, ``rounds`` times, after one untimed call each.
+
+    Returns per name the first call's time (compilation included), the median time and, for
+    each name in ``ratios_to``, the median of the per-round ratios ``name / reference``: the
+    machine's drift hits every library in a round alike. Also each callable's last output.
+    """
+    out, last = {}, {}
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for name, fn in fns.items():
+        start = time.perf_counter()
+        last[name] = jax.block_until_ready(fn())
+        out[name] = {"first_call_seconds": time.perf_counter() - start}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            last[name] = jax.block_until_ready(fn())
+            times[name].append(time.perf_counter() - start)
+    for name, ts in times.items():
+        out[name]["seconds"] = statistics.median(ts)
+        for ref in ratios_to:
+            if ref != name and ref in times:
+                per_round = [a / b for a, b in zip(ts, times[ref], strict=True)]
+                out[name][f"ratio_to_{ref}"] = statistics.median(per_round)
+    return out, last
