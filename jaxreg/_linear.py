@@ -36,18 +36,34 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._penalties import GroupLasso
-from ._penalty import Penalty, _leaf_prox, resolve_terms
+from ._penalty import Penalty, _leaf_prox, hyper, resolve_terms
 
 LOSSES = ("squared", "logistic", "huber", "poisson")
 
 
 class LinearResult(NamedTuple):
-    coef: jax.Array  # (p,) or (K, p) along a path
-    intercept: jax.Array  # () or (K,)
-    gap: jax.Array  # duality gap (convex penalties, squared/logistic loss) or stationarity
-    iterations: jax.Array  # outer iterations (full-gradient passes)
-    epochs: jax.Array  # coordinate-descent epochs on the working sets, in all
-    converged: jax.Array  # gap <= tol (scaled as documented in `fit`)
+    r"""What `fit` returns (and `path`, with a leading strength axis on every field).
+
+    Attributes:
+      coef: ``(n_features,)`` coefficients (NaN when the data or a traced strength is NaN).
+      intercept: the intercept (0 without ``fit_intercept``).
+      gap: the duality gap of the returned point, absolute (in the objective's units, not
+        divided by ``tol``'s scale): for l1 / group lasso / l2 / elastic-net penalties with
+        the squared or logistic loss; otherwise the largest prox-gradient residual
+        :math:`L_j \lVert w_j - \mathrm{prox}(w_j - g_j / L_j) \rVert` (0 at a stationary
+        point).
+      iterations: outer iterations (full-gradient passes over ``X``).
+      epochs: coordinate-descent passes over the working sets, in all.
+      converged: ``gap`` (and the intercept's and unpenalized features' residuals) at most
+        ``tol`` times its scale (see `fit`); False also when the data hold NaN.
+    """
+
+    coef: jax.Array
+    intercept: jax.Array
+    gap: jax.Array
+    iterations: jax.Array
+    epochs: jax.Array
+    converged: jax.Array
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,6 +216,14 @@ def _coordinate_parts(penalty: Penalty, p: int, dtype: Any) -> tuple[list[Any], 
         for term, idx, ws in zip(penalty.terms, plan.chosen, plan.weights, strict=True)
         if idx
     ]
+    left_out = [term for term, idx in zip(penalty.terms, plan.chosen, strict=True) if not idx]
+    if left_out:
+        raise ValueError(
+            f"{left_out[0]!r} does not apply to the coefficient vector (shape ({p},)): its "
+            "mask or its kind (nuclear, spectral, orthogonal need matrices) leaves it out, so "
+            "it would change nothing. jr.linear penalizes the coefficients: use l1, l2, "
+            "elastic_net, ... with the default mask."
+        )
     sizes = set()
     for term, _ in chosen:
         if isinstance(term, GroupLasso) and term.reshape is not None and len(term.reshape) == 2:
@@ -262,8 +286,8 @@ def _l1_l2(parts, shape, dtype):
     l2 coefficient of an l1 / group-lasso / l2 / elastic-net penalty."""
     a = jnp.zeros(shape, dtype)
     b = jnp.zeros(shape, dtype)
-    for part, w in parts:
-        c = jnp.asarray(part.strength, dtype) * (1.0 if w is None else w)
+    for part, w in parts:  # hyper: a traced negative strength or weight becomes NaN
+        c = hyper(part.strength, dtype) * (1.0 if w is None else hyper(w, dtype))
         if part.name == "l2":
             b = b + c
         elif part.name == "l1":
@@ -359,9 +383,17 @@ def _solve(
         return jnp.where(lz > 0, jnp.sqrt(jnp.sum(step * step, axis=1)) * lz, 0.0)
 
     def gap_of(w, z, g):
+        """The duality gap (or the stationarity residual) and, in the same units, the largest
+        residual of what the gap does not see: the intercept and unpenalized blocks."""
+        _, _, icpt = intercept_step(jnp.zeros((), dtype), z)
         if gap_kind == "stationarity":
-            return jnp.max(violation(w, g, z), initial=0.0)
-        return primal(w, z) - _dual(loss, y, sn, z, w, g, a1, b2)
+            return jnp.max(violation(w, g, z), initial=0.0), icpt
+        free = (a1[:, 0] == 0) & (b2[:, 0] == 0) & (lips > 0)  # unpenalized blocks
+        g2 = jnp.sum(g * g, axis=1) / jnp.where(free, lips, 1.0)  # ||g_j||^2 / L_j
+        rest = jnp.maximum(icpt, jnp.max(jnp.where(free, g2, 0.0), initial=0.0))
+        # a negative difference means the dual point is off (unpenalized blocks): the
+        # residual bounds it from above
+        return jnp.maximum(primal(w, z) - _dual(loss, y, sn, z, w, g, a1, b2), rest), rest
 
     def intercept_step(b, z):
         """A Newton step on the intercept (exact for the squared loss); its residual."""
@@ -473,12 +505,13 @@ def _solve(
         return (st.it < max_iter) & ~st.done
 
     def outer_body(st: _State) -> _State:
-        b, z, _ = intercept_step(st.b, st.z)
+        # z afresh from w: the coordinate updates' running z drifts (float32 above all), and
+        # the gap must be that of the returned coefficients
+        b, z, _ = intercept_step(st.b, cols.matvec(st.w) + st.b)
         g = grad_full(z)
         viol = violation(st.w, g, z)
-        gap = gap_of(st.w, z, g)
-        # converged: the gap, and the intercept's gradient (the dual point's constraint)
-        done = (gap <= tol) & (intercept_step(b, z)[2] <= tol)
+        gap, rest = gap_of(st.w, z, g)
+        done = (gap <= tol) & (rest <= tol)
         active = jnp.any(st.w != 0, axis=1)
         count = jnp.clip(2 * jnp.sum(active), ws_min, g_count)
         ws = jax.lax.top_k(jnp.where(active, jnp.inf, viol), g_count)[1]
@@ -498,41 +531,56 @@ def _solve(
     zero = jnp.zeros((), jnp.int32)
     st = _State(w0, b0, z0, zero, zero, jnp.asarray(jnp.inf, dtype), jnp.zeros((), bool))
     st = jax.lax.while_loop(outer_cond, outer_body, st)
-    gap = gap_of(st.w, st.z, grad_full(st.z))  # at the returned point
-    return st._replace(gap=gap, done=(gap <= tol) & (intercept_step(st.b, st.z)[2] <= tol))
+    z = cols.matvec(st.w) + st.b
+    gap, rest = gap_of(st.w, z, grad_full(z))  # at the returned point
+    # NaN anywhere (data, a traced negative strength) makes the coefficients NaN: CD's
+    # comparisons with NaN skip every update and would leave them at their start
+    bad = ~jnp.isfinite(gap) | ~jnp.isfinite(rest)
+    w = jnp.where(bad, jnp.nan, st.w)
+    b = jnp.where(bad, jnp.nan, st.b)
+    return st._replace(w=w, b=b, z=z, gap=gap, done=(gap <= tol) & (rest <= tol) & ~bad)
 
 
 def _pen_value(parts, w):
     total = jnp.zeros((), w.dtype)
     for part, wt in parts:
         raw = part.raw(w, wt)
-        total = total + (jnp.asarray(part.strength, w.dtype) * raw if part.homogeneous else raw)
+        total = total + (hyper(part.strength, w.dtype) * raw if part.homogeneous else raw)
     return total
 
 
 def _dual(loss, y, sn, z, w, g, a1, b2):
-    r"""The dual objective at the rescaled residual (celer's / scikit-learn's dual point).
+    r"""A dual objective and the unpenalized blocks' residual, at the scaled residual.
 
-    Stationarity is :math:`-g_j \in a_j \partial\lVert w_j\rVert + b_j w_j` per block; the
-    dual constraint :math:`\lVert g_j + b_j w_j \rVert \le a_j` (an l2 part makes the dual
-    smooth there: scikit-learn's elastic-net gap). The residual is scaled by ``c <= 1`` to
-    meet it.
+    The primal is :math:`\sum_i s_i f_i(z_i) + \sum_j h_j(w_j)`, :math:`h_j(v) = a_j \lVert
+    v\rVert + \frac{b_j}{2} \lVert v\rVert^2` (l1 / group lasso :math:`a`, l2 :math:`b`); its
+    Fenchel dual at :math:`u = -c\, f'(z)` is :math:`D = -\sum_i s_i f_i^*(-u_i) - \sum_j
+    h_j^*(v_j)`, :math:`v = X^\top (s u) = -c\, g`, with :math:`h_j^*(v) = (\lVert v\rVert -
+    a_j)_+^2 / (2 b_j)` where :math:`b_j > 0` and the constraint :math:`\lVert v_j\rVert \le
+    a_j` where :math:`b_j = 0`, which ``c <= 1`` meets (celer's / scikit-learn's rescaling).
+    Blocks with neither (:math:`a_j = b_j = 0`: unpenalized) would need :math:`v_j = 0`
+    exactly: they are left out of the dual and their optimality is checked on its own, as
+    the intercept's is (in `_solve`).
     """
-    xta = jnp.sqrt(jnp.sum((g + b2 * w) ** 2, axis=1))
-    a = a1[:, 0]
-    ratio = jnp.where(a > 0, xta / jnp.where(a > 0, a, 1.0), 0.0)
+    a, b = a1[:, 0], b2[:, 0]
+    gn = jnp.sqrt(jnp.sum(g * g, axis=1))
+    constrained = (b == 0) & (a > 0)
+    ratio = jnp.where(constrained, gn / jnp.where(constrained, a, 1.0), 0.0)
     dual_norm = jnp.max(ratio, initial=0.0)
     c = jnp.where(dual_norm > 1, 1.0 / dual_norm, 1.0)
-    wl2 = 0.5 * jnp.sum(b2 * w * w)
+    smooth = b > 0
+    conj = jnp.where(
+        smooth, jnp.maximum(c * gn - a, 0.0) ** 2 / (2 * jnp.where(smooth, b, 1.0)), 0.0
+    )
     if loss == "squared":  # -f*(-u) = u y - u^2 / 2 at u = c (y - z)
         u = c * (y - z)
-        return jnp.sum(sn * (u * y - 0.5 * u * u)) - c * c * wl2
+        return jnp.sum(sn * (u * y - 0.5 * u * u)) - jnp.sum(conj)
     # logistic, y in {0, 1}: -f*(-u) = -H(q), q = y - u in [0, 1], u = c (y - sigmoid(z))
     q = jnp.clip(y - c * (y - jax.nn.sigmoid(z)), 0.0, 1.0)
     ent = jnp.where(q > 0, q * jnp.log(jnp.where(q > 0, q, 1.0)), 0.0) + jnp.where(
         q < 1, (1 - q) * jnp.log(jnp.where(q < 1, 1 - q, 1.0)), 0.0
     )
-    return -jnp.sum(sn * ent) - c * c * wl2
+    return -jnp.sum(sn * ent) - jnp.sum(conj)
 
 
 # --------------------------------------------------------------------------------------------
@@ -554,8 +602,13 @@ def _prepare(X, y, sample_weight, loss, dtype):
         s = jnp.asarray(sample_weight, dtype)
         if s.shape != (n,):
             raise ValueError(f"sample_weight must have shape ({n},); got shape {s.shape}.")
-        if not isinstance(s, jax.core.Tracer) and not bool(jnp.all(s >= 0) & (jnp.sum(s) > 0)):
-            raise ValueError("sample_weight must be >= 0 with a positive sum.")
+        if not isinstance(s, jax.core.Tracer) and not bool(
+            jnp.all(jnp.isfinite(s) & (s >= 0)) & (jnp.sum(s) > 0)
+        ):
+            raise ValueError(
+                "sample_weight must be finite and >= 0 with a positive sum; got min "
+                f"{float(jnp.min(s))}, sum {float(jnp.sum(s))}."
+            )
     if (
         loss == "logistic"
         and not isinstance(y, jax.core.Tracer)
@@ -642,7 +695,14 @@ def fit(
     ``Lasso(tol=...)`` does; for the logistic loss, ``tol`` times the intercept-only model's
     loss. Otherwise (Huber, Poisson, non-convex penalties) ``gap`` is the largest prox-gradient
     residual :math:`\max_j L_j |w_j - \mathrm{prox}_{\mathrm{pen}_j/L_j}(w_j - g_j/L_j)|`,
-    0 exactly at a stationary point, with the same scale. The algorithm is in the module
+    0 exactly at a stationary point, with the same scale. ``tol`` below ``50 eps`` of the
+    dtype (6e-6 in float32, 1e-14 in float64) is raised to it: the gap is a difference of two
+    nearly equal numbers and cannot be certified below that. A fit that stops at
+    ``max_iter`` warns (eagerly; under `jax.jit`, read ``converged``). Unpenalized features
+    (a strength or weight of 0, no l2) have no dual constraint: their certificate is the
+    decrease a coordinate step could still make, :math:`\lVert g_j\rVert^2 / L_j`, looser
+    than a gap by the design's conditioning: ask for a smaller ``tol`` for least squares
+    without a penalty. The algorithm is in the module
     docstring (``jaxreg/_linear.py``). jit-able in ``y``, ``sample_weight``, the penalty's
     leaves and a dense ``X``.
 
@@ -670,7 +730,8 @@ def fit(
     if not isinstance(penalty, Penalty):
         raise TypeError(f"penalty must be a jaxreg Penalty; got {type(penalty).__name__}.")
     w0, b0 = _init(init, p, dtype)
-    return _fit_jit(
+    _coordinate_parts(penalty, p, dtype)  # its errors, eagerly, with readable values
+    res = _fit_jit(
         cols,
         yj,
         s,
@@ -686,6 +747,26 @@ def fit(
         ws_min,
         anderson,
     )
+    _warn_unconverged(res, "fit")
+    return res
+
+
+def _warn_unconverged(res: LinearResult, what: str) -> None:
+    """scikit-learn's ConvergenceWarning, eagerly (under jit the caller reads ``converged``)."""
+    conv = res.converged
+    if isinstance(conv, jax.core.Tracer):
+        return
+    conv = np.asarray(conv)
+    if not conv.all():
+        import warnings
+
+        where = "" if conv.ndim == 0 else f" at {int((~conv).sum())} of {conv.size} strengths"
+        warnings.warn(
+            f"jr.linear.{what} did not reach tol{where} (NaN in the data, or max_iter / "
+            "max_epochs too small); read LinearResult.converged and .gap.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _init(init, p, dtype):
@@ -720,7 +801,9 @@ def _fit_jit(
 ):
     p = w0.shape[0]
     parts, size = _coordinate_parts(penalty, p, w0.dtype)
-    tol_abs = tol * _tol_scale(loss, delta, y, s, fit_intercept)
+    tol_abs = jnp.maximum(tol, 50 * float(jnp.finfo(y.dtype).eps)) * _tol_scale(
+        loss, delta, y, s, fit_intercept
+    )
     st = _solve(
         cols.blocks(size),
         y,
@@ -767,11 +850,17 @@ def path(
     """
     _check_common(tol, max_iter, max_epochs, ws_min, anderson)
     cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
+    if strengths is None or isinstance(strengths, str):
+        raise TypeError(
+            "strengths must be a 1-d array of strengths, e.g. jr.select.strength_grid("
+            f"lambda_max, num=30); got {strengths!r}."
+        )
     strengths = jnp.asarray(strengths, dtype)
     if strengths.ndim != 1 or strengths.shape[0] == 0:
         raise ValueError(f"strengths must be a non-empty 1-d array; got shape {strengths.shape}.")
     build = _builder(penalty)
-    return _path_jit(
+    _coordinate_parts(build(float(strengths[0])), p, dtype)  # its errors, eagerly
+    res = _path_jit(
         cols,
         yj,
         s,
@@ -786,6 +875,8 @@ def path(
         ws_min,
         anderson,
     )
+    _warn_unconverged(res, "path")
+    return res
 
 
 @functools.partial(jax.jit, static_argnums=(3, 6, 7, 8, 9, 10, 11, 12))
@@ -806,7 +897,9 @@ def _path_jit(
 ):
     p = cols.values.shape[0]
     dtype = cols.values.dtype
-    tol_abs = tol * _tol_scale(loss, delta, y, s, fit_intercept)
+    tol_abs = jnp.maximum(tol, 50 * float(jnp.finfo(y.dtype).eps)) * _tol_scale(
+        loss, delta, y, s, fit_intercept
+    )
     size = _coordinate_parts(build(strengths[0]), p, dtype)[1]
     blocks = cols.blocks(size)
 
@@ -881,10 +974,16 @@ def cross_validate(
 
     _check_common(tol, max_iter, max_epochs, ws_min, anderson)
     cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
+    if strengths is None or isinstance(strengths, str):
+        raise TypeError(
+            "strengths must be a 1-d array of strengths, e.g. jr.select.strength_grid("
+            f"lambda_max, num=30); got {strengths!r}."
+        )
     strengths = jnp.asarray(strengths, dtype)
     if strengths.ndim != 1 or strengths.shape[0] == 0:
         raise ValueError(f"strengths must be a non-empty 1-d array; got shape {strengths.shape}.")
     build = _builder(penalty)
+    _coordinate_parts(build(float(strengths[0])), p, dtype)  # its errors, eagerly
     if groups is not None and not hasattr(folds, "split"):
         raise ValueError(
             f"groups= needs a group splitter, e.g. folds=GroupKFold({folds}); folds={folds!r} "

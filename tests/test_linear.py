@@ -264,6 +264,38 @@ def test_l1_with_poisson_and_huber_equals_fista(loss):
     assert 0 < np.count_nonzero(np.asarray(f.coef)) < X.shape[1]
 
 
+def test_no_l1_part_ridge_and_ols_equal_sklearn():
+    """Found by a review: penalties without an l1 part returned zeros marked converged."""
+    from sklearn.linear_model import LinearRegression, Ridge
+
+    X, y = diabetes()
+    n = len(y)
+    m = Ridge(alpha=0.1 * n, tol=1e-12).fit(X, y)  # Ridge's alpha / n is our l2 strength
+    for pen in [jr.l2(0.1), jr.elastic_net(0.1, 0.0)]:
+        f = jr.linear.fit(X, y, pen, tol=TIGHT)
+        assert bool(f.converged) and float(f.gap) >= 0
+        # a gap g certifies |w - w*| <= sqrt(2 g / mu): 1e-5 relative here
+        assert_close(np.asarray(f.coef), m.coef_, rtol=1e-5, what=repr(pen))
+    ols = LinearRegression().fit(X, y)
+    for pen in [jr.l1(0.0), jr.l1(0.1, weights=np.zeros(10))]:
+        f = jr.linear.fit(X, y, pen, tol=1e-14, max_iter=1000)
+        assert_close(np.asarray(f.coef), ols.coef_, rtol=1e-5, what=repr(pen))
+    with pytest.raises(ValueError, match="does not apply to the coefficient vector"):
+        jr.linear.fit(X, y, jr.nuclear(0.5))
+
+
+def test_nan_data_and_traced_negative_strength_give_nan():
+    X, y = diabetes()
+    Xn = X.copy()
+    Xn[3, 4] = np.nan
+    for fi in (True, False):
+        with pytest.warns(RuntimeWarning, match="did not reach tol"):
+            f = jr.linear.fit(Xn, y, jr.l1(0.5), fit_intercept=fi)
+        assert np.isnan(np.asarray(f.coef)).all() and not bool(f.converged)
+    f = jax.jit(lambda s: jr.linear.fit(X, y, jr.l1(s)))(-1.0)
+    assert np.isnan(np.asarray(f.coef)).all() and not bool(f.converged)
+
+
 def test_mcp_reaches_skglm_objective():
     from skglm import GeneralizedLinearEstimator
     from skglm.datafits import Quadratic
@@ -307,8 +339,10 @@ def test_nan_in_the_data_propagates():
     X, y = diabetes()
     y = y.copy()
     y[3] = np.nan
-    f = jr.linear.fit(X, y, jr.l1(0.5), max_iter=5)
+    with pytest.warns(RuntimeWarning, match="did not reach tol"):
+        f = jr.linear.fit(X, y, jr.l1(0.5), max_iter=5)
     assert np.isnan(float(f.gap)) and not bool(f.converged)
+    assert np.isnan(np.asarray(f.coef)).all()
 
 
 @pytest.mark.parametrize(
@@ -319,7 +353,7 @@ def test_nan_in_the_data_propagates():
         ({"max_iter": 0}, ValueError, "max_iter must be an int >= 1"),
         ({"anderson": 1}, ValueError, "anderson must be 0"),
         ({"y": np.ones(3)}, ValueError, r"y must have shape \(n_samples,\)"),
-        ({"sample_weight": -np.ones(442)}, ValueError, "sample_weight must be >= 0"),
+        ({"sample_weight": -np.ones(442)}, ValueError, "sample_weight must be finite and >= 0"),
         ({"loss": "logistic"}, ValueError, "labels y in"),
         ({"loss": "poisson", "y": -np.ones(442)}, ValueError, "counts y >= 0"),
         ({"penalty": jr.group_lasso(0.1)}, NotImplementedError, "elementwise penalties"),
