@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 
@@ -119,3 +124,22 @@ def assert_same_training(params, framework_weights, init, dtype):
         assert got.dtype == np.dtype(dtype)
         np.testing.assert_allclose(f64(got), want, rtol=0, atol=rtol * np.abs(want).max())
         assert np.abs(want - x0).max() > 0.05
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run_example(script: str, tmp: Path, *args: str) -> tuple[str, dict, Path]:
+    """Run ``examples/<script>`` as a user does (its own process, JAX defaults) with ``--plot``
+    and ``--json`` into ``tmp``; return its stdout, its JSON and the plot's path."""
+    out, png = tmp / f"{Path(script).stem}.json", tmp / f"{Path(script).stem}.png"
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), "--plot", str(png), "--json", str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert png.stat().st_size > 0
+    return proc.stdout, json.loads(out.read_text()), png

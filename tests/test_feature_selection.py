@@ -3,41 +3,19 @@ noise rows exactly 0 and staying 0, the Iris rows kept, accuracy within 3 points
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from helpers import run_example
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "feature_selection.py"
 
-
-def run_example(tmp_path: Path, *args: str) -> dict:
-    out = tmp_path / "fs.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(EXAMPLE),
-            "--plot",
-            str(tmp_path / "fs.png"),
-            "--json",
-            str(out),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "selected features:" in proc.stdout
-    return json.loads(out.read_text())
+def run_fs(tmp_path, *args: str) -> dict:
+    stdout, res, _ = run_example("feature_selection.py", tmp_path, *args)
+    assert "selected features:" in stdout
+    return res
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    return run_example(tmp_path_factory.mktemp("fs"))
+    return run_fs(tmp_path_factory.mktemp("fs"))
 
 
 def test_noise_rows_are_exactly_zero_and_stay_zero(result):
@@ -58,5 +36,5 @@ def test_accuracy_within_three_points_of_unregularized(result):
 
 def test_plain_prox_after_adam_at_the_same_strength_selects_nothing(tmp_path):
     """The documented trap: without preconditioning, no noise row is held at 0."""
-    plain = run_example(tmp_path, "--precondition", "none")
+    plain = run_fs(tmp_path, "--precondition", "none")
     assert len(plain["selected"]) == len(plain["names"])

@@ -5,39 +5,16 @@ NumPy from the exported arrays, not taken from the example's own report."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "structured_sparsity.py"
+from helpers import run_example
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ss")
-    out = tmp / "ss.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(EXAMPLE),
-            "--quick",
-            "--plot",
-            str(tmp / "ss.png"),
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "N:M (axis=0)" in proc.stdout and (tmp / "ss.png").stat().st_size > 0
-    return json.loads(out.read_text())
+    stdout, res, _ = run_example("structured_sparsity.py", tmp_path_factory.mktemp("ss"), "--quick")
+    assert "N:M (axis=0)" in stdout
+    return res
 
 
 def arrays(params):

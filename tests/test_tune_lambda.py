@@ -6,33 +6,19 @@ single strength. The reported numbers are recomputed here from the exported coef
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_example
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "tune_lambda.py"
 PROBLEMS = ["diabetes", "synthetic"]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("tune")
-    out = tmp / "tune.json"
-    proc = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--plot", str(tmp / "tune.png"), "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (tmp / "tune.png").stat().st_size > 0
-    return proc.stdout, json.loads(out.read_text())
+    stdout, res, _ = run_example("tune_lambda.py", tmp_path_factory.mktemp("tune"))
+    return stdout, res
 
 
 @pytest.fixture(scope="module")

@@ -5,40 +5,19 @@ scan's."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "unrolled_hypergradient.py"
+from helpers import run_example
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("uh")
-    out = tmp / "uh.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(EXAMPLE),
-            "--quick",
-            "--plot",
-            str(tmp / "uh.png"),
-            "--json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    stdout, res, png = run_example(
+        "unrolled_hypergradient.py", tmp_path_factory.mktemp("uh"), "--quick"
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "hypergradient vs central FD" in proc.stdout
-    assert (tmp / "uh.png").stat().st_size > 10_000
-    return json.loads(out.read_text())
+    assert "hypergradient vs central FD" in stdout
+    assert png.stat().st_size > 10_000
+    return res
 
 
 def test_agrees_with_central_finite_difference(result):
