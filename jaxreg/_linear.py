@@ -850,16 +850,7 @@ def path(
     """
     _check_common(tol, max_iter, max_epochs, ws_min, anderson)
     cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
-    if strengths is None or isinstance(strengths, str):
-        raise TypeError(
-            "strengths must be a 1-d array of strengths, e.g. jr.select.strength_grid("
-            f"lambda_max, num=30); got {strengths!r}."
-        )
-    strengths = jnp.asarray(strengths, dtype)
-    if strengths.ndim != 1 or strengths.shape[0] == 0:
-        raise ValueError(f"strengths must be a non-empty 1-d array; got shape {strengths.shape}.")
-    build = _builder(penalty)
-    _coordinate_parts(build(float(strengths[0])), p, dtype)  # its errors, eagerly
+    strengths, build = _path_args(strengths, penalty, p, dtype)
     res = _path_jit(
         cols,
         yj,
@@ -974,16 +965,7 @@ def cross_validate(
 
     _check_common(tol, max_iter, max_epochs, ws_min, anderson)
     cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
-    if strengths is None or isinstance(strengths, str):
-        raise TypeError(
-            "strengths must be a 1-d array of strengths, e.g. jr.select.strength_grid("
-            f"lambda_max, num=30); got {strengths!r}."
-        )
-    strengths = jnp.asarray(strengths, dtype)
-    if strengths.ndim != 1 or strengths.shape[0] == 0:
-        raise ValueError(f"strengths must be a non-empty 1-d array; got shape {strengths.shape}.")
-    build = _builder(penalty)
-    _coordinate_parts(build(float(strengths[0])), p, dtype)  # its errors, eagerly
+    strengths, build = _path_args(strengths, penalty, p, dtype)
     if groups is not None and not hasattr(folds, "split"):
         raise ValueError(
             f"groups= needs a group splitter, e.g. folds=GroupKFold({folds}); folds={folds!r} "
@@ -1019,6 +1001,21 @@ def cross_validate(
     host = np.asarray(strengths, np.float64)
     mean, std, best, one_se = _choose(host, scores)
     return CVResult(host, scores, mean, std, best, one_se)
+
+
+def _path_args(strengths: Any, penalty: Any, p: int, dtype: Any) -> tuple[jax.Array, Any]:
+    """The strengths as a 1-d array and the penalty as a builder, checked eagerly."""
+    if strengths is None or isinstance(strengths, str):
+        raise TypeError(
+            "strengths must be a 1-d array of strengths, e.g. jr.select.strength_grid("
+            f"lambda_max, num=30); got {strengths!r}."
+        )
+    strengths = jnp.asarray(strengths, dtype)
+    if strengths.ndim != 1 or strengths.shape[0] == 0:
+        raise ValueError(f"strengths must be a non-empty 1-d array; got shape {strengths.shape}.")
+    build = _builder(penalty)
+    _coordinate_parts(build(float(strengths[0])), p, dtype)  # its errors, with readable values
+    return strengths, build
 
 
 def _builder(penalty: Any):
