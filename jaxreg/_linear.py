@@ -961,22 +961,12 @@ def cross_validate(
     Returns:
       `jaxreg.select.CVResult` (``best_strength``, ``one_se_strength``, per-fold ``scores``).
     """
-    from ._select import CVResult, _choose, _splitter
+    from ._select import CVResult, _choose, fold_splits
 
     _check_common(tol, max_iter, max_epochs, ws_min, anderson)
     cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
     strengths, build = _path_args(strengths, penalty, p, dtype)
-    if groups is not None and not hasattr(folds, "split"):
-        raise ValueError(
-            f"groups= needs a group splitter, e.g. folds=GroupKFold({folds}); folds={folds!r} "
-            "would ignore the groups."
-        )
-    y_np = np.asarray(y)
-    splitter = _splitter(folds, stratified, seed, y_np)
-    dummy = np.zeros((n, 1))
-    splits = list(
-        splitter.split(dummy, y_np) if groups is None else splitter.split(dummy, y_np, groups)
-    )
+    splits = fold_splits(folds, stratified, groups, seed, np.zeros((n, 1)), np.asarray(y))
     train = np.zeros((len(splits), n), bool)
     for k, (tr, _) in enumerate(splits):
         train[k, tr] = True

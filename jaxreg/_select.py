@@ -194,6 +194,20 @@ def _splitter(folds: Any, stratified: bool | None, seed: int, y: np.ndarray):
     return cls(n_splits=folds, shuffle=True, random_state=seed)
 
 
+def fold_splits(
+    folds: Any, stratified: bool | None, groups: Any, seed: int, X: Any, y: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, test) row indices of each fold (`cross_validate`'s folds; also
+    `jaxreg.linear.cross_validate`'s)."""
+    if groups is not None and not hasattr(folds, "split"):
+        raise ValueError(
+            f"groups= needs a group splitter, e.g. folds=GroupKFold({folds}); folds={folds!r} "
+            "would ignore the groups."
+        )
+    splitter = _splitter(folds, stratified, seed, y)
+    return list(splitter.split(X, y) if groups is None else splitter.split(X, y, groups))
+
+
 def _choose(strengths: np.ndarray, scores: np.ndarray) -> tuple[Any, ...]:
     """Mean, population std, best and one-SE strengths of a (folds, K) score table.
 
@@ -260,15 +274,7 @@ def cross_validate(
         raise ValueError(
             f"X and y must have the same number of rows; got {len(X_np)} and {len(y_np)}."
         )
-    if groups is not None and not hasattr(folds, "split"):
-        raise ValueError(
-            f"groups= needs a group splitter, e.g. folds=GroupKFold({folds}); folds={folds!r} "
-            "would ignore the groups."
-        )
-    splitter = _splitter(folds, stratified, seed, y_np)
-    splits = list(
-        splitter.split(X_np, y_np) if groups is None else splitter.split(X_np, y_np, groups)
-    )
+    splits = fold_splits(folds, stratified, groups, seed, X_np, y_np)
     by_shape: dict[tuple[int, int], list[int]] = {}
     for i, (tr, te) in enumerate(splits):
         by_shape.setdefault((len(tr), len(te)), []).append(i)
