@@ -4,12 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install test parity lint format bench clean
+.PHONY: help install test parity lint format bench docs clean
 
 help:
 	@echo "make parity   set up and run the parity suite (JAX vs TensorFlow/Keras vs PyTorch)"
 	@echo "make test     set up and run lint + the test suite (incl. doctests and a reduced parity run)"
 	@echo "make bench    set up and run the CPU benchmarks (about 15 minutes; writes benchmarks/results/)"
+	@echo "make docs     build the documentation site into site/ (mkdocs --strict; part of make test)"
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +29,13 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 # Doctests run in their own process: tests/ turns on float64, doctests show JAX's defaults.
-test: lint
+test: lint docs
 	$(PY) -m pytest -q --doctest-modules jaxreg
 	$(PY) -m pytest -q tests
+
+# --strict: a broken link or cross-reference, or a public name without a docstring, fails.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 parity: $(STAMP)
 	$(PY) -m parity --json parity/results/report.json --markdown parity/results/report.md --plot parity/results/divergence.png

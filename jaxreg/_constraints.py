@@ -31,14 +31,17 @@ class Constraint(Term):
     positively_homogeneous: ClassVar[bool] = False
 
     def inside(self, x: jax.Array) -> jax.Array:
+        """Whether ``x`` lies in the set: a bool array (elementwise, or one per group)."""
         raise NotImplementedError
 
     def raw(self, x: jax.Array, w: Any) -> jax.Array:
+        """The indicator on one leaf: 0 inside the set, +inf outside, NaN if ``x`` has a NaN."""
         z = nx.upcast(x)
         value = jnp.where(jnp.all(self.inside(z)), 0.0, jnp.inf).astype(z.dtype)
         return jnp.where(jnp.any(jnp.isnan(z)), jnp.nan, value)
 
     def scaled(self, factor: Any) -> Term:
+        """``factor * indicator`` is the indicator itself for ``factor > 0``; others raise."""
         if not isinstance(factor, jax.core.Tracer) and not factor > 0:
             raise ValueError(
                 f"a constraint can only be scaled by a positive factor; got {factor!r}."

@@ -150,12 +150,23 @@ _vmapped = functools.lru_cache(maxsize=64)(_vmap_jit)  # sweep(cache=True): boun
 
 
 class CVResult(NamedTuple):
-    strengths: np.ndarray  # (K,)
-    scores: np.ndarray  # (folds, K), higher is better
-    mean_score: np.ndarray  # (K,)
-    std_score: np.ndarray  # (K,), population std over folds (as scikit-learn's cv_results_)
-    best_strength: float  # argmax of mean_score (the largest strength on ties; NaN worst)
-    one_se_strength: float  # largest strength within one standard error of best (glmnet)
+    """The result of `jaxreg.select.cross_validate` (`jaxreg.select.plot_cv` draws it).
+
+    Attributes:
+      strengths: (K,) the strengths evaluated
+      scores: (folds, K), higher is better
+      mean_score: (K,) mean over folds
+      std_score: (K,), population std over folds (as scikit-learn's cv_results_)
+      best_strength: argmax of mean_score (the largest strength on ties; NaN worst)
+      one_se_strength: largest strength within one standard error of best (glmnet)
+    """
+
+    strengths: np.ndarray
+    scores: np.ndarray
+    mean_score: np.ndarray
+    std_score: np.ndarray
+    best_strength: float
+    one_se_strength: float
 
 
 def _require(module: str, *, what: str, extra: str) -> Any:
@@ -316,10 +327,19 @@ def cross_validate(
 
 
 class PathResult(NamedTuple):
-    strengths: np.ndarray  # (K,)
-    params: Any  # the parameter pytree stacked along a leading strength axis
-    iterations: jax.Array  # (K,) solver iterations per strength
-    converged: jax.Array  # (K,)
+    """The result of `jaxreg.select.path` (`jaxreg.select.plot_path` draws it).
+
+    Attributes:
+      strengths: (K,) the strengths, in the order solved
+      params: the parameter pytree stacked along a leading strength axis
+      iterations: (K,) solver iterations per strength
+      converged: (K,) whether each solve converged
+    """
+
+    strengths: np.ndarray
+    params: Any
+    iterations: jax.Array
+    converged: jax.Array
 
 
 def path(

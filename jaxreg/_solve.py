@@ -17,9 +17,17 @@ from ._penalty import Penalty
 
 
 class SolveInfo(NamedTuple):
-    iterations: jax.Array  # proximal-gradient steps taken
-    converged: jax.Array  # relative change of the iterate fell below tol
-    objective: jax.Array  # objective(params) + penalty(params) at the returned params
+    """What `jaxreg.solve` reports beside the solution.
+
+    Attributes:
+      iterations: proximal-gradient steps taken
+      converged: relative change of the iterate fell below tol
+      objective: objective(params) + penalty(params) at the returned params
+    """
+
+    iterations: jax.Array
+    converged: jax.Array
+    objective: jax.Array
 
 
 class _Carry(NamedTuple):

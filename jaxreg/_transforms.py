@@ -13,8 +13,15 @@ from ._penalty import Penalty, check_scalar
 
 
 class ProximalState(NamedTuple):
-    count: jax.Array  # number of updates so far, for learning-rate schedules
-    adam: Any = ()  # optax.ScaleByAdamState when precondition="adam"
+    """The optax state of `jaxreg.transforms.proximal`.
+
+    Attributes:
+      count: number of updates so far, for learning-rate schedules
+      adam: optax.ScaleByAdamState when precondition="adam"
+    """
+
+    count: jax.Array
+    adam: Any = ()
 
 
 def proximal(

@@ -64,12 +64,23 @@ def hypergradient(
 
 
 class TuneResult(NamedTuple):
-    hyper: Any  # the hyperparameters with the lowest validation loss seen (positive)
-    params: Any  # the solution(s) there (a leading fold axis with ``data``)
-    val_loss: float  # the validation loss there (mean over folds with ``data``)
-    history_hyper: list[Any]  # every evaluated point, in order
-    history_loss: np.ndarray  # (evaluations,) its validation loss
-    solves: np.ndarray  # (evaluations,) solves used so far (per fold), after each evaluation
+    """The result of `jaxreg.select.tune` (`jaxreg.select.plot_tune` draws it).
+
+    Attributes:
+      hyper: the hyperparameters with the lowest validation loss seen (positive)
+      params: the solution(s) there (a leading fold axis with ``data``)
+      val_loss: the validation loss there (mean over folds with ``data``)
+      history_hyper: every evaluated point, in order
+      history_loss: (evaluations,) its validation loss
+      solves: (evaluations,) solves used so far (per fold), after each evaluation
+    """
+
+    hyper: Any
+    params: Any
+    val_loss: float
+    history_hyper: list[Any]
+    history_loss: np.ndarray
+    solves: np.ndarray
 
 
 def tune(

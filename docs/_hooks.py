@@ -1,0 +1,36 @@
+"""mkdocs hooks: the API reference has an entry for every public name (``__all__`` of
+``jaxreg`` and of its public submodules), or ``mkdocs build`` fails."""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+from mkdocs.exceptions import PluginError
+
+MODULES = ["jaxreg", *(f"jaxreg.{m}" for m in ("constraints", "conventions", "linear"))]
+MODULES += [f"jaxreg.{m}" for m in ("masks", "select", "transforms")]
+
+_documented: set[str] = set()
+
+
+def on_pre_build(config, **kwargs):
+    _documented.clear()
+
+
+def on_page_content(html, page, config, files, **kwargs):
+    if page.file.src_uri.startswith("api/"):
+        _documented.update(re.findall(r'<h\d id="(jaxreg[\w.]*)"', html))
+    return html
+
+
+def on_post_build(config, **kwargs):
+    public = set()
+    for name in MODULES:
+        module = importlib.import_module(name)
+        public |= {
+            f"{name}.{n}" for n in module.__all__ if f"jaxreg.{n}" not in MODULES
+        }  # submodules have their own page
+    missing = sorted(public - _documented)
+    if missing:
+        raise PluginError(f"the API reference (docs/api/*.md) has no entry for {missing}")
