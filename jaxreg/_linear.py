@@ -309,6 +309,7 @@ class _State(NamedTuple):
     epochs: jax.Array
     gap: jax.Array
     done: jax.Array
+    g: Any = None  # X^T (s loss'(z)) at w: the full gradient (what `path` carries on)
 
 
 def _solve(
@@ -327,8 +328,13 @@ def _solve(
     max_epochs: int,
     ws_min: int,
     anderson: int,
+    lips: jax.Array | None = None,
+    zg0: tuple[jax.Array, jax.Array] | None = None,
 ) -> _State:
-    """The working-set loop on blocks: ``w0`` has shape ``(G, B)``, ``cols`` is in blocks."""
+    """The working-set loop on blocks: ``w0`` has shape ``(G, B)``, ``cols`` is in blocks.
+
+    ``lips`` (the blocks' curvature bounds) and ``zg0`` (``X w0 + b0`` and the full gradient
+    there, as the previous fit of a path returns them) save passes over ``X`` when given."""
     value, deriv, kappa = _loss(loss, delta)
     g_count, size = w0.shape
     dtype = w0.dtype
@@ -336,7 +342,8 @@ def _solve(
     bounded = kappa is not None
     if not bounded and size > 1:
         raise NotImplementedError(f"loss={loss!r} with group penalties is not supported yet.")
-    lips = kappa * cols.lipschitz(sn) if bounded else None  # (G,)
+    if lips is None:
+        lips = kappa * cols.lipschitz(sn) if bounded else None  # (G,)
     l_b = kappa if bounded else 1.0  # the intercept's curvature bound (sn sums to 1)
 
     def lipschitz(z):  # the blocks' curvature bounds; at z for a loss without a global one
@@ -527,18 +534,192 @@ def _solve(
         (w, b, z), e = jax.lax.cond(done, stay, run, None)
         return _State(w, b, z, st.it + jnp.where(done, 0, 1), st.epochs + e, gap, done)
 
-    z0 = cols.matvec(w0) + b0
+    if loss == "squared" and size == 1 and simple and cols.rows is None:
+        return _least_squares(
+            cols, y, sn, lips, a1[:, 0], b2[:, 0], w0, b0, zg0,
+            gap_of=gap_of, violation=violation, grad_full=grad_full,
+            fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
+            max_epochs=max_epochs, ws_min=ws_min, anderson=anderson,
+        )  # fmt: skip
+
+    z0 = cols.matvec(w0) + b0 if zg0 is None else zg0[0]
     zero = jnp.zeros((), jnp.int32)
     st = _State(w0, b0, z0, zero, zero, jnp.asarray(jnp.inf, dtype), jnp.zeros((), bool))
     st = jax.lax.while_loop(outer_cond, outer_body, st)
     z = cols.matvec(st.w) + st.b
-    gap, rest = gap_of(st.w, z, grad_full(z))  # at the returned point
-    # NaN anywhere (data, a traced negative strength) makes the coefficients NaN: CD's
-    # comparisons with NaN skip every update and would leave them at their start
+    g = grad_full(z)
+    gap, rest = gap_of(st.w, z, g)  # at the returned point
+    return _finish(st._replace(z=z, g=g), gap, rest, tol)
+
+
+def _finish(st: _State, gap, rest, tol) -> _State:
+    """The returned state: NaN anywhere (data, a traced negative strength) makes the
+    coefficients NaN (CD's comparisons with NaN skip every update and would leave them at
+    their start)."""
     bad = ~jnp.isfinite(gap) | ~jnp.isfinite(rest)
     w = jnp.where(bad, jnp.nan, st.w)
     b = jnp.where(bad, jnp.nan, st.b)
-    return st._replace(w=w, b=b, z=z, gap=gap, done=(gap <= tol) & (rest <= tol) & ~bad)
+    return st._replace(w=w, b=b, gap=gap, done=(gap <= tol) & (rest <= tol) & ~bad)
+
+
+# Working-set capacities (static shapes: one compiled inner solver per capacity, the smallest
+# that holds the working set is picked at run time) and the largest one solved on its Gram
+# matrix: a coordinate update then touches a W-vector instead of an n-vector (0.45 against
+# 1-1.5 us on XLA:CPU), while the Gram costs n W^2 per outer iteration (see
+# benchmarks/README.md).
+_CAPACITIES = (64, 256, 1024, 4096, 16384, 65536)
+_GRAM_MAX = 256
+
+
+def _least_squares(
+    cols, y, sn, lips, a, b2, w0, b0, zg0, *, gap_of, violation, grad_full, fit_intercept,
+    tol, max_iter, max_epochs, ws_min, anderson,
+) -> _State:  # fmt: skip
+    r"""The squared loss with an l1 / l2 / elastic-net penalty, dense ``X``.
+
+    The outer loop is `_solve`'s (full gradient, violations, working set, duality gap) with
+    one pass over ``X`` per iteration: ``z = X w + b`` comes from the working set's columns
+    (every nonzero coefficient is in it). The inner solver runs on the working set's columns
+    gathered into a dense ``(W, n)`` block ``X_W``: cyclic coordinate descent on
+    :math:`\frac12 \sum_i s_i (y_i - x_{W,i}^\top w_W - b)^2 + \sum_j a_j |w_j| +
+    \frac{b_j}{2} w_j^2` carrying either the gradient :math:`X_W \mathrm{diag}(s) (z - y)`
+    (a W-vector, updated with the Gram matrix :math:`X_W \mathrm{diag}(s) X_W^\top`:
+    scikit-learn's ``enet_coordinate_descent_gram``) or, for large working sets, the
+    residual. The gap is always that of :math:`z` and :math:`X^\top s (z - y)` recomputed
+    from ``X``'s columns at the returned coefficients, never from the Gram matrix.
+    """
+    g_count = w0.shape[0]
+    dtype = w0.dtype
+    caps = sorted({c for c in _CAPACITIES if c < g_count} | {g_count})
+    lpos = lips > 0
+    step = 1.0 / jnp.where(lpos, lips, 1.0)
+    thr = a * step  # the soft threshold of each coordinate's prox step
+    shrink = jnp.where(lpos, 1.0 / (1.0 + b2 * step), 0.0)  # 0: an empty column stays
+
+    def branch(cap):
+        gram = cap <= _GRAM_MAX
+
+        def run(w, b, z, g, ws, count, inner_tol):
+            idx = ws[:cap]
+            xc = cols.values[idx, 0]  # (cap, n): every nonzero coefficient is among them
+            wc0 = w[idx, 0]
+            st_c, th_c, sh_c, l_c = step[idx], thr[idx], shrink[idx], lips[idx]
+            a_c, b2_c = a[idx], b2[idx]
+            u = xc @ sn  # the intercept's column in the gradient
+            xs = None if gram else xc * sn
+            gm = (xc * sn) @ xc.T if gram else None
+
+            def coord(k, wc, gk):
+                v = wc[k] - gk * st_c[k]
+                new = jnp.sign(v) * jnp.maximum(jnp.abs(v) - th_c[k], 0.0) * sh_c[k]
+                new = jnp.where(sh_c[k] > 0, new, wc[k])
+                return new, new - wc[k]
+
+            # the carried state: (wc, b, gradient W-vector, intercept's derivative) with the
+            # Gram matrix, (wc, b, residual z - y, 0) without
+            def epoch(c):
+                def upd(k, cc):
+                    wc, b, t, gb, res = cc
+                    if gram:
+                        new, d = coord(k, wc, t[k])
+                        t = t + d * gm[k]
+                        gb = gb + d * u[k]
+                    else:
+                        new, d = coord(k, wc, xs[k] @ t)
+                        t = t + d * xc[k]
+                    return wc.at[k].set(new), b, t, gb, jnp.maximum(res, jnp.abs(d) * l_c[k])
+
+                wc, b, t, gb, res = jax.lax.fori_loop(0, count, upd, (*c, jnp.zeros((), dtype)))
+                if fit_intercept:  # exact: the intercept's curvature is sum(sn) = 1
+                    if not gram:
+                        gb = jnp.sum(sn * t)
+                    db = -gb
+                    b = b + db
+                    t = t + db * u if gram else t + db
+                    gb = jnp.zeros((), dtype)
+                    res = jnp.maximum(res, jnp.abs(db))
+                return (wc, b, t, gb), res
+
+            def state_at(wc, b):  # the carried state from scratch at (wc, b)
+                r = wc @ xc + b - y
+                if gram:
+                    return wc, b, xc @ (sn * r), jnp.sum(sn * r)
+                return wc, b, r, jnp.zeros((), dtype)
+
+            def objective(wc, b):
+                r = wc @ xc + b - y
+                return 0.5 * jnp.sum(sn * r * r) + jnp.sum(a_c * jnp.abs(wc) + 0.5 * b2_c * wc * wc)
+
+            m = anderson
+
+            def cond(c):
+                return (c[1] < max_epochs) & (c[2] > inner_tol) & jnp.isfinite(inner_tol)
+
+            def body(c):
+                st, e, _, hist = c
+                st, crit = epoch(st)
+                if m:
+                    hist = jnp.roll(hist, -1, axis=0).at[-1].set(jnp.append(st[0], st[1]))
+
+                    def extrapolate(st):
+                        uu = jnp.diff(hist, axis=0)
+                        gr = uu @ uu.T
+                        gr = gr + 1e-10 * jnp.trace(gr) * jnp.eye(m, dtype=dtype)
+                        coef = jnp.linalg.solve(gr, jnp.ones(m, dtype))
+                        ext = (coef / jnp.sum(coef)) @ hist[1:]
+                        we, be = ext[:-1], ext[-1]
+                        ok = jnp.isfinite(ext).all() & (objective(we, be) < objective(st[0], st[1]))
+                        return jax.lax.cond(ok, lambda: state_at(we, be), lambda: st)
+
+                    st = jax.lax.cond(
+                        ((e + 1) % m == 0) & (e + 1 > m), extrapolate, lambda x: x, st
+                    )
+                return st, e + 1, crit, hist
+
+            if gram:
+                st0 = (wc0, b, g[idx, 0], jnp.sum(sn * (z - y)))
+            else:
+                st0 = (wc0, b, z - y, jnp.zeros((), dtype))
+            hist0 = jnp.zeros((max(m, 1) + 1, cap + 1), dtype)
+            init = (st0, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype), hist0)
+            (wc, b, _, _), e, _, _ = jax.lax.while_loop(cond, body, init)
+            # z afresh from X's columns at the new coefficients (not from the Gram matrix)
+            return w.at[idx, 0].set(wc), b, wc @ xc + b, e
+
+        return run
+
+    branches = [branch(c) for c in caps]
+    bounds = jnp.asarray(caps[:-1], jnp.int32)
+
+    def outer_cond(st: _State):
+        return (st.it < max_iter) & ~st.done
+
+    def outer_body(st: _State) -> _State:
+        viol = violation(st.w, st.g, st.z)
+        active = jnp.any(st.w != 0, axis=1)
+        count = jnp.clip(2 * jnp.sum(active), ws_min, g_count)
+        ws = jax.lax.top_k(jnp.where(active, jnp.inf, viol), g_count)[1]
+        # (under vmap a finished fit runs this body too: told inf, its inner loop does nothing)
+        inner_tol = jnp.where(st.done, jnp.inf, 0.1 * jnp.max(viol, initial=0.0))
+        which = jnp.sum(count > bounds)  # the smallest capacity >= count
+        w, b, z, e = jax.lax.switch(which, branches, st.w, st.b, st.z, st.g, ws, count, inner_tol)
+        g = grad_full(z)
+        gap, rest = gap_of(w, z, g)
+        done = (gap <= tol) & (rest <= tol)
+        return _State(w, b, z, st.it + 1, st.epochs + e, gap, done, g)
+
+    if zg0 is None:  # the intercept's exact step first, so the first gradient sees it
+        z0 = cols.matvec(w0) + b0
+        db = jnp.sum(sn * (y - z0)) if fit_intercept else 0.0
+        b0, z0 = b0 + db, z0 + db
+        zg0 = (z0, grad_full(z0))
+    z0, g0 = zg0
+    gap, rest = gap_of(w0, z0, g0)
+    zero = jnp.zeros((), jnp.int32)
+    st = _State(w0, b0, z0, zero, zero, gap, (gap <= tol) & (rest <= tol), g0)
+    st = jax.lax.while_loop(outer_cond, outer_body, st)
+    gap, rest = gap_of(st.w, st.z, st.g)  # the state's z and g are X's at the returned point
+    return _finish(st, gap, rest, tol)
 
 
 def _pen_value(parts, w):
@@ -893,9 +1074,17 @@ def _path_jit(
     )
     size = _coordinate_parts(build(strengths[0]), p, dtype)[1]
     blocks = cols.blocks(size)
+    _, deriv, kappa = _loss(loss, delta)
+    sn = s / jnp.sum(s)
+    # loop invariants, computed once: the curvature bounds, and X w + b and the full gradient
+    # at each fit's start (the previous fit's end)
+    lips = None if kappa is None else kappa * blocks.lipschitz(sn)
+    # the first fit starts at w = 0 with the intercept's exact step for the squared loss
+    b0 = jnp.sum(sn * y) if (fit_intercept and loss == "squared") else jnp.zeros((), dtype)
+    z0 = jnp.zeros_like(y) + b0
 
     def step(carry, strength):
-        w, b = carry
+        w, b, z, g = carry
         parts, _ = _coordinate_parts(build(strength), p, dtype)
         st = _solve(
             blocks,
@@ -912,11 +1101,13 @@ def _path_jit(
             max_epochs=max_epochs,
             ws_min=min(ws_min, p // size),
             anderson=anderson,
+            lips=lips,
+            zg0=(z, g),
         )
         w = st.w.reshape(p)
-        return (w, st.b), LinearResult(w, st.b, st.gap, st.it, st.epochs, st.done)
+        return (w, st.b, st.z, st.g), LinearResult(w, st.b, st.gap, st.it, st.epochs, st.done)
 
-    init = (jnp.zeros(p, dtype), jnp.zeros((), dtype))
+    init = (jnp.zeros(p, dtype), b0, z0, blocks.rmatvec(sn * deriv(z0, y)))
     return jax.lax.scan(step, init, strengths)[1]
 
 
