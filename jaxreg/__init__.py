@@ -9,6 +9,8 @@ Penalties are pure functions of a parameter pytree, built once with validated hy
 0.38
 """
 
+from importlib import metadata as _metadata
+
 from . import constraints as constraints
 from . import conventions as conventions
 from . import linear as linear
@@ -34,7 +36,13 @@ from ._penalty import Sum as Sum
 from ._solve import SolveInfo as SolveInfo
 from ._solve import solve as solve
 
-__version__ = "0.1.0"
+# The version is written once, in pyproject.toml, and read from the installed package's metadata.
+# A source tree imported without being installed (on PYTHONPATH) has no metadata: "0+unknown",
+# a valid PEP 440 version below every release.
+try:
+    __version__: str = _metadata.version("jaxreg")
+except _metadata.PackageNotFoundError:  # pragma: no cover - only for an uninstalled source tree
+    __version__ = "0+unknown"
 
 __all__ = [
     "Penalty",

@@ -17,6 +17,7 @@ import optax
 
 from ._masks import kernels
 from ._optimizers import keras_transform, torch_groups, torch_name, torch_transform
+from ._optional import require
 from ._penalties import (
     L1,
     L2,
@@ -182,7 +183,12 @@ def to_keras(pen: Penalty) -> Any:
     >>> jr.conventions.to_keras(jr.l2(0.01)).get_config()
     {'l2': 0.005}
     """
-    import keras
+    keras = require(
+        "keras",
+        what="jaxreg.conventions.to_keras",
+        extra="keras",
+        hint="Without TensorFlow, run Keras on JAX: KERAS_BACKEND=jax.",
+    )
 
     return keras.regularizers.deserialize(to_keras_config(pen))
 

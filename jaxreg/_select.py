@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -13,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._optional import require
 from ._penalty import Penalty, check_scalar, resolve_terms
 from ._solve import solve
 
@@ -169,20 +169,14 @@ class CVResult(NamedTuple):
     one_se_strength: float
 
 
-def _require(module: str, *, what: str, extra: str) -> Any:
-    """Import an optional dependency, or say which jaxreg extra installs it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as e:
-        raise ImportError(
-            f"jaxreg.select.{what} needs {module.split('.')[0]}, which is not installed: "
-            f"pip install 'jaxreg[{extra}]'."
-        ) from e
+def _sklearn(module: str) -> Any:
+    # jr.select.cross_validate and jr.linear.cross_validate split folds with scikit-learn
+    return require(f"sklearn.{module}", what="cross_validate", extra="select")
 
 
 def _splitter(folds: Any, stratified: bool | None, seed: int, y: np.ndarray):
-    selection = _require("sklearn.model_selection", what="cross_validate", extra="select")
-    targets = _require("sklearn.utils.multiclass", what="cross_validate", extra="select")
+    selection = _sklearn("model_selection")
+    targets = _sklearn("utils.multiclass")
 
     if hasattr(folds, "split"):
         return folds
@@ -394,7 +388,7 @@ def _strength_axis(ax: Any, strengths: np.ndarray) -> None:
 def plot_path(result: PathResult, ax: Any = None):
     """Coefficients against the strength (log scale, strongest on the left), as in
     scikit-learn's lasso-path example. Returns the matplotlib figure."""
-    plt = _require("matplotlib.pyplot", what="plot_path", extra="plot")
+    plt = require("matplotlib.pyplot", what="jaxreg.select.plot_path", extra="plot")
 
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4.5))
     leaves = [
@@ -416,7 +410,7 @@ def plot_path(result: PathResult, ax: Any = None):
 def plot_cv(result: CVResult, ax: Any = None):
     """Mean CV score ± one std against the strength, with the best and one-SE strengths marked.
     Returns the matplotlib figure."""
-    plt = _require("matplotlib.pyplot", what="plot_cv", extra="plot")
+    plt = require("matplotlib.pyplot", what="jaxreg.select.plot_cv", extra="plot")
 
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4.5))
     order = np.argsort(result.strengths)

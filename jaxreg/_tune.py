@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ._optional import require
 from ._penalty import Penalty
 from ._solve import solve
 
@@ -237,7 +238,7 @@ def plot_tune(result: TuneResult, grid: tuple[Any, Any] | None = None, ax: Any =
     """The validation loss at each evaluation of `tune`, against the strength (one strength)
     or the evaluation number (several); ``grid=(strengths, losses)`` draws a grid's curve
     beside it. Returns the matplotlib Axes."""
-    import matplotlib.pyplot as plt
+    plt = require("matplotlib.pyplot", what="jaxreg.select.plot_tune", extra="plot")
 
     if ax is None:
         ax = plt.subplots(figsize=(6.5, 4))[1]

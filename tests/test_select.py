@@ -402,7 +402,7 @@ def test_missing_optional_dependencies_name_the_extra(monkeypatch):
     ):
         jr.select.plot_cv(None)
     monkeypatch.setitem(sys.modules, "sklearn.model_selection", None)
-    with pytest.raises(ImportError, match=r"cross_validate needs sklearn.*'jaxreg\[select\]'"):
+    with pytest.raises(ImportError, match=r"cross_validate needs scikit-learn.*'jaxreg\[select\]'"):
         jr.select.cross_validate(
             lambda s, X, y: s, lambda p, X, y: p, [1.0], np.ones((4, 1)), np.ones(4)
         )
