@@ -35,7 +35,7 @@ test: lint docs
 
 # --strict: a broken link or cross-reference, or a public name without a docstring, fails.
 docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 parity: $(STAMP)
 	$(PY) -m parity --json parity/results/report.json --markdown parity/results/report.md --plot parity/results/divergence.png

@@ -1,12 +1,19 @@
-"""mkdocs hooks: the API reference has an entry for every public name (``__all__`` of
-``jaxreg`` and of its public submodules), or ``mkdocs build`` fails."""
+"""mkdocs hooks: the results of ``make parity`` and ``make bench`` (``parity/results/``,
+``benchmarks/results/``) join the site at their repository paths, so the pages that include
+their READMEs link to them as the READMEs do; and the API reference has an entry for every
+public name (``__all__`` of ``jaxreg`` and of its public submodules), or the build fails."""
 
 from __future__ import annotations
 
 import importlib
 import re
+from pathlib import Path
 
 from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = {"parity/results": (".png",), "benchmarks/results": (".png", ".md")}
 
 MODULES = ["jaxreg", *(f"jaxreg.{m}" for m in ("constraints", "conventions", "linear"))]
 MODULES += [f"jaxreg.{m}" for m in ("masks", "select", "transforms")]
@@ -16,6 +23,15 @@ _documented: set[str] = set()
 
 def on_pre_build(config, **kwargs):
     _documented.clear()
+
+
+def on_files(files, config, **kwargs):
+    for folder, suffixes in RESULTS.items():
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix in suffixes:
+                uri = path.relative_to(ROOT).as_posix()
+                files.append(File.generated(config, uri, abs_src_path=str(path)))
+    return files
 
 
 def on_page_content(html, page, config, files, **kwargs):
