@@ -162,7 +162,8 @@ def _inherit(obj: Any) -> None:
             cls = obj.parent[str(obj.value.function)]
         except (KeyError, griffe.AliasResolutionError):
             cls = None
-        if cls is not None and cls.is_class and cls.docstring is not None:
+        # a class of this module only (an alias may point outside the package: TypeVar)
+        if cls is not None and not cls.is_alias and cls.is_class and cls.docstring is not None:
             source = cls.docstring
     if source is not None:
         obj.docstring = griffe.Docstring(source.value, parent=obj, lineno=source.lineno)
