@@ -73,7 +73,11 @@ def run_page(page: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def results() -> dict[Path, subprocess.CompletedProcess]:
-    pages = [p for p in PAGES if code_blocks(p)[0]]
+    # the pages with the most code first (the slowest, roughly): both workers finish together
+    pages = sorted(
+        (p for p in PAGES if code_blocks(p)[0]),
+        key=lambda p: -sum(len(source) for _, source in code_blocks(p)[0]),
+    )
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(zip(pages, pool.map(run_page, pages), strict=True))
 
