@@ -87,7 +87,7 @@ class Preset:
     # controls must exceed it. float64: 1e-12 everywhere (measured worst 2e-14). float32:
     # rounding differences grow with training (ReLU boundaries, Adam dividing near-zero
     # gradients by their own sqrt(v)), so each preset's float32 tolerance sits 4-11x above
-    # its measured worst spread (README); float64 is the proof.
+    # its measured worst spread (docs/parity/index.md); float64 is the proof.
     tolerance: dict[str, float]
     keras_backends: bool = False  # also run Keras 3 on its JAX and torch backends
     # grade Keras's Adam vs torch's in float32 as a negative control (where the float32

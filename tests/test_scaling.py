@@ -124,7 +124,7 @@ print(json.dumps({"devices": jax.device_count(), "used": len(out.sharding.device
 
 
 def test_sweep_uses_every_core_through_jax_num_cpu_devices():
-    """The README's CPU recipe: one JAX device per core, strengths sharded over them."""
+    """The docs' CPU recipe (docs/scaling.md): one JAX device per core, strengths sharded."""
     proc = subprocess.run(
         [sys.executable, "-c", CPU_DEVICES_SWEEP],
         cwd=ROOT,
