@@ -63,6 +63,12 @@ def _open(cell: str) -> bool:
     return cell.count("(") > cell.count(")") or cell.count("``") % 2 == 1
 
 
+def _escape_pipes(cell: str) -> str:
+    """``|`` outside code spans would end the Markdown cell."""
+    parts = re.split(r"(`+[^`]*`+)", cell)
+    return "".join(p if k % 2 else p.replace("|", "\\|") for k, p in enumerate(parts))
+
+
 def _tables(lines: list[str]) -> list[str]:
     """reStructuredText simple tables (header, ``===`` borders, a row continued on the next line
     when its first cell there is blank or one of its cells is still open) -> Markdown tables."""
@@ -88,7 +94,7 @@ def _tables(lines: list[str]) -> list[str]:
                 rows.append(cells)
         head = [" ".join(c) for c in zip(*(_cells(h, cols) for h in header), strict=True)]
         out += ["", indent + "| " + " | ".join(head) + " |", indent + "|---" * len(cols) + "|"]
-        out += [indent + "| " + " | ".join(r) + " |" for r in rows] + [""]
+        out += [indent + "| " + " | ".join(map(_escape_pipes, r)) + " |" for r in rows] + [""]
         i = end + 1
     return out
 
