@@ -20,9 +20,16 @@ bound) and the duality gap (convex penalties with the squared or logistic loss);
 set is the current support plus the most violating features, twice the support's size (at
 least ``ws_min``); an inner loop runs cyclic coordinate descent on it, with Anderson
 extrapolation every ``anderson`` epochs (kept when it lowers the objective), until its own
-violation is below a third of the outer one. ``X`` is stored transposed, ``(p, n)``, so a
+violation is below a tenth of the outer one. ``X`` is stored transposed, ``(p, n)``, so a
 column is a contiguous row; a sparse ``X`` as its columns' nonzeros padded to the longest
 column (ELLPACK), so a coordinate update touches only those.
+
+The squared loss with an l1 / l2 / elastic-net penalty on a dense ``X`` (Lasso, ElasticNet)
+has its own inner solver (`_least_squares`): the working set's columns gathered into a dense
+block, coordinates updated in blocks of 8 (sequentially, with the block's own Gram matrix),
+the gradient carried on the Gram matrix for working sets of at most 64 features, and one pass
+over ``X`` per outer iteration; a path carries ``X w`` and the gradient from one strength to
+the next.
 """
 
 from __future__ import annotations
@@ -562,13 +569,16 @@ def _finish(st: _State, gap, rest, tol) -> _State:
     return st._replace(w=w, b=b, gap=gap, done=(gap <= tol) & (rest <= tol) & ~bad)
 
 
-# Working-set capacities (static shapes: one compiled inner solver per capacity, the smallest
-# that holds the working set is picked at run time) and the largest one solved on its Gram
-# matrix: a coordinate update then touches a W-vector instead of an n-vector (0.45 against
-# 1-1.5 us on XLA:CPU), while the Gram costs n W^2 per outer iteration (see
-# benchmarks/README.md).
+# Working-set capacities (static shapes: one compiled inner solver per capacity; the smallest
+# that holds the working set is picked at run time; powers of 4: each one more costs compile
+# time), the largest solved on its Gram matrix (XLA:CPU's float64 Gram of 1,024 columns took
+# 15 ms, more than the epochs it saves), and how many coordinates one loop step updates
+# (sequentially, unrolled, with the block's own Gram matrix: XLA:CPU's per-step overhead is
+# paid once per block). Measured in benchmarks/README.md.
 _CAPACITIES = (64, 256, 1024, 4096, 16384, 65536)
-_GRAM_MAX = 256
+_GRAM_MAX = 64
+_BLOCK = 8
+_INNER = 0.03  # the inner loop stops at this fraction of the outer violation
 
 
 def _least_squares(
@@ -598,38 +608,65 @@ def _least_squares(
 
     def branch(cap):
         gram = cap <= _GRAM_MAX
+        kb = min(_BLOCK, cap)
 
         def run(w, b, z, g, ws, count, inner_tol):
             idx = ws[:cap]
-            xc = cols.values[idx, 0]  # (cap, n): every nonzero coefficient is among them
-            wc0 = w[idx, 0]
-            st_c, th_c, sh_c, l_c = step[idx], thr[idx], shrink[idx], lips[idx]
-            a_c, b2_c = a[idx], b2[idx]
-            u = xc @ sn  # the intercept's column in the gradient
-            xs = None if gram else xc * sn
-            gm = (xc * sn) @ xc.T if gram else None
+            pad = (0, -cap % kb)  # zero rows up to whole blocks: shrink 0, never moved
 
-            def coord(k, wc, gk):
-                v = wc[k] - gk * st_c[k]
-                new = jnp.sign(v) * jnp.maximum(jnp.abs(v) - th_c[k], 0.0) * sh_c[k]
-                new = jnp.where(sh_c[k] > 0, new, wc[k])
-                return new, new - wc[k]
+            def take(v):
+                return jnp.pad(v[idx], pad)
+
+            xc = jnp.pad(cols.values[idx, 0], (pad, (0, 0)))  # every nonzero coef is here
+            wc0 = take(w[:, 0])
+            st_c, th_c, sh_c, l_c, a_c, b2_c = map(take, (step, thr, shrink, lips, a, b2))
+            u = xc @ sn  # the intercept's column in the gradient
+            gm = (xc * sn) @ xc.T if gram else None
+            nb = xc.shape[0] // kb
+            # each block's own Gram matrix: the exact sequential updates within a block
+            if gram:
+                dblk = jax.vmap(lambda i: jax.lax.dynamic_slice(gm, (i * kb, i * kb), (kb, kb)))(
+                    jnp.arange(nb)
+                )
+            else:
+                dblk = jnp.einsum(
+                    "bin,bjn->bij", (xc * sn).reshape(nb, kb, -1), xc.reshape(nb, kb, -1)
+                )
 
             # the carried state: (wc, b, gradient W-vector, intercept's derivative) with the
             # Gram matrix, (wc, b, residual z - y, 0) without
             def epoch(c):
-                def upd(k, cc):
+                def upd(bi, cc):
                     wc, b, t, gb, res = cc
-                    if gram:
-                        new, d = coord(k, wc, t[k])
-                        t = t + d * gm[k]
-                        gb = gb + d * u[k]
-                    else:
-                        new, d = coord(k, wc, xs[k] @ t)
-                        t = t + d * xc[k]
-                    return wc.at[k].set(new), b, t, gb, jnp.maximum(res, jnp.abs(d) * l_c[k])
+                    j0 = bi * kb
 
-                wc, b, t, gb, res = jax.lax.fori_loop(0, count, upd, (*c, jnp.zeros((), dtype)))
+                    def sl(v):
+                        return jax.lax.dynamic_slice_in_dim(v, j0, kb)
+
+                    wj, stj, thj, shj = sl(wc), sl(st_c), sl(th_c), sl(sh_c)
+                    shj = jnp.where(j0 + jnp.arange(kb) < count, shj, 0.0)
+                    gj = sl(t) if gram else sl(xc) @ (sn * t)
+                    dj = dblk[bi]
+                    new_j, ds = wj, []
+                    for i in range(kb):  # sequential within the block, unrolled
+                        v = new_j[i] - gj[i] * stj[i]
+                        new = jnp.sign(v) * jnp.maximum(jnp.abs(v) - thj[i], 0.0) * shj[i]
+                        new = jnp.where(shj[i] > 0, new, new_j[i])
+                        d = new - new_j[i]
+                        gj = gj + d * dj[i]
+                        new_j = new_j.at[i].set(new)
+                        ds.append(d)
+                    dv = jnp.stack(ds)
+                    if gram:
+                        t = t + dv @ jax.lax.dynamic_slice_in_dim(gm, j0, kb)
+                        gb = gb + dv @ sl(u)
+                    else:
+                        t = t + dv @ sl(xc)
+                    res = jnp.maximum(res, jnp.max(jnp.abs(dv) * sl(l_c)))
+                    return jax.lax.dynamic_update_slice_in_dim(wc, new_j, j0, 0), b, t, gb, res
+
+                nblk = (count + kb - 1) // kb
+                wc, b, t, gb, res = jax.lax.fori_loop(0, nblk, upd, (*c, jnp.zeros((), dtype)))
                 if fit_intercept:  # exact: the intercept's curvature is sum(sn) = 1
                     if not gram:
                         gb = jnp.sum(sn * t)
@@ -677,14 +714,14 @@ def _least_squares(
                 return st, e + 1, crit, hist
 
             if gram:
-                st0 = (wc0, b, g[idx, 0], jnp.sum(sn * (z - y)))
+                st0 = (wc0, b, take(g[:, 0]), jnp.sum(sn * (z - y)))
             else:
                 st0 = (wc0, b, z - y, jnp.zeros((), dtype))
-            hist0 = jnp.zeros((max(m, 1) + 1, cap + 1), dtype)
+            hist0 = jnp.zeros((max(m, 1) + 1, xc.shape[0] + 1), dtype)
             init = (st0, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype), hist0)
             (wc, b, _, _), e, _, _ = jax.lax.while_loop(cond, body, init)
             # z afresh from X's columns at the new coefficients (not from the Gram matrix)
-            return w.at[idx, 0].set(wc), b, wc @ xc + b, e
+            return w.at[idx, 0].set(wc[:cap]), b, wc @ xc + b, e
 
         return run
 
@@ -700,7 +737,7 @@ def _least_squares(
         count = jnp.clip(2 * jnp.sum(active), ws_min, g_count)
         ws = jax.lax.top_k(jnp.where(active, jnp.inf, viol), g_count)[1]
         # (under vmap a finished fit runs this body too: told inf, its inner loop does nothing)
-        inner_tol = jnp.where(st.done, jnp.inf, 0.1 * jnp.max(viol, initial=0.0))
+        inner_tol = jnp.where(st.done, jnp.inf, _INNER * jnp.max(viol, initial=0.0))
         which = jnp.sum(count > bounds)  # the smallest capacity >= count
         w, b, z, e = jax.lax.switch(which, branches, st.w, st.b, st.z, st.g, ws, count, inner_tol)
         g = grad_full(z)
