@@ -14,13 +14,16 @@ import math
 from typing import Any, ClassVar
 
 import jax
+import jax.core  # for pyright: `import jax` loads it, but does not declare it
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from . import _numerics as nx
 from ._masks import as_mask
 from ._penalties import _axes, _check_axis
 from ._penalty import Penalty, Term, as_leaf, check_scalar, penalty_class, static_field
+from ._typing import MaskLike
 
 
 class Constraint(Term):
@@ -195,7 +198,7 @@ class TopK(Constraint):
         rest = [a for a in range(x.ndim) if a not in axes]
         moved = jnp.transpose(x, rest + list(axes))
         flat = moved.reshape(*moved.shape[: len(rest)], -1)
-        inverse = np.argsort(rest + list(axes))
+        inverse = tuple(int(i) for i in np.argsort(rest + list(axes)))
         return flat, lambda y: jnp.transpose(y.reshape(moved.shape), inverse)
 
     def check_leaf(self, path, x, w):
@@ -263,7 +266,7 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
-def non_negative(*, mask: Any = None) -> Penalty:
+def non_negative(*, mask: MaskLike = None) -> Penalty:
     r"""The constraint :math:`x \ge 0` (Keras's ``NonNeg``): projection ``max(x, 0)``.
 
     >>> import jax.numpy as jnp, jaxreg as jr
@@ -273,7 +276,7 @@ def non_negative(*, mask: Any = None) -> Penalty:
     return NonNegative(**_common(mask))
 
 
-def box(lo: Any, hi: Any, *, mask: Any = None) -> Penalty:
+def box(lo: ArrayLike, hi: ArrayLike, *, mask: MaskLike = None) -> Penalty:
     r"""The constraint :math:`lo \le x \le hi` elementwise: projection ``clip(x, lo, hi)``.
 
     skglm's ``IndicatorBox(alpha)`` is ``box(0, alpha)``.
@@ -290,12 +293,14 @@ def box(lo: Any, hi: Any, *, mask: Any = None) -> Penalty:
         infinite = not isinstance(v, jax.core.Tracer) and np.ndim(v) == 0 and np.isinf(v)
         check_scalar(0.0 if infinite else v, name, low=-math.inf)
     concrete = not isinstance(lo, jax.core.Tracer) and not isinstance(hi, jax.core.Tracer)
-    if concrete and not float(lo) <= float(hi):
+    if concrete and not float(np.asarray(lo)) <= float(np.asarray(hi)):
         raise ValueError(f"box needs lo <= hi; got lo={lo!r}, hi={hi!r}.")
     return Box(**_common(mask), lo=as_leaf(lo), hi=as_leaf(hi))
 
 
-def l2_ball(radius: Any, *, axis: int | tuple[int, ...] = 0, mask: Any = None) -> Penalty:
+def l2_ball(
+    radius: ArrayLike, *, axis: int | tuple[int, ...] = 0, mask: MaskLike = None
+) -> Penalty:
     r"""Max-norm: :math:`\lVert x_g \rVert_2 \le r` for each group, the norm along ``axis``.
 
     Keras's ``MaxNorm(max_value=radius, axis=axis)``: ``axis=0`` on a Dense kernel
@@ -318,7 +323,7 @@ def l2_ball(radius: Any, *, axis: int | tuple[int, ...] = 0, mask: Any = None) -
     return L2Ball(**_common(mask), radius=as_leaf(radius), axis=_check_axis(axis))
 
 
-def top_k(k: int, *, axis: int | tuple[int, ...] | None = None, mask: Any = None) -> Penalty:
+def top_k(k: int, *, axis: int | tuple[int, ...] | None = None, mask: MaskLike = None) -> Penalty:
     r"""At most ``k`` non-zeros in each slice along ``axis`` (in the whole leaf when None).
 
     The projection keeps the ``k`` entries of largest magnitude and zeroes the rest (ties: the
@@ -340,7 +345,7 @@ def top_k(k: int, *, axis: int | tuple[int, ...] | None = None, mask: Any = None
     return TopK(**_common(mask), k=k, axis=None if axis is None else _check_axis(axis))
 
 
-def n_m(n: int, m: int, *, axis: int, mask: Any = None) -> Penalty:
+def n_m(n: int, m: int, *, axis: int, mask: MaskLike = None) -> Penalty:
     r"""N:M structured sparsity: at most ``n`` non-zeros in every ``m`` consecutive elements
     along ``axis`` (2:4 is what NVIDIA's sparse tensor cores accelerate).
 

@@ -9,11 +9,13 @@ module imports Keras, PyTorch or scikit-learn except `to_keras`, which must buil
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import jax
 import numpy as np
 import optax
+from jax.typing import ArrayLike
 
 from ._masks import kernels
 from ._optimizers import keras_transform, torch_groups, torch_name, torch_transform
@@ -31,6 +33,20 @@ from ._penalties import (
     orthogonal,
 )
 from ._penalty import Penalty, Sum, resolve_terms
+from ._typing import (
+    KerasObject,
+    MaskLike,
+    OptimizerName,
+    PyTree,
+    SklearnEstimator,
+    TorchOptimizer,
+    TorchSpec,
+)
+
+if TYPE_CHECKING:
+    import keras
+
+E = TypeVar("E")  # a scikit-learn estimator class's instances
 
 # Keras's L2(l) is l * sum w^2 (no 1/2): textbook strength = 2 * l.
 _KERAS_L2_TO_TEXTBOOK = 2.0
@@ -69,7 +85,9 @@ def _keras_config(reg_or_config: Any) -> tuple[str, dict[str, Any]]:
     )
 
 
-def from_keras(reg_or_config: Any, *, mask: Any = None, tf_rounding: bool = False) -> Penalty:
+def from_keras(
+    reg_or_config: KerasObject | dict[str, Any], *, mask: MaskLike = None, tf_rounding: bool = False
+) -> Penalty:
     r"""The jaxreg penalty with the same value as a Keras regularizer.
 
     ================================  ==========================================================
@@ -174,7 +192,7 @@ def to_keras_config(pen: Penalty) -> dict[str, Any]:
     return {"class_name": "L2", "config": {"l2": l2_total}}
 
 
-def to_keras(pen: Penalty) -> Any:
+def to_keras(pen: Penalty) -> keras.regularizers.Regularizer:
     """A Keras regularizer with the same value as ``pen`` on one weight (see `to_keras_config`).
 
     Attach it as ``kernel_regularizer=`` of each layer.
@@ -193,7 +211,7 @@ def to_keras(pen: Penalty) -> Any:
     return keras.regularizers.deserialize(to_keras_config(pen))
 
 
-def to_torch_weight_decay(pen: Penalty, params: Any = None) -> Any:
+def to_torch_weight_decay(pen: Penalty, params: PyTree = None) -> float | PyTree:
     """The coupled ``weight_decay`` of ``torch.optim.SGD/Adam`` equal to an `l2` penalty.
 
     The inverse of `from_torch_weight_decay`. Only a single `l2` term without weights converts.
@@ -234,7 +252,9 @@ def to_torch_weight_decay(pen: Penalty, params: Any = None) -> Any:
     )
 
 
-def from_torch_weight_decay(weight_decay: Any, *, mask: Any = None) -> Penalty:
+def from_torch_weight_decay(
+    weight_decay: ArrayLike | TorchOptimizer | dict[str, Any], *, mask: MaskLike = None
+) -> Penalty:
     r"""The penalty whose gradient is PyTorch's coupled weight decay: ``jr.l2(weight_decay)``.
 
     ``torch.optim.SGD/Adam/RMSprop/Adagrad(weight_decay=wd)`` add ``wd * p`` to each
@@ -271,11 +291,11 @@ def from_torch_weight_decay(weight_decay: Any, *, mask: Any = None) -> Penalty:
                 "convert each group's value with its own mask."
             )
         weight_decay = decays.pop()
-    return l2(weight_decay, mask=mask)
+    return l2(cast(ArrayLike, weight_decay), mask=mask)  # a number by now
 
 
 def from_torch_optimizer(
-    spec: Any, *, name: str | None = None, groups: Any = None
+    spec: TorchSpec, *, name: OptimizerName | None = None, groups: PyTree = None
 ) -> optax.GradientTransformation:
     r"""An optax transformation that reproduces a ``torch.optim`` optimizer's update.
 
@@ -332,7 +352,10 @@ def from_torch_optimizer(
 
 
 def from_keras_optimizer(
-    spec: Any, *, name: str | None = None, tf_rounding: bool = False
+    spec: KerasObject | dict[str, Any],
+    *,
+    name: OptimizerName | None = None,
+    tf_rounding: bool = False,
 ) -> optax.GradientTransformation:
     r"""An optax transformation that reproduces a ``keras.optimizers`` optimizer's update.
 
@@ -390,7 +413,9 @@ def _need_n(
     return float(n_samples)
 
 
-def from_sklearn(estimator: Any, *, n_samples: Any = None, mask: Any = None) -> Penalty:
+def from_sklearn(
+    estimator: SklearnEstimator, *, n_samples: float | None = None, mask: MaskLike = None
+) -> Penalty:
     r"""The jaxreg penalty that, added to a *mean* data loss, gives the estimator's objective.
 
     Data term in jaxreg :math:`\frac{1}{2n}\|y-Xw\|^2` for the linear regressions, the mean
@@ -473,7 +498,7 @@ def from_sklearn(estimator: Any, *, n_samples: Any = None, mask: Any = None) -> 
         if penalty == "l1":
             return l1(strength, mask=mask)
         if penalty == "elasticnet":
-            return elastic_net(strength, ratio, mask=mask)
+            return elastic_net(strength, cast(float, ratio), mask=mask)  # None: it raises
         raise ValueError(f"LogisticRegression: unsupported penalty={penalty!r}.")
     if "BaseMultilayerPerceptron" in names:
         n = _need_n(n_samples, type(estimator).__name__, "the number of rows in each batch")
@@ -536,7 +561,9 @@ def _sklearn_parts(pen: Penalty) -> tuple[float, float, float]:
     return a, b, g
 
 
-def to_sklearn(pen: Penalty, estimator_class: type, *, n_samples: Any = None, **kwargs: Any) -> Any:
+def to_sklearn(
+    pen: Penalty, estimator_class: type[E], *, n_samples: float | None = None, **kwargs: Any
+) -> E:
     """The scikit-learn estimator whose objective is a mean data term plus ``pen``.
 
     The inverse of `from_sklearn` (its table gives each estimator's convention): the returned
@@ -553,6 +580,7 @@ def to_sklearn(pen: Penalty, estimator_class: type, *, n_samples: Any = None, **
     >>> jr.conventions.to_sklearn(jr.l2(0.02), Ridge, n_samples=100)
     Ridge(alpha=2.0)
     """
+    make = cast(Callable[..., E], estimator_class)  # called with the estimator's kwargs
     a, b, g = _sklearn_parts(pen)
     names = [c.__name__ for c in estimator_class.__mro__]
     name = estimator_class.__name__
@@ -578,32 +606,32 @@ def to_sklearn(pen: Penalty, estimator_class: type, *, n_samples: Any = None, **
         alpha, r = ratio(g, b)
         if "MultiTaskLasso" in names:
             only("group")
-            return estimator_class(alpha=alpha, **kwargs)
-        return estimator_class(alpha=alpha, l1_ratio=r, **kwargs)
+            return make(alpha=alpha, **kwargs)
+        return make(alpha=alpha, l1_ratio=r, **kwargs)
     only("l1", "l2")
     if "Lasso" in names:
         only("l1")
-        return estimator_class(alpha=a, **kwargs)
+        return make(alpha=a, **kwargs)
     if "ElasticNet" in names or "SGDRegressor" in names or "SGDClassifier" in names:
         alpha, r = ratio(a, b)
         if "ElasticNet" in names:
-            return estimator_class(alpha=alpha, l1_ratio=r, **kwargs)
+            return make(alpha=alpha, l1_ratio=r, **kwargs)
         if not alpha:
-            return estimator_class(alpha=0.0, penalty=None, **kwargs)
+            return make(alpha=0.0, penalty=None, **kwargs)
         penalty = "l1" if r == 1 else "l2" if r == 0 else "elasticnet"
-        return estimator_class(alpha=alpha, penalty=penalty, l1_ratio=r, **kwargs)
+        return make(alpha=alpha, penalty=penalty, l1_ratio=r, **kwargs)
     if "_GeneralizedLinearRegressor" in names:
         only("l2")
-        return estimator_class(alpha=b, **kwargs)
+        return make(alpha=b, **kwargs)
     if "QuantileRegressor" in names:
         only("l1")
-        return estimator_class(alpha=a, **kwargs)
+        return make(alpha=a, **kwargs)
     if "Ridge" in names or "HuberRegressor" in names or "BaseMultilayerPerceptron" in names:
         only("l2")
         n = _need_n(
             n_samples, name, "the number of rows (per batch for the MLPs)", caller="to_sklearn"
         )
-        return estimator_class(alpha=b * n / (2.0 if "HuberRegressor" in names else 1.0), **kwargs)
+        return make(alpha=b * n / (2.0 if "HuberRegressor" in names else 1.0), **kwargs)
     if "LogisticRegression" in names or "LinearSVC" in names or "LinearSVR" in names:
         n = _need_n(n_samples, name, "the number of training rows", caller="to_sklearn")
         alpha, r = ratio(a, b)
@@ -611,9 +639,9 @@ def to_sklearn(pen: Penalty, estimator_class: type, *, n_samples: Any = None, **
             raise ValueError(f"to_sklearn: {name} needs a positive strength (C = 1 / (s n)).")
         C = 1.0 / (alpha * n)
         if "LogisticRegression" in names:
-            return estimator_class(C=C, l1_ratio=r, **kwargs)
+            return make(C=C, l1_ratio=r, **kwargs)
         if r not in (0.0, 1.0) or ("LinearSVR" in names and r):
             raise ValueError(f"to_sklearn: {name} takes an l2 (or, LinearSVC, l1) penalty only.")
         extra = {"penalty": "l1"} if r == 1.0 else {}
-        return estimator_class(C=C, fit_intercept=False, **extra, **kwargs)
+        return make(C=C, fit_intercept=False, **extra, **kwargs)
     raise TypeError(f"to_sklearn supports the estimators of from_sklearn; got {estimator_class!r}.")

@@ -3,9 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, ParamSpec, overload
+
+import jax
 
 from ._penalty import Penalty
+
+P = ParamSpec("P")
+
+
+@overload
+def regularized(
+    loss_fn: Callable[P, Any],
+    penalty: Penalty,
+    *,
+    has_aux: Literal[False] = False,
+    return_parts: Literal[False] = False,
+) -> Callable[P, jax.Array]: ...
+
+
+@overload
+def regularized(
+    loss_fn: Callable[P, Any],
+    penalty: Penalty,
+    *,
+    has_aux: bool = False,
+    return_parts: bool = False,
+) -> Callable[P, tuple[jax.Array, Any]]: ...
 
 
 def regularized(

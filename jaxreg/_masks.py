@@ -15,9 +15,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import jax
+import jax.core  # for pyright: `import jax` loads it, but does not declare it
 import numpy as np
 
-from ._trees import PyTree, broadcast_prefix, path_str
+from ._trees import broadcast_prefix, path_str
+from ._typing import MaskLike, PyTree
 
 
 def _as_bool(x: Any, where: str) -> bool:
@@ -73,16 +75,16 @@ class Mask:
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._key()))
 
-    def __and__(self, other: Any) -> Mask:
+    def __and__(self, other: MaskLike) -> Mask:
         return _Combine("&", (self, as_mask(other, argument="mask")))
 
-    def __rand__(self, other: Any) -> Mask:
+    def __rand__(self, other: MaskLike) -> Mask:
         return _Combine("&", (as_mask(other, argument="mask"), self))
 
-    def __or__(self, other: Any) -> Mask:
+    def __or__(self, other: MaskLike) -> Mask:
         return _Combine("|", (self, as_mask(other, argument="mask")))
 
-    def __ror__(self, other: Any) -> Mask:
+    def __ror__(self, other: MaskLike) -> Mask:
         return _Combine("|", (as_mask(other, argument="mask"), self))
 
     def __invert__(self) -> Mask:
@@ -90,7 +92,7 @@ class Mask:
 
 
 class _Combine(Mask):
-    def __init__(self, op: str, parts: tuple[Mask, ...]):
+    def __init__(self, op: str, parts: tuple[Mask | None, Mask | None]):
         self.op, self.parts = op, parts
 
     def selects(self, params: PyTree) -> list[bool]:
@@ -183,7 +185,7 @@ def _required_positional(fn: Callable[..., Any]) -> int | None:
     )
 
 
-def as_mask(mask: Any, *, argument: str = "mask") -> Mask | None:
+def as_mask(mask: MaskLike, *, argument: str = "mask") -> Mask | None:
     """Normalize a user's ``mask=`` (None, bool, bool pytree, callable, `Mask`) at build time.
 
     A pytree whose leaves are all bools is a bool tree even when its root is callable (an

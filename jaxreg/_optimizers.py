@@ -114,7 +114,8 @@ def _transform(
         ]
         return parts[0], TorchState(count, tuple(parts[1:]))
 
-    return optax.GradientTransformation(init, update)
+    # optax types the state as any pytree (OptState); ours is a TorchState
+    return optax.GradientTransformation(init, update)  # pyright: ignore[reportArgumentType]
 
 
 def torch_sgd(
@@ -237,7 +238,8 @@ def torch_name(spec: Any, name: str | None) -> str:
             raise ValueError(f"name must be one of {sorted(_TORCH_BUILDERS)}; got name={name!r}.")
         return name
     group = spec[0] if isinstance(spec, list | tuple) and spec else spec
-    keys = set(group) if isinstance(group, dict) else set()
+    group = group if isinstance(group, dict) else {}
+    keys = set(group)
     if {"momentum", "dampening"} <= keys:
         return "SGD"
     if "betas" in keys and "decoupled_weight_decay" in keys:  # torch >= 2.6 writes it

@@ -15,11 +15,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import jax
+import jax.core  # for pyright: `import jax` loads it, but does not declare it
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from . import _numerics as nx
 from . import _prox
@@ -35,8 +37,7 @@ from ._penalty import (
     static_field,
 )
 from ._penalty import _weight_or_one as _weight
-
-Weights = Any  # a pytree of non-negative arrays (params' structure or a prefix), or None
+from ._typing import MaskLike, Strengths, Weights
 
 
 def _sum_abs(x: jax.Array, w: Any) -> jax.Array:
@@ -318,7 +319,7 @@ def _inv_cbrt(a: jax.Array, steps: int) -> jax.Array:
 
 
 def _horner(c: jax.Array, coefficients: tuple[float, ...]) -> jax.Array:
-    p = coefficients[0]
+    p: Any = coefficients[0]
     for k in coefficients[1:]:
         p = p * c + k
     return p
@@ -447,7 +448,7 @@ class GroupLasso(Term):
         ndim = np.ndim(x)
         if ndim >= 1 and not all(-ndim <= a < ndim for a in self.axis):
             raise ValueError(
-                f"axis={self.axis if len(self.axis) > 1 else self.axis[0]} is out of range for "
+                f"axis={self.axis[0] if len(self.axis) == 1 else self.axis} is out of range for "
                 f"the leaf at '{path}' with shape {np.shape(x)}"
                 f"{'' if self.reshape is None else ' (after reshape)'}."
             )
@@ -759,7 +760,7 @@ def _check_out_axis(out_axis: Any) -> int:
     return out_axis
 
 
-def l1(strength: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
+def l1(strength: ArrayLike, *, mask: MaskLike = None, weights: Weights = None) -> Penalty:
     r"""Lasso penalty :math:`\lambda \sum_i w_i |x_i|` (:math:`w_i = 1` without ``weights``).
 
     The derivative at ``x_i = 0`` is 0, as in TensorFlow and PyTorch.
@@ -785,7 +786,7 @@ def l1(strength: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
     return L1(**_common(strength, mask, weights))
 
 
-def l2(strength: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
+def l2(strength: ArrayLike, *, mask: MaskLike = None, weights: Weights = None) -> Penalty:
     r"""Ridge / weight-decay penalty :math:`\frac{\lambda}{2} \sum_i w_i x_i^2`.
 
     Its gradient is :math:`\lambda x` (without weights): the coupled ``weight_decay=strength``
@@ -806,7 +807,7 @@ def l2(strength: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
 
 
 def elastic_net(
-    strength: Any, l1_ratio: Any, *, mask: Any = None, weights: Weights = None
+    strength: ArrayLike, l1_ratio: ArrayLike, *, mask: MaskLike = None, weights: Weights = None
 ) -> Penalty:
     r"""Elastic net :math:`\lambda \sum_i w_i \left(\rho |x_i| + \frac{1-\rho}{2} x_i^2\right)`.
 
@@ -829,7 +830,9 @@ def elastic_net(
     return ElasticNet(**_common(strength, mask, weights), l1_ratio=as_leaf(l1_ratio))
 
 
-def mcp(strength: Any, gamma: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
+def mcp(
+    strength: ArrayLike, gamma: ArrayLike, *, mask: MaskLike = None, weights: Weights = None
+) -> Penalty:
     r"""Minimax concave penalty (MCP, Zhang 2010) :math:`\sum_i w_i\,p_{\lambda,\gamma}(x_i)`.
 
     .. math:: p_{\lambda,\gamma}(x) = \begin{cases} \lambda|x| - \frac{x^2}{2\gamma} &
@@ -860,7 +863,9 @@ def mcp(strength: Any, gamma: Any, *, mask: Any = None, weights: Weights = None)
     return MCP(**_common(strength, mask, weights), gamma=as_leaf(gamma))
 
 
-def scad(strength: Any, gamma: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
+def scad(
+    strength: ArrayLike, gamma: ArrayLike, *, mask: MaskLike = None, weights: Weights = None
+) -> Penalty:
     r"""Smoothly clipped absolute deviation (SCAD, Fan and Li 2001) :math:`\sum_i w_i\,p(x_i)`.
 
     .. math:: p_{\lambda,\gamma}(x) = \begin{cases} \lambda|x| & |x| \le \lambda \\
@@ -888,7 +893,7 @@ def scad(strength: Any, gamma: Any, *, mask: Any = None, weights: Weights = None
     return SCAD(**_common(strength, mask, weights), gamma=as_leaf(gamma))
 
 
-def l0(strength: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
+def l0(strength: ArrayLike, *, mask: MaskLike = None, weights: Weights = None) -> Penalty:
     r"""The :math:`\ell_0` penalty :math:`\lambda \sum_i w_i [x_i \ne 0]`: the number of non-zeros.
 
     Its gradient is 0 everywhere: use it through `Penalty.prox` (hard thresholding: keep
@@ -908,7 +913,7 @@ def l0(strength: Any, *, mask: Any = None, weights: Weights = None) -> Penalty:
     return L0(**_common(strength, mask, weights))
 
 
-def lq(strength: Any, q: float, *, mask: Any = None, weights: Weights = None) -> Penalty:
+def lq(strength: ArrayLike, q: float, *, mask: MaskLike = None, weights: Weights = None) -> Penalty:
     r"""The :math:`\ell_q` quasi-norm penalty :math:`\lambda \sum_i w_i |x_i|^q`, :math:`q \in
     \{\frac12, \frac23\}`.
 
@@ -939,11 +944,11 @@ def lq(strength: Any, q: float, *, mask: Any = None, weights: Weights = None) ->
 
 
 def group_lasso(
-    strength: Any,
+    strength: ArrayLike,
     *,
     axis: int | tuple[int, ...] = -1,
     reshape: tuple[int, ...] | None = None,
-    mask: Any = None,
+    mask: MaskLike = None,
     weights: Weights = None,
 ) -> Penalty:
     r"""Group lasso :math:`\lambda \sum_g w_g \lVert x_g \rVert_2`.
@@ -1011,12 +1016,12 @@ def group_lasso(
 
 
 def sparse_group_lasso(
-    strength: Any,
-    l1_ratio: Any,
+    strength: ArrayLike,
+    l1_ratio: ArrayLike,
     *,
     axis: int | tuple[int, ...] = -1,
     reshape: tuple[int, ...] | None = None,
-    mask: Any = None,
+    mask: MaskLike = None,
 ) -> Penalty:
     r"""Sparse group lasso :math:`\lambda \left(\rho \sum_i |x_i| + (1 - \rho) \sum_g
     \lVert x_g \rVert_2\right)`: zeros whole groups and single weights inside the kept ones.
@@ -1050,7 +1055,7 @@ def sparse_group_lasso(
     )
 
 
-def slope(strengths: Any, *, mask: Any = None) -> Penalty:
+def slope(strengths: Strengths, *, mask: MaskLike = None) -> Penalty:
     r"""Sorted L1 (SLOPE, Bogdan et al. 2015) :math:`\sum_i \lambda_i |x|_{(i)}`: the largest
     magnitude gets the largest strength.
 
@@ -1083,7 +1088,7 @@ def slope(strengths: Any, *, mask: Any = None) -> Penalty:
     return Slope(strength=as_leaf(1.0), mask=as_mask(mask), sequence=as_leaf(seq))
 
 
-def nuclear(strength: Any, *, out_axis: int = -1, mask: Any = None) -> Penalty:
+def nuclear(strength: ArrayLike, *, out_axis: int = -1, mask: MaskLike = None) -> Penalty:
     r"""Nuclear (trace) norm :math:`\lambda \sum_k \sigma_k(W)` of each kernel's matrix.
 
     The matrix of a leaf is ``(fan_in, out)``: ``out_axis`` is the output axis and every other
@@ -1102,7 +1107,7 @@ def nuclear(strength: Any, *, out_axis: int = -1, mask: Any = None) -> Penalty:
     return Nuclear(**_common(strength, mask), out_axis=_check_out_axis(out_axis))
 
 
-def spectral(strength: Any, *, out_axis: int = -1, mask: Any = None) -> Penalty:
+def spectral(strength: ArrayLike, *, out_axis: int = -1, mask: MaskLike = None) -> Penalty:
     r"""Spectral norm :math:`\lambda\, \sigma_{\max}(W)` of each kernel's matrix.
 
     Matrix, ``out_axis`` and mask as in `nuclear`. The gradient is :math:`u_1 v_1^\top` (0 at
@@ -1116,7 +1121,11 @@ def spectral(strength: Any, *, out_axis: int = -1, mask: Any = None) -> Penalty:
 
 
 def orthogonal(
-    strength: Any, *, mode: str = "rows", out_axis: int = -1, mask: Any = None
+    strength: ArrayLike,
+    *,
+    mode: Literal["rows", "columns"] = "rows",
+    out_axis: int = -1,
+    mask: MaskLike = None,
 ) -> Penalty:
     r"""Keras's orthogonality penalty, :math:`\lambda` times the mean pairwise :math:`|\cos|`.
 

@@ -12,11 +12,13 @@ import dataclasses
 import math
 import numbers
 from collections.abc import Sequence
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, TypeVar, cast, dataclass_transform
 
 import jax
+import jax.core  # for pyright: `import jax` loads it, but does not declare it
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from . import _numerics as nx
 from ._masks import Mask, kernels, resolve
@@ -28,6 +30,8 @@ from ._trees import (
     leaf_paths,
     nnx_non_params,
 )
+
+T = TypeVar("T")
 
 # --------------------------------------------------------------------------------------------
 # Validation
@@ -46,8 +50,9 @@ def check_scalar(value: Any, name: str, *, low: float = 0.0, high: float = math.
             f"{name} must be a real number or a scalar array; got {value!r} "
             f"(type {type(value).__name__})."
         )
-    if jnp.ndim(value) != 0:
-        raise ValueError(f"{name} must be a scalar; got an array of shape {jnp.shape(value)}.")
+    array = cast(ArrayLike, value)  # a numbers.Real is ArrayLike; pyright cannot tell
+    if jnp.ndim(array) != 0:
+        raise ValueError(f"{name} must be a scalar; got an array of shape {jnp.shape(array)}.")
     if not jnp.issubdtype(jnp.result_type(value), jnp.number) or jnp.issubdtype(
         jnp.result_type(value), jnp.complexfloating
     ):
@@ -101,7 +106,8 @@ def static_field(**kwargs: Any) -> Any:
     return dataclasses.field(metadata={"static": True}, **kwargs)
 
 
-def penalty_class(cls: type) -> type:
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(static_field,))
+def penalty_class(cls: type[T]) -> type[T]:
     """Make ``cls`` a frozen, keyword-only dataclass registered as a pytree.
 
     Fields made with `static_field` (mask, axis, mode, ...) are aux data and must be hashable;
@@ -109,7 +115,7 @@ def penalty_class(cls: type) -> type:
     `scan` and optax states as a value, and a new strength does not retrace.
     """
     cls = dataclasses.dataclass(frozen=True, eq=False, repr=False, kw_only=True)(cls)
-    fields = dataclasses.fields(cls)
+    fields = dataclasses.fields(cast(Any, cls))
     jax.tree_util.register_dataclass(
         cls,
         data_fields=[f.name for f in fields if not f.metadata.get("static")],
@@ -185,7 +191,7 @@ class Penalty:
         return jax.tree.unflatten(plan.treedef, [_total(s) if s else None for s in shares])
 
     # -- proximal operator -------------------------------------------------------------------
-    def prox(self, params: PyTree, step: Any) -> PyTree:
+    def prox(self, params: PyTree, step: ArrayLike | PyTree) -> PyTree:
         r"""Proximal operator :math:`\arg\min_z \tfrac12\lVert z-p\rVert^2 + t\,\mathrm{pen}(z)`.
 
         Closed forms: `l1` soft-thresholds, `l2` scales by :math:`1/(1+t\lambda)`,
@@ -237,7 +243,7 @@ class Penalty:
         return jax.tree.unflatten(plan.treedef, out)
 
     # -- composition -------------------------------------------------------------------------
-    def __add__(self, other: Any) -> Penalty:
+    def __add__(self, other: object) -> Penalty:
         if isinstance(other, numbers.Number) and not isinstance(other, bool) and other == 0:
             return self  # pen + 0, and sum([pen_a, pen_b]) through __radd__
         if not isinstance(other, Penalty):
@@ -246,7 +252,7 @@ class Penalty:
 
     __radd__ = __add__
 
-    def __mul__(self, factor: Any) -> Penalty:
+    def __mul__(self, factor: ArrayLike) -> Penalty:
         if isinstance(factor, Penalty):
             return NotImplemented
         check_scalar(factor, "factor")
@@ -255,9 +261,9 @@ class Penalty:
 
     __rmul__ = __mul__
 
-    def __truediv__(self, divisor: Any) -> Penalty:
+    def __truediv__(self, divisor: ArrayLike) -> Penalty:
         check_scalar(divisor, "divisor")
-        if not isinstance(divisor, jax.core.Tracer) and float(divisor) == 0:
+        if not isinstance(divisor, jax.core.Tracer) and float(np.asarray(divisor)) == 0:
             raise ValueError("divisor must be finite and > 0; got divisor=0.")
         return self * (1.0 / divisor)
 
@@ -533,7 +539,10 @@ def _total(parts: list[jax.Array]) -> jax.Array:
 
 
 def _is_scalar(x: Any) -> bool:
-    return isinstance(x, numbers.Number | jax.Array | np.ndarray | np.generic) and np.ndim(x) == 0
+    return (
+        isinstance(x, numbers.Number | jax.Array | np.ndarray | np.generic)
+        and np.ndim(cast(Any, x)) == 0
+    )
 
 
 def _steps(step: Any, params: PyTree, n: int) -> list[Any]:

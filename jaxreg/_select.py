@@ -6,15 +6,22 @@ import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpy.typing as npt
+from jax.typing import ArrayLike
 
 from ._optional import require
 from ._penalty import Penalty, check_scalar, resolve_terms
 from ._solve import solve
+from ._typing import Device, PyTree, Splitter, Strengths
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
 # --------------------------------------------------------------------------------------------
 # Grids
@@ -37,7 +44,7 @@ def strength_grid(lambda_max: float, *, num: int = 100, ratio: float = 1e-3) -> 
     return np.geomspace(float(lambda_max), float(lambda_max) * ratio, num=num)
 
 
-def lambda_max(loss_fn: Callable[[Any], jax.Array], params: Any, pen: Penalty) -> jax.Array:
+def lambda_max(loss_fn: Callable[[PyTree], jax.Array], params: PyTree, pen: Penalty) -> jax.Array:
     r"""The smallest strength at which every penalized weight is 0 at the optimum.
 
     Zero the leaves ``pen`` penalizes and take :math:`g = \nabla \mathrm{loss}` there; 0 is
@@ -105,12 +112,12 @@ def _shard(x: jax.Array, devices: Sequence[Any] | None) -> tuple[jax.Array, int]
 
 
 def sweep(
-    train_fn: Callable[..., Any],
-    strengths: Any,
-    *args: Any,
-    devices: Sequence[Any] | None = None,
+    train_fn: Callable[..., PyTree],
+    strengths: Strengths,
+    *args: PyTree,
+    devices: Sequence[Device] | None = None,
     cache: bool = False,
-) -> Any:
+) -> PyTree:
     """``train_fn(s, *args)`` for every strength ``s`` at once: ``jit(vmap(train_fn))``.
 
     One compilation serves the whole sweep. With ``devices`` (e.g. ``jax.devices()``) the
@@ -234,17 +241,17 @@ def _choose(strengths: np.ndarray, scores: np.ndarray) -> tuple[Any, ...]:
 
 
 def cross_validate(
-    train_fn: Callable[[Any, Any, Any], Any],
-    score_fn: Callable[[Any, Any, Any], Any],
-    strengths: Any,
-    X: Any,
-    y: Any,
+    train_fn: Callable[[jax.Array, jax.Array, jax.Array], PyTree],
+    score_fn: Callable[[PyTree, jax.Array, jax.Array], ArrayLike],
+    strengths: Strengths,
+    X: npt.ArrayLike,
+    y: npt.ArrayLike,
     *,
-    folds: Any = 5,
+    folds: int | Splitter = 5,
     stratified: bool | None = None,
-    groups: Any = None,
+    groups: npt.ArrayLike | None = None,
     seed: int = 0,
-    devices: Sequence[Any] | None = None,
+    devices: Sequence[Device] | None = None,
 ) -> CVResult:
     """K-fold cross-validation of every strength, vmapped over folds and strengths.
 
@@ -337,10 +344,10 @@ class PathResult(NamedTuple):
 
 
 def path(
-    objective: Callable[[Any], jax.Array],
-    pen: Penalty | Callable[[Any], Penalty],
-    strengths: Any,
-    init_params: Any,
+    objective: Callable[[PyTree], jax.Array],
+    pen: Penalty | Callable[[jax.Array], Penalty],
+    strengths: Strengths,
+    init_params: PyTree,
     *,
     max_iter: int = 10_000,
     tol: float = 1e-10,
@@ -385,12 +392,15 @@ def _strength_axis(ax: Any, strengths: np.ndarray) -> None:
         ax.set_xlabel("strength (log scale)")
 
 
-def plot_path(result: PathResult, ax: Any = None):
+def plot_path(result: PathResult, ax: Axes | None = None) -> Figure | SubFigure:
     """Coefficients against the strength (log scale, strongest on the left), as in
     scikit-learn's lasso-path example. Returns the matplotlib figure."""
     plt = require("matplotlib.pyplot", what="jaxreg.select.plot_path", extra="plot")
 
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4.5))
+    if ax is None:
+        fig, ax = cast("tuple[Figure, Axes]", plt.subplots(figsize=(7, 4.5)))
+    else:
+        fig = ax.figure
     leaves = [
         np.asarray(x).reshape(len(result.strengths), -1) for x in jax.tree.leaves(result.params)
     ]
@@ -407,12 +417,15 @@ def plot_path(result: PathResult, ax: Any = None):
     return fig
 
 
-def plot_cv(result: CVResult, ax: Any = None):
+def plot_cv(result: CVResult, ax: Axes | None = None) -> Figure | SubFigure:
     """Mean CV score ± one std against the strength, with the best and one-SE strengths marked.
     Returns the matplotlib figure."""
     plt = require("matplotlib.pyplot", what="jaxreg.select.plot_cv", extra="plot")
 
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4.5))
+    if ax is None:
+        fig, ax = cast("tuple[Figure, Axes]", plt.subplots(figsize=(7, 4.5)))
+    else:
+        fig = ax.figure
     order = np.argsort(result.strengths)
     strengths = np.asarray(result.strengths)[order]
     mean, std = result.mean_score[order], result.std_score[order]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +14,7 @@ import optax
 
 from . import _implicit
 from ._penalty import Penalty
+from ._typing import PyTree
 
 
 class SolveInfo(NamedTuple):
@@ -40,13 +41,13 @@ class _Carry(NamedTuple):
 
 
 def solve(
-    objective: Callable[[Any], jax.Array],
+    objective: Callable[[PyTree], jax.Array],
     penalty: Penalty,
-    init_params: Any,
+    init_params: PyTree,
     *,
     max_iter: int = 1000,
     tol: float = 1e-10,
-) -> tuple[Any, SolveInfo]:
+) -> tuple[PyTree, SolveInfo]:
     r"""Minimize ``objective(params) + penalty(params)`` for a smooth ``objective``.
 
     FISTA (Beck & Teboulle, 2009) with backtracking on the Lipschitz constant (which may also
@@ -128,7 +129,7 @@ def solve(
             treedef, [jnp.asarray(v) if a else None for v, a in zip(leaves, arrays, strict=True)]
         )
 
-        def objective_x(x: Any) -> jax.Array:
+        def objective_x(x: Any, /) -> jax.Array:
             return objective(combine(x))
 
     run = functools.partial(_fista, max_iter=max_iter, tol=tol)
@@ -171,7 +172,8 @@ def _fista(objective, penalty, x0, *, max_iter, tol):
     def body(c: _Carry) -> _Carry:
         z, _, L = step(c.y, c.L)
         dz = optax.tree.sub(z, c.x)
-        restart = optax.tree.vdot(optax.tree.sub(c.y, z), dz) > 0  # momentum points uphill
+        # momentum points uphill (optax annotates vdot as ArrayLike; it is an Array)
+        restart = cast(jax.Array, optax.tree.vdot(optax.tree.sub(c.y, z), dz)) > 0
         t_next = jnp.where(restart, 1.0, 0.5 * (1 + jnp.sqrt(1 + 4 * c.t * c.t)))
         beta = jnp.where(restart, 0.0, (c.t - 1) / t_next)
         change = jnp.sqrt(optax.tree.vdot(dz, dz))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -26,9 +25,9 @@ class ProximalState(NamedTuple):
 
 def proximal(
     penalty: Penalty,
-    learning_rate: float | Callable[[jax.Array], Any],
+    learning_rate: optax.ScalarOrSchedule,
     *,
-    precondition: str | None = None,
+    precondition: Literal["adam"] | None = None,
     b1: float = 0.9,
     b2: float = 0.999,
     eps: float = 1e-8,
@@ -88,15 +87,17 @@ def proximal(
                 "tx.update(grads, opt_state, params)."
             )
         lr = learning_rate(state.count) if callable(learning_rate) else learning_rate
-        count = optax.safe_increment(state.count)
+        lr = cast(jax.Array | float, lr)  # optax annotates a schedule's value as ArrayLike
+        count = cast(jax.Array, optax.safe_increment(state.count))
         if adam is None:
             adam_state, step = (), lr
         else:
             direction, adam_state = adam.update(updates, state.adam, params)
+            adam_state = cast(optax.ScaleByAdamState, adam_state)
             updates = jax.tree.map(lambda d: -lr * d, direction)
             # D = sqrt(v_hat) + eps, v_hat as optax.scale_by_adam computes it; the per-element
             # step of the metric prox is lr / D (None where the gradient is None)
-            correction = 1 - b2**adam_state.count
+            correction = cast(jax.Array, 1 - b2**adam_state.count)
             step = jax.tree.map(
                 lambda nu: (
                     None if nu is None else lr / (jnp.sqrt(nu / correction.astype(nu.dtype)) + eps)
@@ -122,4 +123,5 @@ def proximal(
         )
         return new_updates, ProximalState(count, adam_state)
 
-    return optax.GradientTransformation(init, update)
+    # optax types the state as any pytree (OptState); ours is a ProximalState
+    return optax.GradientTransformation(init, update)  # pyright: ignore[reportArgumentType]

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-PyTree = Any
+from ._typing import PyTree as PyTree
 
 
 def key_name(key: Any) -> str:

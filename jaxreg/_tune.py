@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpy.typing as npt
 import optax
 
 from ._optional import require
 from ._penalty import Penalty
 from ._solve import solve
+from ._typing import PyTree
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 def hypergradient(
-    objective: Callable[[Any], jax.Array],
+    objective: Callable[[PyTree], jax.Array],
     penalty: Penalty,
-    init_params: Any,
-    val_loss: Callable[[Any], jax.Array],
+    init_params: PyTree,
+    val_loss: Callable[[PyTree], jax.Array],
     *,
     max_iter: int = 10_000,
     tol: float = 1e-10,
@@ -87,11 +92,11 @@ class TuneResult(NamedTuple):
 def tune(
     objective: Callable[..., jax.Array],
     val_loss: Callable[..., jax.Array],
-    penalty: Callable[[Any], Penalty],
-    hyper0: Any,
-    init_params: Any,
+    penalty: Callable[[PyTree], Penalty],
+    hyper0: PyTree,
+    init_params: PyTree,
     *,
-    data: Any = None,
+    data: PyTree = None,
     max_evals: int = 10,
     max_step: float = 1.0,
     xtol: float = 1e-3,
@@ -218,8 +223,8 @@ def tune(
             alpha /= 4
             continue
         s, y = step, optax.tree.sub(g_new, g)
-        sy = float(optax.tree.vdot(s, y))
-        ss = float(optax.tree.vdot(s, s))
+        sy = float(cast(jax.Array, optax.tree.vdot(s, y)))  # optax annotates ArrayLike
+        ss = float(cast(jax.Array, optax.tree.vdot(s, s)))
         alpha = ss / sy if sy > 0 else 2 * alpha
         u, x, loss, g = u_new, x_try, l_new, g_new
         if largest(s) < xtol:
@@ -234,14 +239,18 @@ def tune(
     )
 
 
-def plot_tune(result: TuneResult, grid: tuple[Any, Any] | None = None, ax: Any = None):
+def plot_tune(
+    result: TuneResult,
+    grid: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
     """The validation loss at each evaluation of `tune`, against the strength (one strength)
     or the evaluation number (several); ``grid=(strengths, losses)`` draws a grid's curve
     beside it. Returns the matplotlib Axes."""
     plt = require("matplotlib.pyplot", what="jaxreg.select.plot_tune", extra="plot")
 
     if ax is None:
-        ax = plt.subplots(figsize=(6.5, 4))[1]
+        ax = cast("Axes", plt.subplots(figsize=(6.5, 4))[1])
     scalar = all(sum(np.size(v) for v in jax.tree.leaves(h)) == 1 for h in result.history_hyper)
     losses = result.history_loss
     if scalar:
