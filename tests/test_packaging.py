@@ -104,9 +104,11 @@ def test_wheel_works_in_a_fresh_environment_with_only_core_dependencies(dist, tm
     env = tmp_path / "venv"
     python = env / "bin" / "python"
     # no pip inside: the running pip installs into it (--python), which saves bootstrapping one;
-    # --no-compile: Python compiles what the check imports, not all of jax and scipy
+    # --no-compile: Python compiles what the check imports, not all of jax and scipy;
+    # --retries 1: offline, pip takes the wheels from its local indexes and caches in 3 s
+    # instead of a minute of retries
     install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"]
-    install += ["--no-compile", "--disable-pip-version-check", str(wheel)]
+    install += ["--no-compile", "--retries", "1", "--disable-pip-version-check", str(wheel)]
     try:
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
         pip = subprocess.run(install, capture_output=True, text=True, check=False)
