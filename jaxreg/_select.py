@@ -338,7 +338,7 @@ class PathResult(NamedTuple):
     """
 
     strengths: np.ndarray
-    params: Any
+    params: PyTree
     iterations: jax.Array
     converged: jax.Array
 

@@ -20,7 +20,7 @@ class ProximalState(NamedTuple):
     """
 
     count: jax.Array
-    adam: Any = ()
+    adam: optax.ScaleByAdamState | tuple[()] = ()
 
 
 def proximal(
@@ -78,7 +78,8 @@ def proximal(
     adam = optax.scale_by_adam(b1=b1, b2=b2, eps=eps) if precondition == "adam" else None
 
     def init(params: Any) -> ProximalState:
-        return ProximalState(jnp.zeros([], jnp.int32), adam.init(params) if adam else ())
+        adam_state = cast(optax.ScaleByAdamState, adam.init(params)) if adam else ()
+        return ProximalState(jnp.zeros([], jnp.int32), adam_state)
 
     def update(updates: Any, state: ProximalState, params: Any = None):
         if params is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -81,10 +81,10 @@ class TuneResult(NamedTuple):
       solves: (evaluations,) solves used so far (per fold), after each evaluation
     """
 
-    hyper: Any
-    params: Any
+    hyper: PyTree
+    params: PyTree
     val_loss: float
-    history_hyper: list[Any]
+    history_hyper: list[PyTree]
     history_loss: np.ndarray
     solves: np.ndarray
 
