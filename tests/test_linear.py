@@ -67,6 +67,10 @@ def test_lasso_path_equals_sklearn(problem):
     assert_same_coefs(res.coef, coefs.T, rtol=1e-6, what=problem)
     assert bool(res.converged.all())
     assert np.all(np.asarray(res.gap) <= TIGHT * np.sum(yc**2) / len(yc))
+    ones = np.ones(len(yc))
+    for k, (c, g) in enumerate(zip(np.asarray(res.coef), np.asarray(res.gap), strict=True)):
+        gap = numpy_gap(Xc, yc, ones, c, 0.0, alphas[k], 0.0)  # from X, at the returned coef
+        assert abs(gap - g) <= 1e-12 * np.sum(yc**2) / len(yc), (k, gap, g)
     # with an intercept, on the raw data: the same coefficients, sklearn's intercept
     res_b = jr.linear.path(X, y, jr.l1, alphas, tol=TIGHT)
     assert_same_coefs(res_b.coef, coefs.T, rtol=1e-6, what=f"{problem} with intercept")
@@ -367,3 +371,62 @@ def test_bad_arguments(kwargs, exc, match):
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         jr.linear.fit(args.pop("X"), args.pop("y"), args.pop("penalty"), **args)
+
+
+def numpy_gap(X, y, sw, coef, intercept, a, b2):
+    """The duality gap of the weighted elastic net at (coef, intercept), from X in NumPy: the
+    residual as dual point, rescaled into the l1 dual ball when there is no l2 part."""
+    sn = sw / sw.sum()
+    r = y - X @ coef - intercept
+    primal = 0.5 * np.sum(sn * r * r) + a * np.abs(coef).sum() + 0.5 * b2 * coef @ coef
+    g = np.abs(X.T @ (sn * r))
+    if b2 == 0:
+        u = r * min(1.0, a / g.max())
+        return primal - np.sum(sn * (u * y - 0.5 * u * u))
+    conj = np.sum(np.maximum(g - a, 0.0) ** 2) / (2 * b2)
+    return primal - (np.sum(sn * (r * y - 0.5 * r * r)) - conj)
+
+
+def test_least_squares_solver_equals_sklearn_weights_intercept_and_true_gaps():
+    """The squared loss's own inner solver (working sets of every capacity: 64, 256, 600
+    here; blocks of 8 cut at the working set's end; Gram-carried gradient on small sets)
+    against ElasticNet with sample weights and an intercept; each reported gap recomputed in
+    NumPy from X at the returned coefficients; float32's gaps true in float64. (The l1 gaps:
+    test_lasso_path_equals_sklearn.)"""
+    l1_ratio = 0.8
+    X, y = correlated(n=150, p=600, rho=0.5, seed=5)
+    X = X + 1.0  # uncentred columns: the intercept matters
+    sw = np.random.default_rng(6).uniform(0.2, 2.0, len(y))
+    sn = sw / sw.sum()
+    yc = y - sn @ y
+    lmax = np.max(np.abs((X - sn @ X).T @ (sn * yc))) / l1_ratio
+    alphas = np.asarray(jr.select.strength_grid(lmax, num=8, ratio=2e-3))
+    pen = lambda s: jr.elastic_net(s, l1_ratio)  # noqa: E731
+    res = jr.linear.path(X, y, pen, alphas, sample_weight=sw, tol=TIGHT)
+    assert bool(res.converged.all())
+    assert (np.asarray(res.coef) != 0).sum(1).max() > 128  # a working set above 256
+    scale = np.sum(sn * yc**2)
+    for k in (0, 4, 7):
+        m = ElasticNet(alpha=alphas[k], l1_ratio=l1_ratio, tol=TIGHT, max_iter=100_000)
+        m.fit(X, y, sample_weight=sw)
+        assert_same_coefs(res.coef[k], m.coef_, rtol=1e-6, what=f"strength {k}")
+        # (each intercept is exact for its own coefficients, which agree to 1e-6 of the largest)
+        top = max(np.abs(m.coef_).max(), 1.0)
+        assert_close(float(res.intercept[k]), m.intercept_, rtol=0, atol=1e-5 * top)
+    for k in range(len(alphas)):
+        a, b2 = alphas[k] * l1_ratio, alphas[k] * (1 - l1_ratio)
+        coef, icpt = np.asarray(res.coef[k]), float(res.intercept[k])
+        gap = numpy_gap(X, y, sw, coef, icpt, a, b2)
+        assert abs(gap - float(res.gap[k])) <= 1e-12 * scale + 1e-6 * abs(gap), k
+        assert float(res.gap[k]) <= TIGHT * scale
+    f32 = jr.linear.path(X, y, pen, alphas, sample_weight=sw, tol=1e-5, dtype=jnp.float32)
+    assert f32.coef.dtype == jnp.float32 and bool(f32.converged.all())
+    # (at tol=1e-5 the coefficients themselves move by up to 1e-2 of the largest, float64 as
+    # well: the gap, an objective bound, is what float32 must certify)
+    gap32 = [
+        numpy_gap(X, y, sw, np.asarray(f32.coef[k], np.float64), float(f32.intercept[k]),
+                  alphas[k] * l1_ratio, alphas[k] * (1 - l1_ratio))
+        for k in range(len(alphas))
+    ]  # fmt: skip
+    assert max(gap32) <= 2e-5 * scale  # the float32 gaps hold in float64 too
+    assert_close(np.asarray(f32.gap, np.float64), np.array(gap32), rtol=0, atol=1e-6 * scale)
