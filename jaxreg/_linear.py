@@ -628,9 +628,15 @@ def _least_squares(
                 dblk = jax.vmap(lambda i: jax.lax.dynamic_slice(gm, (i * kb, i * kb), (kb, kb)))(
                     jnp.arange(nb)
                 )
-            else:
-                dblk = jnp.einsum(
-                    "bin,bjn->bij", (xc * sn).reshape(nb, kb, -1), xc.reshape(nb, kb, -1)
+            else:  # the blocks the working set reaches only (a batched einsum over all of
+                # them cost 1.5 ms at 1,024 x 500 on XLA:CPU)
+
+                def one(i, dd):
+                    xj = jax.lax.dynamic_slice_in_dim(xc, i * kb, kb)
+                    return dd.at[i].set((xj * sn) @ xj.T)
+
+                dblk = jax.lax.fori_loop(
+                    0, (count + kb - 1) // kb, one, jnp.zeros((nb, kb, kb), dtype)
                 )
 
             # the carried state: (wc, b, gradient W-vector, intercept's derivative) with the
