@@ -21,11 +21,12 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 # pyright comes with its Node.js and its JavaScript (pyright[nodejs]); the variable skips its
-# check of PyPI for a newer release, so lint runs offline.
+# check of PyPI for a newer release, so lint runs offline; -p: this project's settings, not those
+# of a pyrightconfig.json in a parent folder (pyright looks for one before pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	PYRIGHT_PYTHON_IGNORE_WARNINGS=1 $(VENV)/bin/pyright
+	PYRIGHT_PYTHON_IGNORE_WARNINGS=1 $(VENV)/bin/pyright -p pyproject.toml
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
