@@ -39,6 +39,9 @@ Device: TypeAlias = Any
 # ``X`` of `jaxreg.linear`: dense (NumPy, JAX, nested lists) or sparse (scipy.sparse, jax BCOO).
 DataMatrix: TypeAlias = "npt.ArrayLike | scipy.sparse.spmatrix | scipy.sparse.sparray | BCOO"
 
+# ``loss=`` of `jaxreg.linear` (its LOSSES).
+LinearLoss: TypeAlias = Literal["squared", "logistic", "huber", "poisson"]
+
 # A 1-D grid of strengths (or SLOPE's sequence): an array, or a list or tuple of numbers.
 Strengths: TypeAlias = "ArrayLike | Sequence[float]"
 
