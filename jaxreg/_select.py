@@ -241,8 +241,8 @@ def _choose(strengths: np.ndarray, scores: np.ndarray) -> tuple[Any, ...]:
 
 
 def cross_validate(
-    train_fn: Callable[[jax.Array, jax.Array, jax.Array], PyTree],
-    score_fn: Callable[[PyTree, jax.Array, jax.Array], ArrayLike],
+    train_fn: Callable[[jax.Array, jax.Array, jax.Array], PyTree] | str,
+    score_fn: Callable[[PyTree, jax.Array, jax.Array], ArrayLike] | Any,
     strengths: Strengths,
     X: npt.ArrayLike,
     y: npt.ArrayLike,
@@ -271,6 +271,17 @@ def cross_validate(
     A strength whose score is NaN (or infinite) on any fold ranks worst and is never chosen;
     a `RuntimeWarning` names those strengths, and every other result is returned.
 
+    **A linear model given as data** (scikit-learn's ``LassoCV`` / ``ElasticNetCV``): pass a
+    loss name (``"squared"``, ``"logistic"``, ``"huber"``, ``"poisson"``) as ``train_fn`` and
+    the penalty (a builder ``strength -> Penalty`` such as ``jr.l1``, or a `Penalty` of
+    strength 1) as ``score_fn``: ``cross_validate("squared", jr.l1, strengths, X, y,
+    folds=KFold(5))`` is ``jaxreg.linear.cross_validate(X, y, jr.l1, strengths,
+    loss="squared", folds=KFold(5))``: one warm-started coordinate-descent path per fold
+    instead of a generic solve per strength, scored by minus the held-out mean loss (the
+    MSE for ``"squared"``, as ``LassoCV``'s ``mse_path_``), with an intercept. The function
+    form cannot tell that it fits a linear model, hence the explicit switch. ``devices`` is
+    not supported there.
+
     Returns:
       `CVResult` with per-strength ``mean_score`` / ``std_score`` (population std, as
       scikit-learn's ``cv_results_``), the per-fold ``scores``, ``best_strength`` and
@@ -278,6 +289,18 @@ def cross_validate(
       standard error of the best, with glmnet's standard error ``sd(ddof=1) / sqrt(folds)``
       of the best strength's fold scores (``lambda.1se``).
     """
+    if isinstance(train_fn, str):  # a linear model given as data: jr.linear's solver
+        if devices is not None:
+            raise ValueError(
+                "cross_validate with a loss name (jaxreg.linear's path) does not shard over "
+                f"devices; got devices={devices!r}. Drop devices, or pass train_fn/score_fn."
+            )
+        from ._linear import cross_validate as linear_cv
+
+        return linear_cv(
+            X, y, score_fn, strengths, folds=folds, stratified=stratified, groups=groups,
+            seed=seed, loss=train_fn,
+        )  # fmt: skip
     s = _strength_array(strengths)
     n_strengths = s.shape[0]
     s, _ = _shard(s, devices)
@@ -358,6 +381,10 @@ def path(
     ``lambda s: jr.elastic_net(s, 0.5)``), or a `Penalty` built with strength 1 that is scaled
     (``s * pen``). Give strengths in descending order (as `strength_grid` does) so each solve
     starts from the sparser solution before it, as glmnet and ``lasso_path`` do.
+
+    A linear model given as data (``X``, ``y``, a loss name) has its own, much faster path:
+    `jaxreg.linear.path` (working-set coordinate descent with duality gaps; scikit-learn's
+    ``lasso_path`` / ``enet_path``). This function keeps to objectives given as functions.
     """
     s = _strength_array(strengths)
     build = (lambda v: v * pen) if isinstance(pen, Penalty) else pen

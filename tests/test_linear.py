@@ -430,3 +430,22 @@ def test_least_squares_solver_equals_sklearn_weights_intercept_and_true_gaps():
     ]  # fmt: skip
     assert max(gap32) <= 2e-5 * scale  # the float32 gaps hold in float64 too
     assert_close(np.asarray(f32.gap, np.float64), np.array(gap32), rtol=0, atol=1e-6 * scale)
+
+
+def test_select_cross_validate_given_data_is_linear_cross_validate_and_lasso_cv():
+    """``jr.select.cross_validate(loss, penalty, strengths, X, y)`` runs jr.linear's path per
+    fold: LassoCV's choice and MSE path, at the default tol (1e-4) of both."""
+    from sklearn.linear_model import LassoCV
+    from sklearn.model_selection import KFold
+
+    X, y = diabetes()
+    alphas = grid(*centered(X, y), num=15)
+    cv = jr.select.cross_validate("squared", jr.l1, alphas, X, y, folds=KFold(5))
+    direct = jr.linear.cross_validate(X, y, jr.l1, alphas, folds=KFold(5))
+    assert_close(cv.scores, direct.scores, rtol=0)
+    m = LassoCV(alphas=alphas, cv=KFold(5)).fit(X, y)
+    order = np.argsort(-np.asarray(m.alphas_))
+    assert_close(-cv.scores.T, m.mse_path_[order], rtol=1e-3)
+    assert cv.best_strength == pytest.approx(m.alpha_, rel=1e-12)
+    with pytest.raises(ValueError, match="does not shard over devices"):
+        jr.select.cross_validate("squared", jr.l1, alphas, X, y, devices=jax.devices())
