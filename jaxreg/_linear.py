@@ -36,14 +36,22 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
+import jax.core  # for pyright: `import jax` loads it, but does not declare it
 import jax.numpy as jnp
 import numpy as np
+import numpy.typing as npt
+from jax.typing import ArrayLike, DTypeLike
 
 from ._penalties import GroupLasso
 from ._penalty import Penalty, _leaf_prox, hyper, resolve_terms
+from ._typing import DataMatrix, LinearLoss, Splitter, Strengths
+
+if TYPE_CHECKING:
+    from ._select import CVResult
 
 LOSSES = ("squared", "logistic", "huber", "poisson")
 
@@ -354,7 +362,9 @@ def _solve(
     l_b = kappa if bounded else 1.0  # the intercept's curvature bound (sn sums to 1)
 
     def lipschitz(z):  # the blocks' curvature bounds; at z for a loss without a global one
-        return lips if bounded else cols.lipschitz(sn * _curvature(loss, delta, z, y))
+        if lips is not None:
+            return lips
+        return cols.lipschitz(sn * _curvature(loss, delta, z, y))
 
     def pen_at(j, v):  # pen_j(v) for block j
         return _pen_value([(part, None if w is None else w[j]) for part, w in parts], v)
@@ -369,7 +379,7 @@ def _solve(
 
     def block_prox(j, v, t):
         """prox of t pen_j at v (shape (B,)): soft / block soft threshold, then the l2."""
-        if not simple:
+        if a1 is None or b2 is None:  # not simple
             return _prox_at(parts, v, t, j)
         thr = t * a1[j]
         if size == 1:
@@ -402,6 +412,7 @@ def _solve(
         _, _, icpt = intercept_step(jnp.zeros((), dtype), z)
         if gap_kind == "stationarity":
             return jnp.max(violation(w, g, z), initial=0.0), icpt
+        assert a1 is not None and b2 is not None and lips is not None  # a gap: simple, bounded
         free = (a1[:, 0] == 0) & (b2[:, 0] == 0) & (lips > 0)  # unpenalized blocks
         g2 = jnp.sum(g * g, axis=1) / jnp.where(free, lips, 1.0)  # ||g_j||^2 / L_j
         rest = jnp.maximum(icpt, jnp.max(jnp.where(free, g2, 0.0), initial=0.0))
@@ -432,7 +443,7 @@ def _solve(
             w, z, res = c
             j = ws[k]
             gj = cols.dot_fn(j, lambda i: deriv_at(z, i))
-            if bounded:
+            if lips is not None:  # bounded
                 lj = jnp.where(lips[j] > 0, lips[j], 1.0)
                 new = block_prox(j, w[j] - gj / lj, 1.0 / lj)
             else:  # a prox-Newton step whose curvature doubles until the objective decreases
@@ -541,7 +552,7 @@ def _solve(
         (w, b, z), e = jax.lax.cond(done, stay, run, None)
         return _State(w, b, z, st.it + jnp.where(done, 0, 1), st.epochs + e, gap, done)
 
-    if loss == "squared" and size == 1 and simple and cols.rows is None:
+    if loss == "squared" and size == 1 and a1 is not None and b2 is not None and cols.rows is None:
         return _least_squares(
             cols, y, sn, lips, a1[:, 0], b2[:, 0], w0, b0, zg0,
             gap_of=gap_of, violation=violation, grad_full=grad_full,
@@ -624,7 +635,7 @@ def _least_squares(
             gm = (xc * sn) @ xc.T if gram else None
             nb = xc.shape[0] // kb
             # each block's own Gram matrix: the exact sequential updates within a block
-            if gram:
+            if gm is not None:
                 dblk = jax.vmap(lambda i: jax.lax.dynamic_slice(gm, (i * kb, i * kb), (kb, kb)))(
                     jnp.arange(nb)
                 )
@@ -663,7 +674,7 @@ def _least_squares(
                         new_j = new_j.at[i].set(new)
                         ds.append(d)
                     dv = jnp.stack(ds)
-                    if gram:
+                    if gm is not None:
                         t = t + dv @ jax.lax.dynamic_slice_in_dim(gm, j0, kb)
                         gb = gb + dv @ sl(u)
                     else:
@@ -880,21 +891,21 @@ def _check_common(tol, max_iter, max_epochs, ws_min, anderson):
 
 
 def fit(
-    X: Any,
-    y: Any,
+    X: DataMatrix,
+    y: npt.ArrayLike,
     penalty: Penalty,
     *,
-    loss: str = "squared",
+    loss: LinearLoss = "squared",
     fit_intercept: bool = True,
-    sample_weight: Any = None,
+    sample_weight: npt.ArrayLike | None = None,
     tol: float = 1e-4,
     max_iter: int = 100,
     max_epochs: int = 10_000,
-    init: Any = None,
+    init: tuple[ArrayLike, ArrayLike] | None = None,
     huber_delta: float = 1.35,
     ws_min: int = 10,
     anderson: int = 5,
-    dtype: Any = None,
+    dtype: DTypeLike | None = None,
 ) -> LinearResult:
     r"""Fit a penalized linear model: working sets, coordinate descent, duality gap.
 
@@ -1048,21 +1059,21 @@ def _fit_jit(
 
 
 def path(
-    X: Any,
-    y: Any,
-    penalty: Any,
-    strengths: Any,
+    X: DataMatrix,
+    y: npt.ArrayLike,
+    penalty: Penalty | Callable[[ArrayLike], Penalty],
+    strengths: Strengths,
     *,
-    loss: str = "squared",
+    loss: LinearLoss = "squared",
     fit_intercept: bool = True,
-    sample_weight: Any = None,
+    sample_weight: npt.ArrayLike | None = None,
     tol: float = 1e-4,
     max_iter: int = 100,
     max_epochs: int = 10_000,
     huber_delta: float = 1.35,
     ws_min: int = 10,
     anderson: int = 5,
-    dtype: Any = None,
+    dtype: DTypeLike | None = None,
 ) -> LinearResult:
     """`fit` at each strength, warm-started, in one compiled `lax.scan`.
 
@@ -1155,27 +1166,27 @@ def _path_jit(
 
 
 def cross_validate(
-    X: Any,
-    y: Any,
-    penalty: Any,
-    strengths: Any,
+    X: DataMatrix,
+    y: npt.ArrayLike,
+    penalty: Penalty | Callable[[ArrayLike], Penalty],
+    strengths: Strengths,
     *,
-    folds: Any = 5,
+    folds: int | Splitter = 5,
     stratified: bool | None = None,
-    groups: Any = None,
+    groups: npt.ArrayLike | None = None,
     seed: int = 0,
-    loss: str = "squared",
+    loss: LinearLoss = "squared",
     fit_intercept: bool = True,
-    sample_weight: Any = None,
+    sample_weight: npt.ArrayLike | None = None,
     tol: float = 1e-4,
     max_iter: int = 100,
     max_epochs: int = 10_000,
     huber_delta: float = 1.35,
     ws_min: int = 10,
     anderson: int = 5,
-    dtype: Any = None,
+    dtype: DTypeLike | None = None,
     vmap_folds: bool = False,
-) -> Any:
+) -> CVResult:
     """K-fold cross-validation of a regularization path: scikit-learn's ``LassoCV``,
     ``ElasticNetCV`` and ``LogisticRegressionCV`` (L1) in one compiled, fold-vmapped call.
 
@@ -1242,7 +1253,7 @@ def _path_args(strengths: Any, penalty: Any, p: int, dtype: Any) -> tuple[jax.Ar
     return strengths, build
 
 
-def _builder(penalty: Any):
+def _builder(penalty: Penalty | Callable[[ArrayLike], Penalty]) -> Callable[[ArrayLike], Penalty]:
     if isinstance(penalty, Penalty):
         base = penalty
         return lambda v: v * base

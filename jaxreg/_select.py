@@ -17,7 +17,7 @@ from jax.typing import ArrayLike
 from ._optional import require
 from ._penalty import Penalty, check_scalar, resolve_terms
 from ._solve import solve
-from ._typing import Device, PyTree, Splitter, Strengths
+from ._typing import Device, LinearLoss, PyTree, Splitter, Strengths
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -297,9 +297,12 @@ def cross_validate(
             )
         from ._linear import cross_validate as linear_cv
 
+        # here score_fn is the penalty (or its builder) and train_fn the loss's name, which
+        # jr.linear checks
+        penalty = cast("Penalty | Callable[[ArrayLike], Penalty]", score_fn)
         return linear_cv(
-            X, y, score_fn, strengths, folds=folds, stratified=stratified, groups=groups,
-            seed=seed, loss=train_fn,
+            X, y, penalty, strengths, folds=folds, stratified=stratified, groups=groups,
+            seed=seed, loss=cast(LinearLoss, train_fn),
         )  # fmt: skip
     s = _strength_array(strengths)
     n_strengths = s.shape[0]
