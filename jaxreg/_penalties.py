@@ -770,9 +770,11 @@ def l1(strength: ArrayLike, *, mask: MaskLike = None, weights: Weights = None) -
 
     Args:
       strength: :math:`\lambda \ge 0`, a Python number or a scalar array (may be traced).
-      mask: which leaves to penalize: None (every floating leaf), a pytree of bools with the
-        params' structure or a prefix of it, or a callable ``params -> pytree of bools`` (as in
-        `optax.masked`); see `jaxreg.masks`.
+      mask: which leaves to penalize: None (every floating leaf with at least one dimension:
+        0-d leaves, Python floats and scalar arrays, typed or not, are left out), a pytree of
+        bools with the params' structure or a prefix of it, or a callable
+        ``params -> pytree of bools`` (as in `optax.masked`); a mask that selects a floating
+        0-d leaf penalizes it. See `jaxreg.masks`.
       weights: per-element weights :math:`w_i \ge 0` (adaptive / weighted lasso): a pytree with
         the params' structure or a prefix of it whose leaves broadcast to each penalized leaf;
         ``None`` entries mean 1. Value, gradient and `Penalty.prox` all use them.
