@@ -35,7 +35,7 @@ format: $(STAMP)
 # Doctests run in their own process: tests/ turns on float64, doctests show JAX's defaults.
 test: lint docs
 	$(PY) -m pytest -q --doctest-modules jaxreg
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 # --strict: a broken link or cross-reference, or a public name without a docstring, fails.
 docs: $(STAMP)

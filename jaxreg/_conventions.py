@@ -267,7 +267,9 @@ def from_torch_weight_decay(
     equivalent, and raises here; reproduce it with `from_torch_optimizer`.
 
     Args:
-      weight_decay: the number, or a torch optimizer / param-group dict to read it from.
+      weight_decay: the number, or a torch optimizer / param-group dict to read it from (a
+        dict that does not name its optimizer, like ``{"weight_decay": 1e-4}``, is coupled
+        decay unless it holds ``decoupled_weight_decay=True``, as torch's AdamW groups do).
       mask: the mask of the returned penalty.
 
     >>> import jaxreg as jr
@@ -275,7 +277,12 @@ def from_torch_weight_decay(
     l2(0.0001)
     """
     if hasattr(weight_decay, "param_groups") or isinstance(weight_decay, dict):
-        name = torch_name(weight_decay, None)
+        try:
+            name = torch_name(weight_decay, None)
+        except ValueError:
+            if not isinstance(weight_decay, dict):
+                raise
+            name = None  # a hand-written group {'weight_decay': wd}: coupled unless it says not
         decays = set()
         for group in torch_groups(weight_decay):
             if name == "AdamW" or group.get("decoupled_weight_decay"):

@@ -330,7 +330,7 @@ class _Kernels(Mask):
         return "kernels"  # pickles as the module-level singleton
 
 
-kernels = _Kernels()
+kernels: Mask = _Kernels()  # typed as the public class: _Kernels is an implementation
 
 
 def _compile(patterns: str | Iterable[str] | None, argument: str) -> tuple[str, ...]:
@@ -338,6 +338,11 @@ def _compile(patterns: str | Iterable[str] | None, argument: str) -> tuple[str, 
         return ()
     if isinstance(patterns, str):
         patterns = [patterns]
+    if not isinstance(patterns, Iterable):
+        raise TypeError(
+            f"{argument} must be a regex string, a list of them or None; got {patterns!r} "
+            f"(type {type(patterns).__name__})."
+        )
     out = []
     for p in patterns:
         if not isinstance(p, str):
@@ -356,7 +361,8 @@ class by_path(Mask):  # noqa: N801 - used like a function: jr.masks.by_path(incl
     A leaf is selected when it matches any ``include`` pattern (every leaf, if ``include`` is
     None) and no ``exclude`` pattern. Paths join dict keys, attribute names and sequence
     indices with ``/``: ``'params/Dense_0/kernel'`` for flax linen, ``'layers/0/kernel'`` for a
-    flax nnx state, ``'layers/0/weight'`` for an equinox MLP.
+    flax nnx state, ``'layers/0/weight'`` for an equinox MLP. A penalty whose ``include``
+    matches no leaf of the params it is given raises (a typo in a regex would give 0).
 
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> mask = jr.masks.by_path(include="kernel", exclude="^head/")

@@ -27,7 +27,6 @@ from . import _numerics as nx
 from . import _prox
 from ._masks import Mask, as_mask, kernels
 from ._penalty import (
-    Penalty,
     Term,
     as_leaf,
     check_nonnegative_tree,
@@ -450,7 +449,8 @@ class GroupLasso(Term):
             raise ValueError(
                 f"axis={self.axis[0] if len(self.axis) == 1 else self.axis} is out of range for "
                 f"the leaf at '{path}' with shape {np.shape(x)}"
-                f"{'' if self.reshape is None else ' (after reshape)'}."
+                f"{'' if self.reshape is None else ' (after reshape)'}. Select the leaves that "
+                "have that axis with `mask` (e.g. mask=jaxreg.masks.kernels)."
             )
         if w is not None and ndim >= 1 and self._is_keepdims(w, np.shape(x)):
             w = None  # the keepdims form, e.g. (out, 1, 1, 1) for axis=(1, 2, 3): fine
@@ -760,7 +760,7 @@ def _check_out_axis(out_axis: Any) -> int:
     return out_axis
 
 
-def l1(strength: ArrayLike, *, mask: MaskLike = None, weights: Weights = None) -> Penalty:
+def l1(strength: ArrayLike, *, mask: MaskLike = None, weights: Weights = None) -> Term:
     r"""Lasso penalty :math:`\lambda \sum_i w_i |x_i|` (:math:`w_i = 1` without ``weights``).
 
     The derivative at ``x_i = 0`` is 0, as in TensorFlow and PyTorch.
@@ -788,7 +788,7 @@ def l1(strength: ArrayLike, *, mask: MaskLike = None, weights: Weights = None) -
     return L1(**_common(strength, mask, weights))
 
 
-def l2(strength: ArrayLike, *, mask: MaskLike = None, weights: Weights = None) -> Penalty:
+def l2(strength: ArrayLike, *, mask: MaskLike = None, weights: Weights = None) -> Term:
     r"""Ridge / weight-decay penalty :math:`\frac{\lambda}{2} \sum_i w_i x_i^2`.
 
     Its gradient is :math:`\lambda x` (without weights): the coupled ``weight_decay=strength``
@@ -810,7 +810,7 @@ def l2(strength: ArrayLike, *, mask: MaskLike = None, weights: Weights = None) -
 
 def elastic_net(
     strength: ArrayLike, l1_ratio: ArrayLike, *, mask: MaskLike = None, weights: Weights = None
-) -> Penalty:
+) -> Term:
     r"""Elastic net :math:`\lambda \sum_i w_i \left(\rho |x_i| + \frac{1-\rho}{2} x_i^2\right)`.
 
     This is scikit-learn's ``ElasticNet(alpha=strength, l1_ratio=l1_ratio)`` and glmnet's
@@ -834,7 +834,7 @@ def elastic_net(
 
 def mcp(
     strength: ArrayLike, gamma: ArrayLike, *, mask: MaskLike = None, weights: Weights = None
-) -> Penalty:
+) -> Term:
     r"""Minimax concave penalty (MCP, Zhang 2010) :math:`\sum_i w_i\,p_{\lambda,\gamma}(x_i)`.
 
     .. math:: p_{\lambda,\gamma}(x) = \begin{cases} \lambda|x| - \frac{x^2}{2\gamma} &
@@ -867,7 +867,7 @@ def mcp(
 
 def scad(
     strength: ArrayLike, gamma: ArrayLike, *, mask: MaskLike = None, weights: Weights = None
-) -> Penalty:
+) -> Term:
     r"""Smoothly clipped absolute deviation (SCAD, Fan and Li 2001) :math:`\sum_i w_i\,p(x_i)`.
 
     .. math:: p_{\lambda,\gamma}(x) = \begin{cases} \lambda|x| & |x| \le \lambda \\
@@ -895,7 +895,7 @@ def scad(
     return SCAD(**_common(strength, mask, weights), gamma=as_leaf(gamma))
 
 
-def l0(strength: ArrayLike, *, mask: MaskLike = None, weights: Weights = None) -> Penalty:
+def l0(strength: ArrayLike, *, mask: MaskLike = None, weights: Weights = None) -> Term:
     r"""The :math:`\ell_0` penalty :math:`\lambda \sum_i w_i [x_i \ne 0]`: the number of non-zeros.
 
     Its gradient is 0 everywhere: use it through `Penalty.prox` (hard thresholding: keep
@@ -915,7 +915,7 @@ def l0(strength: ArrayLike, *, mask: MaskLike = None, weights: Weights = None) -
     return L0(**_common(strength, mask, weights))
 
 
-def lq(strength: ArrayLike, q: float, *, mask: MaskLike = None, weights: Weights = None) -> Penalty:
+def lq(strength: ArrayLike, q: float, *, mask: MaskLike = None, weights: Weights = None) -> Term:
     r"""The :math:`\ell_q` quasi-norm penalty :math:`\lambda \sum_i w_i |x_i|^q`, :math:`q \in
     \{\frac12, \frac23\}`.
 
@@ -952,7 +952,7 @@ def group_lasso(
     reshape: tuple[int, ...] | None = None,
     mask: MaskLike = None,
     weights: Weights = None,
-) -> Penalty:
+) -> Term:
     r"""Group lasso :math:`\lambda \sum_g w_g \lVert x_g \rVert_2`.
 
     A group is every index of a leaf except ``axis``; the norm runs along ``axis``. With
@@ -1024,7 +1024,7 @@ def sparse_group_lasso(
     axis: int | tuple[int, ...] = -1,
     reshape: tuple[int, ...] | None = None,
     mask: MaskLike = None,
-) -> Penalty:
+) -> Term:
     r"""Sparse group lasso :math:`\lambda \left(\rho \sum_i |x_i| + (1 - \rho) \sum_g
     \lVert x_g \rVert_2\right)`: zeros whole groups and single weights inside the kept ones.
 
@@ -1057,7 +1057,7 @@ def sparse_group_lasso(
     )
 
 
-def slope(strengths: Strengths, *, mask: MaskLike = None) -> Penalty:
+def slope(strengths: Strengths, *, mask: MaskLike = None) -> Term:
     r"""Sorted L1 (SLOPE, Bogdan et al. 2015) :math:`\sum_i \lambda_i |x|_{(i)}`: the largest
     magnitude gets the largest strength.
 
@@ -1090,7 +1090,7 @@ def slope(strengths: Strengths, *, mask: MaskLike = None) -> Penalty:
     return Slope(strength=as_leaf(1.0), mask=as_mask(mask), sequence=as_leaf(seq))
 
 
-def nuclear(strength: ArrayLike, *, out_axis: int = -1, mask: MaskLike = None) -> Penalty:
+def nuclear(strength: ArrayLike, *, out_axis: int = -1, mask: MaskLike = None) -> Term:
     r"""Nuclear (trace) norm :math:`\lambda \sum_k \sigma_k(W)` of each kernel's matrix.
 
     The matrix of a leaf is ``(fan_in, out)``: ``out_axis`` is the output axis and every other
@@ -1109,7 +1109,7 @@ def nuclear(strength: ArrayLike, *, out_axis: int = -1, mask: MaskLike = None) -
     return Nuclear(**_common(strength, mask), out_axis=_check_out_axis(out_axis))
 
 
-def spectral(strength: ArrayLike, *, out_axis: int = -1, mask: MaskLike = None) -> Penalty:
+def spectral(strength: ArrayLike, *, out_axis: int = -1, mask: MaskLike = None) -> Term:
     r"""Spectral norm :math:`\lambda\, \sigma_{\max}(W)` of each kernel's matrix.
 
     Matrix, ``out_axis`` and mask as in `nuclear`. The gradient is :math:`u_1 v_1^\top` (0 at
@@ -1128,7 +1128,7 @@ def orthogonal(
     mode: Literal["rows", "columns"] = "rows",
     out_axis: int = -1,
     mask: MaskLike = None,
-) -> Penalty:
+) -> Term:
     r"""Keras's orthogonality penalty, :math:`\lambda` times the mean pairwise :math:`|\cos|`.
 
     :math:`\lambda\, \mathrm{mean}_{i<j} |\hat r_i \cdot \hat r_j|` where :math:`\hat r_i` are

@@ -12,7 +12,7 @@ import dataclasses
 import math
 import numbers
 from collections.abc import Sequence
-from typing import Any, ClassVar, NamedTuple, TypeVar, cast, dataclass_transform
+from typing import Any, ClassVar, Literal, NamedTuple, TypeVar, cast, dataclass_transform
 
 import jax
 import jax.core  # for pyright: `import jax` loads it, but does not declare it
@@ -21,15 +21,15 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from . import _numerics as nx
-from ._masks import Mask, kernels, resolve
+from ._masks import Mask, by_path, kernels, resolve
 from ._trees import (
-    PyTree,
     broadcast_prefix,
     is_floating,
     is_penalizable,
     leaf_paths,
     nnx_non_params,
 )
+from ._typing import PyTree
 
 T = TypeVar("T")
 
@@ -37,11 +37,14 @@ T = TypeVar("T")
 # Validation
 
 
-def check_scalar(value: Any, name: str, *, low: float = 0.0, high: float = math.inf) -> Any:
+def check_scalar(
+    value: Any, name: str, *, low: float = 0.0, high: float = math.inf, low_open: bool = False
+) -> Any:
     """Validate a hyperparameter: a finite real scalar in [low, high], or an array/tracer.
 
-    Concrete values (Python numbers, NumPy and JAX scalars) are checked now; traced values can
-    only be checked for shape, so `jax.vmap` / `jax.jit` over strengths work.
+    ``low_open`` excludes ``low``: (low, high]. Concrete values (Python numbers, NumPy and JAX
+    scalars) are checked now; traced values can only be checked for shape, so `jax.vmap` /
+    `jax.jit` over strengths work.
     """
     if isinstance(value, bool) or not (
         isinstance(value, numbers.Real | np.ndarray | np.generic | jax.Array)
@@ -60,8 +63,14 @@ def check_scalar(value: Any, name: str, *, low: float = 0.0, high: float = math.
     if isinstance(value, jax.core.Tracer):
         return value
     v = float(value)
-    if not (math.isfinite(v) and low <= v <= high):
-        allowed = f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g}]"
+    above = low < v if low_open else low <= v
+    if not (math.isfinite(v) and above and v <= high):
+        opening = "(" if low_open else "["
+        allowed = (
+            f"{'>' if low_open else '>='} {low:g}"
+            if high == math.inf
+            else f"in {opening}{low:g}, {high:g}]"
+        )
         raise ValueError(f"{name} must be finite and {allowed}; got {name}={value!r}.")
     return value
 
@@ -243,14 +252,24 @@ class Penalty:
         return jax.tree.unflatten(plan.treedef, out)
 
     # -- composition -------------------------------------------------------------------------
-    def __add__(self, other: object) -> Penalty:
+    def __add__(self, other: Penalty | Literal[0]) -> Penalty:
+        return self._add(other)
+
+    # int, not Literal[0]: sum() requires __radd__(int); a non-zero int raises as in __add__
+    def __radd__(self, other: Penalty | int) -> Penalty:
+        return self._add(other)
+
+    def _add(self, other: object) -> Penalty:
         if isinstance(other, numbers.Number) and not isinstance(other, bool) and other == 0:
             return self  # pen + 0, and sum([pen_a, pen_b]) through __radd__
         if not isinstance(other, Penalty):
-            return NotImplemented
+            # not NotImplemented: Python's own message would not say what is allowed
+            raise TypeError(
+                f"a jaxreg Penalty adds to another Penalty (or to 0, so sum([...]) works); got "
+                f"{other!r} of type {type(other).__name__}. To scale a penalty, multiply it: "
+                "2.0 * pen."
+            )
         return Sum(terms=self.terms + other.terms)
-
-    __radd__ = __add__
 
     def __mul__(self, factor: ArrayLike) -> Penalty:
         if isinstance(factor, Penalty):
@@ -288,6 +307,8 @@ class Penalty:
 class Term(Penalty):
     """One kind of penalty: ``strength * raw(leaf)`` summed over the leaves ``mask`` selects.
 
+    What every builder (`jaxreg.l1`, `jaxreg.group_lasso`, ...) returns, and what a sum's
+    ``terms`` hold; ``strength`` is a pytree leaf, ``mask`` is static, ``name`` is the kind.
     A subclass (one per kind, in `_penalties.py`) is everything about its kind: the formula
     (docstring), `raw` on one leaf, its proximal map (`shrink`, or `parts` for a sum of kinds),
     `zero_strength` (the dual norm `lambda_max` needs), `min_ndim`, `default_mask`, and `parts`
@@ -364,11 +385,12 @@ class Term(Penalty):
                 )
 
     def weight_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape ``weights`` broadcast to for a leaf of ``shape`` (the leaf's, per element)."""
         return shape
 
-    # Proximal map of a positively homogeneous kind, with per-element coefficient ``scale`` (the
-    # strength times the weight): returns (z, the step it used, per element).
     def shrink(self, z: jax.Array, t: jax.Array, scale: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Proximal map with per-element coefficient ``scale`` (the strength times the weight):
+        ``(z, the step it used, per element)``."""
         raise NotImplementedError
 
     def merges_with(self, other: Term) -> bool:
@@ -475,19 +497,8 @@ def resolve_terms(terms: Sequence[Term], params: PyTree) -> Plan:
             for i, (s, x) in enumerate(zip(selected, leaves, strict=True))
             if s and is_penalizable(x, explicit=mask is not None)
         ]
-        if mask == kernels and not idx:
-            candidates = [
-                p or "<root>"
-                for p, x in zip(paths, leaves, strict=True)
-                if is_floating(x) and np.ndim(x) >= 2
-            ]
-            if candidates:
-                raise ValueError(
-                    f"{term.name}: jaxreg.masks.kernels selects no leaf of params (it picks leaves "
-                    f"named kernel, weight, coef, w, W, w1, ...); leaves with 2 or more "
-                    f"dimensions: {candidates[:8]}. Pass mask= explicitly, e.g. "
-                    "mask=jaxreg.masks.by_path(include=...)."
-                )
+        if not idx:
+            _check_selects_something(term, mask, paths, leaves)
         w_all = getattr(term, "weights", None)
         ws = (
             broadcast_prefix(w_all, params, name="weights", none_is_leaf=True)
@@ -499,6 +510,39 @@ def resolve_terms(terms: Sequence[Term], params: PyTree) -> Plan:
         chosen.append(idx)
         weights.append([ws[i] for i in idx])
     return Plan(leaves, treedef, paths, chosen, weights)
+
+
+def _check_selects_something(
+    term: Term, mask: Mask | None, paths: list[str], leaves: list[Any]
+) -> None:
+    """Raise when a term selects no leaf for a reason that is a mistake, not a design.
+
+    A mask that selects nothing gives a penalty of 0: silent when the cause is a naming
+    mismatch (``kernels`` on a model whose matrices are called otherwise), a regex typo in
+    ``by_path(include=...)``, or a matrix penalty on params without matrices.
+    """
+    floating = [(p or "<root>", x) for p, x in zip(paths, leaves, strict=True) if is_floating(x)]
+    if not floating:
+        return  # nothing could be penalized: an empty model, or a tree of ints
+    matrices = [p for p, x in floating if np.ndim(x) >= 2]
+    if mask == kernels and matrices:
+        raise ValueError(
+            f"{term.name}: jaxreg.masks.kernels selects no leaf of params (it picks leaves "
+            f"named kernel, weight, coef, w, W, w1, ...); leaves with 2 or more "
+            f"dimensions: {matrices[:8]}. Pass mask= explicitly, e.g. "
+            "mask=jaxreg.masks.by_path(include=...)."
+        )
+    if isinstance(mask, by_path) and mask.include:
+        raise ValueError(
+            f"{term.name}: its mask {mask!r} matches no leaf of params (re.search on the "
+            f"'a/b/c' paths); the paths are {[p for p, _ in floating][:8]}"
+            f"{' ...' if len(floating) > 8 else ''}."
+        )
+    if term.min_ndim >= 2 and not matrices:
+        raise ValueError(
+            f"{term.name} penalizes matrices (leaves with 2 or more dimensions); params have "
+            f"none: {[f'{p} {np.shape(x)}' for p, x in floating][:8]}."
+        )
 
 
 # --------------------------------------------------------------------------------------------

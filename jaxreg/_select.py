@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 # Grids
 
 
-def strength_grid(lambda_max: float, *, num: int = 100, ratio: float = 1e-3) -> np.ndarray:
+def strength_grid(lambda_max: ArrayLike, *, num: int = 100, ratio: float = 1e-3) -> np.ndarray:
     """``num`` strengths from ``lambda_max`` down to ``ratio * lambda_max``, evenly in log scale.
 
     The defaults are glmnet's and scikit-learn's (``LassoCV(n_alphas=100, eps=1e-3)``); the
@@ -37,11 +37,12 @@ def strength_grid(lambda_max: float, *, num: int = 100, ratio: float = 1e-3) -> 
     >>> jr.select.strength_grid(1.0, num=3, ratio=0.01)
     array([1.  , 0.1 , 0.01])
     """
-    check_scalar(lambda_max, "lambda_max", low=np.nextafter(0.0, 1.0))
-    check_scalar(ratio, "ratio", low=np.nextafter(0.0, 1.0), high=1.0)
+    check_scalar(lambda_max, "lambda_max", low_open=True)
+    check_scalar(ratio, "ratio", high=1.0, low_open=True)
     if isinstance(num, bool) or not isinstance(num, int) or num < 1:
         raise ValueError(f"num must be a positive int; got num={num!r}.")
-    return np.geomspace(float(lambda_max), float(lambda_max) * ratio, num=num)
+    top = float(np.asarray(lambda_max))  # a concrete scalar (checked above): a grid is eager
+    return np.geomspace(top, top * ratio, num=num)
 
 
 def lambda_max(loss_fn: Callable[[PyTree], jax.Array], params: PyTree, pen: Penalty) -> jax.Array:
@@ -178,7 +179,7 @@ class CVResult(NamedTuple):
 
 def _sklearn(module: str) -> Any:
     # jr.select.cross_validate and jr.linear.cross_validate split folds with scikit-learn
-    return require(f"sklearn.{module}", what="cross_validate", extra="select")
+    return require(f"sklearn.{module}", what="jaxreg.select/linear.cross_validate", extra="select")
 
 
 def _splitter(folds: Any, stratified: bool | None, seed: int, y: np.ndarray):

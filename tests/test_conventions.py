@@ -94,6 +94,15 @@ def test_from_torch_weight_decay_gradient_equals_torch_coupled_decay():
         assert_close(grad, added, rtol=1e-12)
 
 
+def test_from_torch_weight_decay_reads_a_hand_written_param_group():
+    assert jr.conventions.from_torch_weight_decay({"weight_decay": 0.01}) == jr.l2(0.01)
+    assert jr.conventions.from_torch_weight_decay({"lr": 0.1, "weight_decay": 0.01}) == jr.l2(0.01)
+    with pytest.raises(ValueError, match="decoupled"):
+        jr.conventions.from_torch_weight_decay(
+            {"weight_decay": 0.01, "decoupled_weight_decay": True}
+        )
+
+
 def _diabetes():
     from sklearn.datasets import load_diabetes
 

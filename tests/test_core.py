@@ -366,6 +366,22 @@ def test_kernels_mask_that_selects_nothing_raises_instead_of_returning_zero():
         jr.nuclear(1.0)({"M": jnp.ones((3, 3)), "b": jnp.ones(3)})
 
 
+def test_masks_that_select_nothing_by_mistake_raise_and_name_the_paths():
+    params = {"dense": {"kernel": jnp.ones((3, 2)), "bias": jnp.ones(2)}}
+    typo = jr.l1(0.1, mask=jr.masks.by_path(include="kernal"))
+    for f in (typo, jax.jit(typo)):
+        with pytest.raises(ValueError, match=r"matches no leaf .*'dense/bias', 'dense/kernel'"):
+            f(params)
+    # a matrix penalty on params without matrices: not 0
+    with pytest.raises(ValueError, match=r"nuclear penalizes matrices.*\['b \(3,\)'\]"):
+        jr.nuclear(0.1)({"b": jnp.ones(3)})
+    # what selects nothing by design stays 0: exclude-only masks, trees without floats
+    assert float(jr.l1(0.1, mask=jr.masks.by_path(exclude="dense"))(params)) == 0.0
+    assert float(jr.l1(0.1, mask=jr.masks.by_path(include="x"))({"x": jnp.arange(3)})) == 0.0
+    with pytest.raises(TypeError, match=r"include must be a regex string.*got 3 \(type int\)"):
+        jr.masks.by_path(include=3)
+
+
 # --------------------------------------------------------------------------------------------
 # 5. One rule for which leaves are penalized, eagerly and under jit
 
@@ -808,3 +824,14 @@ def test_group_weights_in_keepdims_form_equal_the_group_form():
     assert_close(group(conv), want, rtol=1e-6)
     assert_close(keep(conv), want, rtol=1e-6)
     assert_close(keep.prox(conv, 0.2).weight, group.prox(conv, 0.2).weight, rtol=1e-6)
+
+
+def test_a_penalty_adds_to_penalties_and_zero_only_with_an_error_that_says_so():
+    a, b = jr.l1(0.1), jr.l2(0.2)
+    assert sum([a, b]) == a + b == 0 + a + b and a + 0 == a
+    message = r"adds to another Penalty \(or to 0.*2\.0 \* pen"
+    for bad in (1.0, 2, "l2", jnp.array(1.0), None):
+        with pytest.raises(TypeError, match=message):
+            a + bad
+        with pytest.raises(TypeError, match=message):
+            bad + a

@@ -24,6 +24,13 @@ def lsq(X, y):
     return lambda w: 0.5 * jnp.mean((yj - Xj @ w) ** 2)
 
 
+def test_strength_grid_rejects_non_positive_inputs_with_readable_bounds():
+    with pytest.raises(ValueError, match=r"lambda_max must be finite and > 0; got lambda_max=-1.0"):
+        jr.select.strength_grid(-1.0, num=5)
+    with pytest.raises(ValueError, match=r"ratio must be finite and in \(0, 1\]; got ratio=2.0"):
+        jr.select.strength_grid(1.0, num=5, ratio=2.0)
+
+
 def test_strength_grid_is_scikit_learns_grid(diabetes):
     from sklearn.linear_model import LassoCV
     from sklearn.model_selection import KFold
