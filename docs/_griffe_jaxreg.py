@@ -20,7 +20,7 @@ import griffe
 log = logging.getLogger("mkdocs.plugins.jaxreg_docs")
 
 PUBLIC = ["jaxreg", *(f"jaxreg.{m}" for m in ("constraints", "conventions", "linear"))]
-PUBLIC += [f"jaxreg.{m}" for m in ("masks", "select", "transforms")]
+PUBLIC += [f"jaxreg.{m}" for m in ("masks", "select", "transforms", "typing")]
 
 _INLINE_MATH = re.compile(r":math:`([^`]+)`")
 _XREF = re.compile(r"(?<![`\w])`(jaxreg(?:\.\w+)+)`(?!`)")

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = {"parity/results": (".png",), "benchmarks/results": (".png", ".md")}
 
 MODULES = ["jaxreg", *(f"jaxreg.{m}" for m in ("constraints", "conventions", "linear"))]
-MODULES += [f"jaxreg.{m}" for m in ("masks", "select", "transforms")]
+MODULES += [f"jaxreg.{m}" for m in ("masks", "select", "transforms", "typing")]
 
 # One self-contained file: TeX input, SVG output (no font files to fetch), every TeX extension
 # (none is autoloaded from a URL). The pip package is MathJax's npm release as it is.

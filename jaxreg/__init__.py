@@ -17,6 +17,7 @@ from . import linear as linear
 from . import masks as masks
 from . import select as select
 from . import transforms as transforms
+from . import typing as typing
 from ._losses import regularized as regularized
 from ._penalties import elastic_net as elastic_net
 from ._penalties import group_lasso as group_lasso
@@ -33,6 +34,7 @@ from ._penalties import sparse_group_lasso as sparse_group_lasso
 from ._penalties import spectral as spectral
 from ._penalty import Penalty as Penalty
 from ._penalty import Sum as Sum
+from ._penalty import Term as Term
 from ._solve import SolveInfo as SolveInfo
 from ._solve import solve as solve
 
@@ -68,5 +70,7 @@ __all__ = [
     "sparse_group_lasso",
     "spectral",
     "Sum",
+    "Term",
     "transforms",
+    "typing",
 ]

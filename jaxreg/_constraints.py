@@ -22,7 +22,7 @@ from jax.typing import ArrayLike
 from . import _numerics as nx
 from ._masks import as_mask
 from ._penalties import _axes, _check_axis
-from ._penalty import Penalty, Term, as_leaf, check_scalar, penalty_class, static_field
+from ._penalty import Term, as_leaf, check_scalar, penalty_class, static_field
 from ._typing import MaskLike
 
 
@@ -266,7 +266,7 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
-def non_negative(*, mask: MaskLike = None) -> Penalty:
+def non_negative(*, mask: MaskLike = None) -> Constraint:
     r"""The constraint :math:`x \ge 0` (Keras's ``NonNeg``): projection ``max(x, 0)``.
 
     >>> import jax.numpy as jnp, jaxreg as jr
@@ -276,7 +276,7 @@ def non_negative(*, mask: MaskLike = None) -> Penalty:
     return NonNegative(**_common(mask))
 
 
-def box(lo: ArrayLike, hi: ArrayLike, *, mask: MaskLike = None) -> Penalty:
+def box(lo: ArrayLike, hi: ArrayLike, *, mask: MaskLike = None) -> Constraint:
     r"""The constraint :math:`lo \le x \le hi` elementwise: projection ``clip(x, lo, hi)``.
 
     skglm's ``IndicatorBox(alpha)`` is ``box(0, alpha)``.
@@ -300,7 +300,7 @@ def box(lo: ArrayLike, hi: ArrayLike, *, mask: MaskLike = None) -> Penalty:
 
 def l2_ball(
     radius: ArrayLike, *, axis: int | tuple[int, ...] = 0, mask: MaskLike = None
-) -> Penalty:
+) -> Constraint:
     r"""Max-norm: :math:`\lVert x_g \rVert_2 \le r` for each group, the norm along ``axis``.
 
     Keras's ``MaxNorm(max_value=radius, axis=axis)``: ``axis=0`` on a Dense kernel
@@ -323,7 +323,9 @@ def l2_ball(
     return L2Ball(**_common(mask), radius=as_leaf(radius), axis=_check_axis(axis))
 
 
-def top_k(k: int, *, axis: int | tuple[int, ...] | None = None, mask: MaskLike = None) -> Penalty:
+def top_k(
+    k: int, *, axis: int | tuple[int, ...] | None = None, mask: MaskLike = None
+) -> Constraint:
     r"""At most ``k`` non-zeros in each slice along ``axis`` (in the whole leaf when None).
 
     The projection keeps the ``k`` entries of largest magnitude and zeroes the rest (ties: the
@@ -345,7 +347,7 @@ def top_k(k: int, *, axis: int | tuple[int, ...] | None = None, mask: MaskLike =
     return TopK(**_common(mask), k=k, axis=None if axis is None else _check_axis(axis))
 
 
-def n_m(n: int, m: int, *, axis: int, mask: MaskLike = None) -> Penalty:
+def n_m(n: int, m: int, *, axis: int, mask: MaskLike = None) -> Constraint:
     r"""N:M structured sparsity: at most ``n`` non-zeros in every ``m`` consecutive elements
     along ``axis`` (2:4 is what NVIDIA's sparse tensor cores accelerate).
 

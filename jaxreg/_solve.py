@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import jax
 import jax.numpy as jnp
@@ -40,14 +40,18 @@ class _Carry(NamedTuple):
     done: jax.Array
 
 
+# The solution has init_params' structure and node types (an equinox model comes back as one).
+Params = TypeVar("Params")
+
+
 def solve(
     objective: Callable[[PyTree], jax.Array],
     penalty: Penalty,
-    init_params: PyTree,
+    init_params: Params,
     *,
     max_iter: int = 1000,
     tol: float = 1e-10,
-) -> tuple[PyTree, SolveInfo]:
+) -> tuple[Params, SolveInfo]:
     r"""Minimize ``objective(params) + penalty(params)`` for a smooth ``objective``.
 
     FISTA (Beck & Teboulle, 2009) with backtracking on the Lipschitz constant (which may also

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple, TypeVar, cast
 
 import jax
 import jax.numpy as jnp
@@ -20,16 +20,19 @@ from ._typing import PyTree
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+# hypergradient's result is the gradient w.r.t. the penalty's leaves: a penalty of its class
+P = TypeVar("P", bound=Penalty)
+
 
 def hypergradient(
     objective: Callable[[PyTree], jax.Array],
-    penalty: Penalty,
+    penalty: P,
     init_params: PyTree,
     val_loss: Callable[[PyTree], jax.Array],
     *,
     max_iter: int = 10_000,
     tol: float = 1e-10,
-) -> Penalty:
+) -> P:
     r"""The gradient of ``val_loss(solve(objective, penalty, init_params))`` w.r.t. ``penalty``.
 
     .. math:: \nabla_\theta\, \mathcal{L}_{\mathrm{val}}(x^\star(\theta)), \qquad
