@@ -6,6 +6,7 @@ here rather than on a user's machine.
 """
 
 import importlib.metadata
+import re
 import shutil
 import subprocess
 import sys
@@ -97,6 +98,17 @@ def test_wheel_and_sdist_contents(dist):
         or f.endswith((".png", ".pyc"))
     ]
     assert not bad, bad
+
+
+def test_the_long_description_has_no_relative_links(dist):
+    # PyPI would resolve README.md's links (docs/index.md, ...) against its own site
+    wheel, _ = dist
+    with zipfile.ZipFile(wheel) as z:
+        (meta,) = [n for n in z.namelist() if n.endswith(".dist-info/METADATA")]
+        text = z.read(meta).decode()
+    assert "Description-Content-Type: text/markdown" in text
+    assert "## Documentation" in text and "Getting started (`docs/index.md`)" in text
+    assert not re.findall(r"\]\((?!https?://|#)[^)]+\)", text)
 
 
 def test_wheel_works_in_a_fresh_environment_with_only_core_dependencies(dist, tmp_path):
