@@ -24,12 +24,13 @@ violation is below a tenth of the outer one. ``X`` is stored transposed, ``(p, n
 column is a contiguous row; a sparse ``X`` as its columns' nonzeros padded to the longest
 column (ELLPACK), so a coordinate update touches only those.
 
-The squared loss with an l1 / l2 / elastic-net penalty on a dense ``X`` (Lasso, ElasticNet)
-has its own inner solver (`_least_squares`): the working set's columns gathered into a dense
-block, coordinates updated in blocks of 8 (sequentially, with the block's own Gram matrix),
-the gradient carried on the Gram matrix for working sets of at most 64 features, and one pass
-over ``X`` per outer iteration; a path carries ``X w`` and the gradient from one strength to
-the next.
+The squared loss with an l1 / l2 / elastic-net penalty (Lasso, ElasticNet) has its own inner
+solver (`_least_squares`), with one pass over ``X`` per outer iteration; a path carries ``X w``
+and the gradient from one strength to the next. Dense ``X``: the working set's columns
+gathered into a dense block, coordinates updated in blocks of 8 (sequentially, with the
+block's own Gram matrix), the gradient carried on the Gram matrix for working sets of at most
+64 features. Sparse ``X``: the working set's padded columns, the loop carrying the residual
+and the coefficients in one buffer that each update gathers from and scatter-adds into.
 """
 
 from __future__ import annotations
@@ -552,7 +553,7 @@ def _solve(
         (w, b, z), e = jax.lax.cond(done, stay, run, None)
         return _State(w, b, z, st.it + jnp.where(done, 0, 1), st.epochs + e, gap, done)
 
-    if loss == "squared" and size == 1 and a1 is not None and b2 is not None and cols.rows is None:
+    if loss == "squared" and size == 1 and a1 is not None and b2 is not None:
         return _least_squares(
             cols, y, sn, lips, a1[:, 0], b2[:, 0], w0, b0, zg0,
             gap_of=gap_of, violation=violation, grad_full=grad_full,
@@ -589,6 +590,12 @@ def _finish(st: _State, gap, rest, tol) -> _State:
 _CAPACITIES = (64, 256, 1024, 4096, 16384, 65536)
 _GRAM_MAX = 64
 _BLOCK = 8
+# Sparse X: working-set capacities in powers of 2 from 4,096 (a branch pads its columns to its
+# capacity; on the sparse benchmark powers of 4 were 5x slower: 160 s against 30 s; below,
+# powers of 4 keep the compile time down) and one coordinate per loop step (two unrolled made
+# XLA:CPU copy the carried buffer again).
+_SPARSE_BLOCK = 1
+_SPARSE_CAPACITIES = (64, 256, 1024) + tuple(2**k for k in range(12, 21))
 _INNER = 0.03  # the inner loop stops at this fraction of the outer violation
 
 
@@ -596,7 +603,7 @@ def _least_squares(
     cols, y, sn, lips, a, b2, w0, b0, zg0, *, gap_of, violation, grad_full, fit_intercept,
     tol, max_iter, max_epochs, ws_min, anderson,
 ) -> _State:  # fmt: skip
-    r"""The squared loss with an l1 / l2 / elastic-net penalty, dense ``X``.
+    r"""The squared loss with an l1 / l2 / elastic-net penalty (sparse ``X``: `sparse_branch`).
 
     The outer loop is `_solve`'s (full gradient, violations, working set, duality gap) with
     one pass over ``X`` per iteration: ``z = X w + b`` comes from the working set's columns
@@ -611,7 +618,8 @@ def _least_squares(
     """
     g_count = w0.shape[0]
     dtype = w0.dtype
-    caps = sorted({c for c in _CAPACITIES if c < g_count} | {g_count})
+    capacities = _CAPACITIES if cols.rows is None else _SPARSE_CAPACITIES
+    caps = sorted({c for c in capacities if c < g_count} | {g_count})
     lpos = lips > 0
     step = 1.0 / jnp.where(lpos, lips, 1.0)
     thr = a * step  # the soft threshold of each coordinate's prox step
@@ -742,7 +750,115 @@ def _least_squares(
 
         return run
 
-    branches = [branch(c) for c in caps]
+    def sparse_branch(cap):
+        """The inner solver on the working set's padded sparse columns: the residual on
+        ``n + 1`` rows (row ``n`` takes the padding's zero updates), each update reading and
+        writing the column's nonzeros only."""
+        kb = min(_SPARSE_BLOCK, cap)
+        n = cols.n
+        assert cols.rows is not None
+
+        def run(w, b, z, g, ws, count, inner_tol):
+            idx = ws[:cap]
+            pad = -cap % kb
+            rows = jnp.pad(cols.rows[idx], ((0, pad), (0, 0)), constant_values=n)
+            vals = jnp.pad(cols.values[idx], ((0, pad), (0, 0)))
+            sn_e = jnp.append(sn, 0.0)
+            y_e = jnp.append(y, 0.0)
+            real = jnp.arange(n + 1) < n
+            wp = cap + pad
+
+            def take(v):
+                return jnp.pad(v[idx], (0, pad))
+
+            wc0 = take(w[:, 0])
+            st_c, th_c, sh_c, l_c, a_c, b2_c = map(take, (step, thr, shrink, lips, a, b2))
+            sh_c = jnp.where(jnp.arange(wp) < count, sh_c, 0.0)
+            # The loop carries ONE buffer, [r (n + 1 rows), wc (wp)]: each update is one
+            # gather and one scatter-add on it (the column's rows and its own coefficient's
+            # slot). Carrying r and wc as two arrays made XLA:CPU copy them at every update
+            # (9 us against 0.13 us per update at n=10,000, see benchmarks/README.md).
+            slot = n + 1 + jnp.arange(wp, dtype=rows.dtype)
+            at = jnp.concatenate([rows, slot[:, None]], axis=1)  # (wp, m + 1)
+            add = jnp.concatenate([vals, jnp.ones((wp, 1), dtype)], axis=1)
+            gw = jnp.concatenate([vals * sn_e[rows], jnp.zeros((wp, 1), dtype)], axis=1)
+            par = jnp.stack([st_c, th_c, sh_c, l_c], axis=1)
+
+            def epoch(c):
+                def upd(bi, cc):
+                    buf, res = cc
+                    for i in range(kb):  # sequential, unrolled
+                        j = bi * kb + i
+                        x = buf[at[j]]  # r at the column's rows, then w_j
+                        gj, wj, pj = gw[j] @ x, x[-1], par[j]
+                        v = wj - gj * pj[0]
+                        new = jnp.sign(v) * jnp.maximum(jnp.abs(v) - pj[1], 0.0) * pj[2]
+                        d = jnp.where(pj[2] > 0, new - wj, 0.0)
+                        buf = buf.at[at[j]].add(d * add[j], mode="promise_in_bounds")
+                        res = jnp.maximum(res, jnp.abs(d) * pj[3])
+                    return buf, res
+
+                wc, b, r = c
+                nblk = (count + kb - 1) // kb
+                buf, res = jax.lax.fori_loop(
+                    0, nblk, upd, (jnp.concatenate([r, wc]), jnp.zeros((), dtype))
+                )
+                r, wc = buf[: n + 1], buf[n + 1 :]
+                if fit_intercept:  # exact: the intercept's curvature is sum(sn) = 1
+                    db = -jnp.sum(sn_e * r)
+                    b = b + db
+                    r = jnp.where(real, r + db, 0.0)
+                    res = jnp.maximum(res, jnp.abs(db))
+                return (wc, b, r), res
+
+            def xw(wc):
+                return jnp.zeros(n + 1, dtype).at[rows].add(vals * wc[:, None])
+
+            def state_at(wc, b):
+                return wc, b, jnp.where(real, xw(wc) + b - y_e, 0.0)
+
+            def objective(wc, b):
+                r = state_at(wc, b)[2]
+                return 0.5 * jnp.sum(sn_e * r * r) + jnp.sum(
+                    a_c * jnp.abs(wc) + 0.5 * b2_c * wc * wc
+                )
+
+            m = anderson
+
+            def cond(c):
+                return (c[1] < max_epochs) & (c[2] > inner_tol) & jnp.isfinite(inner_tol)
+
+            def body(c):
+                st, e, _, hist = c
+                st, crit = epoch(st)
+                if m:
+                    hist = jnp.roll(hist, -1, axis=0).at[-1].set(jnp.append(st[0], st[1]))
+
+                    def extrapolate(st):
+                        uu = jnp.diff(hist, axis=0)
+                        gr = uu @ uu.T
+                        gr = gr + 1e-10 * jnp.trace(gr) * jnp.eye(m, dtype=dtype)
+                        coef = jnp.linalg.solve(gr, jnp.ones(m, dtype))
+                        ext = (coef / jnp.sum(coef)) @ hist[1:]
+                        we, be = ext[:-1], ext[-1]
+                        ok = jnp.isfinite(ext).all() & (objective(we, be) < objective(st[0], st[1]))
+                        return jax.lax.cond(ok, lambda: state_at(we, be), lambda: st)
+
+                    st = jax.lax.cond(
+                        ((e + 1) % m == 0) & (e + 1 > m), extrapolate, lambda x: x, st
+                    )
+                return st, e + 1, crit, hist
+
+            st0 = (wc0, b, jnp.append(z - y, 0.0))
+            hist0 = jnp.zeros((max(m, 1) + 1, cap + pad + 1), dtype)
+            init = (st0, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype), hist0)
+            (wc, b, _), e, _, _ = jax.lax.while_loop(cond, body, init)
+            # z afresh from the columns at the new coefficients
+            return w.at[idx, 0].set(wc[:cap]), b, xw(wc)[:n] + b, e
+
+        return run
+
+    branches = [(branch if cols.rows is None else sparse_branch)(c) for c in caps]
     bounds = jnp.asarray(caps[:-1], jnp.int32)
 
     def outer_cond(st: _State):

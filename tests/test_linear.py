@@ -449,3 +449,35 @@ def test_select_cross_validate_given_data_is_linear_cross_validate_and_lasso_cv(
     assert cv.best_strength == pytest.approx(m.alpha_, rel=1e-12)
     with pytest.raises(ValueError, match="does not shard over devices"):
         jr.select.cross_validate("squared", jr.l1, alphas, X, y, devices=jax.devices())
+
+
+def test_sparse_least_squares_solver_equals_sklearn_and_true_gaps():
+    """The squared loss's inner solver on padded sparse columns (one carried buffer, working
+    sets of 64 to 300 here) against lasso_path on the CSC matrix (identical zero patterns) and
+    ElasticNet with sample weights and an intercept; every gap recomputed in NumPy from X."""
+    X, y = sparse_design(n=200, p=300, density=0.05, seed=3)
+    y = y + np.random.default_rng(4).normal(size=len(y))  # a noisy fit: large supports
+    alphas = grid(X.toarray(), y, num=8)
+    _, coefs, _ = lasso_path(X, y, alphas=alphas, tol=TIGHT, max_iter=100_000)
+    res = jr.linear.path(X, y, jr.l1, alphas, tol=TIGHT, fit_intercept=False)
+    assert_same_coefs(res.coef, coefs.T, rtol=1e-6, what="sparse lasso path")
+    assert bool(res.converged.all())
+    assert (np.asarray(res.coef) != 0).sum(1).max() > 128  # a working set above 256
+    Xd, ones, scale = X.toarray(), np.ones(len(y)), np.sum(y**2) / len(y)
+    for k in range(len(alphas)):
+        gap = numpy_gap(Xd, y, ones, np.asarray(res.coef[k]), 0.0, alphas[k], 0.0)
+        assert abs(gap - float(res.gap[k])) <= 1e-12 * scale, (k, gap, float(res.gap[k]))
+        assert float(res.gap[k]) <= TIGHT * scale
+    # weights and an intercept, on 60 of the features (one capacity: a quick compile)
+    X, Xd = X[:, :60], Xd[:, :60]
+    sw = np.random.default_rng(5).uniform(0.2, 2.0, len(y))
+    m = ElasticNet(alpha=alphas[5], l1_ratio=0.7, tol=TIGHT, max_iter=100_000)
+    m.fit(Xd, y, sample_weight=sw)
+    f = jr.linear.fit(X, y, jr.elastic_net(alphas[5], 0.7), sample_weight=sw, tol=TIGHT)
+    assert_same_coefs(f.coef, m.coef_, rtol=1e-6, what="elastic net, weights, intercept")
+    top = max(np.abs(m.coef_).max(), 1.0)  # the intercept is exact for its own coefficients
+    assert_close(float(f.intercept), m.intercept_, rtol=0, atol=1e-5 * top)
+    sn = sw / sw.sum()
+    gap = numpy_gap(Xd, y, sw, np.asarray(f.coef), float(f.intercept), alphas[5] * 0.7,
+                    alphas[5] * 0.3)  # fmt: skip
+    assert abs(gap - float(f.gap)) <= 1e-12 * np.sum(sn * (y - sn @ y) ** 2)
