@@ -253,6 +253,7 @@ def cross_validate(
     groups: npt.ArrayLike | None = None,
     seed: int = 0,
     devices: Sequence[Device] | None = None,
+    **linear_options: Any,
 ) -> CVResult:
     """K-fold cross-validation of every strength, vmapped over folds and strengths.
 
@@ -281,7 +282,10 @@ def cross_validate(
     instead of a generic solve per strength, scored by minus the held-out mean loss (the
     MSE for ``"squared"``, as ``LassoCV``'s ``mse_path_``), with an intercept. The function
     form cannot tell that it fits a linear model, hence the explicit switch. ``devices`` is
-    not supported there.
+    not supported there; the solver's keyword options (``fit_intercept``, ``sample_weight``,
+    ``tol``, ``max_iter``, ``max_epochs``, ``huber_delta``, ``ws_min``, ``anderson``,
+    ``dtype``, ``vmap_folds``) go on to `jaxreg.linear.cross_validate` (only there: with
+    functions they raise a TypeError).
 
     Returns:
       `CVResult` with per-strength ``mean_score`` / ``std_score`` (population std, as
@@ -303,8 +307,14 @@ def cross_validate(
         penalty = cast("Penalty | Callable[[ArrayLike], Penalty]", score_fn)
         return linear_cv(
             X, y, penalty, strengths, folds=folds, stratified=stratified, groups=groups,
-            seed=seed, loss=cast(LinearLoss, train_fn),
+            seed=seed, loss=cast(LinearLoss, train_fn), **linear_options,
         )  # fmt: skip
+    if linear_options:
+        raise TypeError(
+            f"cross_validate got unexpected keyword arguments {sorted(linear_options)}: solver "
+            "options go with a loss name as train_fn (jaxreg.linear.cross_validate); with "
+            "train_fn / score_fn functions, set them inside train_fn."
+        )
     s = _strength_array(strengths)
     n_strengths = s.shape[0]
     s, _ = _shard(s, devices)
