@@ -1115,7 +1115,7 @@ def fit(
     nearly equal numbers and cannot be certified below that. A fit that stops at
     ``max_iter`` warns (eagerly; under `jax.jit`, read ``converged``). Unpenalized features
     (a strength or weight of 0, no l2) have no dual constraint: with the squared loss on a
-    dense ``X`` of at most 2,048 features their quadratic is solved exactly at the end (an
+    dense ``X`` of at most 512 features their quadratic is solved exactly at the end (an
     ``eigh`` of their Gram matrix :math:`H`) and its exact excess :math:`\frac12 g_F^\top H^+
     g_F` is added to the gap, so ``converged`` means within ``tol``; elsewhere their
     certificate is the decrease a coordinate step could still make, :math:`\lVert
