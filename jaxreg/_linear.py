@@ -1264,6 +1264,7 @@ def path(
     ws_min: int = 10,
     anderson: int = 5,
     dtype: DTypeLike | None = None,
+    init: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> LinearResult:
     """`fit` at each strength, warm-started, in one compiled `lax.scan`.
 
@@ -1273,11 +1274,13 @@ def path(
     starts from the sparser one before it (as ``lasso_path`` and glmnet do). Returns a
     `LinearResult` whose fields have a leading strength axis. Other arguments as in `fit`.
     jit-able as `fit` is, with ``strengths`` traced too (an array; concrete negative or NaN
-    strengths raise a ``ValueError``, traced ones give NaN).
+    strengths raise a ``ValueError``, traced ones give NaN). ``init=(coef, intercept)`` starts
+    the first strength there (a previous path's or fit's end) instead of at 0.
     """
     _check_common(tol, max_iter, max_epochs, ws_min, anderson)
     cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
     strengths, build = _path_args(strengths, penalty, p, dtype)
+    start = None if init is None else _init(init, p, dtype)
     res = _path_jit(
         cols,
         yj,
@@ -1292,6 +1295,7 @@ def path(
         max_epochs,
         ws_min,
         anderson,
+        start,
     )
     _warn_unconverged(res, "path")
     return res
@@ -1312,6 +1316,7 @@ def _path_jit(
     max_epochs,
     ws_min,
     anderson,
+    start=None,
 ):
     p = cols.values.shape[0]
     dtype = cols.values.dtype
@@ -1353,7 +1358,14 @@ def _path_jit(
         w = st.w.reshape(p)
         return (w, st.b, st.z, st.g), LinearResult(w, st.b, st.gap, st.it, st.epochs, st.done)
 
-    init = (jnp.zeros(p, dtype), b0, z0, blocks.rmatvec(sn * deriv(z0, y)))
+    w0 = jnp.zeros(p, dtype)
+    if start is not None:  # a warm start: the intercept's exact step too (squared loss)
+        w0, b0 = start
+        z0 = blocks.matvec(w0.reshape(-1, size)) + b0
+        if fit_intercept and loss == "squared":
+            db = jnp.sum(sn * (y - z0))
+            b0, z0 = b0 + db, z0 + db
+    init = (w0, b0, z0, blocks.rmatvec(sn * deriv(z0, y)))
     return jax.lax.scan(step, init, strengths)[1]
 
 

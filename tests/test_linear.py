@@ -588,3 +588,15 @@ def test_sparse_least_squares_solver_equals_sklearn_and_true_gaps():
     gap = numpy_gap(Xd, y, sw, np.asarray(f.coef), float(f.intercept), alphas[5] * 0.7,
                     alphas[5] * 0.3)  # fmt: skip
     assert abs(gap - float(f.gap)) <= 1e-12 * np.sum(sn * (y - sn @ y) ** 2)
+
+
+def test_path_warm_start_from_init():
+    """``path(init=(coef, intercept))`` starts there: from a fit's solution, 0 iterations."""
+    X, y = diabetes()
+    f = jr.linear.fit(X, y, jr.l1(0.5), tol=TIGHT)
+    r = jr.linear.path(X, y, jr.l1, [0.5, 0.2], init=(f.coef, f.intercept), tol=TIGHT)
+    cold = jr.linear.path(X, y, jr.l1, [0.5, 0.2], tol=TIGHT)
+    assert int(r.iterations[0]) == 0 and bool(r.converged.all())
+    assert_close(np.asarray(r.coef), np.asarray(cold.coef), rtol=1e-9)
+    with pytest.raises(ValueError, match="init must be a pair"):
+        jr.linear.path(X, y, jr.l1, [0.5], init=np.zeros(10))
