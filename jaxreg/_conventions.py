@@ -268,8 +268,8 @@ def from_torch_weight_decay(
 
     Args:
       weight_decay: the number, or a torch optimizer / param-group dict to read it from (a
-        dict that does not name its optimizer, like ``{"weight_decay": 1e-4}``, is coupled
-        decay unless it holds ``decoupled_weight_decay=True``, as torch's AdamW groups do).
+        dict with only ``weight_decay`` and ``lr`` is coupled decay; one whose keys leave the
+        optimizer ambiguous, Adam's without ``decoupled_weight_decay``, raises).
       mask: the mask of the returned penalty.
 
     >>> import jaxreg as jr
@@ -277,12 +277,10 @@ def from_torch_weight_decay(
     l2(0.0001)
     """
     if hasattr(weight_decay, "param_groups") or isinstance(weight_decay, dict):
-        try:
-            name = torch_name(weight_decay, None)
-        except ValueError:
-            if not isinstance(weight_decay, dict):
-                raise
-            name = None  # a hand-written group {'weight_decay': wd}: coupled unless it says not
+        bare = isinstance(weight_decay, dict) and set(weight_decay) <= {"weight_decay", "lr"}
+        # a hand-written {'weight_decay': wd}: coupled; Adam's keys without
+        # decoupled_weight_decay could be an AdamW of torch < 2.6: torch_name asks for name=
+        name = None if bare else torch_name(weight_decay, None)
         decays = set()
         for group in torch_groups(weight_decay):
             if name == "AdamW" or group.get("decoupled_weight_decay"):

@@ -226,7 +226,13 @@ def _coordinate_parts(penalty: Penalty, p: int, dtype: Any) -> tuple[list[Any], 
     """The penalty's parts with their weights in block form, and the block size: 1 for
     elementwise kinds, ``B`` for a group lasso on consecutive features (``reshape=(-1, B)``,
     the default ``axis=-1``: celer's / skglm's contiguous groups)."""
-    plan = resolve_terms(penalty.terms, jnp.zeros(p, dtype))
+    try:
+        plan = resolve_terms(penalty.terms, jnp.zeros(p, dtype))
+    except ValueError as e:  # a mask or kind that selects nothing (resolve_terms says which)
+        raise ValueError(
+            f"{e} jr.linear penalizes the coefficient vector (shape ({p},)): use l1, l2, "
+            "elastic_net, ... with the default mask."
+        ) from None
     chosen = [
         (term, ws[0])
         for term, idx, ws in zip(penalty.terms, plan.chosen, plan.weights, strict=True)

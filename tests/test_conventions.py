@@ -101,6 +101,8 @@ def test_from_torch_weight_decay_reads_a_hand_written_param_group():
         jr.conventions.from_torch_weight_decay(
             {"weight_decay": 0.01, "decoupled_weight_decay": True}
         )
+    with pytest.raises(ValueError, match="pass name="):  # Adam, or an AdamW of torch < 2.6
+        jr.conventions.from_torch_weight_decay({"betas": (0.9, 0.99), "weight_decay": 0.01})
 
 
 def _diabetes():
