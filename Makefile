@@ -33,9 +33,12 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 # Doctests run in their own process: tests/ turns on float64, doctests show JAX's defaults.
+# -n 2 --dist loadfile: one worker per core, each test file on one worker (module fixtures, such
+# as the reduced parity run, run once); most tests compile on one thread, so two files at once
+# keep both cores busy.
 test: lint docs
 	$(PY) -m pytest -q --doctest-modules jaxreg
-	$(PY) -m pytest -q --durations=15 tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests
 
 # --strict: a broken link or cross-reference, or a public name without a docstring, fails.
 docs: $(STAMP)
