@@ -496,44 +496,26 @@ def _solve(
         return h, new
 
     def inner(wbz, ws, count, inner_tol):
-        """CD epochs on ws[:count] until the criterion is below inner_tol, with Anderson
-        extrapolation (Bertrand & Massias 2021) every ``anderson`` epochs."""
-        m = anderson
+        """CD epochs on ws[:count] until the criterion is below inner_tol (`_epochs`)."""
 
-        def cond(c):  # the first epoch always runs unless inner_tol is inf (nothing to do)
-            return (c[1] < max_epochs) & (c[2] > inner_tol) & jnp.isfinite(inner_tol)
+        def state_at(wbz, we, be):
+            w, b, z = wbz
+            # only the working set moved: z + X_ws (we - w)_ws + (be - b), O(n |ws|)
+            ze = jax.lax.fori_loop(
+                0, count, lambda k, v: cols.axpy(ws[k], we[ws[k]] - w[ws[k]], v), z
+            )
+            return we, be, ze + (be - b)
 
-        def body(c):
-            (w, b, z), e, _, hist = c
-            (w, b, z), crit = cd_epoch((w, b, z), ws, count)
-            if m:
-                hist = jnp.roll(hist, -1, axis=0).at[-1].set(jnp.append(w.ravel(), b))
-
-                def extrapolate(wbz):
-                    w, b, z = wbz
-                    u = jnp.diff(hist, axis=0)  # (m, G B + 1)
-                    gram = u @ u.T
-                    gram = gram + 1e-10 * jnp.trace(gram) * jnp.eye(m, dtype=dtype)
-                    coef = jnp.linalg.solve(gram, jnp.ones(m, dtype))
-                    ext = (coef / jnp.sum(coef)) @ hist[1:]
-                    we, be = ext[:-1].reshape(w.shape), ext[-1]
-                    # only the working set moved: z + X_ws (we - w)_ws + (be - b), O(n |ws|)
-                    ze = jax.lax.fori_loop(
-                        0, count, lambda k, v: cols.axpy(ws[k], we[ws[k]] - w[ws[k]], v), z
-                    )
-                    ze = ze + (be - b)
-                    ok = jnp.isfinite(ext).all() & (primal(we, ze) < primal(w, z))
-                    return jax.lax.cond(ok, lambda: (we, be, ze), lambda: (w, b, z))
-
-                w, b, z = jax.lax.cond(
-                    ((e + 1) % m == 0) & (e + 1 > m), extrapolate, lambda x: x, (w, b, z)
-                )
-            return (w, b, z), e + 1, crit, hist
-
-        hist0 = jnp.zeros((max(m, 1) + 1, w0.size + 1), dtype)
-        init = (wbz, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype), hist0)
-        wbz, e, _, _ = jax.lax.while_loop(cond, body, init)
-        return wbz, e
+        return _epochs(
+            lambda st: cd_epoch(st, ws, count),
+            state_at,
+            lambda st: primal(st[0], st[2]),
+            wbz,
+            anderson=anderson,
+            max_epochs=max_epochs,
+            inner_tol=inner_tol,
+            dtype=dtype,
+        )
 
     def outer_cond(st: _State):
         return (st.it < max_iter) & ~st.done
@@ -577,6 +559,42 @@ def _solve(
     g = grad_full(z)
     gap, rest = gap_of(st.w, z, g)  # at the returned point
     return _finish(st._replace(z=z, g=g), gap, rest, tol)
+
+
+def _epochs(epoch, state_at, objective, st0, *, anderson, max_epochs, inner_tol, dtype):
+    """Inner-solver epochs ``epoch(st) -> (st, crit)`` until ``crit <= inner_tol`` or
+    ``max_epochs``, with Anderson extrapolation (Bertrand & Massias 2021) every ``anderson``
+    epochs: the last ``anderson + 1`` iterates of ``(st[0].ravel(), st[1])`` (coefficients,
+    intercept) are combined, and the state at the combination, ``state_at(st, w, b)``, is kept
+    when it is finite and lowers ``objective(st)``. Returns the state and the epoch count."""
+    m = anderson
+
+    def cond(c):  # the first epoch always runs unless inner_tol is inf (nothing to do)
+        return (c[1] < max_epochs) & (c[2] > inner_tol) & jnp.isfinite(inner_tol)
+
+    def body(c):
+        st, e, _, hist = c
+        st, crit = epoch(st)
+        if m:
+            hist = jnp.roll(hist, -1, axis=0).at[-1].set(jnp.append(st[0].ravel(), st[1]))
+
+            def extrapolate(st):
+                u = jnp.diff(hist, axis=0)  # (m, size + 1)
+                gram = u @ u.T
+                gram = gram + 1e-10 * jnp.trace(gram) * jnp.eye(m, dtype=dtype)
+                coef = jnp.linalg.solve(gram, jnp.ones(m, dtype))
+                ext = (coef / jnp.sum(coef)) @ hist[1:]
+                new = state_at(st, ext[:-1].reshape(st[0].shape), ext[-1])
+                ok = jnp.isfinite(ext).all() & (objective(new) < objective(st))
+                return jax.lax.cond(ok, lambda: new, lambda: st)
+
+            st = jax.lax.cond(((e + 1) % m == 0) & (e + 1 > m), extrapolate, lambda x: x, st)
+        return st, e + 1, crit, hist
+
+    hist0 = jnp.zeros((max(m, 1) + 1, st0[0].size + 1), dtype)
+    init = (st0, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype), hist0)
+    st, e, _, _ = jax.lax.while_loop(cond, body, init)
+    return st, e
 
 
 def _finish(st: _State, gap, rest, tol) -> _State:
@@ -722,39 +740,20 @@ def _least_squares(
                 r = wc @ xc + b - y
                 return 0.5 * jnp.sum(sn * r * r) + jnp.sum(a_c * jnp.abs(wc) + 0.5 * b2_c * wc * wc)
 
-            m = anderson
-
-            def cond(c):
-                return (c[1] < max_epochs) & (c[2] > inner_tol) & jnp.isfinite(inner_tol)
-
-            def body(c):
-                st, e, _, hist = c
-                st, crit = epoch(st)
-                if m:
-                    hist = jnp.roll(hist, -1, axis=0).at[-1].set(jnp.append(st[0], st[1]))
-
-                    def extrapolate(st):
-                        uu = jnp.diff(hist, axis=0)
-                        gr = uu @ uu.T
-                        gr = gr + 1e-10 * jnp.trace(gr) * jnp.eye(m, dtype=dtype)
-                        coef = jnp.linalg.solve(gr, jnp.ones(m, dtype))
-                        ext = (coef / jnp.sum(coef)) @ hist[1:]
-                        we, be = ext[:-1], ext[-1]
-                        ok = jnp.isfinite(ext).all() & (objective(we, be) < objective(st[0], st[1]))
-                        return jax.lax.cond(ok, lambda: state_at(we, be), lambda: st)
-
-                    st = jax.lax.cond(
-                        ((e + 1) % m == 0) & (e + 1 > m), extrapolate, lambda x: x, st
-                    )
-                return st, e + 1, crit, hist
-
             if gram:
                 st0 = (wc0, b, take(g[:, 0]), jnp.sum(sn * (z - y)))
             else:
                 st0 = (wc0, b, z - y, jnp.zeros((), dtype))
-            hist0 = jnp.zeros((max(m, 1) + 1, xc.shape[0] + 1), dtype)
-            init = (st0, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype), hist0)
-            (wc, b, _, _), e, _, _ = jax.lax.while_loop(cond, body, init)
+            (wc, b, _, _), e = _epochs(
+                epoch,
+                lambda st, we, be: state_at(we, be),
+                lambda st: objective(st[0], st[1]),
+                st0,
+                anderson=anderson,
+                max_epochs=max_epochs,
+                inner_tol=inner_tol,
+                dtype=dtype,
+            )
             # z afresh from X's columns at the new coefficients (not from the Gram matrix)
             return w.at[idx, 0].set(wc[:cap]), b, wc @ xc + b, e
 
@@ -833,36 +832,17 @@ def _least_squares(
                     a_c * jnp.abs(wc) + 0.5 * b2_c * wc * wc
                 )
 
-            m = anderson
-
-            def cond(c):
-                return (c[1] < max_epochs) & (c[2] > inner_tol) & jnp.isfinite(inner_tol)
-
-            def body(c):
-                st, e, _, hist = c
-                st, crit = epoch(st)
-                if m:
-                    hist = jnp.roll(hist, -1, axis=0).at[-1].set(jnp.append(st[0], st[1]))
-
-                    def extrapolate(st):
-                        uu = jnp.diff(hist, axis=0)
-                        gr = uu @ uu.T
-                        gr = gr + 1e-10 * jnp.trace(gr) * jnp.eye(m, dtype=dtype)
-                        coef = jnp.linalg.solve(gr, jnp.ones(m, dtype))
-                        ext = (coef / jnp.sum(coef)) @ hist[1:]
-                        we, be = ext[:-1], ext[-1]
-                        ok = jnp.isfinite(ext).all() & (objective(we, be) < objective(st[0], st[1]))
-                        return jax.lax.cond(ok, lambda: state_at(we, be), lambda: st)
-
-                    st = jax.lax.cond(
-                        ((e + 1) % m == 0) & (e + 1 > m), extrapolate, lambda x: x, st
-                    )
-                return st, e + 1, crit, hist
-
             st0 = (wc0, b, jnp.append(z - y, 0.0))
-            hist0 = jnp.zeros((max(m, 1) + 1, cap + pad + 1), dtype)
-            init = (st0, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype), hist0)
-            (wc, b, _), e, _, _ = jax.lax.while_loop(cond, body, init)
+            (wc, b, _), e = _epochs(
+                epoch,
+                lambda st, we, be: state_at(we, be),
+                lambda st: objective(st[0], st[1]),
+                st0,
+                anderson=anderson,
+                max_epochs=max_epochs,
+                inner_tol=inner_tol,
+                dtype=dtype,
+            )
             # z afresh from the columns at the new coefficients
             return w.at[idx, 0].set(wc[:cap]), b, xw(wc)[:n] + b, e
 
