@@ -730,13 +730,14 @@ def _least_squares(
                     res = jnp.maximum(res, jnp.abs(db))
                 return (wc, b, t, gb), res
 
-            def state_at(wc, b):  # the carried state from scratch at (wc, b)
+            def state_at(_, wc, b):  # the carried state from scratch at (wc, b)
                 r = wc @ xc + b - y
                 if gram:
                     return wc, b, xc @ (sn * r), jnp.sum(sn * r)
                 return wc, b, r, jnp.zeros((), dtype)
 
-            def objective(wc, b):
+            def objective(st):
+                wc, b = st[0], st[1]
                 r = wc @ xc + b - y
                 return 0.5 * jnp.sum(sn * r * r) + jnp.sum(a_c * jnp.abs(wc) + 0.5 * b2_c * wc * wc)
 
@@ -746,8 +747,8 @@ def _least_squares(
                 st0 = (wc0, b, z - y, jnp.zeros((), dtype))
             (wc, b, _, _), e = _epochs(
                 epoch,
-                lambda st, we, be: state_at(we, be),
-                lambda st: objective(st[0], st[1]),
+                state_at,
+                objective,
                 st0,
                 anderson=anderson,
                 max_epochs=max_epochs,
@@ -823,11 +824,11 @@ def _least_squares(
             def xw(wc):
                 return jnp.zeros(n + 1, dtype).at[rows].add(vals * wc[:, None])
 
-            def state_at(wc, b):
+            def state_at(_, wc, b):
                 return wc, b, jnp.where(real, xw(wc) + b - y_e, 0.0)
 
-            def objective(wc, b):
-                r = state_at(wc, b)[2]
+            def objective(st):
+                wc, b, r = state_at(st, st[0], st[1])
                 return 0.5 * jnp.sum(sn_e * r * r) + jnp.sum(
                     a_c * jnp.abs(wc) + 0.5 * b2_c * wc * wc
                 )
@@ -835,8 +836,8 @@ def _least_squares(
             st0 = (wc0, b, jnp.append(z - y, 0.0))
             (wc, b, _), e = _epochs(
                 epoch,
-                lambda st, we, be: state_at(we, be),
-                lambda st: objective(st[0], st[1]),
+                state_at,
+                objective,
                 st0,
                 anderson=anderson,
                 max_epochs=max_epochs,
