@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.core  # for pyright: `import jax` loads it, but does not declare it
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 import numpy.typing as npt
@@ -498,17 +499,8 @@ def _solve(
     def inner(wbz, ws, count, inner_tol):
         """CD epochs on ws[:count] until the criterion is below inner_tol (`_epochs`)."""
 
-        def state_at(wbz, we, be):
-            w, b, z = wbz
-            # only the working set moved: z + X_ws (we - w)_ws + (be - b), O(n |ws|)
-            ze = jax.lax.fori_loop(
-                0, count, lambda k, v: cols.axpy(ws[k], we[ws[k]] - w[ws[k]], v), z
-            )
-            return we, be, ze + (be - b)
-
         return _epochs(
             lambda st: cd_epoch(st, ws, count),
-            state_at,
             lambda st: primal(st[0], st[2]),
             wbz,
             anderson=anderson,
@@ -561,39 +553,46 @@ def _solve(
     return _finish(st._replace(z=z, g=g), gap, rest, tol)
 
 
-def _epochs(epoch, state_at, objective, st0, *, anderson, max_epochs, inner_tol, dtype):
+def _epochs(epoch, objective, st0, *, anderson, max_epochs, inner_tol, dtype):
     """Inner-solver epochs ``epoch(st) -> (st, crit)`` until ``crit <= inner_tol`` or
-    ``max_epochs``, with Anderson extrapolation (Bertrand & Massias 2021) every ``anderson``
-    epochs: the last ``anderson + 1`` iterates of ``(st[0].ravel(), st[1])`` (coefficients,
-    intercept) are combined, and the state at the combination, ``state_at(st, w, b)``, is kept
-    when it is finite and lowers ``objective(st)``. Returns the state and the epoch count."""
+    ``max_epochs``, with Anderson extrapolation (Bertrand & Massias 2021; skglm's scheme):
+    the states after ``anderson + 1`` consecutive epochs are combined, the combination is
+    kept when it is finite and lowers ``objective(st)``, and the history starts afresh (an
+    iterate from before a jump would spoil the next combination). Every leaf of a state
+    (coefficients, intercept, and the residual or gradient carried with them) is affine in
+    the coefficients and the weights sum to one, so the combined residual is the residual
+    at the combined coefficients: no pass over ``X``. Returns the state and the epochs run."""
     m = anderson
+    flat0, unravel = jax.flatten_util.ravel_pytree(st0)
 
     def cond(c):  # the first epoch always runs unless inner_tol is inf (nothing to do)
         return (c[1] < max_epochs) & (c[2] > inner_tol) & jnp.isfinite(inner_tol)
 
     def body(c):
-        st, e, _, hist = c
+        st, e, _, hist, k = c
         st, crit = epoch(st)
         if m:
-            hist = jnp.roll(hist, -1, axis=0).at[-1].set(jnp.append(st[0].ravel(), st[1]))
+            hist = hist.at[k].set(jax.flatten_util.ravel_pytree(st)[0])
 
             def extrapolate(st):
-                u = jnp.diff(hist, axis=0)  # (m, size + 1)
+                u = jnp.diff(hist, axis=0)  # (m, size)
                 gram = u @ u.T
                 gram = gram + 1e-10 * jnp.trace(gram) * jnp.eye(m, dtype=dtype)
                 coef = jnp.linalg.solve(gram, jnp.ones(m, dtype))
                 ext = (coef / jnp.sum(coef)) @ hist[1:]
-                new = state_at(st, ext[:-1].reshape(st[0].shape), ext[-1])
+                new = unravel(ext)
                 ok = jnp.isfinite(ext).all() & (objective(new) < objective(st))
                 return jax.lax.cond(ok, lambda: new, lambda: st)
 
-            st = jax.lax.cond(((e + 1) % m == 0) & (e + 1 > m), extrapolate, lambda x: x, st)
-        return st, e + 1, crit, hist
+            full = k == m
+            st = jax.lax.cond(full, extrapolate, lambda x: x, st)
+            k = jnp.where(full, 0, k + 1)
+        return st, e + 1, crit, hist, k
 
-    hist0 = jnp.zeros((max(m, 1) + 1, st0[0].size + 1), dtype)
-    init = (st0, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype), hist0)
-    st, e, _, _ = jax.lax.while_loop(cond, body, init)
+    hist0 = jnp.zeros((max(m, 1) + 1, flat0.size), flat0.dtype)
+    zero = jnp.zeros((), jnp.int32)
+    init = (st0, zero, jnp.asarray(jnp.inf, dtype), hist0, zero)
+    st, e, _, _, _ = jax.lax.while_loop(cond, body, init)
     return st, e
 
 
@@ -730,15 +729,9 @@ def _least_squares(
                     res = jnp.maximum(res, jnp.abs(db))
                 return (wc, b, t, gb), res
 
-            def state_at(_, wc, b):  # the carried state from scratch at (wc, b)
-                r = wc @ xc + b - y
-                if gram:
-                    return wc, b, xc @ (sn * r), jnp.sum(sn * r)
-                return wc, b, r, jnp.zeros((), dtype)
-
-            def objective(st):
+            def objective(st):  # from the carried residual (the Gram variant: from X_W)
                 wc, b = st[0], st[1]
-                r = wc @ xc + b - y
+                r = wc @ xc + b - y if gram else st[2]
                 return 0.5 * jnp.sum(sn * r * r) + jnp.sum(a_c * jnp.abs(wc) + 0.5 * b2_c * wc * wc)
 
             if gram:
@@ -747,7 +740,6 @@ def _least_squares(
                 st0 = (wc0, b, z - y, jnp.zeros((), dtype))
             (wc, b, _, _), e = _epochs(
                 epoch,
-                state_at,
                 objective,
                 st0,
                 anderson=anderson,
@@ -774,7 +766,6 @@ def _least_squares(
             rows = jnp.pad(cols.rows[idx], ((0, pad), (0, 0)), constant_values=n)
             vals = jnp.pad(cols.values[idx], ((0, pad), (0, 0)))
             sn_e = jnp.append(sn, 0.0)
-            y_e = jnp.append(y, 0.0)
             real = jnp.arange(n + 1) < n
             wp = cap + pad
 
@@ -824,11 +815,8 @@ def _least_squares(
             def xw(wc):
                 return jnp.zeros(n + 1, dtype).at[rows].add(vals * wc[:, None])
 
-            def state_at(_, wc, b):
-                return wc, b, jnp.where(real, xw(wc) + b - y_e, 0.0)
-
-            def objective(st):
-                wc, b, r = state_at(st, st[0], st[1])
+            def objective(st):  # from the carried residual (row n is 0)
+                wc, _, r = st
                 return 0.5 * jnp.sum(sn_e * r * r) + jnp.sum(
                     a_c * jnp.abs(wc) + 0.5 * b2_c * wc * wc
                 )
@@ -836,7 +824,6 @@ def _least_squares(
             st0 = (wc0, b, jnp.append(z - y, 0.0))
             (wc, b, _), e = _epochs(
                 epoch,
-                state_at,
                 objective,
                 st0,
                 anderson=anderson,
