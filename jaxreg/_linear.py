@@ -1052,6 +1052,8 @@ def _prepare(X, y, sample_weight, loss, dtype):
         raise ValueError(f"loss must be one of {LOSSES}; got loss={loss!r}.")
     if dtype is None:
         dtype = jnp.result_type(float)  # float64 with jax_enable_x64, else float32
+    elif jnp.dtype(dtype) not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
+        raise ValueError(f"dtype must be float32, float64 or None; got dtype={dtype!r}.")
     elif jnp.dtype(dtype).itemsize == 8 and not jax.config.read("jax_enable_x64"):
         raise ValueError(
             f"dtype={jnp.dtype(dtype).name} needs 64-bit JAX: set "
@@ -1059,6 +1061,8 @@ def _prepare(X, y, sample_weight, loss, dtype):
             "computation, or leave dtype=None (float32 without it)."
         )
     cols, n, p = _columns(X, dtype)
+    if n == 0 or p == 0:
+        raise ValueError(f"X needs at least one sample and one feature; got shape ({n}, {p}).")
     y = jnp.asarray(y, dtype)
     if y.shape != (n,):
         raise ValueError(f"y must have shape (n_samples,) = ({n},); got shape {y.shape}.")
@@ -1068,26 +1072,32 @@ def _prepare(X, y, sample_weight, loss, dtype):
         s = jnp.asarray(sample_weight, dtype)
         if s.shape != (n,):
             raise ValueError(f"sample_weight must have shape ({n},); got shape {s.shape}.")
-        if not isinstance(s, jax.core.Tracer) and not bool(
-            jnp.all(jnp.isfinite(s) & (s >= 0)) & (jnp.sum(s) > 0)
-        ):
+        if isinstance(s, jax.core.Tracer):  # traced: a bad weight gives NaN, as eagerly NaN
+            bad = ~jnp.all(jnp.isfinite(s) & (s >= 0)) | (jnp.sum(s) <= 0)
+            s = jnp.where(bad, jnp.nan, s)
+        else:
+            sh = np.asarray(s)
+            if not (np.all(np.isfinite(sh) & (sh >= 0)) and sh.sum() > 0):
+                raise ValueError(
+                    "sample_weight must be finite and >= 0 with a positive sum; got min "
+                    f"{float(sh.min())}, sum {float(sh.sum())}."
+                )
+    # labels checked when concrete and NaN-free (NaN propagates to NaN coefficients)
+    # (in NumPy: under an outer jit, jnp operations on a concrete y are staged)
+    host = None if isinstance(y, jax.core.Tracer) else np.asarray(y)
+    labels = host if host is not None and not np.isnan(host).any() else None
+    if loss == "logistic" and labels is not None:
+        if not np.all((labels == 0) | (labels == 1)):
+            odd = float(labels[np.argmax((labels != 0) & (labels != 1))])
+            raise ValueError(f"loss='logistic' needs labels y in {{0, 1}}; y holds {odd:g}.")
+        if np.all(labels == labels[0]):
             raise ValueError(
-                "sample_weight must be finite and >= 0 with a positive sum; got min "
-                f"{float(jnp.min(s))}, sum {float(jnp.sum(s))}."
+                "loss='logistic' needs both classes in y; y has a single class "
+                f"({float(labels[0]):g}), whose maximum-likelihood intercept is infinite (as "
+                "scikit-learn refuses it)."
             )
-    if (
-        loss == "logistic"
-        and not isinstance(y, jax.core.Tracer)
-        and not bool(jnp.all((y == 0) | (y == 1)))
-    ):
-        raise ValueError("loss='logistic' needs labels y in {0, 1}.")
-    if loss == "logistic" and not isinstance(y, jax.core.Tracer) and n and bool(jnp.all(y == y[0])):
-        raise ValueError(
-            f"loss='logistic' needs both classes in y; y has a single class ({float(y[0]):g}), "
-            "whose maximum-likelihood intercept is infinite (as scikit-learn refuses it)."
-        )
-    if loss == "poisson" and not isinstance(y, jax.core.Tracer) and not bool(jnp.all(y >= 0)):
-        raise ValueError("loss='poisson' needs counts y >= 0.")
+    if loss == "poisson" and labels is not None and not np.all(labels >= 0):
+        raise ValueError(f"loss='poisson' needs counts y >= 0; got min {float(labels.min()):g}.")
     return cols, y, s, n, p, dtype
 
 
@@ -1111,9 +1121,15 @@ def _tol_scale(loss, delta, y, s, fit_intercept):
     return jnp.sum(sn * value(jnp.full_like(y, z0), y))
 
 
-def _check_common(tol, max_iter, max_epochs, ws_min, anderson):
+def _check_common(tol, max_iter, max_epochs, ws_min, anderson, huber_delta):
     if not (isinstance(tol, int | float) and math.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be a finite number > 0; got tol={tol!r}.")
+    if not (
+        isinstance(huber_delta, int | float) and math.isfinite(huber_delta) and huber_delta > 0
+    ):
+        raise ValueError(
+            f"huber_delta must be a finite number > 0; got huber_delta={huber_delta!r}."
+        )
     for name, v, low in (
         ("max_iter", max_iter, 1),
         ("max_epochs", max_epochs, 1),
@@ -1170,13 +1186,15 @@ def fit(
     dtype (6e-6 in float32, 1e-14 in float64) is raised to it: the gap is a difference of two
     nearly equal numbers and cannot be certified below that. A fit that stops at
     ``max_iter`` warns (eagerly; under `jax.jit`, read ``converged``). Unpenalized features
-    (a strength or weight of 0, no l2) have no dual constraint: with the squared loss on a
-    dense ``X`` of at most 512 features their quadratic is solved exactly at the end (an
-    ``eigh`` of their Gram matrix :math:`H`) and its exact excess :math:`\frac12 g_F^\top H^+
-    g_F` is added to the gap, so ``converged`` means within ``tol``; elsewhere their
+    (a strength or weight of 0, no l2) have no dual constraint: with the squared loss (dense
+    or sparse ``X``) an exact Newton step on them follows every inner solve (an ``eigh`` of
+    their Gram matrix :math:`H`, computed once) and their exact excess :math:`\frac12
+    g_F^\top H^+ g_F` is added to the gap, so ``converged`` means within ``tol``; this holds
+    for all of them when ``X`` has at most 512 features, else for up to 64 unpenalized
+    features (more: no certificate, ``converged`` stays False). With the other losses their
     certificate is the decrease a coordinate step could still make, :math:`\lVert
-    g_j\rVert^2 / L_j`, looser than a gap by the design's conditioning (ask for a smaller
-    ``tol``). The algorithm is in the module docstring (``jaxreg/_linear.py``). jit-able in
+    g_j\rVert^2 / L_j`, which is no bound when unpenalized columns are strongly correlated.
+    The algorithm is in the module docstring (``jaxreg/_linear.py``). jit-able in
     ``y``, ``sample_weight``, the penalty's leaves and a dense ``X``; NaN in them gives NaN
     coefficients and ``converged=False``; a negative or NaN strength raises a ``ValueError``
     (traced: NaN). ``dtype=float64`` needs ``jax_enable_x64``.
@@ -1200,7 +1218,7 @@ def fit(
     Returns:
       `LinearResult` ``(coef, intercept, gap, iterations, epochs, converged)``.
     """
-    _check_common(tol, max_iter, max_epochs, ws_min, anderson)
+    _check_common(tol, max_iter, max_epochs, ws_min, anderson, huber_delta)
     cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
     if not isinstance(penalty, Penalty):
         raise TypeError(f"penalty must be a jaxreg Penalty; got {type(penalty).__name__}.")
@@ -1238,8 +1256,9 @@ def _warn_unconverged(res: LinearResult, what: str) -> None:
         where = "" if conv.ndim == 0 else f" at {int((~conv).sum())} of {conv.size} strengths"
         warnings.warn(
             f"jr.linear.{what} did not reach tol{where} (NaN in the data, max_iter / "
-            "max_epochs too small, or in float32 a tol near its floor of 50 eps, where the "
-            "gap's rounding stalls it: use float64); read LinearResult.converged and .gap.",
+            "max_epochs too small, more than 64 unpenalized features on more than 512, or in "
+            "float32 a tol near its floor of 50 eps, where the gap's rounding stalls it: use "
+            "float64); read LinearResult.converged and .gap.",
             RuntimeWarning,
             stacklevel=3,
         )
@@ -1333,7 +1352,7 @@ def path(
     strengths raise a ``ValueError``, traced ones give NaN). ``init=(coef, intercept)`` starts
     the first strength there (a previous path's or fit's end) instead of at 0.
     """
-    _check_common(tol, max_iter, max_epochs, ws_min, anderson)
+    _check_common(tol, max_iter, max_epochs, ws_min, anderson, huber_delta)
     cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
     strengths, build = _path_args(strengths, penalty, p, dtype)
     start = None if init is None else _init(init, p, dtype)
@@ -1412,7 +1431,10 @@ def _path_jit(
             zg0=(z, g),
         )
         w = st.w.reshape(p)
-        return (w, st.b, st.z, st.g), LinearResult(w, st.b, st.gap, st.it, st.epochs, st.done)
+        # a NaN result (a traced bad strength) must not poison the next fits' warm start
+        ok = jnp.isfinite(w).all() & jnp.isfinite(st.b)
+        nxt = jax.tree.map(lambda u, v: jnp.where(ok, u, v), (w, st.b, st.z, st.g), init)
+        return nxt, LinearResult(w, st.b, st.gap, st.it, st.epochs, st.done)
 
     w0 = jnp.zeros(p, dtype)
     if start is not None:  # a warm start: the intercept's exact step too (squared loss)
@@ -1448,7 +1470,7 @@ def cross_validate(
     vmap_folds: bool = False,
 ) -> CVResult:
     """K-fold cross-validation of a regularization path: scikit-learn's ``LassoCV``,
-    ``ElasticNetCV`` and ``LogisticRegressionCV`` (L1) in one compiled, fold-vmapped call.
+    ``ElasticNetCV`` and ``LogisticRegressionCV`` (L1), one compiled path for every fold.
 
     Each fold is the whole ``X`` with the held-out rows' sample weights set to 0, so every
     fold has the same shapes and one compiled `path` serves them all (a fold's fit is exactly
@@ -1468,7 +1490,7 @@ def cross_validate(
     """
     from ._select import CVResult, _choose, fold_splits
 
-    _check_common(tol, max_iter, max_epochs, ws_min, anderson)
+    _check_common(tol, max_iter, max_epochs, ws_min, anderson, huber_delta)
     cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
     strengths, build = _path_args(strengths, penalty, p, dtype)
     splits = fold_splits(folds, stratified, groups, seed, np.zeros((n, 1)), np.asarray(y))
@@ -1524,6 +1546,13 @@ def _path_args(strengths: Any, penalty: Any, p: int, dtype: Any) -> tuple[jax.Ar
 def _builder(penalty: Penalty | Callable[[ArrayLike], Penalty]) -> Callable[[ArrayLike], Penalty]:
     if isinstance(penalty, Penalty):
         base = penalty
+        top = [t.strength for t in base.terms if not isinstance(t.strength, jax.core.Tracer)]
+        if top and not np.isclose(max(float(np.max(v)) for v in top), 1.0):
+            raise ValueError(
+                "a Penalty given as path's / cross_validate's penalty is a template scaled by "
+                "each strength (s * pen): build it with strength 1 (its largest term's), e.g. "
+                f"jr.l1(1.0, weights=w), or pass a builder such as jr.l1; got {penalty!r}."
+            )
         return lambda v: v * base
     if callable(penalty):
         return penalty

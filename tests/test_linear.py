@@ -365,6 +365,11 @@ def test_nan_in_the_data_propagates():
         ({"penalty": jr.group_lasso(0.1)}, NotImplementedError, "elementwise penalties"),
         ({"penalty": jr.l1}, TypeError, "penalty must be a jaxreg Penalty"),
         ({"init": (np.zeros(3), 0.0)}, ValueError, "init must be"),
+        ({"loss": "huber", "huber_delta": 0.0}, ValueError, "huber_delta must be a finite"),
+        ({"dtype": np.int32}, ValueError, "dtype must be float32, float64 or None"),
+        ({"X": np.zeros((0, 3)), "y": np.zeros(0)}, ValueError, r"got shape \(0, 3\)"),
+        ({"X": np.zeros((5, 0)), "y": np.zeros(5)}, ValueError, r"got shape \(5, 0\)"),
+        ({"loss": "logistic", "y": np.r_[0.0, 2.0, np.ones(440)]}, ValueError, "y holds 2"),
     ],
 )
 def test_bad_arguments(kwargs, exc, match):
@@ -655,3 +660,33 @@ def test_correlated_unpenalized_features_are_exact_and_certified(kind, p):
     assert bool(res.converged)
     assert_same_coefs(res.coef, w_ref, rtol=1e-8)
     assert_close(float(res.intercept), b_ref, rtol=1e-8)
+
+
+def test_review_edge_cases_nan_labels_templates_traced_weights_and_path_restart():
+    """NaN in y reaches the coefficients for the logistic loss too (no label error); a
+    Penalty template must have strength 1 (l1(2.0) was scaled silently, and cross_validate's
+    best strength was off by 2); a traced negative sample weight gives NaN as eagerly an
+    error; a traced NaN strength in a jitted path leaves the later strengths as eager."""
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(0)) / X.std(0)
+    yn = y.astype(float)
+    yn[3] = np.nan
+    with pytest.warns(RuntimeWarning, match="did not reach tol"):
+        res = jr.linear.fit(X, yn, jr.l1(0.01), loss="logistic", max_iter=3)
+    assert np.isnan(np.asarray(res.coef)).all() and not bool(res.converged)
+    Xd, yd = diabetes()
+    with pytest.raises(ValueError, match="build it with strength 1"):
+        jr.linear.path(Xd, yd, jr.l1(2.0), [0.1])
+    good = jr.linear.path(Xd, yd, jr.l1(1.0), [0.1])  # a template of strength 1 is fine
+    assert_same_coefs(good.coef[0], jr.linear.fit(Xd, yd, jr.l1(0.1)).coef, rtol=1e-9)
+    f = jax.jit(lambda sw: jr.linear.fit(Xd, yd, jr.l1(0.1), sample_weight=sw).coef)
+    assert np.isnan(np.asarray(f(-np.ones(len(yd))))).all()
+    lmax = float(np.max(np.abs(Xd.T @ (yd - yd.mean())))) / len(yd)
+    s = np.asarray(jr.select.strength_grid(lmax, num=5, ratio=1e-2))
+    bad = s.copy()
+    bad[1] = np.nan
+    jp = jax.jit(lambda st: jr.linear.path(Xd, yd, jr.l1, st))
+    got, ref = jp(jnp.asarray(bad)), jr.linear.path(Xd, yd, jr.l1, s)
+    assert np.isnan(np.asarray(got.coef[1])).all()
+    for k in (0, 2, 3, 4):
+        assert_same_coefs(got.coef[k], ref.coef[k], rtol=1e-6)
