@@ -836,10 +836,11 @@ def _least_squares(
             # every update (9 us against 0.13 us per update at n=10,000, benchmarks/README.md).
             slot = n + 1 + jnp.arange(cap, dtype=rows.dtype)
             shift = jnp.full((cap, 1), n + 1 + cap, rows.dtype)
-            at = jnp.concatenate([rows, slot[:, None], shift], axis=1)  # (cap, m + 2)
-            add = jnp.concatenate([vals, jnp.ones((cap, 1), dtype), u[:, None]], axis=1)
+            width = rows.shape[1] + (2 if fit_intercept else 1)  # no shift: it stays 0
+            at = jnp.concatenate([rows, slot[:, None], shift], axis=1)[:, :width]
+            add = jnp.concatenate([vals, jnp.ones((cap, 1), dtype), u[:, None]], axis=1)[:, :width]
             # X_c^T s r_c = sum s x r_u - u c (X_c^T s = 0, sum s r_c = 0)
-            gw = jnp.concatenate([gw0, jnp.zeros((cap, 1), dtype), -u[:, None]], axis=1)
+            gw = jnp.concatenate([gw0, jnp.zeros((cap, 1), dtype), -u[:, None]], axis=1)[:, :width]
             par = jnp.stack([st_c, th_c, sh_c, l_c], axis=1)
 
             def sweep(buf, order, length):  # CD on the columns order[:length], in order
@@ -847,7 +848,7 @@ def _least_squares(
                     buf, res = cc
                     j = order[k]
                     x = buf[at[j]]  # r_u at the column's rows, w_j, c
-                    gj, wj, pj = gw[j] @ x, x[-2], par[j]
+                    gj, wj, pj = gw[j] @ x, x[rows.shape[1]], par[j]
                     v = wj - gj * pj[0]
                     new = jnp.sign(v) * jnp.maximum(jnp.abs(v) - pj[1], 0.0) * pj[2]
                     d = jnp.where(pj[2] > 0, new - wj, 0.0)
