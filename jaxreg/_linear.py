@@ -657,9 +657,10 @@ _SPARSE_CAPACITIES = (64, 256, 1024) + tuple(2**k for k in range(12, 21))
 _ACTIVE_SWEEPS = 6
 _INNER_SPARSE = 0.3
 _INNER = 0.03  # the inner loop stops at this fraction of the outer violation
-# Unpenalized features are solved exactly at the end (`_free_newton`: an eigh of their Gram
-# matrix), all of them up to _FREE_MAX features, else up to _FREE_GATHER of them (more: no
-# certificate). Under vmap (vmap_folds) a cond runs both branches: every fit pays the eigh.
+# Unpenalized features get an exact Newton step after every inner solve (`_free_features`: an
+# eigh of their Gram matrix, once per fit), all of them up to _FREE_MAX features, else up to
+# _FREE_GATHER of them (more: no certificate). Under vmap (vmap_folds) a cond runs both
+# branches: every fit pays the eigh.
 _FREE_MAX = 512
 _FREE_GATHER = 64
 
@@ -673,7 +674,8 @@ def _least_squares(
     The outer loop is `_solve`'s (full gradient, violations, working set, duality gap) with
     one pass over ``X`` per iteration: ``z = X w + b`` comes from the working set's columns
     (every nonzero coefficient is in it). The inner solver runs on the working set's columns
-    gathered into a dense ``(W, n)`` block ``X_W``: cyclic coordinate descent on
+    gathered into a dense ``(W, n)`` block ``X_W`` (centred with an intercept, `centred`):
+    cyclic coordinate descent on
     :math:`\frac12 \sum_i s_i (y_i - x_{W,i}^\top w_W - b)^2 + \sum_j a_j |w_j| +
     \frac{b_j}{2} w_j^2` carrying either the gradient :math:`X_W \mathrm{diag}(s) (z - y)`
     (a W-vector, updated with the Gram matrix :math:`X_W \mathrm{diag}(s) X_W^\top`:
