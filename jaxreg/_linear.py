@@ -625,14 +625,15 @@ def _epochs(epoch, objective, st0, *, anderson, max_epochs, inner_tol, dtype):
     return st, e
 
 
-def _finish(st: _State, gap, rest, tol) -> _State:
+def _finish(st: _State, gap, rest, tol, certified: Any = True) -> _State:
     """The returned state: NaN anywhere (data, a traced negative strength) makes the
     coefficients NaN (CD's comparisons with NaN skip every update and would leave them at
-    their start)."""
+    their start); ``certified`` False: not converged, whatever the gap says."""
     bad = ~jnp.isfinite(gap) | ~jnp.isfinite(rest)
     w = jnp.where(bad, jnp.nan, st.w)
     b = jnp.where(bad, jnp.nan, st.b)
-    return st._replace(w=w, b=b, gap=gap, done=(gap <= tol) & (rest <= tol) & ~bad)
+    done = (gap <= tol) & (rest <= tol) & ~bad & certified
+    return st._replace(w=w, b=b, gap=gap, done=done)
 
 
 # Working-set capacities (static shapes: one compiled inner solver per capacity; the smallest
@@ -904,9 +905,9 @@ def _least_squares(
     # every inner solve and their exact excess in the certificate (`_free_features`)
     free = (a == 0) & (b2 == 0) & lpos
     any_free = jnp.any(free)
-    newton, excess = _free_features(
-        cols, y, sn, free, g_count if g_count <= _FREE_MAX else _FREE_GATHER, fit_intercept
-    )
+    free_cap = g_count if g_count <= _FREE_MAX else _FREE_GATHER
+    newton, excess = _free_features(cols, y, sn, free, free_cap, fit_intercept)
+    certified = jnp.sum(free) <= free_cap  # else the loop stops on its looser bound
 
     def certify(w, z, g):  # the gap and the rest, with the free features' exact excess
         gap, rest = gap_of(w, z, g)
@@ -945,7 +946,7 @@ def _least_squares(
     # difference of nearly equal numbers, fused differently) can land just above tol
     gap = jnp.where(st.done, st.gap, gap)
     rest = jnp.where(st.done, jnp.minimum(rest, tol), rest)
-    return _finish(st, gap, rest, tol)
+    return _finish(st, gap, rest, tol, certified)
 
 
 def _free_features(cols, y, sn, free, cap, fit_intercept):
@@ -957,7 +958,8 @@ def _free_features(cols, y, sn, free, cap, fit_intercept):
     leaves the free features out, exact once :math:`g_F = 0`) bounds the rest. The free
     features are gathered (the first ``cap`` of them, in index order; a sparse ``X``'s columns
     made dense), ``H``'s eigendecomposition computed once; with more than ``cap`` of them the
-    excess is inf: no certificate, ``converged`` False. Returns ``newton((w, b, z)) -> (w, b,
+    excess is that of the first ``cap`` only: no certificate (the caller says not converged).
+    Returns ``newton((w, b, z)) -> (w, b,
     z)`` and ``excess(z)``. The per-coordinate bound :math:`\lVert g_j\rVert^2 / L_j` is no
     certificate: with two unpenalized columns correlated 0.99995 it claimed 1e-13 where the
     excess was 7e-10, and coordinate descent crawled there (a review's finding)."""
@@ -999,7 +1001,7 @@ def _free_features(cols, y, sn, free, cap, fit_intercept):
 
     def excess(z):  # 1/2 g_F^T H^+ g_F
         c = coords(z)
-        return jnp.where(count > cap, jnp.inf, 0.5 * jnp.sum(inv * c * c))
+        return 0.5 * jnp.sum(inv * c * c)
 
     return newton, excess
 
@@ -1185,17 +1187,18 @@ def fit(
     ``Lasso(tol=...)`` does; for the logistic loss, ``tol`` times the intercept-only model's
     loss. Otherwise (Huber, Poisson, non-convex penalties) ``gap`` is the largest prox-gradient
     residual :math:`\max_j L_j |w_j - \mathrm{prox}_{\mathrm{pen}_j/L_j}(w_j - g_j/L_j)|`,
-    0 exactly at a stationary point, with the same scale. ``tol`` below ``50 eps`` of the
-    dtype (6e-6 in float32, 1e-14 in float64) is raised to it: the gap is a difference of two
-    nearly equal numbers and cannot be certified below that. A fit that stops at
-    ``max_iter`` warns (eagerly; under `jax.jit`, read ``converged``). Unpenalized features
-    (a strength or weight of 0, no l2) have no dual constraint: with the squared loss (dense
-    or sparse ``X``) an exact Newton step on them follows every inner solve (an ``eigh`` of
-    their Gram matrix :math:`H`, computed once) and their exact excess :math:`\frac12
-    g_F^\top H^+ g_F` is added to the gap, so ``converged`` means within ``tol``; this holds
-    for all of them when ``X`` has at most 512 features, else for up to 64 unpenalized
-    features (more: no certificate, ``converged`` stays False). With the other losses their
-    certificate is the decrease a coordinate step could still make, :math:`\lVert
+    0 exactly at a stationary point, with the same scale. ``tol`` must be > 0; below ``50
+    eps`` of the dtype (6e-6 in float32, 1e-14 in float64) it is raised to that floor: the
+    gap is a difference of two nearly equal numbers and cannot be certified below that. A fit
+    that stops at ``max_iter`` warns (eagerly; under `jax.jit`, read ``converged``).
+    Unpenalized features (a strength or weight of 0, no l2) have no dual constraint: with the
+    squared loss (dense or sparse ``X``) an exact Newton step on them follows every inner solve
+    (an ``eigh`` of their Gram matrix :math:`H`, computed once) and their exact excess
+    :math:`\frac12 g_F^\top H^+ g_F` is added to the gap, so ``converged`` means within ``tol``;
+    this holds for all of them when ``X`` has at most 512 features, else for up to 64
+    unpenalized features (more: the loop stops on the per-coordinate bound below and
+    ``converged`` stays False; the coefficients are usable, uncertified). With the other losses
+    their certificate is the decrease a coordinate step could still make, :math:`\lVert
     g_j\rVert^2 / L_j`, which is no bound when unpenalized columns are strongly correlated.
     The algorithm is in the module docstring (``jaxreg/_linear.py``). jit-able in
     ``y``, ``sample_weight``, the penalty's leaves and a dense ``X``; NaN in them gives NaN

@@ -690,3 +690,19 @@ def test_review_edge_cases_nan_labels_templates_traced_weights_and_path_restart(
     assert np.isnan(np.asarray(got.coef[1])).all()
     for k in (0, 2, 3, 4):
         assert_same_coefs(got.coef[k], ref.coef[k], rtol=1e-6)
+
+
+def test_more_unpenalized_features_than_certified_is_uncertified_not_nan():
+    """65 unpenalized features on 520 (> 512: up to 64 are solved exactly): the fit stops on
+    its looser bound with usable coefficients and converged False (it returned NaN)."""
+    rng = np.random.default_rng(1)
+    n, p = 200, 520
+    X = rng.standard_normal((n, p))
+    y = X[:, :5] @ rng.standard_normal(5) + rng.standard_normal(n)
+    w = np.ones(p)
+    w[:65] = 0
+    with pytest.warns(RuntimeWarning, match="more than 64 unpenalized"):
+        res = jr.linear.fit(X, y, jr.l1(0.05, weights=w), tol=1e-2)
+    assert not bool(res.converged) and np.isfinite(np.asarray(res.coef)).all()
+    r = y - X @ np.asarray(res.coef) - float(res.intercept)
+    assert 0.5 * np.mean(r * r) < 0.5 * np.var(y)  # a fit, not the start
