@@ -1126,10 +1126,10 @@ def _tol_scale(loss, delta, y, s, fit_intercept):
     return jnp.sum(sn * value(jnp.full_like(y, z0), y))
 
 
-def _check_common(tol, max_iter, max_epochs, ws_min, anderson, huber_delta):
+def _check_common(tol, max_iter, max_epochs, ws_min, anderson, loss, huber_delta):
     if not (isinstance(tol, int | float) and math.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be a finite number > 0; got tol={tol!r}.")
-    if not (
+    if loss == "huber" and not (
         isinstance(huber_delta, int | float) and math.isfinite(huber_delta) and huber_delta > 0
     ):
         raise ValueError(
@@ -1224,7 +1224,7 @@ def fit(
     Returns:
       `LinearResult` ``(coef, intercept, gap, iterations, epochs, converged)``.
     """
-    _check_common(tol, max_iter, max_epochs, ws_min, anderson, huber_delta)
+    _check_common(tol, max_iter, max_epochs, ws_min, anderson, loss, huber_delta)
     cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
     if not isinstance(penalty, Penalty):
         raise TypeError(f"penalty must be a jaxreg Penalty; got {type(penalty).__name__}.")
@@ -1260,6 +1260,14 @@ def _warn_unconverged(res: LinearResult, what: str) -> None:
         import warnings
 
         where = "" if conv.ndim == 0 else f" at {int((~conv).sum())} of {conv.size} strengths"
+        if np.isnan(np.asarray(res.gap)).any():
+            warnings.warn(
+                f"jr.linear.{what} did not reach tol{where}: NaN in X, y, sample_weight or a "
+                "strength (the coefficients are NaN).",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return
         warnings.warn(
             f"jr.linear.{what} did not reach tol{where} (NaN in the data, max_iter / "
             "max_epochs too small, more than 64 unpenalized features on more than 512, or in "
@@ -1358,7 +1366,7 @@ def path(
     strengths raise a ``ValueError``, traced ones give NaN). ``init=(coef, intercept)`` starts
     the first strength there (a previous path's or fit's end) instead of at 0.
     """
-    _check_common(tol, max_iter, max_epochs, ws_min, anderson, huber_delta)
+    _check_common(tol, max_iter, max_epochs, ws_min, anderson, loss, huber_delta)
     cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
     strengths, build = _path_args(strengths, penalty, p, dtype)
     start = None if init is None else _init(init, p, dtype)
@@ -1496,7 +1504,7 @@ def cross_validate(
     """
     from ._select import CVResult, _choose, fold_splits
 
-    _check_common(tol, max_iter, max_epochs, ws_min, anderson, huber_delta)
+    _check_common(tol, max_iter, max_epochs, ws_min, anderson, loss, huber_delta)
     cols, yj, s, n, p, dtype = _prepare(X, y, sample_weight, loss, dtype)
     strengths, build = _path_args(strengths, penalty, p, dtype)
     splits = fold_splits(folds, stratified, groups, seed, np.zeros((n, 1)), np.asarray(y))
