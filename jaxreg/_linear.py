@@ -952,17 +952,16 @@ def _least_squares(
 def _free_features(cols, y, sn, free, cap, fit_intercept):
     r"""The unpenalized features' exact minimization (the others fixed) and its certificate.
 
-    On them the objective is a quadratic with Hessian :math:`H = X_F^\top \mathrm{diag}(s)
-    X_F` (columns centred with an intercept), so :math:`f(w) - \min_{w_F} f = \frac12
-    g_F^\top H^+ g_F` exactly; after a Newton step that is rounding, and the gap (whose dual
-    leaves the free features out, exact once :math:`g_F = 0`) bounds the rest. The free
-    features are gathered (the first ``cap`` of them, in index order; a sparse ``X``'s columns
-    made dense), ``H``'s eigendecomposition computed once; with more than ``cap`` of them the
-    excess is that of the first ``cap`` only: no certificate (the caller says not converged).
-    Returns ``newton((w, b, z)) -> (w, b,
-    z)`` and ``excess(z)``. The per-coordinate bound :math:`\lVert g_j\rVert^2 / L_j` is no
-    certificate: with two unpenalized columns correlated 0.99995 it claimed 1e-13 where the
-    excess was 7e-10, and coordinate descent crawled there (a review's finding)."""
+    On them the objective is a quadratic with Hessian :math:`H = X_F^\top \mathrm{diag}(s) X_F`
+    (columns centred with an intercept), so :math:`f(w) - \min_{w_F} f = \frac12 g_F^\top H^+
+    g_F` exactly; after a Newton step that is rounding, and the gap (whose dual leaves the free
+    features out, exact once :math:`g_F = 0`) bounds the rest. The free features are gathered
+    (the first ``cap`` of them, in index order; a sparse ``X``'s columns made dense), ``H``'s
+    eigendecomposition computed once; with more than ``cap`` of them the excess is that of the
+    first ``cap`` only: no certificate (the caller says not converged). Returns ``newton((w, b,
+    z)) -> (w, b, z)`` and ``excess(z)``. The per-coordinate bound :math:`\lVert g_j\rVert^2 /
+    L_j` is no certificate: with two unpenalized columns correlated 0.99995 it claimed 1e-13
+    where the excess was 7e-10, and coordinate descent crawled there (a review's finding)."""
     dtype = y.dtype
     g_count = free.shape[0]
     count = jnp.sum(free)
@@ -1077,7 +1076,7 @@ def _prepare(X, y, sample_weight, loss, dtype):
         s = jnp.asarray(sample_weight, dtype)
         if s.shape != (n,):
             raise ValueError(f"sample_weight must have shape ({n},); got shape {s.shape}.")
-        if isinstance(s, jax.core.Tracer):  # traced: a bad weight gives NaN, as eagerly NaN
+        if isinstance(s, jax.core.Tracer):  # traced: a bad weight gives NaN (eagerly: raises)
             bad = ~jnp.all(jnp.isfinite(s) & (s >= 0)) | (jnp.sum(s) <= 0)
             s = jnp.where(bad, jnp.nan, s)
         else:
