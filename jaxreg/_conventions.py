@@ -1,6 +1,6 @@
 """Exact converters between jaxreg's textbook convention and Keras, PyTorch and scikit-learn.
 
-jaxreg's convention (``_penalties.py``): L1 is ``strength * sum|w|``, L2 is
+jaxreg's convention (``_kinds/separable.py``): L1 is ``strength * sum|w|``, L2 is
 ``strength / 2 * sum w^2``, elastic net is ``strength * (r * sum|w| + (1 - r) / 2 * sum w^2)``,
 added to a *mean* data loss. Every factor below is derived from those formulas; none of this
 module imports Keras, PyTorch or scikit-learn except `to_keras`, which must build Keras objects.
@@ -17,21 +17,12 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
+from ._kinds.group import GroupLasso, group_lasso
+from ._kinds.matrix import Orthogonal, orthogonal
+from ._kinds.separable import L1, L2, ElasticNet, elastic_net, l1, l2
 from ._masks import kernels
 from ._optimizers import keras_transform, torch_groups, torch_name, torch_transform
 from ._optional import require
-from ._penalties import (
-    L1,
-    L2,
-    ElasticNet,
-    GroupLasso,
-    Orthogonal,
-    elastic_net,
-    group_lasso,
-    l1,
-    l2,
-    orthogonal,
-)
 from ._penalty import Penalty, Sum, resolve_terms
 from ._typing import (
     KerasObject,

@@ -29,7 +29,8 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
-from ._penalty import Penalty, resolve_terms
+from ._penalty.resolution import resolve_terms
+from ._penalty.types import Penalty
 
 
 def free_mask(penalty: Penalty, x: Any) -> Any:

@@ -48,8 +48,9 @@ import numpy as np
 import numpy.typing as npt
 from jax.typing import ArrayLike, DTypeLike
 
-from ._penalties import GroupLasso
-from ._penalty import Penalty, _leaf_prox, hyper, resolve_terms
+from ._kinds.group import GroupLasso
+from ._numerics import checked_hyperparameter
+from ._penalty import Penalty, leaf_prox, resolve_terms
 from ._typing import DataMatrix, LinearLoss, Splitter, Strengths
 
 if TYPE_CHECKING:
@@ -286,14 +287,14 @@ def _prox_at(parts, z, t, j):
     """prox of ``t * pen_j`` at block ``j``'s value ``z`` (shape ``(B,)``)."""
     if not parts:
         return z
-    return _leaf_prox(z, t, [(part, None if w is None else w[j]) for part, w in parts], "coef")
+    return leaf_prox(z, t, [(part, None if w is None else w[j]) for part, w in parts], "coef")
 
 
 def _prox_all(parts, z, t):
     """The prox on every block at once: ``z`` of shape ``(G, B)``, ``t`` broadcast to it."""
     if not parts:
         return z
-    return _leaf_prox(z, jnp.broadcast_to(t, z.shape), parts, "coef")
+    return leaf_prox(z, jnp.broadcast_to(t, z.shape), parts, "coef")
 
 
 def _gap_kind(parts, loss) -> str:
@@ -310,8 +311,10 @@ def _l1_l2(parts, shape, dtype):
     l2 coefficient of an l1 / group-lasso / l2 / elastic-net penalty."""
     a = jnp.zeros(shape, dtype)
     b = jnp.zeros(shape, dtype)
-    for part, w in parts:  # hyper: a traced negative strength or weight becomes NaN
-        c = hyper(part.strength, dtype) * (1.0 if w is None else hyper(w, dtype))
+    for part, w in parts:  # a traced negative strength or weight becomes NaN
+        c = checked_hyperparameter(part.strength, dtype) * (
+            1.0 if w is None else checked_hyperparameter(w, dtype)
+        )
         if part.name == "l2":
             b = b + c
         elif part.name == "l1":
@@ -380,7 +383,7 @@ def _solve(
 
     gap_kind = _gap_kind(parts, loss)
     # l1 / group lasso / l2 / elastic net: per-block coefficients, for the gap and for a
-    # direct block prox (the general `_leaf_prox` costs several small XLA ops per update)
+    # direct block prox (the general `leaf_prox` costs several small XLA ops per update)
     simple = {part.name for part, _ in parts} <= {"l1", "l2"} or {
         part.name for part, _ in parts
     } <= {"group_lasso", "l2"}
@@ -1008,8 +1011,10 @@ def _free_features(cols, y, sn, free, cap, fit_intercept):
 def _pen_value(parts, w):
     total = jnp.zeros((), w.dtype)
     for part, wt in parts:
-        raw = part.raw(w, wt)
-        total = total + (hyper(part.strength, w.dtype) * raw if part.homogeneous else raw)
+        raw = part.unscaled_value(w, wt)
+        total = total + (
+            checked_hyperparameter(part.strength, w.dtype) * raw if part.linear_in_strength else raw
+        )
     return total
 
 

@@ -1,10 +1,14 @@
-"""Leaf-level numerics: accumulation dtypes and norms whose gradient at 0 is finite.
+"""Leaf-level numerics: accumulation dtypes, hyperparameter casts, and norms and sums whose
+gradient at 0 is finite.
 
-Every function here maps one array to one scalar (or a few) in the accumulation dtype. NaN in
+The reductions map one array to one scalar (or a few) in the accumulation dtype. NaN in
 the input always reaches the output: zero tests use ``x == 0`` (False for NaN), never ``x > 0``.
 """
 
 from __future__ import annotations
+
+import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -44,13 +48,49 @@ def _abs0_jvp(primals, tangents):
     return jnp.abs(x), jnp.sign(x) * dx  # sign(NaN) is NaN: NaN propagates
 
 
-def sum_abs(x: jax.Array) -> jax.Array:
-    return jnp.sum(abs0(upcast(x)))
+def checked_hyperparameter(value: Any, dtype: Any = None, *, high: float = math.inf) -> jax.Array:
+    """A hyperparameter (strength, ratio, weight, step) cast to ``dtype``; NaN outside [0, high].
+
+    Builders check concrete values; this catches the ones they cannot see: strengths and steps
+    traced under `jit`/`vmap`, a traced negative factor, or a `jax.tree.map` over a penalty.
+    """
+    v = jnp.asarray(value, dtype)
+    ok = v >= 0 if high == math.inf else (v >= 0) & (v <= high)
+    return v * jnp.where(ok, 1.0, jnp.nan).astype(v.dtype)  # NaN in the gradient too
 
 
-def sum_squares(x: jax.Array) -> jax.Array:
-    x = upcast(x)
-    return jnp.sum(x * x)
+def weight_or_one(w: Any, dtype: Any) -> Any:
+    """A weight cast to ``dtype`` (NaN if negative), or 1.0 for no weight (``None``)."""
+    return 1.0 if w is None else checked_hyperparameter(w, dtype)
+
+
+def weighted_sum(values: jax.Array, w: Any) -> jax.Array:
+    """``sum(values * w)``; ``w`` None means 1 (one reduction, no multiply)."""
+    return jnp.sum(values) if w is None else jnp.sum(values * weight_or_one(w, values.dtype))
+
+
+def sum_abs(x: jax.Array, w: Any = None) -> jax.Array:
+    """``sum_i w_i |x_i|`` in the accumulation dtype, with derivative 0 at 0."""
+    return weighted_sum(abs0(upcast(x)), w)
+
+
+def half_sum_squares(x: jax.Array, w: Any = None) -> jax.Array:
+    """``1/2 sum_i w_i x_i^2`` in the accumulation dtype."""
+    z = upcast(x)
+    return 0.5 * weighted_sum(z * z, w)
+
+
+def ratio_or_inf(a: jax.Array, w: Any) -> jax.Array:
+    """``a / w`` with ``a / 0 = inf`` for ``a > 0`` and 0 for ``a == 0`` (NaN propagates)."""
+    if w is None:
+        return a
+    safe = jnp.where(w > 0, w, 1)
+    return jnp.where(w > 0, a / safe, jnp.where(a == 0, 0.0, jnp.inf))
+
+
+def sorted_axes(axis: tuple[int, ...], ndim: int) -> tuple[int, ...]:
+    """``axis`` as sorted non-negative indices for an array of ``ndim`` dimensions."""
+    return tuple(sorted(a % ndim for a in axis))
 
 
 def safe_sqrt(s: jax.Array) -> jax.Array:

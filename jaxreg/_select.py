@@ -78,9 +78,7 @@ def lambda_max(loss_fn: Callable[[PyTree], jax.Array], params: PyTree, pen: Pena
     for i in idx:
         zeroed[i] = jnp.zeros_like(zeroed[i])
     grads = jax.tree.leaves(jax.grad(loss_fn)(jax.tree.unflatten(plan.treedef, zeroed)))
-    return jnp.max(
-        jnp.stack([term.zero_strength(grads[i], w) for i, w in zip(idx, ws, strict=True)])
-    )
+    return jnp.max(jnp.stack([term.dual_norm(grads[i], w) for i, w in zip(idx, ws, strict=True)]))
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numpy as np
 import optax
 
 from . import _implicit
-from ._penalty import Penalty
+from ._penalty.types import Penalty
 from ._typing import PyTree
 
 

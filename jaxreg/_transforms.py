@@ -8,7 +8,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._penalty import Penalty, check_scalar
+from ._penalty.types import Penalty
+from ._penalty.validation import check_scalar
 
 
 class ProximalState(NamedTuple):

@@ -258,7 +258,7 @@ MUTATIONS = {
         ("jax", "torch"),
     ),
     "swapped_l1_ratio": (
-        "jaxreg/_penalties.py",
+        "jaxreg/_kinds/separable.py",
         "l1_ratio=as_leaf(l1_ratio))",
         "l1_ratio=as_leaf(1 - l1_ratio))",
         (

@@ -1,5 +1,5 @@
 """Constraints as penalties: the indicator of a set (0 inside, +inf outside), whose proximal map
-is the projection onto the set. One class per kind and its builder, as in `_penalties.py`.
+is the projection onto the set. One class per kind and its builder.
 
 A constraint is a `Penalty` like the others: a pytree (its bounds are leaves), masked, summed
 with penalties, used through `Penalty.prox` in `jaxreg.transforms.proximal` (projected
@@ -19,25 +19,32 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from . import _numerics as nx
-from ._masks import as_mask
-from ._penalties import _axes, _check_axis
-from ._penalty import Term, as_leaf, check_scalar, penalty_class, static_field
-from ._typing import MaskLike
+from .. import _numerics as nx
+from .. import _prox_kernels as kernels_prox
+from .._penalty.types import Term, penalty_class, static_field
+from .._penalty.validation import (
+    as_leaf,
+    check_axes_in_range,
+    check_axis,
+    check_scalar,
+    term_fields,
+)
+from .._typing import MaskLike
 
 
 class Constraint(Term):
-    """The indicator of a set: ``raw`` is 0 inside and +inf outside (NaN propagates), ``shrink``
-    the projection (the step does not matter, except through the metric for `top_k` / `n_m`)."""
+    """The indicator of a set: `unscaled_value` is 0 inside and +inf outside (NaN propagates),
+    `prox_leaf` the projection (the step does not matter, except through the metric for
+    `top_k` / `n_m`)."""
 
-    homogeneous: ClassVar[bool] = False
+    linear_in_strength: ClassVar[bool] = False
     positively_homogeneous: ClassVar[bool] = False
 
     def inside(self, x: jax.Array) -> jax.Array:
         """Whether ``x`` lies in the set: a bool array (elementwise, or one per group)."""
         raise NotImplementedError
 
-    def raw(self, x: jax.Array, w: Any) -> jax.Array:
+    def unscaled_value(self, x: jax.Array, w: Any) -> jax.Array:
         """The indicator on one leaf: 0 inside the set, +inf outside, NaN if ``x`` has a NaN."""
         z = nx.upcast(x)
         value = jnp.where(jnp.all(self.inside(z)), 0.0, jnp.inf).astype(z.dtype)
@@ -62,19 +69,6 @@ class Constraint(Term):
         return f"{self.name}({', '.join(args)})"
 
 
-def _check_axes_in_range(axis: tuple[int, ...], path: str, x: Any) -> None:
-    ndim = np.ndim(x)
-    if not all(-ndim <= a < ndim for a in axis):
-        shown = axis[0] if len(axis) == 1 else axis
-        raise ValueError(
-            f"axis={shown} is out of range for the leaf at '{path}' with shape {np.shape(x)}."
-        )
-
-
-def _keep_nan(z: jax.Array, out: jax.Array) -> jax.Array:
-    return jnp.where(jnp.isnan(z), z, out)
-
-
 @penalty_class
 class NonNegative(Constraint):
     r""":math:`x_i \ge 0` for every element; see `jaxreg.constraints.non_negative`."""
@@ -85,8 +79,18 @@ class NonNegative(Constraint):
     def inside(self, x):
         return x >= 0
 
-    def shrink(self, z, t, scale):
-        return _keep_nan(z, jnp.maximum(z, 0.0)), t
+    def prox_leaf(self, z, t, strength):
+        return kernels_prox.keep_nan(z, jnp.maximum(z, 0.0))
+
+
+def non_negative(*, mask: MaskLike = None) -> Constraint:
+    r"""The constraint :math:`x \ge 0` (Keras's ``NonNeg``): projection ``max(x, 0)``.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.constraints.non_negative().prox({"w": jnp.array([1.0, -2.0])}, 0.1)
+    {'w': Array([1., 0.], dtype=float32)}
+    """
+    return NonNegative(**term_fields(1.0, mask))
 
 
 @penalty_class
@@ -111,14 +115,36 @@ class Box(Constraint):
         slack = jnp.where(jnp.isfinite(slack), slack, 0.0)
         return (x >= lo - slack) & (x <= hi + slack)
 
-    def raw(self, x, w):
+    def unscaled_value(self, x, w):
         lo, _ = self._bounds(nx.upcast(x).dtype)
-        return jnp.where(jnp.isnan(lo), jnp.nan, super().raw(x, w))
+        return jnp.where(jnp.isnan(lo), jnp.nan, super().unscaled_value(x, w))
 
-    def shrink(self, z, t, scale):
+    def prox_leaf(self, z, t, strength):
         lo, hi = self._bounds(z.dtype)
         out = jnp.where(jnp.isnan(lo), jnp.nan, jnp.clip(z, lo, hi))
-        return _keep_nan(z, out), t
+        return kernels_prox.keep_nan(z, out)
+
+
+def box(lo: ArrayLike, hi: ArrayLike, *, mask: MaskLike = None) -> Constraint:
+    r"""The constraint :math:`lo \le x \le hi` elementwise: projection ``clip(x, lo, hi)``.
+
+    skglm's ``IndicatorBox(alpha)`` is ``box(0, alpha)``.
+
+    Args:
+      lo, hi: the bounds, scalars with ``lo <= hi`` (``-inf`` / ``inf`` allowed).
+      mask: as in `jaxreg.l1`.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.constraints.box(-1.0, 1.0)({"w": jnp.array([0.5, 2.0])})
+    Array(inf, dtype=float32)
+    """
+    for v, name in ((lo, "lo"), (hi, "hi")):  # finite, or an infinite bound
+        infinite = not isinstance(v, jax.core.Tracer) and np.ndim(v) == 0 and np.isinf(v)
+        check_scalar(0.0 if infinite else v, name, low=-math.inf)
+    concrete = not isinstance(lo, jax.core.Tracer) and not isinstance(hi, jax.core.Tracer)
+    if concrete and not float(np.asarray(lo)) <= float(np.asarray(hi)):
+        raise ValueError(f"box needs lo <= hi; got lo={lo!r}, hi={hi!r}.")
+    return Box(**term_fields(1.0, mask), lo=as_leaf(lo), hi=as_leaf(hi))
 
 
 @penalty_class
@@ -133,21 +159,46 @@ class L2Ball(Constraint):
 
     def check_leaf(self, path, x, w):
         super().check_leaf(path, x, w)
-        _check_axes_in_range(self.axis, path, x)
+        check_axes_in_range(self.axis, path, x)
 
     def inside(self, x):
-        norms = jnp.sqrt(jnp.sum(x * x, axis=_axes(self.axis, x.ndim)))
+        norms = jnp.sqrt(jnp.sum(x * x, axis=nx.sorted_axes(self.axis, x.ndim)))
         # a projected group's norm is the radius up to rounding: allow a few ulps
         slack = 1 + 8 * jnp.finfo(x.dtype).eps
         return norms <= jnp.asarray(self.radius, x.dtype) * slack
 
-    def shrink(self, z, t, scale):
+    def prox_leaf(self, z, t, strength):
         # Euclidean projection whatever the metric (a diagonal metric has no closed form)
-        axes = _axes(self.axis, z.ndim)
+        axes = nx.sorted_axes(self.axis, z.ndim)
         norms = jnp.sqrt(jnp.sum(z * z, axis=axes, keepdims=True))
         r = jnp.asarray(self.radius, z.dtype)
         factor = jnp.where(norms > r, r / jnp.where(norms > r, norms, 1.0), 1.0)
-        return z * factor, t
+        return z * factor
+
+
+def l2_ball(
+    radius: ArrayLike, *, axis: int | tuple[int, ...] = 0, mask: MaskLike = None
+) -> Constraint:
+    r"""Max-norm: :math:`\lVert x_g \rVert_2 \le r` for each group, the norm along ``axis``.
+
+    Keras's ``MaxNorm(max_value=radius, axis=axis)``: ``axis=0`` on a Dense kernel
+    ``(in, out)`` bounds each output neuron's incoming weights (Keras's default; the same for
+    flax kernels); a conv kernel ``(h, w, in, out)`` takes ``axis=(0, 1, 2)``; a PyTorch or
+    equinox ``Linear.weight`` ``(out, in)`` takes ``axis=1``. The projection rescales each
+    group to norm ``min(norm, r)`` (Euclidean, also under a diagonal metric).
+
+    Args:
+      radius: :math:`r \ge 0`.
+      axis: the axis or axes the norm runs along.
+      mask: as in `jaxreg.l1`.
+
+    >>> import jax.numpy as jnp, jaxreg as jr
+    >>> jr.constraints.l2_ball(1.0).prox({"w": jnp.array([[3.0, 0.5], [4.0, 0.0]])}, 0.1)
+    {'w': Array([[0.6, 0.5],
+           [0.8, 0. ]], dtype=float32)}
+    """
+    check_scalar(radius, "radius")
+    return L2Ball(**term_fields(1.0, mask), radius=as_leaf(radius), axis=check_axis(axis))
 
 
 def _keep_largest(z: jax.Array, score: jax.Array, k: int) -> jax.Array:
@@ -167,7 +218,7 @@ def _keep_largest(z: jax.Array, score: jax.Array, k: int) -> jax.Array:
         need = k - jnp.sum(greater, axis=-1, keepdims=True)
         tie = score == kth
         keep = greater | (tie & (jnp.cumsum(tie, axis=-1) <= need))
-    return _keep_nan(z, jnp.where(keep, z, 0.0))
+    return kernels_prox.keep_nan(z, jnp.where(keep, z, 0.0))
 
 
 def _metric_score(z: jax.Array, t: jax.Array) -> jax.Array:
@@ -194,7 +245,7 @@ class TopK(Constraint):
         """``x`` with the constrained axes flattened last, and how to undo it."""
         if self.axis is None:
             return x.reshape(1, -1), lambda y: y.reshape(x.shape)
-        axes = _axes(self.axis, x.ndim)
+        axes = nx.sorted_axes(self.axis, x.ndim)
         rest = [a for a in range(x.ndim) if a not in axes]
         moved = jnp.transpose(x, rest + list(axes))
         flat = moved.reshape(*moved.shape[: len(rest)], -1)
@@ -204,123 +255,16 @@ class TopK(Constraint):
     def check_leaf(self, path, x, w):
         super().check_leaf(path, x, w)
         if self.axis is not None:
-            _check_axes_in_range(self.axis, path, x)
+            check_axes_in_range(self.axis, path, x)
 
     def inside(self, x):
         flat, _ = self._slices(x)
         return jnp.sum(flat != 0, axis=-1) <= self.k
 
-    def shrink(self, z, t, scale):
+    def prox_leaf(self, z, t, strength):
         flat, back = self._slices(z)
         score, _ = self._slices(_metric_score(z, t))
-        return back(_keep_largest(flat, score, self.k)), t
-
-
-@penalty_class
-class NM(Constraint):
-    r"""At most ``n`` non-zeros in every block of ``m`` consecutive elements along ``axis``
-    (N:M structured sparsity); see `jaxreg.constraints.n_m`."""
-
-    n: int = static_field()
-    m: int = static_field()
-    axis: int = static_field()
-    name: ClassVar[str] = "n_m"
-    min_ndim: ClassVar[int] = 1
-
-    def check_leaf(self, path, x, w):
-        super().check_leaf(path, x, w)
-        _check_axes_in_range((self.axis,), path, x)
-        shape = np.shape(x)
-        if shape[self.axis] % self.m:
-            raise ValueError(
-                f"n_m({self.n}, {self.m}, axis={self.axis}) needs the leaf's axis {self.axis} to "
-                f"be a multiple of m={self.m}; the leaf at '{path}' has shape {shape}."
-            )
-
-    def _blocks(self, x: jax.Array) -> tuple[jax.Array, Any]:
-        moved = jnp.moveaxis(x, self.axis, -1)
-        blocks = moved.reshape(*moved.shape[:-1], -1, self.m)
-        return blocks, lambda y: jnp.moveaxis(y.reshape(moved.shape), -1, self.axis)
-
-    def inside(self, x):
-        blocks, _ = self._blocks(x)
-        return jnp.sum(blocks != 0, axis=-1) <= self.n
-
-    def shrink(self, z, t, scale):
-        blocks, back = self._blocks(z)
-        score, _ = self._blocks(_metric_score(z, t))
-        return back(_keep_largest(blocks, score, self.n)), t
-
-
-# --------------------------------------------------------------------------------------------
-# Builders
-
-
-def _common(mask: Any) -> dict[str, Any]:
-    return {"strength": as_leaf(1.0), "mask": as_mask(mask)}
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {name}={value!r}.")
-    return int(value)
-
-
-def non_negative(*, mask: MaskLike = None) -> Constraint:
-    r"""The constraint :math:`x \ge 0` (Keras's ``NonNeg``): projection ``max(x, 0)``.
-
-    >>> import jax.numpy as jnp, jaxreg as jr
-    >>> jr.constraints.non_negative().prox({"w": jnp.array([1.0, -2.0])}, 0.1)
-    {'w': Array([1., 0.], dtype=float32)}
-    """
-    return NonNegative(**_common(mask))
-
-
-def box(lo: ArrayLike, hi: ArrayLike, *, mask: MaskLike = None) -> Constraint:
-    r"""The constraint :math:`lo \le x \le hi` elementwise: projection ``clip(x, lo, hi)``.
-
-    skglm's ``IndicatorBox(alpha)`` is ``box(0, alpha)``.
-
-    Args:
-      lo, hi: the bounds, scalars with ``lo <= hi`` (``-inf`` / ``inf`` allowed).
-      mask: as in `jaxreg.l1`.
-
-    >>> import jax.numpy as jnp, jaxreg as jr
-    >>> jr.constraints.box(-1.0, 1.0)({"w": jnp.array([0.5, 2.0])})
-    Array(inf, dtype=float32)
-    """
-    for v, name in ((lo, "lo"), (hi, "hi")):  # finite, or an infinite bound
-        infinite = not isinstance(v, jax.core.Tracer) and np.ndim(v) == 0 and np.isinf(v)
-        check_scalar(0.0 if infinite else v, name, low=-math.inf)
-    concrete = not isinstance(lo, jax.core.Tracer) and not isinstance(hi, jax.core.Tracer)
-    if concrete and not float(np.asarray(lo)) <= float(np.asarray(hi)):
-        raise ValueError(f"box needs lo <= hi; got lo={lo!r}, hi={hi!r}.")
-    return Box(**_common(mask), lo=as_leaf(lo), hi=as_leaf(hi))
-
-
-def l2_ball(
-    radius: ArrayLike, *, axis: int | tuple[int, ...] = 0, mask: MaskLike = None
-) -> Constraint:
-    r"""Max-norm: :math:`\lVert x_g \rVert_2 \le r` for each group, the norm along ``axis``.
-
-    Keras's ``MaxNorm(max_value=radius, axis=axis)``: ``axis=0`` on a Dense kernel
-    ``(in, out)`` bounds each output neuron's incoming weights (Keras's default; the same for
-    flax kernels); a conv kernel ``(h, w, in, out)`` takes ``axis=(0, 1, 2)``; a PyTorch or
-    equinox ``Linear.weight`` ``(out, in)`` takes ``axis=1``. The projection rescales each
-    group to norm ``min(norm, r)`` (Euclidean, also under a diagonal metric).
-
-    Args:
-      radius: :math:`r \ge 0`.
-      axis: the axis or axes the norm runs along.
-      mask: as in `jaxreg.l1`.
-
-    >>> import jax.numpy as jnp, jaxreg as jr
-    >>> jr.constraints.l2_ball(1.0).prox({"w": jnp.array([[3.0, 0.5], [4.0, 0.0]])}, 0.1)
-    {'w': Array([[0.6, 0.5],
-           [0.8, 0. ]], dtype=float32)}
-    """
-    check_scalar(radius, "radius")
-    return L2Ball(**_common(mask), radius=as_leaf(radius), axis=_check_axis(axis))
+        return back(_keep_largest(flat, score, self.k))
 
 
 def top_k(
@@ -344,7 +288,43 @@ def top_k(
     {'w': Array([ 0., -3.,  0.,  2.], dtype=float32)}
     """
     k = _positive_int(k, "k")
-    return TopK(**_common(mask), k=k, axis=None if axis is None else _check_axis(axis))
+    return TopK(**term_fields(1.0, mask), k=k, axis=None if axis is None else check_axis(axis))
+
+
+@penalty_class
+class NM(Constraint):
+    r"""At most ``n`` non-zeros in every block of ``m`` consecutive elements along ``axis``
+    (N:M structured sparsity); see `jaxreg.constraints.n_m`."""
+
+    n: int = static_field()
+    m: int = static_field()
+    axis: int = static_field()
+    name: ClassVar[str] = "n_m"
+    min_ndim: ClassVar[int] = 1
+
+    def check_leaf(self, path, x, w):
+        super().check_leaf(path, x, w)
+        check_axes_in_range((self.axis,), path, x)
+        shape = np.shape(x)
+        if shape[self.axis] % self.m:
+            raise ValueError(
+                f"n_m({self.n}, {self.m}, axis={self.axis}) needs the leaf's axis {self.axis} to "
+                f"be a multiple of m={self.m}; the leaf at '{path}' has shape {shape}."
+            )
+
+    def _blocks(self, x: jax.Array) -> tuple[jax.Array, Any]:
+        moved = jnp.moveaxis(x, self.axis, -1)
+        blocks = moved.reshape(*moved.shape[:-1], -1, self.m)
+        return blocks, lambda y: jnp.moveaxis(y.reshape(moved.shape), -1, self.axis)
+
+    def inside(self, x):
+        blocks, _ = self._blocks(x)
+        return jnp.sum(blocks != 0, axis=-1) <= self.n
+
+    def prox_leaf(self, z, t, strength):
+        blocks, back = self._blocks(z)
+        score, _ = self._blocks(_metric_score(z, t))
+        return back(_keep_largest(blocks, score, self.n))
 
 
 def n_m(n: int, m: int, *, axis: int, mask: MaskLike = None) -> Constraint:
@@ -371,4 +351,10 @@ def n_m(n: int, m: int, *, axis: int, mask: MaskLike = None) -> Constraint:
         raise ValueError(f"n_m needs n <= m; got n={n}, m={m}.")
     if isinstance(axis, bool) or not isinstance(axis, int):
         raise TypeError(f"axis must be an int; got axis={axis!r}.")
-    return NM(**_common(mask), n=n, m=m, axis=axis)
+    return NM(**term_fields(1.0, mask), n=n, m=m, axis=axis)
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {name}={value!r}.")
+    return int(value)

@@ -1,4 +1,4 @@
-"""Loss builders: a loss function plus a penalty, ready for `jax.value_and_grad`."""
+"""`regularized`: a loss function plus a penalty, ready for `jax.value_and_grad`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Literal, ParamSpec, overload
 
 import jax
 
-from ._penalty import Penalty
+from ._penalty.types import Penalty
 
 P = ParamSpec("P")
 

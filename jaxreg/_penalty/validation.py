@@ -1,0 +1,149 @@
+"""Build-time checks of hyperparameters: what every builder calls before it makes a term.
+
+Each check names the argument, the value and what is allowed. Traced values (builders called
+under `jit`/`vmap`) can only be checked for shape; `jaxreg._numerics.checked_hyperparameter`
+turns the bad ones into NaN where they are used.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, cast
+
+import jax
+import jax.core  # for pyright: `import jax` loads it, but does not declare it
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+from .._masks import as_mask
+from .._typing import PyTree
+
+
+def check_scalar(
+    value: Any, name: str, *, low: float = 0.0, high: float = math.inf, low_open: bool = False
+) -> Any:
+    """Validate a hyperparameter: a finite real scalar in [low, high], or an array/tracer.
+
+    ``low_open`` excludes ``low``: (low, high]. Concrete values (Python numbers, NumPy and JAX
+    scalars) are checked now; traced values can only be checked for shape, so `jax.vmap` /
+    `jax.jit` over strengths work.
+    """
+    if isinstance(value, bool) or not (
+        isinstance(value, numbers.Real | np.ndarray | np.generic | jax.Array)
+    ):
+        raise TypeError(
+            f"{name} must be a real number or a scalar array; got {value!r} "
+            f"(type {type(value).__name__})."
+        )
+    array = cast(ArrayLike, value)  # a numbers.Real is ArrayLike; pyright cannot tell
+    if jnp.ndim(array) != 0:
+        raise ValueError(f"{name} must be a scalar; got an array of shape {jnp.shape(array)}.")
+    if not jnp.issubdtype(jnp.result_type(value), jnp.number) or jnp.issubdtype(
+        jnp.result_type(value), jnp.complexfloating
+    ):
+        raise TypeError(f"{name} must be real; got dtype {jnp.result_type(value)}.")
+    if isinstance(value, jax.core.Tracer):
+        return value
+    v = float(value)
+    above = low < v if low_open else low <= v
+    if not (math.isfinite(v) and above and v <= high):
+        opening = "(" if low_open else "["
+        allowed = (
+            f"{'>' if low_open else '>='} {low:g}"
+            if high == math.inf
+            else f"in {opening}{low:g}, {high:g}]"
+        )
+        raise ValueError(f"{name} must be finite and {allowed}; got {name}={value!r}.")
+    return value
+
+
+def check_nonnegative_tree(tree: PyTree, name: str) -> None:
+    """Concrete leaves of ``tree`` must be finite and >= 0 (traced leaves are checked at use)."""
+    for path, w in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        where = jax.tree_util.keystr(path) or "<root>"
+        if isinstance(w, bool) or not isinstance(
+            w, numbers.Real | np.ndarray | np.generic | jax.Array
+        ):
+            raise TypeError(
+                f"{name} must be a pytree of non-negative real arrays; got {type(w).__name__} "
+                f"{w!r} at {name}{where if where != '<root>' else ''}."
+            )
+        if isinstance(w, jax.core.Tracer):
+            continue
+        host = np.asarray(w)
+        if not np.issubdtype(host.dtype, np.number) or np.issubdtype(
+            host.dtype, np.complexfloating
+        ):
+            raise TypeError(f"{name} must be real; got dtype {host.dtype} at {where}.")
+        if not np.all(np.isfinite(host)) or np.any(host < 0):
+            raise ValueError(
+                f"{name} must be finite and >= 0 everywhere; got {host.tolist()!r:.200} at {where}."
+            )
+
+
+def as_leaf(x: Any) -> Any:
+    """A hyperparameter as an array leaf: Python numbers become float64 NumPy arrays.
+
+    An array, not a Python float, so that `eqx.filter_jit` (which makes Python scalars static)
+    does not retrace for each strength; NumPy float64, not a JAX array, so that the value stays
+    exact for the converters (``float(l2(0.01).strength) == 0.01``) whatever `jax_enable_x64`
+    says. JAX arrays and tracers are kept as they are.
+    """
+    if isinstance(x, jax.Array):
+        return x
+    return np.asarray(float(x)) if isinstance(x, numbers.Real) else np.asarray(x)
+
+
+def term_fields(strength: Any, mask: Any, weights: Any = None) -> dict[str, Any]:
+    """The fields every term shares, checked: ``strength``, ``mask`` (and ``weights``)."""
+    check_scalar(strength, "strength")
+    out = {"strength": as_leaf(strength), "mask": as_mask(mask)}
+    if weights is not None:
+        check_nonnegative_tree(weights, "weights")
+        out["weights"] = jax.tree.map(as_leaf, weights)
+    return out
+
+
+def check_axis(axis: Any) -> tuple[int, ...]:
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    if not axes or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
+        raise TypeError(f"axis must be an int or a non-empty tuple of ints; got axis={axis!r}.")
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"axis must not repeat an axis; got axis={axis!r}.")
+    return axes
+
+
+def check_reshape(reshape: Any) -> tuple[int, ...] | None:
+    if reshape is None:
+        return None
+    ok = isinstance(reshape, tuple | list) and all(
+        isinstance(n, int | np.integer) and not isinstance(n, bool) and (n >= 1 or n == -1)
+        for n in reshape
+    )
+    if not ok or len(reshape) == 0 or list(reshape).count(-1) > 1:
+        raise ValueError(
+            "reshape must be None or a tuple of positive ints with at most one -1, e.g. "
+            f"(-1, num_heads, head_dim); got reshape={reshape!r}."
+        )
+    return tuple(int(n) for n in reshape)
+
+
+def check_out_axis(out_axis: Any) -> int:
+    if isinstance(out_axis, bool) or not isinstance(out_axis, int):
+        raise TypeError(
+            f"out_axis must be an int (-1 for flax/Keras kernels, 0 for PyTorch/equinox "
+            f"weights); got out_axis={out_axis!r}."
+        )
+    return out_axis
+
+
+def check_axes_in_range(axis: tuple[int, ...], path: str, x: Any, hint: str = "") -> None:
+    """Raise when an axis of ``axis`` does not exist in the leaf ``x`` at ``path``."""
+    ndim = np.ndim(x)
+    if not all(-ndim <= a < ndim for a in axis):
+        shown = axis[0] if len(axis) == 1 else axis
+        raise ValueError(
+            f"axis={shown} is out of range for the leaf at '{path}' with shape {np.shape(x)}{hint}."
+        )
