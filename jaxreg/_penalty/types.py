@@ -233,7 +233,7 @@ class Term(Penalty):
 
     What every builder (`jaxreg.l1`, `jaxreg.group_lasso`, ...) returns, and what a sum's
     ``terms`` hold; ``strength`` is a pytree leaf, ``mask`` is static, ``name`` is the kind.
-    A subclass (one per kind, in a family module of `jaxreg._kinds`) is everything about its
+    A subclass (one per kind, in a family module of ``jaxreg/_kinds/``) is everything about its
     kind: the formula (docstring), `unscaled_value` on one leaf, its proximal map (`prox_leaf`,
     and `prox_step` when it averages a diagonal metric; or `parts` for a sum of kinds),
     `dual_norm` (what `lambda_max` needs), `min_ndim`, `default_mask`, and `parts` for the
