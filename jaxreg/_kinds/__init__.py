@@ -16,7 +16,8 @@ elastic net), and the flags the core reads (`linear_in_strength`, `positively_ho
 
 Adding a kind (say a Huber-type penalty): write its class and, right below it, its builder
 (validate with `jaxreg._penalty.validation.term_fields` and friends, return the class) in the
-family module it belongs to; re-export the builder in ``jaxreg/__init__.py``; add its tests
-(value, prox and dual norm against NumPy references, eagerly and under `jax.jit`). The core
-(`jaxreg._penalty`) and the solvers never name a kind.
+family module it belongs to; re-export the builder in ``jaxreg/__init__.py`` and list it in
+``docs/api/jaxreg.md``; add its tests (value, prox and dual norm against NumPy references,
+eagerly and under `jax.jit`). Nothing else changes: the core (``jaxreg/_penalty/``) and the
+solvers never name a kind; they read the methods and flags above.
 """
