@@ -15,11 +15,31 @@ from helpers import assert_close
 import jaxreg as jr
 
 SUPPORTED = (
-    "Lasso", "LassoCV", "ElasticNet", "ElasticNetCV", "MultiTaskLasso", "MultiTaskLassoCV",
-    "MultiTaskElasticNet", "MultiTaskElasticNetCV", "Ridge", "RidgeCV", "RidgeClassifier",
-    "RidgeClassifierCV", "LogisticRegression", "LogisticRegressionCV", "SGDRegressor",
-    "SGDClassifier", "Perceptron", "PoissonRegressor", "GammaRegressor", "TweedieRegressor",
-    "HuberRegressor", "QuantileRegressor", "LinearSVC", "LinearSVR", "MLPClassifier",
+    "Lasso",
+    "LassoCV",
+    "ElasticNet",
+    "ElasticNetCV",
+    "MultiTaskLasso",
+    "MultiTaskLassoCV",
+    "MultiTaskElasticNet",
+    "MultiTaskElasticNetCV",
+    "Ridge",
+    "RidgeCV",
+    "RidgeClassifier",
+    "RidgeClassifierCV",
+    "LogisticRegression",
+    "LogisticRegressionCV",
+    "SGDRegressor",
+    "SGDClassifier",
+    "Perceptron",
+    "PoissonRegressor",
+    "GammaRegressor",
+    "TweedieRegressor",
+    "HuberRegressor",
+    "QuantileRegressor",
+    "LinearSVC",
+    "LinearSVR",
+    "MLPClassifier",
     "MLPRegressor",
 )
 
@@ -273,6 +293,29 @@ def test_to_sklearn_logistic_regression_fits_to_jaxregs_solution(pen, solver):
     assert_close(sol["W"][:, 0], est.coef_.ravel(), rtol=1e-5, atol=1e-7)
     assert_close(sol["b"], est.intercept_, rtol=1e-5, atol=1e-7)
     assert np.any(est.coef_ != 0)
+
+
+@pytest.mark.parametrize(
+    ("pen", "name", "tasks"),
+    [
+        (jr.l1(0.1, mask=COEFS), "Lasso", None),
+        (jr.elastic_net(0.2, 0.4, mask=COEFS), "ElasticNet", None),
+        (jr.l2(0.5, mask=COEFS), "Ridge", None),
+        (jr.group_lasso(0.3, mask=COEFS), "MultiTaskLasso", 3),
+        (jr.group_lasso(0.2, mask=COEFS) + jr.l2(0.3, mask=COEFS), "MultiTaskElasticNet", 3),
+    ],
+)
+def test_to_sklearn_squared_loss_estimators_fit_to_jaxregs_solution(pen, name, tasks):
+    from sklearn import linear_model
+
+    X, Y = _regression(tasks=tasks, seed=7)
+    extra = {} if name == "Ridge" else {"tol": 1e-13, "max_iter": 200_000}
+    est = jr.conventions.to_sklearn(
+        pen, getattr(linear_model, name), n_samples=len(X), **extra
+    ).fit(X, Y)
+    sol = _solve_squared(X, Y, pen)
+    assert_close(sol["W"], est.coef_.T, rtol=1e-6, atol=1e-8)
+    assert_close(sol["b"], est.intercept_, rtol=1e-6, atol=1e-8)
 
 
 def test_to_sklearn_passes_keywords_through_and_refuses_contradictions():
