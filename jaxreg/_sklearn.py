@@ -68,159 +68,77 @@ class SklearnConvention:
     liblinear: bool = False
 
 
-def _entries() -> tuple[SklearnConvention, ...]:
-    c = SklearnConvention
-    half_mse = "1/(2n)‖y−Xw−b‖²"
-    lasso = "1/(2n)‖y−Xw‖² + α‖w‖₁"
-    enet = "1/(2n)‖y−Xw‖² + α(r‖w‖₁ + (1−r)/2‖w‖²)"
-    mt = "1/(2n)‖Y−XW‖²_F + α(r‖W‖₂,₁ + (1−r)/2‖W‖²_F)"
-    mt_data = "1/(2n)‖Y−XW−b‖²_F"
-    ridge = "‖y−Xw‖² + α‖w‖² (sums)"
-    ridge_clf = "‖t−Xw‖² + α‖w‖², t = ±1 per class (sums)"
-    sgd = "(1/n)Σ L + α·R(w), R = r‖w‖₁ + (1−r)/2‖w‖²"
-    glm = "1/(2n)Σ deviance + α/2‖w‖²"
-    logistic = "C·Σ log-loss + r‖w‖₁ + (1−r)/2‖w‖²"
-    mlp = "per mini-batch of b rows: mean loss + α/(2b)‖W‖²"
-    return (
-        c("Lasso", lasso, half_mse, "alpha", 1, "one", 1, "l1"),
-        c("LassoCV", lasso + ", α = alpha_", half_mse, "alpha", 1, "one", 1, "l1", cv=True),
-        c("ElasticNet", enet, half_mse, "alpha", 1, "one", 1, "l1_ratio"),
-        c(
-            "ElasticNetCV",
-            enet + ", alpha_, l1_ratio_",
-            half_mse,
-            "alpha",
-            1,
-            "one",
-            1,
-            "l1_ratio",
-            cv=True,
-        ),  # fmt: skip
-        c("MultiTaskLasso", mt + ", r = 1", mt_data, "alpha", 1, "one", 1, "l1", group=True),
-        c(
-            "MultiTaskLassoCV",
-            mt + ", r = 1, alpha_",
-            mt_data,
-            "alpha",
-            1,
-            "one",
-            1,
-            "l1",
-            group=True,
-            cv=True,
-        ),  # fmt: skip
-        c("MultiTaskElasticNet", mt, mt_data, "alpha", 1, "one", 1, "l1_ratio", group=True),
-        c(
-            "MultiTaskElasticNetCV",
-            mt + ", alpha_, l1_ratio_",
-            mt_data,
-            "alpha",
-            1,
-            "one",
-            1,
-            "l1_ratio",
-            group=True,
-            cv=True,
-        ),  # fmt: skip
-        c("Ridge", ridge, half_mse, "alpha", 2, "rows", 2, "l2"),
-        c("RidgeCV", ridge + ", alpha_", half_mse, "alpha", 2, "rows", 2, "l2", cv=True),
-        c("RidgeClassifier", ridge_clf, "1/(2n)‖t−Xw−b‖²", "alpha", 2, "rows", 2, "l2"),
-        c(
-            "RidgeClassifierCV",
-            ridge_clf + ", alpha_",
-            "1/(2n)‖t−Xw−b‖²",
-            "alpha",
-            2,
-            "rows",
-            2,
-            "l2",
-            cv=True,
-        ),  # fmt: skip
-        c("LogisticRegression", logistic, "mean log-loss", "C", 1, "rows", 1, "logistic"),
-        c(
-            "LogisticRegressionCV",
-            logistic + ", C_, l1_ratio_",
-            "mean log-loss",
-            "C",
-            1,
-            "rows",
-            1,
-            "logistic",
-            cv=True,
-        ),  # fmt: skip
-        c(
-            "SGDRegressor",
-            sgd,
-            "mean of its loss (squared error: ½(y−f)²)",
-            "alpha",
-            1,
-            "one",
-            1,
-            "sgd",
-        ),  # fmt: skip
-        c("SGDClassifier", sgd, "mean of its loss", "alpha", 1, "one", 1, "sgd"),
-        c(
-            "Perceptron",
-            sgd + ", L = max(0, −y·f)",
-            "mean of max(0, −y·f)",
-            "alpha",
-            1,
-            "one",
-            1,
-            "sgd",
-        ),  # fmt: skip
-        c("PoissonRegressor", glm, "½·mean deviance", "alpha", 1, "one", 1, "l2"),
-        c("GammaRegressor", glm, "½·mean deviance", "alpha", 1, "one", 1, "l2"),
-        c("TweedieRegressor", glm, "½·mean deviance", "alpha", 1, "one", 1, "l2"),
-        c(
-            "HuberRegressor",
-            "Σ(σ + H_ε(r/σ)σ) + α‖w‖² (sums)",
-            "mean of σ + H_ε(r/σ)σ",
-            "alpha",
-            1,
-            "rows",
-            2,
-            "l2",
-        ),  # fmt: skip
-        c(
-            "QuantileRegressor",
-            "(1/n)Σ pinball + α‖w‖₁",
-            "mean pinball",
-            "alpha",
-            1,
-            "one",
-            1,
-            "l1",
-        ),  # fmt: skip
-        c(
-            "LinearSVC",
-            "½‖w‖² (penalty='l1': ‖w‖₁) + C·Σ loss",
-            "mean of its loss",
-            "C",
-            1,
-            "rows",
-            1,
-            "liblinear",
-            liblinear=True,
-        ),  # fmt: skip
-        c(
-            "LinearSVR",
-            "½‖w‖² + C·Σ loss",
-            "mean of its loss",
-            "C",
-            1,
-            "rows",
-            1,
-            "l2",
-            liblinear=True,
-        ),  # fmt: skip
-        c("MLPClassifier", mlp, "mean loss of the batch", "alpha", 1, "batch", 1, "l2"),
-        c("MLPRegressor", mlp, "mean loss of the batch", "alpha", 1, "batch", 1, "l2"),
+# (data_scale, count, penalty_scale) of the objectives' shapes
+_MEAN = (1, "one", 1)  # a mean loss + alpha * the textbook penalty
+_SUMS = (2, "rows", 2)  # ||y - Xw||^2 + alpha ||w||^2: twice n half-mean losses, 2 alpha ||w||^2/2
+_C_SUM = (1, "rows", 1)  # C * sum of losses + the textbook penalty (divided by C: raw = 1/C)
+_HUBER = (1, "rows", 2)  # a sum of losses + alpha ||w||^2
+_BATCH = (1, "batch", 1)  # per batch of b rows: a mean loss + alpha / b * ||W||^2 / 2
+
+
+def _entry(
+    estimator: str,
+    scale: tuple[float, Count, float],
+    mix: Mix,
+    objective: str,
+    data_term: str,
+    **options: Any,
+) -> SklearnConvention:
+    data_scale, count, penalty_scale = scale
+    strength = "C" if scale == _C_SUM else "alpha"  # only C-parametrized objectives sum this way
+    return SklearnConvention(
+        estimator, objective, data_term, strength, data_scale, count, penalty_scale, mix, **options
     )
 
 
+def _table() -> dict[str, SklearnConvention]:
+    e = _entry
+    mse, mt_mse, t_mse = "1/(2n)‖y−Xw−b‖²", "1/(2n)‖Y−XW−b‖²_F", "1/(2n)‖T−XW−b‖²_F, T = ±1"
+    enet = "1/(2n)‖y−Xw‖² + α(r‖w‖₁ + (1−r)/2‖w‖²)"
+    mt = "1/(2n)‖Y−XW‖²_F + α(r‖W‖₂,₁ + (1−r)/2‖W‖²_F)"
+    sgd = "(1/n)Σ L + α(r‖w‖₁ + (1−r)/2‖w‖²)"
+    glm = "1/(2n)Σ deviance + α/2‖w‖²"
+    svm = "½‖w‖² (penalty='l1': ‖w‖₁) + C·Σ loss"
+    mlp = "per mini-batch of b rows: mean loss + α/(2b)‖W‖²"
+    logistic = "C·Σ log-loss + r‖w‖₁ + (1−r)/2‖w‖²"
+    huber = "Σ(σ + H_ε(r/σ)σ) + α‖w‖² (sums)"
+    entries = [
+        e("Lasso", _MEAN, "l1", "1/(2n)‖y−Xw‖² + α‖w‖₁", mse),
+        e("ElasticNet", _MEAN, "l1_ratio", enet, mse),
+        e("MultiTaskLasso", _MEAN, "l1", "1/(2n)‖Y−XW‖²_F + α‖W‖₂,₁", mt_mse, group=True),
+        e("MultiTaskElasticNet", _MEAN, "l1_ratio", mt, mt_mse, group=True),
+        e("Ridge", _SUMS, "l2", "‖y−Xw‖² + α‖w‖² (sums)", mse),
+        e("RidgeClassifier", _SUMS, "l2", "‖T−XW‖²_F + α‖W‖²_F, T = ±1 (sums)", t_mse),
+        e("LogisticRegression", _C_SUM, "logistic", logistic, "mean log-loss"),
+        e("SGDRegressor", _MEAN, "sgd", sgd, "mean of its loss (squared error: ½(y−f)²)"),
+        e("SGDClassifier", _MEAN, "sgd", sgd, "mean of its loss"),
+        e("Perceptron", _MEAN, "sgd", sgd + ", L = max(0, −y·f)", "mean of max(0, −y·f)"),
+        e("PoissonRegressor", _MEAN, "l2", glm, "½·mean deviance"),
+        e("GammaRegressor", _MEAN, "l2", glm, "½·mean deviance"),
+        e("TweedieRegressor", _MEAN, "l2", glm, "½·mean deviance"),
+        e("HuberRegressor", _HUBER, "l2", huber, "mean of σ + H_ε(r/σ)σ"),
+        e("QuantileRegressor", _MEAN, "l1", "(1/n)Σ pinball + α‖w‖₁", "mean pinball"),
+        e("LinearSVC", _C_SUM, "liblinear", svm, "mean of its loss", liblinear=True),
+        e("LinearSVR", _C_SUM, "l2", "½‖w‖² + C·Σ loss", "mean of its loss", liblinear=True),
+        e("MLPClassifier", _BATCH, "l2", mlp, "mean loss of the batch"),
+        e("MLPRegressor", _BATCH, "l2", mlp, "mean loss of the batch"),
+    ]
+    table = {c.estimator: c for c in entries}
+    # a cross-validated estimator: its estimator's row at the strength its refit used
+    bases = ("Lasso", "ElasticNet", "MultiTaskLasso", "MultiTaskElasticNet", "Ridge")
+    for name in (*bases, "RidgeClassifier", "LogisticRegression"):
+        base = table[name]
+        fitted = "C_" if base.strength == "C" else "alpha_"
+        fitted += ", l1_ratio_" if base.mix in ("l1_ratio", "logistic") else ""
+        objective = f"{base.objective} at the fitted {fitted}"
+        table[name + "CV"] = dataclasses.replace(
+            base, estimator=name + "CV", objective=objective, cv=True
+        )
+    return table
+
+
 #: The table: every estimator `from_sklearn` and `to_sklearn` convert, by class name.
-CONVENTIONS: dict[str, SklearnConvention] = {e.estimator: e for e in _entries()}
+CONVENTIONS: dict[str, SklearnConvention] = _table()
 
 
 def convention(estimator_class: type, *, caller: str) -> SklearnConvention:
