@@ -350,7 +350,8 @@ def from_sklearn(
         LogisticRegression(CV), HuberRegressor, LinearSVC/SVR: the number of training rows (the
         sum of sample weights when weighted); MLPs: the number of training rows, from which
         the batch size follows (it raises if the last batch is smaller than the others:
-        scikit-learn scales each batch's penalty by its own size).
+        scikit-learn scales each batch's penalty by its own size; with ``sample_weight`` it
+        divides by each batch's sum of weights instead, which no one penalty reproduces).
       mask: the mask of the returned penalty.
 
     >>> from sklearn.linear_model import Lasso, Ridge
