@@ -8,28 +8,24 @@ module imports Keras, PyTorch or scikit-learn except `to_keras`, which must buil
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import jax
 import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from ._kinds.group import GroupLasso, group_lasso
 from ._kinds.matrix import Orthogonal, orthogonal
-from ._kinds.separable import L1, L2, ElasticNet, elastic_net, l1, l2
+from ._kinds.separable import L1, L2, l1, l2
 from ._masks import kernels
 from ._optimizers import keras_transform, torch_groups, torch_name, torch_transform
 from ._optional import require
-from ._penalty import Penalty, Sum, resolve_terms
+from ._penalty import Penalty, resolve_terms
 from ._typing import (
     KerasObject,
     MaskLike,
     OptimizerName,
     PyTree,
-    SklearnEstimator,
     TorchOptimizer,
     TorchSpec,
 )
@@ -37,7 +33,6 @@ from ._typing import (
 if TYPE_CHECKING:
     import keras
 
-E = TypeVar("E")  # a scikit-learn estimator class's instances
 
 # Keras's L2(l) is l * sum w^2 (no 1/2): textbook strength = 2 * l.
 _KERAS_L2_TO_TEXTBOOK = 2.0
@@ -386,258 +381,3 @@ def from_keras_optimizer(
     Array([ 0.95, -2.05], dtype=float32)
     """
     return keras_transform(spec, name=name, tf_rounding=tf_rounding)
-
-
-def _class_names(estimator: Any) -> list[str]:
-    return [c.__name__ for c in type(estimator).__mro__]
-
-
-def _need_n(
-    n_samples: Any, estimator_name: str, meaning: str, *, caller: str = "from_sklearn"
-) -> float:
-    if n_samples is None:
-        raise ValueError(
-            f"{caller}({estimator_name}) needs n_samples: {meaning}. scikit-learn scales this "
-            "penalty against a summed loss, jaxreg against a mean loss, so the factor is n."
-        )
-    if isinstance(n_samples, bool) or not (
-        isinstance(n_samples, int | float | np.integer | np.floating)
-        and math.isfinite(n_samples)
-        and n_samples > 0
-    ):
-        raise ValueError(f"n_samples must be a positive number; got n_samples={n_samples!r}.")
-    return float(n_samples)
-
-
-def from_sklearn(
-    estimator: SklearnEstimator, *, n_samples: float | None = None, mask: MaskLike = None
-) -> Penalty:
-    r"""The jaxreg penalty that, added to a *mean* data loss, gives the estimator's objective.
-
-    Data term in jaxreg :math:`\frac{1}{2n}\|y-Xw\|^2` for the linear regressions, the mean
-    log-loss for LogisticRegression, the mean loss of one batch for the MLPs:
-
-    - ``Lasso(alpha)``: ``l1(alpha)``
-    - ``ElasticNet(alpha, l1_ratio)``: ``elastic_net(alpha, l1_ratio)``
-    - ``MultiTaskElasticNet(alpha, l1_ratio)``: ``group_lasso(alpha * l1_ratio, axis=-1) +
-      l2(alpha * (1 - l1_ratio))`` on the ``(n_features, n_tasks)`` matrix ``coef_.T`` (one
-      group per feature, the L2,1 norm over tasks); ``MultiTaskLasso(alpha)``:
-      ``group_lasso(alpha, axis=-1)``
-    - ``Ridge(alpha)``: ``l2(alpha / n)``
-    - ``LogisticRegression(C, l1_ratio)``: ``elastic_net(1 / (C n), l1_ratio)``
-      (``l2(1 / (C n))`` at ``l1_ratio=0``, ``l1(1 / (C n))`` at 1)
-    - ``MLPClassifier(alpha)``, ``MLPRegressor(alpha)``: ``l2(alpha / n, mask=kernels)``
-    - ``PoissonRegressor(alpha)``, ``GammaRegressor``, ``TweedieRegressor``: ``l2(alpha)`` with
-      the data term half the mean deviance, :math:`\frac{1}{2n}\sum_i d(y_i, \mu_i)`
-    - ``SGDRegressor`` / ``SGDClassifier(alpha, penalty, l1_ratio)``: ``l2(alpha)``,
-      ``l1(alpha)`` or ``elastic_net(alpha, l1_ratio)`` with the mean of their loss (squared
-      error is :math:`\frac12 (y - f)^2`)
-    - ``QuantileRegressor(alpha)``: ``l1(alpha)`` with the mean pinball loss
-    - ``HuberRegressor(alpha)``: ``l2(2 alpha / n)`` with
-      :math:`\frac1n\sum_i (\sigma + H_\epsilon(r_i / \sigma)\,\sigma)` (scikit-learn sums)
-    - ``LinearSVC(C, penalty)`` / ``LinearSVR(C)`` with ``fit_intercept=False``: ``l2(1 / (C n))``
-      (``l1`` for ``penalty='l1'``) with the mean of their loss; with an intercept liblinear
-      penalizes it too, which no coefficient penalty reproduces, so that raises
-
-    scikit-learn never penalizes intercepts: apply the result to the coefficients only (for the
-    MLPs the default ``mask`` is `jaxreg.masks.kernels`, i.e. ``coefs_``). ``C=inf`` (or
-    ``penalty=None``) gives an empty penalty (value 0).
-
-    Args:
-      estimator: a scikit-learn estimator (fitted or not; only hyperparameters are read).
-      n_samples: required where the factor depends on it: Ridge, LogisticRegression,
-        HuberRegressor, LinearSVC/SVR: the number of training rows (the sum of sample weights
-        when weighted); MLPs: the number of
-        rows in each mini-batch (``batch_size``; the whole training set for ``solver='lbfgs'``).
-      mask: the mask of the returned penalty.
-
-    >>> from sklearn.linear_model import Lasso, Ridge
-    >>> import jaxreg as jr
-    >>> jr.conventions.from_sklearn(Lasso(alpha=0.1))
-    l1(0.1)
-    >>> jr.conventions.from_sklearn(Ridge(alpha=2.0), n_samples=100)
-    l2(0.02)
-    """
-    names = _class_names(estimator)
-    p = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
-    if "MultiTaskElasticNet" in names:  # before Lasso: MultiTaskElasticNet subclasses it
-        # alpha * r * sum_j ||W_j.||_2 + alpha * (1 - r) / 2 * ||W||_F^2: a group per feature
-        r = 1.0 if "MultiTaskLasso" in names else p["l1_ratio"]
-        pen = group_lasso(p["alpha"] * r, axis=-1, mask=mask)
-        return pen if r == 1 else pen + l2(p["alpha"] * (1 - r), mask=mask)
-    if "Lasso" in names:  # before ElasticNet: Lasso subclasses it
-        return l1(p["alpha"], mask=mask)
-    if "ElasticNet" in names:
-        return elastic_net(p["alpha"], p["l1_ratio"], mask=mask)
-    if "Ridge" in names:
-        n = _need_n(n_samples, "Ridge", "the number of training rows")
-        return l2(p["alpha"] / n, mask=mask)
-    if "LogisticRegression" in names:
-        n = _need_n(n_samples, "LogisticRegression", "the number of training rows")
-        C, penalty, ratio = p["C"], p.get("penalty", "deprecated"), p.get("l1_ratio")
-        if not C > 0:
-            raise ValueError(f"LogisticRegression: C must be > 0; got C={C!r}.")
-        if p.get("solver") == "liblinear" and p.get("fit_intercept", True):
-            raise ValueError(
-                "LogisticRegression(solver='liblinear') penalizes the intercept too (as a "
-                "feature of value intercept_scaling); no penalty on the coefficients alone "
-                "reproduces it. Use another solver, or fit_intercept=False."
-            )
-        if penalty == "deprecated":  # scikit-learn >= 1.8: the penalty is chosen by l1_ratio
-            ratio = 0.0 if ratio is None else ratio
-            penalty = "l2" if ratio == 0 else "l1" if ratio == 1 else "elasticnet"
-        if penalty is None or math.isinf(C):
-            return Sum()
-        strength = 1.0 / (C * n)
-        if penalty == "l2":
-            return l2(strength, mask=mask)
-        if penalty == "l1":
-            return l1(strength, mask=mask)
-        if penalty == "elasticnet":
-            return elastic_net(strength, cast(float, ratio), mask=mask)  # None: it raises
-        raise ValueError(f"LogisticRegression: unsupported penalty={penalty!r}.")
-    if "BaseMultilayerPerceptron" in names:
-        n = _need_n(n_samples, type(estimator).__name__, "the number of rows in each batch")
-        return l2(p["alpha"] / n, mask=kernels if mask is None else mask)
-    if "_GeneralizedLinearRegressor" in names:  # Poisson, Gamma, Tweedie
-        return l2(p["alpha"], mask=mask)  # 1/(2n) sum deviance + alpha / 2 ||w||^2
-    if "SGDRegressor" in names or "SGDClassifier" in names:
-        penalty = p["penalty"]
-        if penalty is None:
-            return Sum()
-        if penalty not in ("l2", "l1", "elasticnet"):
-            raise ValueError(f"{type(estimator).__name__}: unsupported penalty={penalty!r}.")
-        if penalty == "elasticnet":
-            return elastic_net(p["alpha"], p["l1_ratio"], mask=mask)
-        return (l1 if penalty == "l1" else l2)(p["alpha"], mask=mask)
-    if "QuantileRegressor" in names:
-        return l1(p["alpha"], mask=mask)  # 1/n sum pinball + alpha ||w||_1
-    if "HuberRegressor" in names:
-        n = _need_n(n_samples, "HuberRegressor", "the number of training rows")
-        return l2(2.0 * p["alpha"] / n, mask=mask)  # sum of Huber terms + alpha ||w||^2
-    if "LinearSVC" in names or "LinearSVR" in names:
-        name = type(estimator).__name__
-        if p.get("fit_intercept", True):
-            raise ValueError(
-                f"{name} (liblinear) penalizes the intercept too (as a feature of value "
-                "intercept_scaling); no penalty on the coefficients alone reproduces it. Use "
-                "fit_intercept=False (and a column of ones in X if you need an intercept)."
-            )
-        n = _need_n(n_samples, name, "the number of training rows")
-        C = p["C"]
-        if not C > 0:
-            raise ValueError(f"{name}: C must be > 0; got C={C!r}.")
-        strength = 1.0 / (C * n)  # 1/2 ||w||^2 + C sum loss, divided by C n
-        return l1(strength, mask=mask) if p.get("penalty") == "l1" else l2(strength, mask=mask)
-    raise TypeError(
-        "from_sklearn supports Lasso, ElasticNet, MultiTaskLasso, MultiTaskElasticNet, Ridge, "
-        "LogisticRegression, SGDClassifier, SGDRegressor, PoissonRegressor, GammaRegressor, "
-        "TweedieRegressor, HuberRegressor, QuantileRegressor, LinearSVC, LinearSVR, "
-        f"MLPClassifier and MLPRegressor (and their subclasses); got {type(estimator).__name__}."
-    )
-
-
-def _sklearn_parts(pen: Penalty) -> tuple[float, float, float]:
-    """(l1, l2, group) strengths of a penalty made of l1 / l2 / elastic-net / group-lasso
-    (axis=-1) terms with one mask and no weights: the shapes scikit-learn's penalties take."""
-    a = b = g = 0.0
-    for t in pen.terms:
-        if getattr(t, "weights", None) is not None:
-            raise ValueError(f"to_sklearn: scikit-learn has no per-element weights; got {t!r}.")
-        for part in t.parts():
-            s = _concrete(part.strength, "to_sklearn")
-            if isinstance(part, L1):
-                a += s
-            elif isinstance(part, L2):
-                b += s
-            elif type(part) is GroupLasso and part.axis in ((-1,), (1,)) and part.reshape is None:
-                g += s
-            else:
-                raise ValueError(f"to_sklearn: no scikit-learn estimator penalizes {part!r}.")
-    return a, b, g
-
-
-def to_sklearn(
-    pen: Penalty, estimator_class: type[E], *, n_samples: float | None = None, **kwargs: Any
-) -> E:
-    """The scikit-learn estimator whose objective is a mean data term plus ``pen``.
-
-    The inverse of `from_sklearn` (its table gives each estimator's convention): the returned
-    ``estimator_class(**hyperparameters, **kwargs)`` satisfies ``from_sklearn(est, n_samples=n)``
-    == ``pen`` in value. ``pen`` must be l1 / l2 / elastic-net terms (and, for the multi-task
-    estimators, ``group_lasso(axis=-1)``) without weights; masks are not read (scikit-learn
-    penalizes the coefficients, never the intercept). ``n_samples`` is needed where
-    `from_sklearn` needs it; ``kwargs`` go to the estimator (``max_iter``, ``tol``, ...).
-
-    >>> from sklearn.linear_model import ElasticNet, Ridge
-    >>> import jaxreg as jr
-    >>> jr.conventions.to_sklearn(jr.elastic_net(0.1, 0.3), ElasticNet)
-    ElasticNet(alpha=0.1, l1_ratio=0.3)
-    >>> jr.conventions.to_sklearn(jr.l2(0.02), Ridge, n_samples=100)
-    Ridge(alpha=2.0)
-    """
-    make = cast(Callable[..., E], estimator_class)  # called with the estimator's kwargs
-    a, b, g = _sklearn_parts(pen)
-    names = [c.__name__ for c in estimator_class.__mro__]
-    name = estimator_class.__name__
-
-    def only(*allowed: str) -> None:
-        used = {"l1": a, "l2": b, "group": g}
-        extra = [k for k, v in used.items() if v and k not in allowed]
-        if extra:
-            raise ValueError(
-                f"to_sklearn: {name} has no {' or '.join(extra)} part; got {pen!r} (it takes "
-                f"{', '.join(allowed)})."
-            )
-
-    def ratio(x: float, y: float) -> tuple[float, float]:  # (alpha, l1_ratio) of x|w|_1 + y/2 w^2
-        if len(pen.terms) == 1 and isinstance(pen.terms[0], ElasticNet):  # exact, not re-summed
-            t = pen.terms[0]
-            return _concrete(t.strength, "to_sklearn"), _concrete(t.l1_ratio, "to_sklearn")
-        total = x + y
-        return total, (x / total if total else 1.0)
-
-    if "MultiTaskElasticNet" in names:
-        only("group", "l2")
-        alpha, r = ratio(g, b)
-        if "MultiTaskLasso" in names:
-            only("group")
-            return make(alpha=alpha, **kwargs)
-        return make(alpha=alpha, l1_ratio=r, **kwargs)
-    only("l1", "l2")
-    if "Lasso" in names:
-        only("l1")
-        return make(alpha=a, **kwargs)
-    if "ElasticNet" in names or "SGDRegressor" in names or "SGDClassifier" in names:
-        alpha, r = ratio(a, b)
-        if "ElasticNet" in names:
-            return make(alpha=alpha, l1_ratio=r, **kwargs)
-        if not alpha:
-            return make(alpha=0.0, penalty=None, **kwargs)
-        penalty = "l1" if r == 1 else "l2" if r == 0 else "elasticnet"
-        return make(alpha=alpha, penalty=penalty, l1_ratio=r, **kwargs)
-    if "_GeneralizedLinearRegressor" in names:
-        only("l2")
-        return make(alpha=b, **kwargs)
-    if "QuantileRegressor" in names:
-        only("l1")
-        return make(alpha=a, **kwargs)
-    if "Ridge" in names or "HuberRegressor" in names or "BaseMultilayerPerceptron" in names:
-        only("l2")
-        n = _need_n(
-            n_samples, name, "the number of rows (per batch for the MLPs)", caller="to_sklearn"
-        )
-        return make(alpha=b * n / (2.0 if "HuberRegressor" in names else 1.0), **kwargs)
-    if "LogisticRegression" in names or "LinearSVC" in names or "LinearSVR" in names:
-        n = _need_n(n_samples, name, "the number of training rows", caller="to_sklearn")
-        alpha, r = ratio(a, b)
-        if not alpha:
-            raise ValueError(f"to_sklearn: {name} needs a positive strength (C = 1 / (s n)).")
-        C = 1.0 / (alpha * n)
-        if "LogisticRegression" in names:
-            return make(C=C, l1_ratio=r, **kwargs)
-        if r not in (0.0, 1.0) or ("LinearSVR" in names and r):
-            raise ValueError(f"to_sklearn: {name} takes an l2 (or, LinearSVC, l1) penalty only.")
-        extra = {"penalty": "l1"} if r == 1.0 else {}
-        return make(C=C, fit_intercept=False, **extra, **kwargs)
-    raise TypeError(f"to_sklearn supports the estimators of from_sklearn; got {estimator_class!r}.")

@@ -273,10 +273,18 @@ class where(Mask):  # noqa: N801 - used like a function: jr.masks.where(predicat
         return f"where({getattr(self.predicate, '__qualname__', self.predicate)})"
 
 
-#: Leaf names that hold a layer's weight matrix / kernel in flax, Keras, equinox, PyTorch,
-#: Haiku and scikit-learn: ``kernel``, ``weight(s)``, ``coef(s)``, ``w``/``W``, optionally with a
-#: number or an underscore suffix (``w1``, ``W_2``, ``weight_ih``, ``kernel_q``).
-KERNEL_NAME = re.compile(r"^(kernel|weights?|coefs?|w|W)(\d+|_[A-Za-z0-9_]*)?$")
+#: Names of the leaves that hold a layer's weights in flax, Keras, equinox, PyTorch, Haiku and
+#: scikit-learn: ``kernel``, ``weight(s)``, ``coef(s)``, ``w``/``W``, optionally with a number or
+#: an ``_``-suffix (``w1``, ``W_2``, ``weight_ih_l0``), and ``..._kernel``/``..._weight``
+#: (Keras ``recurrent_kernel``, torch MultiheadAttention ``in_proj_weight``).
+KERNEL_NAME = re.compile(
+    r"^(?:[A-Za-z0-9]+_)*(?:kernel|weight)(?:\d+|_[A-Za-z0-9_]*)?$"
+    r"|^(?:weights|coefs?|w|W)(?:\d+|_[A-Za-z0-9_]*)?$"
+)
+#: The names a 1-D kernel may have: a linear model's coefficient vector. Not ``weight``: a 1-D
+#: ``weight`` is a normalization scale (torch and equinox BatchNorm/LayerNorm/GroupNorm/RMSNorm)
+#: or a PReLU slope.
+VECTOR_KERNEL_NAME = re.compile(r"^(?:kernel|weights|coefs?|w|W)(?:\d+|_[A-Za-z0-9_]*)?$")
 # equinox layers whose `weight` is not a kernel: an embedding table or a normalization scale.
 _EQX_NOT_KERNELS = frozenset({"Embedding", "LayerNorm", "GroupNorm", "RMSNorm", "BatchNorm"})
 
@@ -286,39 +294,87 @@ def _not_kernels(node: Any) -> bool:
     return cls.__module__.split(".")[0] == "equinox" and cls.__name__ in _EQX_NOT_KERNELS
 
 
-class _Kernels(Mask):
-    """Select the layers' weight matrices and conv kernels, by what a leaf *is*.
+def _components(path: Any) -> list[str]:
+    """A leaf's path as names, torch's ``.``-joined state_dict keys split: ``['0', 'weight']``."""
+    return [c for c in re.split(r"[/.]", path_str(path)) if c]
 
-    A leaf is a kernel when the last name in its path that is not a list index is ``kernel``,
-    ``weight``, ``weights``, ``coef``, ``coefs``, ``w`` or ``W``, optionally followed by a number
-    or an ``_``-suffix (``w1``, ``W_2``, ``weight_ih``, ``coefs/0``), and it does not
-    sit inside an equinox ``Embedding``, ``LayerNorm``, ``GroupNorm``, ``RMSNorm`` or
-    ``BatchNorm`` (whose ``weight`` is a table or a scale). So: flax linen/nnx ``Dense``/
-    ``Linear``/``Conv``/attention ``kernel`` (yes); ``bias``, ``scale``, ``embedding``, batch
-    statistics ``mean``/``var`` (no, whatever their shape: equinox's ``Conv2d.bias`` is
-    ``(C, 1, 1)``); equinox ``Linear``/``Conv``/``MLP`` ``weight`` (yes). Scalars never are.
-    A leaf with no name in its path (a bare array, or ``[(W, b), ...]`` lists of tuples) is a
-    kernel when it has 2 or more dimensions. This is Keras's ``kernel_regularizer`` and
-    scikit-learn's ``coefs_``; to include embeddings, use ``kernels | by_path("embedding")``.
-    A penalty whose mask is ``kernels`` raises if it selects nothing while params have leaves
-    of 2 or more dimensions (a naming mismatch, not a model without kernels).
+
+class _Kernels(Mask):
+    """Select the layers' weight matrices and conv kernels, by name and shape.
+
+    A leaf is a kernel when its name (the last component of its path that is not a sequence
+    index; torch's ``.``-joined ``state_dict`` keys are split) is ``kernel``, ``weight``,
+    ``weights``, ``coef``, ``coefs``, ``w`` or ``W``, optionally with a number or an
+    ``_``-suffix (``w1``, ``W_2``, ``weight_ih_l0``, ``coefs/0``) or an ``_``-prefix
+    (``recurrent_kernel``, ``in_proj_weight``), and
+
+    - it has 2 or more dimensions, and is not a ``weight`` beside a ``bias`` of its own shape
+      (the elementwise scale of a norm over a 2-D shape: torch ``LayerNorm((H, W))``); or
+    - it has 1 dimension and is named ``w``, ``W``, ``coef(s)``, ``weights`` or ``kernel`` (a
+      linear model's coefficient vector); a 1-D ``weight`` is a norm scale (torch and equinox
+      BatchNorm, LayerNorm, GroupNorm, RMSNorm) or a PReLU slope, never a kernel;
+
+    and it does not sit inside an equinox ``Embedding``, ``LayerNorm``, ``GroupNorm``,
+    ``RMSNorm`` or ``BatchNorm``. A leaf with no name (a bare array, ``[(W, b), ...]``) is a
+    kernel when it has 2 or more dimensions. Scalars never are.
+
+    So: flax linen/nnx ``Dense``/``Linear``/``Conv``/attention ``kernel``, equinox
+    ``Linear``/``Conv``/``MLP`` ``weight``, torch ``Linear``/``Conv``/``MultiheadAttention``/
+    ``LSTM`` weights (in a ``state_dict`` nested by module or flat): yes. ``bias``, ``scale``,
+    ``embedding``, batch statistics (``mean``, ``var``, ``running_mean``), norm scales: no.
+    This is Keras's ``kernel_regularizer`` and scikit-learn's ``coefs_``.
+
+    What names and shapes cannot tell: a torch ``nn.Embedding``'s ``weight`` (2-D, no bias) is
+    selected, as is the ``weight`` of a torch ``LayerNorm``/``RMSNorm`` over a 2-D shape
+    without a bias; from the torch module itself, `jaxreg.masks.from_torch_module` selects by
+    layer type. To add flax embeddings, use ``kernels | by_path("embedding")``. A penalty whose
+    mask is ``kernels`` raises if it selects nothing while params have leaves of 2 or more
+    dimensions (a naming mismatch, not a model without kernels), and ``kernels`` raises when it
+    selects nothing but finds a 1-D ``weight`` (a coefficient vector named like a norm scale:
+    name it ``w`` or ``coef``, or pass a mask).
 
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> jr.masks.kernels({"dense": {"kernel": jnp.ones((4, 3)), "bias": jnp.ones(3)}})
     {'dense': {'bias': False, 'kernel': True}}
+    >>> jr.masks.kernels({"fc": {"weight": jnp.ones((3, 4))}, "bn": {"weight": jnp.ones(3)}})
+    {'bn': {'weight': False}, 'fc': {'weight': True}}
     """
 
     def selects(self, params: PyTree) -> list[bool]:
-        def decide(path: Any, node: Any) -> Any:
-            if _not_kernels(node):
-                return jax.tree.map(lambda _: False, node)
-            names = [n for n in path_str(path).split("/") if n and not n.isdigit()]
-            if not names:  # a bare array, or lists/tuples only: the shape is all there is
-                return np.ndim(node) >= 2
-            return bool(KERNEL_NAME.match(names[-1])) and np.ndim(node) >= 1
-
-        marked = jax.tree_util.tree_map_with_path(decide, params, is_leaf=_not_kernels)
-        return jax.tree.leaves(marked)
+        in_eqx_norm = jax.tree.leaves(
+            jax.tree_util.tree_map_with_path(
+                lambda _, node: jax.tree.map(lambda _: True, node) if _not_kernels(node) else False,
+                params,
+                is_leaf=_not_kernels,
+            )
+        )
+        flat = jax.tree_util.tree_flatten_with_path(params)[0]
+        paths = [_components(path) for path, _ in flat]
+        shapes = {tuple(p): np.shape(leaf) for p, (_, leaf) in zip(paths, flat, strict=True)}
+        out, vector_weights = [], []
+        for excluded, comps, (_, leaf) in zip(in_eqx_norm, paths, flat, strict=True):
+            names = [c for c in comps if not c.isdigit()]
+            ndim = np.ndim(leaf)
+            if excluded:
+                out.append(False)
+            elif not names:  # a bare array, or lists/tuples only: the shape is all there is
+                out.append(ndim >= 2)
+            elif ndim >= 2:
+                norm_scale = comps[-1] == "weight" and (
+                    shapes.get((*comps[:-1], "bias")) == np.shape(leaf)
+                )
+                out.append(bool(KERNEL_NAME.match(names[-1])) and not norm_scale)
+            else:
+                out.append(ndim == 1 and bool(VECTOR_KERNEL_NAME.match(names[-1])))
+                if ndim == 1 and KERNEL_NAME.match(names[-1]) and not out[-1]:
+                    vector_weights.append("/".join(comps))
+        if vector_weights and not any(out):
+            raise ValueError(
+                f"jaxreg.masks.kernels: the only weights of params are 1-D {vector_weights[:4]}; "
+                "a 1-D `weight` is a norm scale (torch, equinox), never a kernel. If it is a "
+                "linear model's coefficients, name it `w` or `coef`, or pass mask= explicitly."
+            )
+        return out
 
     def _key(self) -> tuple[Any, ...]:
         return ()
@@ -362,7 +418,9 @@ class by_path(Mask):  # noqa: N801 - used like a function: jr.masks.by_path(incl
     None) and no ``exclude`` pattern. Paths join dict keys, attribute names and sequence
     indices with ``/``: ``'params/Dense_0/kernel'`` for flax linen, ``'layers/0/kernel'`` for a
     flax nnx state, ``'layers/0/weight'`` for an equinox MLP. A penalty whose ``include``
-    matches no leaf of the params it is given raises (a typo in a regex would give 0).
+    matches no leaf of the params it is given raises (a typo in a regex would give 0), and so
+    does any use of the mask whose ``exclude`` pattern matches no leaf (a typo would penalize
+    what it meant to leave out).
 
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> mask = jr.masks.by_path(include="kernel", exclude="^head/")
@@ -381,13 +439,18 @@ class by_path(Mask):  # noqa: N801 - used like a function: jr.masks.by_path(incl
     def selects(self, params: PyTree) -> list[bool]:
         inc = [re.compile(p) for p in self.include]
         exc = [re.compile(p) for p in self.exclude]
-        out = []
-        for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]:
-            p = path_str(path)
-            out.append(
-                (not inc or any(r.search(p) for r in inc)) and not any(r.search(p) for r in exc)
+        paths = [path_str(path) for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+        unused = [r.pattern for r in exc if paths and not any(r.search(p) for p in paths)]
+        if unused:
+            raise ValueError(
+                f"{self!r}: exclude={unused[0]!r} matches no leaf of params (re.search on the "
+                f"'a/b/c' paths), so it excludes nothing; the paths are {paths[:8]}"
+                f"{' ...' if len(paths) > 8 else ''}."
             )
-        return out
+        return [
+            (not inc or any(r.search(p) for r in inc)) and not any(r.search(p) for r in exc)
+            for p in paths
+        ]
 
     def _key(self) -> tuple[Any, ...]:
         return (self.include, self.exclude)
@@ -396,3 +459,96 @@ class by_path(Mask):  # noqa: N801 - used like a function: jr.masks.by_path(incl
         named = (("include", self.include), ("exclude", self.exclude))
         args = [f"{k}={v[0] if len(v) == 1 else list(v)!r}" for k, v in named if v]
         return f"by_path({', '.join(args)})"
+
+
+class _TorchParameters(Mask):
+    """The leaves whose torch ``state_dict`` key is in ``groups`` (see `from_torch_module`)."""
+
+    def __init__(self, groups: frozenset[frozenset[str]], layers: tuple[str, ...]):
+        self.groups, self.layers = groups, layers
+
+    def selects(self, params: PyTree) -> list[bool]:
+        keys = [
+            ".".join(_components(p)) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]
+        ]
+        present = set(keys)
+        missing = sorted(min(g) for g in self.groups if not g & present)
+        if missing:
+            raise ValueError(
+                f"{self!r}: params have no leaf for the module's parameters {missing[:6]}"
+                f"{' ...' if len(missing) > 6 else ''}; params must be the module's state_dict "
+                "(flat, keyed 'layer.0.weight', or nested by module). Its keys: "
+                f"{keys[:8]}{' ...' if len(keys) > 8 else ''}."
+            )
+        chosen = frozenset().union(*self.groups)
+        return [k in chosen for k in keys]
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.groups,)
+
+    def __repr__(self) -> str:
+        return f"from_torch_module(include=({', '.join(self.layers)}))"
+
+
+def from_torch_module(module: Any, *, include: Iterable[type] | None = None) -> Mask:
+    """A mask selecting the weights of a torch module's layers of the given types.
+
+    Names and shapes cannot tell a torch ``nn.Embedding`` from an ``nn.Linear`` (both a 2-D
+    ``weight``), nor a ``LayerNorm`` over a 2-D shape from a matrix; the module can. The mask
+    selects, in a JAX copy of ``module.state_dict()`` (flat, keyed ``'encoder.0.weight'``, or
+    nested by module: ``{'encoder': {'0': {'weight': ...}}}``), the parameters of every
+    submodule that is an instance of one of ``include``, except its biases (parameters whose
+    name contains ``bias``): ``Linear.weight``, ``Conv2d.weight``, ``MultiheadAttention``'s
+    ``in_proj_weight`` (its ``out_proj`` is a ``Linear``), ``LSTM``'s ``weight_ih_l0``, ...
+    A parameter shared by two modules (tied weights) counts once, under either name. Building
+    the mask reads the module once; it holds only key names (hashable, picklable), never torch
+    objects, and raises when params lack a selected parameter.
+
+    Args:
+      module: a ``torch.nn.Module``.
+      include: the layer types whose weights are selected (subclasses too). Default: the
+        layers whose weights are kernels in Keras's sense: ``Linear``, ``Bilinear``,
+        ``Conv1d/2d/3d``, ``ConvTranspose1d/2d/3d``, ``MultiheadAttention``, ``RNN``/``LSTM``/
+        ``GRU`` and their cells; not ``Embedding`` or the norms (add them:
+        ``include=(nn.Linear, nn.Embedding)``).
+
+    For example, with ``net = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2))`` and
+    ``params = {k: jnp.asarray(v.numpy()) for k, v in net.state_dict().items()}``,
+    ``jr.masks.from_torch_module(net)(params)`` is ``{'0.weight': False, '1.bias': False,
+    '1.weight': True}`` (``tests/test_masks_torch.py``; no doctest: a doctest process may hold
+    TensorFlow, which shares a process badly with torch).
+    """
+    import torch.nn as nn  # the caller holds a torch module: torch is installed
+
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module; got {type(module).__name__}.")
+    if include is None:
+        layers: tuple[type, ...] = (
+            nn.Linear, nn.Bilinear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
+            nn.ConvTranspose2d, nn.ConvTranspose3d, nn.MultiheadAttention, nn.RNNBase,
+            nn.RNNCellBase,
+        )  # fmt: skip
+    else:
+        layers = tuple(include) if isinstance(include, Iterable) else (include,)
+        bad = [t for t in layers if not (isinstance(t, type) and issubclass(t, nn.Module))]
+        if bad or not layers:
+            raise TypeError(
+                "include must be torch.nn.Module subclasses, e.g. (torch.nn.Linear, "
+                f"torch.nn.Conv2d); got {bad[0] if bad else include!r}."
+            )
+    aliases: dict[int, set[str]] = {}  # a shared parameter's names in state_dict
+    for name, p in module.named_parameters(remove_duplicate=False):
+        aliases.setdefault(id(p), set()).add(name)
+    groups = set()
+    for sub in module.modules():
+        if isinstance(sub, layers):
+            for name, p in sub.named_parameters(recurse=False):
+                if "bias" not in name:
+                    groups.add(frozenset(aliases[id(p)]))
+    if not groups:
+        raise ValueError(
+            f"from_torch_module: {type(module).__name__} has no parameters in layers of type "
+            f"{[t.__name__ for t in layers]}; its layers: "
+            f"{sorted({type(m).__name__ for m in module.modules()})}."
+        )
+    return _TorchParameters(frozenset(groups), tuple(t.__name__ for t in layers))

@@ -110,13 +110,14 @@ def solve(
     # numbers) is held as it is, like eqx.partition(params, eqx.is_inexact_array)
     leaves, treedef = jax.tree.flatten(init_params)
     arrays = [isinstance(v, jax.Array | np.ndarray | np.generic) for v in leaves]
-    bad = [v.dtype for v, a in zip(leaves, arrays, strict=True) if a]
-    bad = [d for d in bad if not jnp.issubdtype(d, jnp.floating)]
-    if bad:
-        raise TypeError(
-            f"init_params must hold floating-point arrays only; got a leaf of dtype {bad[0]}. "
-            "Start from e.g. jnp.zeros(n) (float), not jnp.zeros(n, int)."
-        )
+    not_float = [
+        (jax.tree_util.keystr(path), v)
+        for path, v in jax.tree_util.tree_flatten_with_path(init_params)[0]
+        if isinstance(v, jax.Array | np.ndarray | np.generic)
+        and not jnp.issubdtype(v.dtype, jnp.floating)
+    ]
+    if not_float:
+        _refuse_not_float(not_float)
     if not any(arrays):
         raise ValueError("init_params holds no array to solve for.")
     if all(arrays):
@@ -141,6 +142,35 @@ def solve(
     if not all(arrays):
         x = combine(x)
     return x, SolveInfo(iterations, converged, objective(x) + penalty(x))
+
+
+def _is_key(leaf: Any) -> bool:
+    """A typed PRNG key, or a raw one (``jax.random.PRNGKey``: uint32 of shape (..., 2))."""
+    dtype = leaf.dtype
+    return bool(jnp.issubdtype(dtype, jax.dtypes.prng_key)) or (
+        dtype == jnp.uint32 and np.shape(leaf)[-1:] in ((2,), (4,))
+    )
+
+
+def _refuse_not_float(leaves: list[tuple[str, Any]]) -> None:
+    """Every array leaf of ``init_params`` is solved for; name the first that cannot be."""
+    keys = [(where, v) for where, v in leaves if _is_key(v)]
+    if keys:
+        where, key = keys[0]
+        what = "looks like a raw PRNG key" if key.dtype == jnp.uint32 else "is a PRNG key"
+        raise TypeError(
+            f"init_params{where} {what} (dtype {key.dtype}, shape {np.shape(key)}), not a "
+            "parameter: jr.solve solves for every array leaf. Hold the key outside "
+            "init_params: close over it in objective, or split it off first (equinox: "
+            "params, static = eqx.partition(model, eqx.is_inexact_array); flax nnx: "
+            "graphdef, params, rest = nnx.split(model, nnx.Param, ...)) and solve for params."
+        )
+    where, leaf = leaves[0]
+    raise TypeError(
+        f"init_params must hold floating-point arrays only; init_params{where} has dtype "
+        f"{leaf.dtype}. Start from e.g. jnp.zeros(n) (float), not jnp.zeros(n, int), or hold "
+        "integer state outside init_params (close over it in objective)."
+    )
 
 
 def _fista(objective, penalty, x0, *, max_iter, tol):

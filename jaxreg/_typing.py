@@ -18,14 +18,16 @@ if TYPE_CHECKING:
     import scipy.sparse
     from jax.experimental.sparse import BCOO
 
-    from ._masks import Mask
-
 PyTree: TypeAlias = Any
 """A pytree of arrays: dicts, lists, tuples, NamedTuples, flax and equinox modules, any
 registered node. Python's type system cannot express "any registered pytree node", so the alias
 is ``Any``, as optax's ``Params`` and equinox's ``PyTree`` are; it names what is expected."""
 
-MaskLike: TypeAlias = "Mask | Callable[[PyTree], PyTree] | Mapping[Any, Any] | list[Any] | tuple[Any, ...] | bool | None"  # noqa: E501
+# A jaxreg.masks.Mask is a Callable[[PyTree], PyTree]: naming it here would make this module,
+# which every module imports, import _masks.
+MaskLike: TypeAlias = (
+    "Callable[[PyTree], PyTree] | Mapping[Any, Any] | list[Any] | tuple[Any, ...] | bool | None"
+)
 """What ``mask=`` accepts, with `optax.masked`'s contract: None (every penalizable leaf), a bool,
 a pytree of bools (params' structure or a prefix of it), a callable
 ``params -> pytree of bools``, or a ready-made `jaxreg.masks.Mask` (such a callable).
