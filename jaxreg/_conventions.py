@@ -17,8 +17,9 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
+from ._keras_optimizers import keras_transform
 from ._masks import kernels
-from ._optimizers import keras_transform, torch_groups, torch_name, torch_transform
+from ._optimizers import torch_groups, torch_name
 from ._optional import require
 from ._penalties import (
     L1,
@@ -33,6 +34,7 @@ from ._penalties import (
     orthogonal,
 )
 from ._penalty import Penalty, Sum, resolve_terms
+from ._torch_conversion import torch_optimizer
 from ._typing import (
     KerasObject,
     MaskLike,
@@ -40,6 +42,7 @@ from ._typing import (
     PyTree,
     SklearnEstimator,
     TorchOptimizer,
+    TorchScheduler,
     TorchSpec,
 )
 
@@ -300,7 +303,12 @@ def from_torch_weight_decay(
 
 
 def from_torch_optimizer(
-    spec: TorchSpec, *, name: OptimizerName | None = None, groups: PyTree = None
+    spec: TorchSpec,
+    *,
+    name: OptimizerName | None = None,
+    groups: PyTree = None,
+    scheduler: TorchScheduler | None = None,
+    params: PyTree = None,
 ) -> optax.GradientTransformation:
     r"""An optax transformation that reproduces a ``torch.optim`` optimizer's update.
 
@@ -316,16 +324,42 @@ def from_torch_optimizer(
     (and ``decoupled_weight_decay=True``) is not: it shrinks the weights by
     ``lr * weight_decay`` outside Adam's normalization.
 
+    Nothing is dropped: an optimizer driven by a scheduler (its groups carry ``initial_lr``)
+    needs ``scheduler=``, and one that has taken steps needs ``params=`` (or its
+    ``state_dict()["param_groups"]``, to start from zero state on purpose); otherwise it raises.
+
     Args:
-      spec: a torch optimizer; its ``state_dict()["param_groups"]`` list; or one dict of
-        hyperparameters (missing keys take torch's defaults). Importing torch is not needed for
-        the dict forms.
+      spec: a torch optimizer; its ``state_dict()`` or ``state_dict()["param_groups"]`` list;
+        or one dict of hyperparameters (missing keys take torch's defaults). Importing torch is
+        not needed for the dict forms.
       name: ``"SGD"``, ``"Adam"``, ``"AdamW"``, ``"RMSprop"`` or ``"Adagrad"``, when ``spec`` is
         a dict whose keys do not say which.
       groups: with several param groups, a pytree with the params' structure of group indices
         (0, 1, ... in the order of ``param_groups``); the result is an `optax.multi_transform`.
-        (torch's Adagrad fills its sums from the constructor's ``initial_accumulator_value``,
-        not a group's own value; the conversion reads each group's value.)
+        Read from ``params=`` when that is given. (torch's Adagrad fills its sums from the
+        constructor's ``initial_accumulator_value``, not a group's own value; the conversion
+        reads each group's value.)
+      scheduler: the ``torch.optim.lr_scheduler`` object driving the optimizer: ``StepLR``,
+        ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``LinearLR``,
+        ``ConstantLR``, ``OneCycleLR`` (``cycle_momentum=False``), ``PolynomialLR``, or a
+        ``SequentialLR`` of these; others raise. Each group's rate becomes torch's closed form
+        of the scheduler's epoch (equal to its chained rate to rounding: 1e-13 relative in
+        float64 over 400 steps), continuing from ``scheduler.last_epoch``: the ``k``-th update
+        after conversion uses torch's rate after ``last_epoch + k - 1`` scheduler steps, i.e.
+        the scheduler stepped once per optimizer step, after it, as torch's docs prescribe.
+        Stepped once per epoch of ``n`` batches instead, wrap the lr of a dict spec yourself
+        (``lr=lambda count: rate(count // n)``) or step torch's scheduler per batch. A current
+        ``lr`` that differs from the schedule (set by hand, or a second scheduler) raises.
+        Past OneCycleLR's ``total_steps`` (where torch raises) the rate is NaN.
+      params: to resume a trained optimizer: a pytree with the structure of the JAX params
+        (the ones passed to ``init``) whose leaves are the torch parameters, as objects of the
+        optimizer or views of them (``weight.T``, ``weight.permute(2, 3, 1, 0)``: the view that
+        made the JAX weight is applied to its buffers), or, with a ``state_dict()`` spec, their
+        integer ids. ``init`` then returns torch's state: its ``step`` and every buffer
+        (``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``, ``momentum_buffer``, ``square_avg``,
+        ``grad_avg``, ``sum``), exactly, so training continues where torch stopped. A
+        parameter with state missing from the tree, a group whose parameters are at different
+        steps, or a buffer the settings do not use raises.
 
     >>> import jax.numpy as jnp, optax, jaxreg as jr
     >>> tx = jr.conventions.from_torch_optimizer({"lr": 0.1, "momentum": 0.9}, name="SGD")
@@ -334,26 +368,15 @@ def from_torch_optimizer(
     >>> updates, state = tx.update({"w": jnp.array([0.5, 0.5])}, state, params)
     >>> optax.apply_updates(params, updates)
     {'w': Array([ 0.95, -2.05], dtype=float32)}
+
+    A torch training loop moved to JAX mid-way (see the docs' Conventions page)::
+
+        tx = jr.conventions.from_torch_optimizer(
+            opt, scheduler=sched, params={"w": model.fc.weight.T, "b": model.fc.bias}
+        )
+        state = tx.init({"w": w, "b": b})  # torch's moments, step and schedule position
     """
-    kind = torch_name(spec, name)
-    groups_hyper = torch_groups(spec)
-    inits = {g.get("initial_accumulator_value", 0) for g in groups_hyper}
-    if kind == "Adagrad" and len(inits) > 1:
-        raise ValueError(
-            "from_torch_optimizer: these Adagrad param groups give different "
-            f"initial_accumulator_value {sorted(inits)}, but torch fills every group's sums from "
-            "the constructor's value; pass the optimizer object (its defaults hold that value)."
-        )
-    txs = [torch_transform(kind, group) for group in groups_hyper]
-    if len(txs) == 1 and groups is None:
-        return txs[0]
-    if groups is None:
-        raise ValueError(
-            f"from_torch_optimizer: the spec has {len(txs)} param groups; pass groups=, a pytree "
-            "with the params' structure of group indices (0, 1, ...), to say which leaf is in "
-            "which group."
-        )
-    return optax.multi_transform(dict(enumerate(txs)), groups)
+    return torch_optimizer(spec, name=name, groups=groups, scheduler=scheduler, params=params)
 
 
 def from_keras_optimizer(

@@ -1,0 +1,171 @@
+"""PyTorch's learning-rate schedulers as closed-form schedules of the scheduler's epoch.
+
+torch steps most schedulers *chainably*: each ``get_lr`` multiplies the group's current rate by
+a factor (``lr * gamma`` at each of StepLR's steps, a ratio of cosines for CosineAnnealingLR).
+Every chain below telescopes to torch's own ``_get_closed_form_lr``, which is what is computed
+here: equal to torch's chained rate to rounding (the chain's error grows by about one ulp per
+step and is reset wherever the chain hits a fixed value, e.g. ``eta_min`` at each cosine
+half-period). Each schedule is written once against an array namespace ``xp`` (NumPy in float64
+for the checks at conversion, ``jax.numpy`` under ``jit``): the same formula, two evaluators.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+# ``epoch -> rate`` for one param group, in the array namespace ``xp`` (numpy or jax.numpy)
+EpochRate = Callable[[Any, Any], Any]
+
+TORCH_SCHEDULERS = (
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "LinearLR",
+    "ConstantLR",
+    "OneCycleLR",
+    "PolynomialLR",
+    "SequentialLR",
+)
+
+
+def _number(x: Any) -> float:
+    """A Python float from a float or a 0-d tensor (torch allows tensor learning rates)."""
+    return float(x.item()) if hasattr(x, "item") else float(x)
+
+
+def scheduler_kind(scheduler: Any) -> str:
+    """The torch scheduler's class name among `TORCH_SCHEDULERS`, or a ValueError."""
+    names = [c.__name__ for c in type(scheduler).__mro__]
+    kind = next((n for n in names if n in TORCH_SCHEDULERS), None)
+    if kind is None or names[0] not in TORCH_SCHEDULERS:  # a subclass may change get_lr
+        raise ValueError(
+            f"scheduler: {type(scheduler).__name__} is not reproduced; supported: "
+            f"{', '.join(TORCH_SCHEDULERS)} (SequentialLR of these). Schedulers driven by a "
+            "metric (ReduceLROnPlateau) or a Python function (LambdaLR) have no closed form."
+        )
+    return kind
+
+
+def epoch_rates(scheduler: Any, groups: list[dict[str, Any]]) -> list[EpochRate]:
+    """One ``(xp, epoch) -> rate`` per param group: torch's rate after ``epoch`` scheduler steps.
+
+    ``groups`` are the optimizer's param-group dicts (OneCycleLR keeps its rates there).
+    """
+    kind = scheduler_kind(scheduler)
+    s = scheduler
+    if kind == "SequentialLR":
+        parts = [epoch_rates(sub, groups) for sub in s._schedulers]
+        milestones = [int(m) for m in s._milestones]
+        return [_sequential([p[i] for p in parts], milestones) for i in range(len(groups))]
+    if kind == "OneCycleLR":
+        if s.cycle_momentum:
+            raise ValueError(
+                "scheduler: OneCycleLR(cycle_momentum=True) also cycles the optimizer's momentum "
+                "(SGD's momentum, Adam's beta1) at every step, which is not reproduced; build it "
+                "with cycle_momentum=False."
+            )
+        return [_one_cycle(s, g) for g in groups]
+    bases = [_number(b) for b in s.base_lrs]
+    return [_closed_form(kind, s, base) for base in bases]
+
+
+def _closed_form(kind: str, s: Any, base: float) -> EpochRate:
+    """torch's ``_get_closed_form_lr`` of one group, as a function of the epoch."""
+    if kind == "StepLR":
+        gamma, size = float(s.gamma), int(s.step_size)
+        return lambda xp, e: base * xp.power(gamma, (e // size) * 1.0)
+    if kind == "MultiStepLR":
+        gamma, miles = float(s.gamma), np.asarray(sorted(s.milestones.elements()), np.int64)
+        return lambda xp, e: (
+            base * xp.power(gamma, xp.searchsorted(xp.asarray(miles), e, side="right") * 1.0)
+        )
+    if kind == "ExponentialLR":
+        gamma = float(s.gamma)
+        return lambda xp, e: base * xp.power(gamma, e * 1.0)
+    if kind == "CosineAnnealingLR":
+        t_max, eta_min = int(s.T_max), float(s.eta_min)
+        return lambda xp, e: eta_min + (base - eta_min) * (1 + xp.cos(math.pi * e / t_max)) / 2
+    if kind == "LinearLR":
+        start, end, total = float(s.start_factor), float(s.end_factor), int(s.total_iters)
+        return lambda xp, e: base * (start + (end - start) * xp.minimum(total, e) / total)
+    if kind == "ConstantLR":
+        factor, total = float(s.factor), int(s.total_iters)
+        return lambda xp, e: xp.where(e < total, base * factor, base)
+    # PolynomialLR, its 1 - min(T, e) / T as (T - min(T, e)) / T: XLA may turn the division by
+    # a constant into a product by its reciprocal, and 1 - 1.0000000000000002 < 0 gives a NaN
+    total, power = int(s.total_iters), float(s.power)
+    return lambda xp, e: base * xp.power((total - xp.minimum(total, e)) / total, power)
+
+
+def _one_cycle(s: Any, group: dict[str, Any]) -> EpochRate:
+    """OneCycleLR's phases (not chainable: torch computes each step's rate from the step)."""
+    rates = {k: _number(group[k]) for k in ("initial_lr", "max_lr", "min_lr")}
+    phases = [(float(p["end_step"]), p["start_lr"], p["end_lr"]) for p in s._schedule_phases]
+    total, cos = int(s.total_steps), s._anneal_func_type == "cos"
+
+    def rate(xp: Any, e: Any) -> Any:
+        out, start = xp.nan, 0.0
+        # later phases first, so that the earliest phase whose end_step >= e wins, as in torch
+        bounds = [start] + [end for end, _, _ in phases[:-1]]
+        for i in reversed(range(len(phases))):
+            end, lo, hi = phases[i]
+            a, b = rates[lo], rates[hi]
+            pct = (e - bounds[i]) / (end - bounds[i])
+            value = (b + (a - b) / 2.0 * (xp.cos(math.pi * pct) + 1)) if cos else (b - a) * pct + a
+            take = (e <= end) | (i == len(phases) - 1)
+            out = xp.where(take, value, out)
+        return xp.where(e > total, xp.nan, out)  # torch raises past total_steps
+
+    return rate
+
+
+def _sequential(parts: list[EpochRate], milestones: list[int]) -> EpochRate:
+    """SequentialLR: the i-th scheduler from its own epoch 0 at the (i-1)-th milestone."""
+    starts = [0, *milestones]
+
+    def rate(xp: Any, e: Any) -> Any:
+        out = parts[0](xp, e)
+        for start, part in zip(starts[1:], parts[1:], strict=True):
+            out = xp.where(e >= start, part(xp, e - start), out)
+        return out
+
+    return rate
+
+
+def rate_at(rate: EpochRate, epoch: int) -> float:
+    """The rate at a concrete epoch, in NumPy float64 (for the checks at conversion)."""
+    with np.errstate(all="ignore"):
+        return float(rate(np, np.int64(epoch)))
+
+
+def jax_schedule(rate: EpochRate, offset: int) -> Callable[[Any], Any]:
+    """The optax schedule ``count -> rate(count + offset)``, in the default float dtype."""
+    # the epoch as a float of the default dtype: integer arithmetic in JAX would promote the
+    # rate's divisions to float32 even under float64 (float32 counts exactly to 2**24 steps)
+    return lambda count: rate(jnp, jnp.asarray(count + offset, jnp.result_type(float)))
+
+
+def check_position(scheduler: Any, rates: list[EpochRate], groups: list[dict[str, Any]]) -> int:
+    """The scheduler's epoch, checked against the optimizer's current rates.
+
+    A rate that differs from the closed form means the chain was broken: the rate was set by
+    hand, another scheduler also drives it, or ``step(epoch)`` jumped. Reproducing the closed
+    form then would silently change the training, so it raises.
+    """
+    epoch = int(scheduler.last_epoch)
+    for i, (rate, group) in enumerate(zip(rates, groups, strict=True)):
+        lr, want = _number(group["lr"]), rate_at(rate, epoch)
+        if not math.isclose(lr, want, rel_tol=1e-9, abs_tol=0.0):
+            raise ValueError(
+                f"scheduler: param group {i}'s lr is {lr!r}, but {type(scheduler).__name__} at "
+                f"last_epoch={epoch} gives {want!r}: the rate was changed outside this "
+                "scheduler (by hand, by a second scheduler, or step(epoch)), which is not "
+                "reproduced. Pass the one scheduler that sets the rate."
+            )
+    return epoch
