@@ -47,9 +47,10 @@ class LeafState:
 
 
 def _numpy(x: Any) -> np.ndarray:
+    """A copy: torch goes on updating its buffers in place after the conversion."""
     if hasattr(x, "detach"):
-        x = x.detach().cpu()
-    return np.asarray(x)
+        return x.detach().cpu().numpy().copy()
+    return np.array(x, copy=True)
 
 
 def _view_of(leaf: Any, params: list[Any]) -> tuple[int, Callable[[Any], np.ndarray]]:
