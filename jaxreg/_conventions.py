@@ -17,7 +17,7 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from ._keras_optimizers import keras_transform
+from ._keras_optimizers import keras_optimizer
 from ._masks import kernels
 from ._optimizers import torch_groups, torch_name
 from ._optional import require
@@ -384,6 +384,7 @@ def from_keras_optimizer(
     *,
     name: OptimizerName | None = None,
     tf_rounding: bool = False,
+    params: PyTree = None,
 ) -> optax.GradientTransformation:
     r"""An optax transformation that reproduces a ``keras.optimizers`` optimizer's update.
 
@@ -397,7 +398,14 @@ def from_keras_optimizer(
 
     Keras's ``weight_decay`` is decoupled (``w -= lr * wd * w`` before each step) for every
     optimizer: it is not an L2 penalty (``kernel_regularizer=L2(...)`` is; see `from_keras`).
-    Clipping, EMA, loss scaling, gradient accumulation and learning-rate schedules raise.
+    ``exclude_from_weight_decay(var_names=...)`` (read from the optimizer object) is
+    reproduced: a leaf is excluded when a name ``re.search``-es its Keras ``variable.name``
+    (with ``params=``) or else the last key of its JAX path (``"bias"`` in
+    ``{"Dense_0": {"bias": ...}}``), which is the variable's own name for flax, equinox and
+    dict params; ``var_list=`` needs ``params=``. Clipping is reproduced as Keras applies it,
+    before the decay: the first set of ``clipnorm`` (each leaf to that norm), ``global_clipnorm``
+    (the whole tree) and ``clipvalue``. EMA, loss scaling, gradient accumulation and
+    learning-rate schedules raise.
 
     Args:
       spec: a Keras optimizer, ``keras.optimizers.serialize(opt)``, or ``opt.get_config()``
@@ -407,8 +415,13 @@ def from_keras_optimizer(
       tf_rounding: reproduce Keras on TensorFlow with float64 weights, which turns SGD's
         momentum, Adam's betas (in their bias-correction powers), the weight decay and
         Adagrad's initial accumulator into float32 tensors first (measured against Keras; the
-        learning rate stays exact). Irrelevant for
-        float32 weights.
+        learning rate stays exact). Irrelevant for float32 weights.
+      params: to resume a trained optimizer (one whose ``iterations`` > 0 raises without it): a
+        pytree with the JAX params' structure whose leaves are the Keras variables (e.g.
+        ``{"kernel": layer.kernel, "bias": layer.bias}``). ``init`` then returns the
+        optimizer's ``iterations`` and slot variables (``momentums``, ``velocities``,
+        ``velocity_hats``, ``average_gradients``, ``accumulators``) exactly; a variable it
+        trained that the tree leaves out raises.
 
     >>> import jax.numpy as jnp, optax, jaxreg as jr
     >>> tx = jr.conventions.from_keras_optimizer({"name": "SGD", "learning_rate": 0.1})
@@ -416,8 +429,15 @@ def from_keras_optimizer(
     >>> updates, _ = tx.update(jnp.array([0.5, 0.5]), tx.init(params), params)
     >>> optax.apply_updates(params, updates)
     Array([ 0.95, -2.05], dtype=float32)
+
+    Fine-tuning moved from Keras to JAX mid-way::
+
+        tx = jr.conventions.from_keras_optimizer(
+            opt, params={"kernel": layer.kernel, "bias": layer.bias}
+        )
+        state = tx.init({"kernel": kernel, "bias": bias})  # Keras's iterations and moments
     """
-    return keras_transform(spec, name=name, tf_rounding=tf_rounding)
+    return keras_optimizer(spec, name=name, tf_rounding=tf_rounding, params=params)
 
 
 def _class_names(estimator: Any) -> list[str]:

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ._optimizer_state import keras_iterations, keras_leaf_states, resuming
 from ._optimizers import per_leaf_transform
 
 
@@ -152,14 +153,12 @@ _KERAS_BUILDERS = {
 }
 # base-optimizer settings that must be off (anything else would change the update)
 _KERAS_OFF = {
-    "clipnorm": None,
-    "global_clipnorm": None,
-    "clipvalue": None,
     "use_ema": False,
     "loss_scale_factor": None,
     "gradient_accumulation_steps": None,
 }
-_KERAS_IGNORED = {"name", "ema_momentum", "ema_overwrite_frequency"}
+_KERAS_CLIPS = ("clipnorm", "global_clipnorm", "clipvalue")
+_KERAS_IGNORED = {"name", "ema_momentum", "ema_overwrite_frequency", *_KERAS_CLIPS}
 # keras's default `name` of each optimizer, for get_config() dicts
 _KERAS_NAMES = {
     "sgd": "SGD",
@@ -177,10 +176,90 @@ def _keras_default_name(config_name: Any) -> str:
     return re.sub(r"_\d+$", "", str(config_name)).replace("_", "").lower()
 
 
-def keras_transform(
-    spec: Any, *, name: str | None, tf_rounding: bool
-) -> optax.GradientTransformation:
-    """The optax transformation of a Keras optimizer object, its serialize() or get_config()."""
+def _keras_clip_by_norm(g: jax.Array, clipnorm: float) -> jax.Array:
+    """``BaseOptimizer._clip_by_norm``: ``g * c / max(||g||, c)``, a zero gradient kept as is."""
+    l2sum = jnp.sum(jnp.square(g), keepdims=True)
+    pred = l2sum > 0
+    l2norm = jnp.where(pred, jnp.sqrt(jnp.where(pred, l2sum, jnp.ones_like(l2sum))), l2sum)
+    return (g * clipnorm) / jnp.maximum(l2norm, clipnorm)
+
+
+def keras_clip(config: dict[str, Any]) -> optax.GradientTransformation | None:
+    """Keras's gradient clipping (``_clip_gradients``, before weight decay and the update), or
+    None. Keras applies the first of ``clipnorm`` (per variable), ``global_clipnorm`` (over all
+    the gradients passed to ``apply``: here, the whole tree) and ``clipvalue`` that is set."""
+    clipnorm, global_clipnorm, clipvalue = (config.get(k) for k in _KERAS_CLIPS)
+    for key, value in zip(_KERAS_CLIPS, (clipnorm, global_clipnorm, clipvalue), strict=True):
+        if value is not None and not value >= 0:
+            raise ValueError(f"from_keras_optimizer: {key} must be >= 0; got {key}={value!r}.")
+    if clipnorm:
+        c = float(clipnorm)
+        clip = lambda grads: jax.tree.map(lambda g: _keras_clip_by_norm(g, c), grads)  # noqa: E731
+    elif global_clipnorm:
+        c = float(global_clipnorm)
+
+        def clip(grads: Any) -> Any:
+            leaves = jax.tree.leaves(grads)
+            norm = jnp.sqrt(jnp.sum(jnp.stack([jnp.sum(jnp.square(g)) for g in leaves])))
+            # + (norm - norm): a NaN scale for an infinite or NaN norm, as Keras does
+            scale = c * jnp.minimum(1.0 / norm, 1.0 / c) + (norm - norm)
+            return jax.tree.map(lambda g: g * scale.astype(g.dtype), grads)
+    elif clipvalue:
+        v = float(clipvalue)
+        clip = lambda grads: jax.tree.map(lambda g: jnp.clip(g, -v, v), grads)  # noqa: E731
+    else:
+        return None
+    return optax.stateless(lambda updates, params=None: clip(updates))
+
+
+def _leaf_name(path: tuple[Any, ...]) -> str:
+    """A JAX leaf's own name, the last key of its path: what Keras's ``variable.name`` is."""
+    if not path:
+        return ""
+    key = path[-1]
+    for attr in ("key", "name", "idx"):
+        if hasattr(key, attr):
+            return str(getattr(key, attr))
+    return str(key)
+
+
+def decay_labels(spec: Any, keras_params: Any) -> Any:
+    """Keras's ``exclude_from_weight_decay`` as `optax.multi_transform` labels, or None.
+
+    Keras skips a variable's decay if it is in ``var_list`` or ``re.search``-es one of
+    ``var_names`` in ``variable.name`` (its own name, e.g. ``"bias"``, not its path). With the
+    Keras variables of each leaf (``keras_params``) both rules apply exactly; without them the
+    names are matched against each JAX leaf's last path key, and ``var_list`` raises.
+    """
+    ids = getattr(spec, "_exclude_from_weight_decay", None) or set()
+    pattern = getattr(spec, "_exclude_from_weight_decay_pattern", None)
+    if not ids and pattern is None:
+        return None
+    if keras_params is not None:
+        var_key = spec._var_key
+        return jax.tree.map(
+            lambda v: (
+                "no_decay"
+                if var_key(v) in ids or (pattern is not None and re.search(pattern, v.name))
+                else "decay"
+            ),
+            keras_params,
+        )
+    if ids:
+        raise ValueError(
+            "from_keras_optimizer: exclude_from_weight_decay(var_list=...) names Keras variables; "
+            "pass params=, the JAX params' tree with the Keras variables as leaves, to say which "
+            "leaf each is."
+        )
+    return lambda params: jax.tree_util.tree_map_with_path(
+        lambda path, _: "no_decay" if re.search(pattern, _leaf_name(path)) else "decay", params
+    )
+
+
+def keras_settings(spec: Any, *, name: str | None) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The optimizer's kind, its whole config, and its update's settings, from a Keras optimizer
+    object, its serialize() or get_config(); settings that change the update and are not
+    reproduced raise."""
     if hasattr(spec, "get_config") and not isinstance(spec, dict):
         kind = next((c.__name__ for c in type(spec).__mro__ if c.__name__ in _KERAS_BUILDERS), None)
         config = spec.get_config()
@@ -219,4 +298,44 @@ def keras_transform(
     if unknown:
         raise ValueError(f"from_keras_optimizer: unsupported {kind} settings {sorted(unknown)}.")
     hyper = {k: (float(v) if isinstance(v, float | np.floating) else v) for k, v in hyper.items()}
+    return kind, config, hyper
+
+
+def keras_update(
+    kind: str, hyper: dict[str, Any], *, tf_rounding: bool
+) -> optax.GradientTransformation:
+    """The update (with its weight decay) of a Keras optimizer's settings."""
     return _KERAS_BUILDERS[kind](**hyper, tf_rounding=tf_rounding)
+
+
+def keras_optimizer(
+    spec: Any, *, name: str | None, tf_rounding: bool, params: Any
+) -> optax.GradientTransformation:
+    """The optax transformation of a Keras optimizer (see `from_keras_optimizer`): its
+    clipping, then its decoupled weight decay (on the leaves it does not exclude) and update,
+    resuming from its state when ``params`` maps the JAX leaves to its variables."""
+    kind, config, hyper = keras_settings(spec, name=name)
+    labels = decay_labels(spec, params) if hyper.get("weight_decay") else None
+    parts = {"decay": keras_update(kind, hyper, tf_rounding=tf_rounding)}
+    if labels is not None:
+        no_decay = {**hyper, "weight_decay": None}
+        parts["no_decay"] = keras_update(kind, no_decay, tf_rounding=tf_rounding)
+    if params is not None:
+        if isinstance(spec, dict):
+            raise ValueError(
+                "from_keras_optimizer: params= carries the optimizer's state, so spec must be "
+                "the Keras optimizer object; got a config dict."
+            )
+        treedef, count, per_leaf = keras_leaf_states(spec, params, kind)
+        parts = {k: resuming(tx, treedef, count, per_leaf, tx.init) for k, tx in parts.items()}
+    elif keras_iterations(spec):
+        raise ValueError(
+            f"from_keras_optimizer: this optimizer has taken {keras_iterations(spec)} steps; a "
+            "fresh optax state would drop its moments. Pass params=, the JAX params' tree with "
+            "the Keras variables as leaves (e.g. {'kernel': layer.kernel, 'bias': layer.bias}), "
+            "to resume from its state; or pass opt.get_config() to start from zero state on "
+            "purpose."
+        )
+    tx = parts["decay"] if labels is None else optax.multi_transform(parts, labels)
+    clip = keras_clip(config)
+    return tx if clip is None else optax.chain(clip, tx)

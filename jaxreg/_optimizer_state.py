@@ -182,6 +182,42 @@ def torch_has_trained(spec: Any) -> bool:
     return False
 
 
+def keras_iterations(spec: Any) -> int:
+    """The steps a Keras optimizer object has taken (0 for a config dict)."""
+    iterations = getattr(spec, "iterations", None) if not isinstance(spec, dict) else None
+    return 0 if iterations is None else int(np.asarray(iterations))
+
+
+def keras_leaf_states(
+    spec: Any, keras_params: Any, kind: str
+) -> tuple[Any, int, list[list[np.ndarray | None]]]:
+    """The treedef of ``keras_params``, the optimizer's ``iterations`` and each leaf's slot
+    variables (``momentums``, ``velocities``, ...), checked complete."""
+    leaves, treedef = jax.tree.flatten(keras_params)
+    count = keras_iterations(spec)
+    indices = getattr(spec, "_trainable_variables_indices", None)
+    if not indices:  # never built: no state yet
+        return treedef, count, [[None] * len(KERAS_SLOTS[kind]) for _ in leaves]
+    slots = [getattr(spec, attr, None) or [] for attr in KERAS_SLOTS[kind]]
+    per_leaf, seen = [], set()
+    for leaf in leaves:
+        index = indices.get(spec._var_key(leaf))
+        if index is None:
+            raise ValueError(
+                "params: each leaf must be a trainable variable the Keras optimizer was built "
+                f"with; got {getattr(leaf, 'path', type(leaf).__name__)!r}."
+            )
+        seen.add(index)
+        per_leaf.append([_numpy(slot[index]) if slot else None for slot in slots])
+    missing = sorted(set(indices.values()) - seen)
+    if missing:
+        raise ValueError(
+            f"params: the Keras optimizer holds state for variables {missing} (in its build "
+            "order) that the tree does not name; map every variable it trained."
+        )
+    return treedef, count, per_leaf
+
+
 def resuming(
     tx: optax.GradientTransformation,
     treedef: Any,

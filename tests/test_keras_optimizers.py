@@ -23,6 +23,10 @@ CONFIGS = [
     ("RMSprop", {"learning_rate": 0.01}),
     ("RMSprop", {"learning_rate": 0.01, "centered": True, "momentum": 0.5, "rho": 0.8}),
     ("Adagrad", {"learning_rate": 0.1, "weight_decay": 0.01}),
+    # clipping, before the decay and the update (the gradients' norms are about 2 to 4)
+    ("SGD", {"learning_rate": 0.05, "momentum": 0.9, "global_clipnorm": 1.0}),
+    ("Adam", {"learning_rate": 0.01, "clipnorm": 0.5, "weight_decay": 0.05}),
+    ("RMSprop", {"learning_rate": 0.01, "clipvalue": 0.3}),
 ]
 CASES = [(n, c, d, t) for n, c in CONFIGS for d, t in (("float32", False), ("float64", True))]
 
@@ -67,8 +71,10 @@ def test_tf_rounding_matters_in_float64_and_specs_without_keras():
         return np.asarray(p[0])
 
     assert np.abs(run(True) - run(False)).max() > 1e-9
-    with pytest.raises(ValueError, match=r"clipnorm=1.0 is not reproduced"):
-        jr.conventions.from_keras_optimizer({"name": "adam", "clipnorm": 1.0})
+    with pytest.raises(ValueError, match=r"use_ema=True is not reproduced"):
+        jr.conventions.from_keras_optimizer({"name": "adam", "use_ema": True})
+    with pytest.raises(ValueError, match=r"clipnorm must be >= 0; got clipnorm=-1.0"):
+        jr.conventions.from_keras_optimizer({"name": "adam", "clipnorm": -1.0})
     with pytest.raises(ValueError, match=r"supports .* got a config named 'mine'"):
         jr.conventions.from_keras_optimizer({"name": "mine"})
 
