@@ -63,7 +63,8 @@ _TORCH_DEFAULTS["AdamW"] = {
 }
 
 
-# a learning rate: a number, or an optax schedule of the number of updates already made
+# a learning rate (or a momentum, a beta1): a number, or an optax schedule of the number of
+# updates already made
 Rate = float | Callable[[jax.Array], jax.Array]
 
 
@@ -76,28 +77,34 @@ class ConvertedState(NamedTuple):
 
 
 def rate_at(rate: Rate, count: jax.Array, dtype: Any) -> Any:
-    """The rate of the update that makes ``count`` updates: a number as is, a schedule at
-    ``count - 1`` (the updates already made, as optax schedules count), cast to the params'
-    dtype as torch casts its Python-double rate to the tensor's."""
+    """The rate (or momentum) of the update that makes ``count`` updates: a number as is, a
+    schedule at ``count - 1`` (the updates already made, as optax schedules count), cast to the
+    params' dtype as torch casts its Python-double rate to the tensor's."""
     if callable(rate):
         return jnp.asarray(rate(count - 1), dtype)
     return rate
 
 
-def _lerp(start: jax.Array, end: jax.Array, weight: float) -> jax.Array:
-    """``torch.lerp`` with a Python weight: two formulas, switched at 0.5, as torch does."""
-    if weight < 0.5:
-        return start + weight * (end - start)
-    return end - (end - start) * (1 - weight)
+def _lerp(start: jax.Array, end: jax.Array, weight: Any) -> jax.Array:
+    """``torch.lerp`` with a scalar weight: two formulas, switched at 0.5, as torch does."""
+    if isinstance(weight, float):
+        if weight < 0.5:
+            return start + weight * (end - start)
+        return end - (end - start) * (1 - weight)
+    return jnp.where(
+        weight < 0.5, start + weight * (end - start), end - (end - start) * (1 - weight)
+    )
 
 
-def _one_minus_power(beta: float, t: jax.Array) -> jax.Array:
-    """``1 - beta ** t`` as ``-expm1(t log beta)`` with ``log beta`` taken in Python double.
+def _one_minus_power(beta: Any, t: jax.Array) -> jax.Array:
+    """``1 - beta ** t`` as ``-expm1(t log beta)`` with ``log beta`` taken in Python double
+    (for a scheduled beta, in the params' dtype).
 
     torch computes it in double; in float32 ``1 - float32(0.999) ** t`` is off by up to 2e-5
     relative (the rounding of 0.999), this by up to 2e-7 (measured for t <= 300).
     """
-    return -jnp.expm1(t * jnp.asarray(math.log(beta), t.dtype))
+    log_beta = math.log(beta) if isinstance(beta, float) else jnp.log(beta)
+    return -jnp.expm1(t * jnp.asarray(log_beta, t.dtype))
 
 
 def per_leaf_transform(
@@ -132,32 +139,32 @@ def per_leaf_transform(
 
 
 def torch_sgd(
-    *, lr: Rate, momentum: float, dampening: float, weight_decay: float, nesterov: bool,
+    *, lr: Rate, momentum: Rate, dampening: float, weight_decay: float, nesterov: bool,
     maximize: bool,
 ) -> optax.GradientTransformation:  # fmt: skip
     """``torch.optim.SGD``: coupled weight decay, momentum buffer (first step: the gradient)."""
 
     def step(count, g, p, buf):
-        lr_t = rate_at(lr, count, p.dtype)
+        lr_t, mom = rate_at(lr, count, p.dtype), rate_at(momentum, count, p.dtype)
         g = -g if maximize else g
         d = g + weight_decay * p if weight_decay else g
-        if momentum:
-            buf = jnp.where(count == 1, d, buf * momentum + (1 - dampening) * d)
-            d = d + momentum * buf if nesterov else buf
+        if callable(momentum) or momentum:
+            buf = jnp.where(count == 1, d, buf * mom + (1 - dampening) * d)
+            d = d + mom * buf if nesterov else buf
         return -lr_t * d, buf
 
     return per_leaf_transform(1, lambda k, p: jnp.zeros_like(p), step)
 
 
 def torch_adam(
-    *, lr: Rate, betas: Sequence[float], eps: float, weight_decay: float, amsgrad: bool,
+    *, lr: Rate, betas: Sequence[Rate], eps: float, weight_decay: float, amsgrad: bool,
     maximize: bool, decoupled_weight_decay: bool,
 ) -> optax.GradientTransformation:  # fmt: skip
     """``torch.optim.Adam`` / ``AdamW``: eps added to sqrt(v_hat), bias corrections per step."""
-    b1, b2 = float(betas[0]), float(betas[1])
+    beta1, b2 = betas[0] if callable(betas[0]) else float(betas[0]), float(betas[1])
 
     def step(count, g, p, m, v, vmax):
-        lr_t = rate_at(lr, count, p.dtype)
+        lr_t, b1 = rate_at(lr, count, p.dtype), rate_at(beta1, count, p.dtype)
         g = -g if maximize else g
         decay = None
         if weight_decay and decoupled_weight_decay:
@@ -179,13 +186,13 @@ def torch_adam(
 
 
 def torch_rmsprop(
-    *, lr: Rate, alpha: float, eps: float, weight_decay: float, momentum: float, centered: bool,
+    *, lr: Rate, alpha: float, eps: float, weight_decay: float, momentum: Rate, centered: bool,
     maximize: bool,
 ) -> optax.GradientTransformation:  # fmt: skip
     """``torch.optim.RMSprop``: eps added to the root of the (centered) square average."""
 
     def step(count, g, p, sq, gavg, buf):
-        lr_t = rate_at(lr, count, p.dtype)
+        lr_t, mom = rate_at(lr, count, p.dtype), rate_at(momentum, count, p.dtype)
         g = -g if maximize else g
         if weight_decay:
             g = g + weight_decay * p
@@ -195,8 +202,8 @@ def torch_rmsprop(
             avg = jnp.sqrt(sq + -1 * gavg * gavg) + eps
         else:
             avg = jnp.sqrt(sq) + eps
-        if momentum:
-            buf = buf * momentum + g / avg
+        if callable(momentum) or momentum:
+            buf = buf * mom + g / avg
             return -lr_t * buf, sq, gavg, buf
         return (-lr_t * g) / avg, sq, gavg, buf
 
@@ -233,7 +240,7 @@ _TORCH_BUILDERS: dict[str, Callable[..., optax.GradientTransformation]] = {
 # and checked below)
 _TORCH_IGNORED = {"params", "foreach", "differentiable", "fused", "capturable"}
 # keys torch's schedulers write into the param groups (read by the schedule, not the update)
-_SCHEDULER_KEYS = {"initial_lr", "max_lr", "min_lr"}
+_SCHEDULER_KEYS = {"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"}
 
 
 def torch_name(spec: Any, name: str | None) -> str:
@@ -299,11 +306,12 @@ def torch_groups(spec: Any) -> list[dict[str, Any]]:
 
 
 def torch_transform(
-    name: str, group: dict[str, Any], *, lr: Rate | None = None
+    name: str, group: dict[str, Any], *, lr: Rate | None = None, momentum: Rate | None = None
 ) -> optax.GradientTransformation:
     """One param group's optax transformation; unknown or unsupported settings raise.
 
-    ``lr``: the group's schedule, when a scheduler drives it; a group that shows a scheduler
+    ``lr``, ``momentum``: the group's schedules, when a scheduler drives them (``momentum`` is
+    Adam's beta1, as OneCycleLR cycles it); a group that shows a scheduler
     (torch writes ``initial_lr`` into the groups it drives) without one raises.
     """
     if lr is None and "initial_lr" in group:
@@ -331,6 +339,10 @@ def torch_transform(
     _check_torch(name, hyper)
     if lr is not None:
         hyper["lr"] = lr
+    if momentum is not None and "betas" in hyper:
+        hyper["betas"] = (momentum, hyper["betas"][1])
+    elif momentum is not None:
+        hyper["momentum"] = momentum
     return _TORCH_BUILDERS[name](**hyper)
 
 

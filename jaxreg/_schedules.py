@@ -60,17 +60,17 @@ def epoch_rates(scheduler: Any, groups: list[dict[str, Any]]) -> list[EpochRate]
     kind = scheduler_kind(scheduler)
     s = scheduler
     if kind == "SequentialLR":
+        if any(getattr(sub, "cycle_momentum", False) for sub in s._schedulers):
+            raise ValueError(
+                "scheduler: a SequentialLR whose OneCycleLR cycles the momentum (it stays where "
+                "that phase left it afterwards) is not reproduced; build the OneCycleLR with "
+                "cycle_momentum=False."
+            )
         parts = [epoch_rates(sub, groups) for sub in s._schedulers]
         milestones = [int(m) for m in s._milestones]
         return [_sequential([p[i] for p in parts], milestones) for i in range(len(groups))]
     if kind == "OneCycleLR":
-        if s.cycle_momentum:
-            raise ValueError(
-                "scheduler: OneCycleLR(cycle_momentum=True) also cycles the optimizer's momentum "
-                "(SGD's momentum, Adam's beta1) at every step, which is not reproduced; build it "
-                "with cycle_momentum=False."
-            )
-        return [_one_cycle(s, g) for g in groups]
+        return [_one_cycle(s, g, "lr") for g in groups]
     bases = [_number(b) for b in s.base_lrs]
     return [_closed_form(kind, s, base) for base in bases]
 
@@ -103,10 +103,22 @@ def _closed_form(kind: str, s: Any, base: float) -> EpochRate:
     return lambda xp, e: base * xp.power((total - xp.minimum(total, e)) / total, power)
 
 
-def _one_cycle(s: Any, group: dict[str, Any]) -> EpochRate:
-    """OneCycleLR's phases (not chainable: torch computes each step's rate from the step)."""
-    rates = {k: _number(group[k]) for k in ("initial_lr", "max_lr", "min_lr")}
-    phases = [(float(p["end_step"]), p["start_lr"], p["end_lr"]) for p in s._schedule_phases]
+def epoch_momenta(scheduler: Any, groups: list[dict[str, Any]]) -> list[EpochRate] | None:
+    """OneCycleLR's momentum (SGD's and RMSprop's ``momentum``, Adam's beta1) per param group,
+    when it cycles it (``cycle_momentum=True``, its default); else None."""
+    if scheduler_kind(scheduler) != "OneCycleLR" or not scheduler.cycle_momentum:
+        return None
+    return [_one_cycle(scheduler, g, "momentum") for g in groups]
+
+
+def _one_cycle(s: Any, group: dict[str, Any], what: str) -> EpochRate:
+    """OneCycleLR's phases (not chainable: torch computes each step's rate from the step) for
+    the rate (``what="lr"``) or the momentum."""
+    keys = ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum")
+    rates = {k: _number(group[k]) for k in keys if k in group}
+    phases = [
+        (float(p["end_step"]), p[f"start_{what}"], p[f"end_{what}"]) for p in s._schedule_phases
+    ]
     total, cos = int(s.total_steps), s._anneal_func_type == "cos"
 
     def rate(xp: Any, e: Any) -> Any:
@@ -151,7 +163,16 @@ def jax_schedule(rate: EpochRate, offset: int) -> Callable[[Any], Any]:
     return lambda count: rate(jnp, jnp.asarray(count + offset, jnp.result_type(float)))
 
 
-def check_position(scheduler: Any, rates: list[EpochRate], groups: list[dict[str, Any]]) -> int:
+def _momentum_of(group: dict[str, Any]) -> float:
+    return _number(group["betas"][0] if "betas" in group else group["momentum"])
+
+
+def check_position(
+    scheduler: Any,
+    rates: list[EpochRate],
+    groups: list[dict[str, Any]],
+    momenta: list[EpochRate] | None = None,
+) -> int:
     """The scheduler's epoch, checked against the optimizer's current rates.
 
     A rate that differs from the closed form means the chain was broken: the rate was set by
@@ -167,5 +188,17 @@ def check_position(scheduler: Any, rates: list[EpochRate], groups: list[dict[str
                 f"last_epoch={epoch} gives {want!r}: the rate was changed outside this "
                 "scheduler (by hand, by a second scheduler, or step(epoch)), which is not "
                 "reproduced. Pass the one scheduler that sets the rate."
+            )
+    for i, (momentum, group) in enumerate(
+        zip(momenta or [None] * len(groups), groups, strict=True)
+    ):
+        if momentum is None:
+            continue
+        got, want = _momentum_of(group), rate_at(momentum, epoch)
+        if not math.isclose(got, want, rel_tol=1e-9, abs_tol=0.0):
+            raise ValueError(
+                f"scheduler: param group {i}'s momentum is {got!r}, but OneCycleLR at "
+                f"last_epoch={epoch} gives {want!r}: it was changed outside the scheduler, "
+                "which is not reproduced."
             )
     return epoch

@@ -9,7 +9,7 @@ import optax
 
 from ._optimizer_state import resuming, torch_group_state, torch_has_trained, torch_leaf_states
 from ._optimizers import Rate, torch_groups, torch_name, torch_transform
-from ._schedules import check_position, epoch_rates, jax_schedule
+from ._schedules import check_position, epoch_momenta, epoch_rates, jax_schedule
 
 
 def _holds_state(spec: Any) -> bool:
@@ -57,14 +57,22 @@ def torch_optimizer(
             "opt.state_dict()['param_groups'] to start over from zero state on purpose."
         )
     rates: list[Rate | None] = [None] * len(hyper)
+    momenta: list[Rate | None] = [None] * len(hyper)
     if scheduler is not None:
         if hasattr(spec, "param_groups") and getattr(scheduler, "optimizer", spec) is not spec:
             raise ValueError("scheduler: it drives another optimizer than spec.")
-        epoch_fns = epoch_rates(scheduler, hyper)
-        epoch = check_position(scheduler, epoch_fns, hyper)
+        epoch_fns, momentum_fns = epoch_rates(scheduler, hyper), epoch_momenta(scheduler, hyper)
+        epoch = check_position(scheduler, epoch_fns, hyper, momentum_fns)
         # the next update is made at count + 1 and must use torch's rate at `epoch`
         rates = [jax_schedule(f, epoch - c) for f, c in zip(epoch_fns, counts, strict=True)]
-    txs = [torch_transform(kind, g, lr=r) for g, r in zip(hyper, rates, strict=True)]
+        if momentum_fns is not None:
+            momenta = [
+                jax_schedule(f, epoch - c) for f, c in zip(momentum_fns, counts, strict=True)
+            ]
+    txs = [
+        torch_transform(kind, g, lr=r, momentum=m)
+        for g, r, m in zip(hyper, rates, momenta, strict=True)
+    ]
     if carried is not None:
         txs = [
             resuming(tx, treedef, count, per_leaf, tx.init)

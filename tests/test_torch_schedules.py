@@ -134,8 +134,15 @@ def test_what_cannot_be_reproduced_raises():
             jr.conventions.from_torch_optimizer(opt, scheduler=sched, groups={"a": 0, "b": 1})
     p = torch.nn.Parameter(torch.zeros(2))
     opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
+    sched = S.SequentialLR(
+        opt, [S.OneCycleLR(opt, max_lr=1.0, total_steps=10), S.ConstantLR(opt)], [10]
+    )
+    with pytest.raises(ValueError, match=r"SequentialLR whose OneCycleLR cycles the momentum"):
+        jr.conventions.from_torch_optimizer(opt, scheduler=sched)
+    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
     sched = S.OneCycleLR(opt, max_lr=1.0, total_steps=10)
-    with pytest.raises(ValueError, match=r"cycle_momentum=True"):
+    opt.param_groups[0]["momentum"] = 0.5
+    with pytest.raises(ValueError, match=r"momentum is 0.5, but OneCycleLR at last_epoch=0"):
         jr.conventions.from_torch_optimizer(opt, scheduler=sched)
 
 
@@ -146,3 +153,39 @@ def test_past_one_cycle_total_steps_the_rate_is_nan():
     tx = jr.conventions.from_torch_optimizer(opt, scheduler=sched, groups={"a": 0, "b": 1})
     rates = _jax_rates(tx, 12)
     assert np.isfinite(rates[:11]).all() and np.isnan(rates[11]).all()
+
+
+CYCLED = [
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    ("SGD", {"lr": 0.1}),  # momentum 0: OneCycleLR still cycles it, so torch uses momentum
+    ("Adam", {"lr": 0.1, "amsgrad": True}),
+    ("AdamW", {"lr": 0.1, "weight_decay": 0.1}),
+    ("RMSprop", {"lr": 0.1, "momentum": 0.5, "centered": True}),
+]
+
+
+@pytest.mark.parametrize("resume_at", [0, 100])
+@pytest.mark.parametrize(("name", "hyper"), CYCLED, ids=[f"{n}-{h}" for n, h in CYCLED])
+def test_one_cycle_with_cycled_momentum_trains_like_torch(name, hyper, resume_at):
+    rng = np.random.default_rng(1)
+    w0, grads = rng.normal(size=(3, 4)), rng.normal(size=(300, 3, 4))
+    w = torch.nn.Parameter(torch.tensor(w0))
+    opt = getattr(torch.optim, name)([w], **hyper)
+    sched = S.OneCycleLR(opt, max_lr=0.05, total_steps=300)  # cycle_momentum=True
+
+    def torch_steps(gs):
+        for g in gs:
+            w.grad = torch.tensor(g)
+            opt.step()
+            sched.step()
+
+    torch_steps(grads[:resume_at])
+    tx = jr.conventions.from_torch_optimizer(opt, scheduler=sched, params=w if resume_at else None)
+    p = jnp.asarray(w.detach().numpy().copy())
+    state, update = tx.init(p), jax.jit(tx.update)
+    torch_steps(grads[resume_at:])
+    for g in grads[resume_at:]:
+        u, state = update(jnp.asarray(g), state, p)
+        p = optax.apply_updates(p, u)
+    want = w.detach().numpy()
+    np.testing.assert_allclose(np.asarray(p), want, rtol=0, atol=1e-12 * np.abs(want).max())
