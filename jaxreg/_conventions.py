@@ -309,6 +309,7 @@ def from_torch_optimizer(
     groups: PyTree = None,
     scheduler: TorchScheduler | None = None,
     params: PyTree = None,
+    updates_per_scheduler_step: int = 1,
 ) -> optax.GradientTransformation:
     r"""An optax transformation that reproduces a ``torch.optim`` optimizer's update.
 
@@ -324,10 +325,6 @@ def from_torch_optimizer(
     (and ``decoupled_weight_decay=True``) is not: it shrinks the weights by
     ``lr * weight_decay`` outside Adam's normalization.
 
-    Nothing is dropped: an optimizer driven by a scheduler (its groups carry ``initial_lr``)
-    needs ``scheduler=``, and one that has taken steps needs ``params=`` (or its
-    ``state_dict()["param_groups"]``, to start from zero state on purpose); otherwise it raises.
-
     Args:
       spec: a torch optimizer; its ``state_dict()`` or ``state_dict()["param_groups"]`` list;
         or one dict of hyperparameters (missing keys take torch's defaults). Importing torch is
@@ -341,15 +338,14 @@ def from_torch_optimizer(
         reads each group's value.)
       scheduler: the ``torch.optim.lr_scheduler`` object driving the optimizer: ``StepLR``,
         ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``LinearLR``,
-        ``ConstantLR``, ``OneCycleLR`` (``cycle_momentum=False``), ``PolynomialLR``, or a
-        ``SequentialLR`` of these; others raise. Each group's rate becomes torch's closed form
+        ``ConstantLR``, ``OneCycleLR`` (its cycled momentum or beta1 too), ``PolynomialLR``,
+        or a ``SequentialLR`` of these; others raise. Each group's rate becomes torch's closed form
         of the scheduler's epoch (equal to its chained rate to rounding: 1e-13 relative in
         float64 over 400 steps), continuing from ``scheduler.last_epoch``: the ``k``-th update
         after conversion uses torch's rate after ``last_epoch + k - 1`` scheduler steps, i.e.
-        the scheduler stepped once per optimizer step, after it, as torch's docs prescribe.
-        Stepped once per epoch of ``n`` batches instead, wrap the lr of a dict spec yourself
-        (``lr=lambda count: rate(count // n)``) or step torch's scheduler per batch. A current
-        ``lr`` that differs from the schedule (set by hand, or a second scheduler) raises.
+        the scheduler stepped once per optimizer step, after it, as torch's docs prescribe. A
+        current ``lr`` that differs from the schedule (set by hand, or a second scheduler)
+        raises.
         Past OneCycleLR's ``total_steps`` (where torch raises) the rate is NaN.
       params: to resume a trained optimizer: a pytree with the structure of the JAX params
         (the ones passed to ``init``) whose leaves are the torch parameters, as objects of the
@@ -360,6 +356,8 @@ def from_torch_optimizer(
         ``grad_avg``, ``sum``), exactly, so training continues where torch stopped. A
         parameter with state missing from the tree, a group whose parameters are at different
         steps, or a buffer the settings do not use raises.
+      updates_per_scheduler_step: the optimizer steps per ``scheduler.step()``: ``n`` for a
+        scheduler stepped once per epoch of ``n`` batches (converted at an epoch's end).
 
     >>> import jax.numpy as jnp, optax, jaxreg as jr
     >>> tx = jr.conventions.from_torch_optimizer({"lr": 0.1, "momentum": 0.9}, name="SGD")
@@ -369,14 +367,15 @@ def from_torch_optimizer(
     >>> optax.apply_updates(params, updates)
     {'w': Array([ 0.95, -2.05], dtype=float32)}
 
-    A torch training loop moved to JAX mid-way (see the docs' Conventions page)::
+    Moved to JAX mid-training (a full example: the docs' Conventions page)::
 
-        tx = jr.conventions.from_torch_optimizer(
-            opt, scheduler=sched, params={"w": model.fc.weight.T, "b": model.fc.bias}
-        )
-        state = tx.init({"w": w, "b": b})  # torch's moments, step and schedule position
+        tx = jr.conventions.from_torch_optimizer(opt, scheduler=sched, params={"w": fc.weight.T})
+        state = tx.init({"w": w})  # torch's moments, step and schedule position
     """
-    return torch_optimizer(spec, name=name, groups=groups, scheduler=scheduler, params=params)
+    every = updates_per_scheduler_step
+    return torch_optimizer(
+        spec, name=name, groups=groups, scheduler=scheduler, params=params, every=every
+    )
 
 
 def from_keras_optimizer(
@@ -430,12 +429,10 @@ def from_keras_optimizer(
     >>> optax.apply_updates(params, updates)
     Array([ 0.95, -2.05], dtype=float32)
 
-    Fine-tuning moved from Keras to JAX mid-way::
+    Fine-tuning moved from Keras to JAX mid-way (in full: the docs' Conventions page)::
 
-        tx = jr.conventions.from_keras_optimizer(
-            opt, params={"kernel": layer.kernel, "bias": layer.bias}
-        )
-        state = tx.init({"kernel": kernel, "bias": bias})  # Keras's iterations and moments
+        tx = jr.conventions.from_keras_optimizer(opt, params={"kernel": layer.kernel})
+        state = tx.init({"kernel": kernel})  # Keras's iterations and moments
     """
     return keras_optimizer(spec, name=name, tf_rounding=tf_rounding, params=params)
 

@@ -156,11 +156,18 @@ def rate_at(rate: EpochRate, epoch: int) -> float:
         return float(rate(np, np.int64(epoch)))
 
 
-def jax_schedule(rate: EpochRate, offset: int) -> Callable[[Any], Any]:
-    """The optax schedule ``count -> rate(count + offset)``, in the default float dtype."""
-    # the epoch as a float of the default dtype: integer arithmetic in JAX would promote the
-    # rate's divisions to float32 even under float64 (float32 counts exactly to 2**24 steps)
-    return lambda count: rate(jnp, jnp.asarray(count + offset, jnp.result_type(float)))
+def jax_schedule(rate: EpochRate, *, epoch: int, count: int, every: int) -> Callable[[Any], Any]:
+    """The optax schedule of the updates already made, ``n``: ``rate(epoch + (n - count) //
+    every)``, the scheduler at ``epoch`` when ``count`` updates were made and stepped once per
+    ``every`` updates since; in the default float dtype."""
+
+    def schedule(n: Any) -> Any:
+        # the epoch as a float of the default dtype: integer arithmetic in JAX would promote the
+        # rate's divisions to float32 even under float64 (float32 counts exactly to 2**24 steps)
+        e = epoch + (jnp.asarray(n) - count) // every
+        return rate(jnp, jnp.asarray(e, jnp.result_type(float)))
+
+    return schedule
 
 
 def _momentum_of(group: dict[str, Any]) -> float:

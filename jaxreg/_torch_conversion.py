@@ -17,9 +17,16 @@ def _holds_state(spec: Any) -> bool:
 
 
 def torch_optimizer(
-    spec: Any, *, name: str | None, groups: Any, scheduler: Any, params: Any
+    spec: Any,
+    *,
+    name: str | None,
+    groups: Any,
+    scheduler: Any,
+    params: Any,
+    every: int = 1,
 ) -> optax.GradientTransformation:
-    """The optax transformation of a torch optimizer (see `from_torch_optimizer`)."""
+    """The optax transformation of a torch optimizer (see `from_torch_optimizer`); ``every``
+    is its ``updates_per_scheduler_step``."""
     kind = torch_name(spec, name)
     hyper = torch_groups(spec)
     inits = {g.get("initial_accumulator_value", 0) for g in hyper}
@@ -63,11 +70,20 @@ def torch_optimizer(
             raise ValueError("scheduler: it drives another optimizer than spec.")
         epoch_fns, momentum_fns = epoch_rates(scheduler, hyper), epoch_momenta(scheduler, hyper)
         epoch = check_position(scheduler, epoch_fns, hyper, momentum_fns)
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(
+                "updates_per_scheduler_step must be an int >= 1; got "
+                f"updates_per_scheduler_step={every!r}."
+            )
         # the next update is made at count + 1 and must use torch's rate at `epoch`
-        rates = [jax_schedule(f, epoch - c) for f, c in zip(epoch_fns, counts, strict=True)]
+        rates = [
+            jax_schedule(f, epoch=epoch, count=c, every=every)
+            for f, c in zip(epoch_fns, counts, strict=True)
+        ]
         if momentum_fns is not None:
             momenta = [
-                jax_schedule(f, epoch - c) for f, c in zip(momentum_fns, counts, strict=True)
+                jax_schedule(f, epoch=epoch, count=c, every=every)
+                for f, c in zip(momentum_fns, counts, strict=True)
             ]
     txs = [
         torch_transform(kind, g, lr=r, momentum=m)

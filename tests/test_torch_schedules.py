@@ -189,3 +189,31 @@ def test_one_cycle_with_cycled_momentum_trains_like_torch(name, hyper, resume_at
         p = optax.apply_updates(p, u)
     want = w.detach().numpy()
     np.testing.assert_allclose(np.asarray(p), want, rtol=0, atol=1e-12 * np.abs(want).max())
+
+
+def test_a_scheduler_stepped_once_per_epoch():
+    batches = 4
+    params, opt, sched = _torch_sgd(lambda o: S.CosineAnnealingLR(o, T_max=10))
+
+    def torch_epochs(n):
+        rates = []
+        for _ in range(n):
+            rates.extend(_torch_rates(params, opt, _NoStep(), batches))
+            sched.step()
+        return np.asarray(rates)
+
+    torch_epochs(3)  # converted at an epoch's end
+    tx = jr.conventions.from_torch_optimizer(
+        opt, scheduler=sched, groups={"a": 0, "b": 1}, updates_per_scheduler_step=batches
+    )
+    want = torch_epochs(12)
+    np.testing.assert_allclose(_jax_rates(tx, 12 * batches), want, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"an int >= 1; got updates_per_scheduler_step=0"):
+        jr.conventions.from_torch_optimizer(
+            opt, scheduler=sched, groups={"a": 0, "b": 1}, updates_per_scheduler_step=0
+        )
+
+
+class _NoStep:
+    def step(self):
+        pass
