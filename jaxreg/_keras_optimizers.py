@@ -212,6 +212,9 @@ def keras_clip(config: dict[str, Any]) -> optax.GradientTransformation | None:
     return optax.stateless(lambda updates, params=None: clip(updates))
 
 
+_MATCHES_NOTHING = re.compile(r"(?!)")
+
+
 def _leaf_name(path: tuple[Any, ...]) -> str:
     """A JAX leaf's own name, the last key of its path: what Keras's ``variable.name`` is."""
     if not path:
@@ -232,17 +235,15 @@ def decay_labels(spec: Any, keras_params: Any) -> Any:
     names are matched against each JAX leaf's last path key, and ``var_list`` raises.
     """
     ids = getattr(spec, "_exclude_from_weight_decay", None) or set()
-    pattern = getattr(spec, "_exclude_from_weight_decay_pattern", None)
-    if not ids and pattern is None:
+    pattern: re.Pattern[str] = (
+        getattr(spec, "_exclude_from_weight_decay_pattern", None) or _MATCHES_NOTHING
+    )
+    if not ids and pattern is _MATCHES_NOTHING:
         return None
     if keras_params is not None:
         var_key = spec._var_key
         return jax.tree.map(
-            lambda v: (
-                "no_decay"
-                if var_key(v) in ids or (pattern is not None and re.search(pattern, v.name))
-                else "decay"
-            ),
+            lambda v: "no_decay" if var_key(v) in ids or pattern.search(v.name) else "decay",
             keras_params,
         )
     if ids:
@@ -252,7 +253,7 @@ def decay_labels(spec: Any, keras_params: Any) -> Any:
             "leaf each is."
         )
     return lambda params: jax.tree_util.tree_map_with_path(
-        lambda path, _: "no_decay" if re.search(pattern, _leaf_name(path)) else "decay", params
+        lambda path, _: "no_decay" if pattern.search(_leaf_name(path)) else "decay", params
     )
 
 
@@ -316,7 +317,9 @@ def keras_optimizer(
     resuming from its state when ``params`` maps the JAX leaves to its variables."""
     kind, config, hyper = keras_settings(spec, name=name)
     labels = decay_labels(spec, params) if hyper.get("weight_decay") else None
-    parts = {"decay": keras_update(kind, hyper, tf_rounding=tf_rounding)}
+    parts: dict[Any, optax.GradientTransformation] = {
+        "decay": keras_update(kind, hyper, tf_rounding=tf_rounding)
+    }
     if labels is not None:
         no_decay = {**hyper, "weight_decay": None}
         parts["no_decay"] = keras_update(kind, no_decay, tf_rounding=tf_rounding)

@@ -223,7 +223,7 @@ def resuming(
     treedef: Any,
     count: int,
     per_leaf: Sequence[Sequence[np.ndarray | None]],
-    init_buffers: Callable[[Any], ConvertedState],
+    init_buffers: Callable[[Any], Any],
 ) -> optax.GradientTransformation:
     """``tx`` whose ``init`` returns the carried state instead of a fresh one.
 
@@ -239,7 +239,7 @@ def resuming(
                 "params: the JAX params' structure differs from the tree of framework "
                 f"parameters given at conversion:\n{got}\nvs\n{treedef}"
             )
-        fresh = init_buffers(params)
+        fresh: ConvertedState = init_buffers(params)
         fresh_leaves = [jax.tree.leaves(b, is_leaf=is_masked) for b in fresh.buffers]
         buffers = []
         for k, fresh_k in enumerate(fresh_leaves):

@@ -157,11 +157,12 @@ def torch_sgd(
 
 
 def torch_adam(
-    *, lr: Rate, betas: Sequence[Rate], eps: float, weight_decay: float, amsgrad: bool,
+    *, lr: Rate, betas: Sequence[Any], eps: float, weight_decay: float, amsgrad: bool,
     maximize: bool, decoupled_weight_decay: bool,
 ) -> optax.GradientTransformation:  # fmt: skip
     """``torch.optim.Adam`` / ``AdamW``: eps added to sqrt(v_hat), bias corrections per step."""
-    beta1, b2 = betas[0] if callable(betas[0]) else float(betas[0]), float(betas[1])
+    beta1: Any = betas[0] if callable(betas[0]) else float(betas[0])  # a Rate
+    b2 = float(betas[1])
 
     def step(count, g, p, m, v, vmax):
         lr_t, b1 = rate_at(lr, count, p.dtype), rate_at(beta1, count, p.dtype)
