@@ -401,7 +401,8 @@ def from_keras_optimizer(
     reproduced: a leaf is excluded when a name ``re.search``-es its Keras ``variable.name``
     (with ``params=``) or else the last key of its JAX path (``"bias"`` in
     ``{"Dense_0": {"bias": ...}}``), which is the variable's own name for flax, equinox and
-    dict params; ``var_list=`` needs ``params=``. Clipping is reproduced as Keras applies it,
+    dict params; ``var_list=`` needs ``params=``. Keras does not serialize the exclusions: a
+    config dict has none, so convert the object. Clipping is reproduced as Keras applies it,
     before the decay: the first set of ``clipnorm`` (each leaf to that norm), ``global_clipnorm``
     (the whole tree) and ``clipvalue``. EMA, loss scaling, gradient accumulation and
     learning-rate schedules raise.
