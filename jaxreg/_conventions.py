@@ -404,8 +404,11 @@ def from_keras_optimizer(
     dict params; ``var_list=`` needs ``params=``. Keras does not serialize the exclusions: a
     config dict has none, so convert the object. Clipping is reproduced as Keras applies it,
     before the decay: the first set of ``clipnorm`` (each leaf to that norm), ``global_clipnorm``
-    (the whole tree) and ``clipvalue``. EMA, loss scaling, gradient accumulation and
-    learning-rate schedules raise.
+    (the whole tree) and ``clipvalue``. Learning-rate schedules ``ExponentialDecay``,
+    ``PiecewiseConstantDecay``, ``PolynomialDecay``, ``InverseTimeDecay`` and ``CosineDecay``
+    (warm-up included) are reproduced at Keras's ``iterations`` (exact on the JAX backend; on
+    TensorFlow in float64 to float32 rounding of the rate: TF computes it in float32 with its
+    own cos and pow); other schedules, EMA, loss scaling and gradient accumulation raise.
 
     Args:
       spec: a Keras optimizer, ``keras.optimizers.serialize(opt)``, or ``opt.get_config()``

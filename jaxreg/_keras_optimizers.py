@@ -17,7 +17,8 @@ import numpy as np
 import optax
 
 from ._optimizer_state import keras_iterations, keras_leaf_states, resuming
-from ._optimizers import per_leaf_transform
+from ._optimizers import Rate, per_leaf_transform, rate_at
+from ._schedules import keras_schedule
 
 
 def _rounder(tf_rounding: bool) -> Callable[[float], float]:
@@ -25,20 +26,21 @@ def _rounder(tf_rounding: bool) -> Callable[[float], float]:
     return (lambda x: float(np.float32(x))) if tf_rounding else float
 
 
-def _keras_decay(p: jax.Array, lr: float, wd: float | None) -> jax.Array | None:
+def _keras_decay(p: jax.Array, lr: Any, wd: float | None) -> jax.Array | None:
     """Keras's decoupled ``variable - variable * wd * lr``, applied before the update step."""
     return None if not wd else (p - p * wd * lr) - p
 
 
 def keras_sgd(
-    *, learning_rate: float, momentum: float, nesterov: bool, weight_decay: float | None,
+    *, learning_rate: Rate, momentum: float, nesterov: bool, weight_decay: float | None,
     tf_rounding: bool,
 ) -> optax.GradientTransformation:  # fmt: skip
     """``keras.optimizers.SGD``: ``m = m * momentum - g * lr``; the variable moves by ``m``."""
     r = _rounder(tf_rounding)
-    lr, mom = learning_rate, r(momentum)
+    mom = r(momentum)
 
     def step(count, g, p, m):
+        lr = rate_at(learning_rate, count, p.dtype)
         decay = _keras_decay(p, lr, weight_decay and r(weight_decay))
         if momentum:
             m = m * mom - g * lr
@@ -51,15 +53,15 @@ def keras_sgd(
 
 
 def keras_adam(
-    *, learning_rate: float, beta_1: float, beta_2: float, epsilon: float, amsgrad: bool,
+    *, learning_rate: Rate, beta_1: float, beta_2: float, epsilon: float, amsgrad: bool,
     weight_decay: float | None, tf_rounding: bool,
 ) -> optax.GradientTransformation:  # fmt: skip
     """``keras.optimizers.Adam`` / ``AdamW``: "epsilon hat" (eps added to sqrt(v), the bias
     corrections folded into the step size alpha)."""
     r = _rounder(tf_rounding)
-    lr = learning_rate
 
     def step(count, g, p, m, v, vhat):
+        lr = rate_at(learning_rate, count, p.dtype)
         decay = _keras_decay(p, lr, weight_decay and r(weight_decay))
         t = count.astype(p.dtype)
         b1p = jnp.power(jnp.asarray(r(beta_1), p.dtype), t)
@@ -76,14 +78,14 @@ def keras_adam(
 
 
 def keras_rmsprop(
-    *, learning_rate: float, rho: float, momentum: float, epsilon: float, centered: bool,
+    *, learning_rate: Rate, rho: float, momentum: float, epsilon: float, centered: bool,
     weight_decay: float | None, tf_rounding: bool,
 ) -> optax.GradientTransformation:  # fmt: skip
     """``keras.optimizers.RMSprop``: eps added inside the square root."""
     r = _rounder(tf_rounding)
-    lr = learning_rate
 
     def step(count, g, p, vel, avg, mom):
+        lr = rate_at(learning_rate, count, p.dtype)
         decay = _keras_decay(p, lr, weight_decay and r(weight_decay))
         vel = rho * vel + (1 - rho) * (g * g)
         if centered:
@@ -101,14 +103,14 @@ def keras_rmsprop(
 
 
 def keras_adagrad(
-    *, learning_rate: float, initial_accumulator_value: float, epsilon: float,
+    *, learning_rate: Rate, initial_accumulator_value: float, epsilon: float,
     weight_decay: float | None, tf_rounding: bool,
 ) -> optax.GradientTransformation:  # fmt: skip
     """``keras.optimizers.Adagrad``: the accumulator starts at 0.1 by default."""
     r = _rounder(tf_rounding)
-    lr = learning_rate
 
     def step(count, g, p, acc):
+        lr = rate_at(learning_rate, count, p.dtype)
         decay = _keras_decay(p, lr, weight_decay and r(weight_decay))
         acc = acc + g * g
         u = -((lr * g) / jnp.sqrt(acc + epsilon))
@@ -291,8 +293,6 @@ def keras_settings(spec: Any, *, name: str | None) -> tuple[str, dict[str, Any],
     for key, off in _KERAS_OFF.items():
         if config.get(key, off) not in (off, 1 if key == "gradient_accumulation_steps" else off):
             raise ValueError(f"from_keras_optimizer: {key}={config[key]!r} is not reproduced.")
-    if isinstance(config.get("learning_rate"), dict):
-        raise ValueError("from_keras_optimizer: learning-rate schedules are not reproduced.")
     hyper = {k: v for k, v in config.items() if k not in _KERAS_OFF and k not in _KERAS_IGNORED}
     hyper = {**_KERAS_DEFAULTS[kind], **hyper}
     unknown = set(hyper) - set(_KERAS_DEFAULTS[kind])
@@ -316,6 +316,8 @@ def keras_optimizer(
     clipping, then its decoupled weight decay (on the leaves it does not exclude) and update,
     resuming from its state when ``params`` maps the JAX leaves to its variables."""
     kind, config, hyper = keras_settings(spec, name=name)
+    if isinstance(hyper["learning_rate"], dict):  # a serialized LearningRateSchedule
+        hyper["learning_rate"] = keras_schedule(hyper["learning_rate"], float32=tf_rounding)
     labels = decay_labels(spec, params) if hyper.get("weight_decay") else None
     parts: dict[Any, optax.GradientTransformation] = {
         "decay": keras_update(kind, hyper, tf_rounding=tf_rounding)

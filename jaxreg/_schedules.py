@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -209,3 +210,117 @@ def check_position(
                 "which is not reproduced."
             )
     return epoch
+
+
+# --------------------------------------------------------------------------------------------
+# Keras 3: ``keras.optimizers.schedules``, functions of the optimizer's ``iterations`` computed
+# in the dtype of the initial rate's tensor (floatx on the JAX backend), restated op for op
+
+KERAS_SCHEDULES = (
+    "ExponentialDecay",
+    "PiecewiseConstantDecay",
+    "PolynomialDecay",
+    "InverseTimeDecay",
+    "CosineDecay",
+)
+
+
+def keras_schedule(serialized: dict[str, Any], *, float32: bool) -> Callable[[Any], Any]:
+    """The optax schedule (of ``iterations``, the updates already made) of a serialized Keras
+    learning-rate schedule (``opt.get_config()["learning_rate"]``); others raise. ``float32``:
+    computed in float32, as Keras on TensorFlow does (its Python floats become float32
+    tensors) whatever the weights' dtype; else in the default float dtype (floatx on JAX)."""
+    kind, c = serialized.get("class_name"), dict(serialized.get("config") or {})
+    if kind not in KERAS_SCHEDULES:
+        raise ValueError(
+            f"from_keras_optimizer: the learning-rate schedule {kind!r} is not reproduced; "
+            f"supported: {', '.join(KERAS_SCHEDULES)}."
+        )
+    dtype = jnp.float32 if float32 else jnp.result_type(float)
+    # each Python number becomes a tensor of that dtype where Keras converts or casts it
+    return _KERAS_RATES[kind](c, lambda x: jnp.asarray(x, dtype))
+
+
+def _div(a: Any, b: Any) -> Any:
+    """``a / b`` rounded once, as TensorFlow and NumPy divide: XLA turns a division by a
+    constant scalar into a product by its reciprocal (off by an ulp half the time)."""
+    return a / jax.lax.optimization_barrier(b)
+
+
+def _exponential(c: dict[str, Any], t: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    lr0, steps, decay = t(c["initial_learning_rate"]), t(c["decay_steps"]), t(c["decay_rate"])
+
+    def rate(step: Any) -> Any:
+        p = _div(t(step), steps)
+        return lr0 * jnp.power(decay, jnp.floor(p) if c.get("staircase") else p)
+
+    return rate
+
+
+def _piecewise(c: dict[str, Any], t: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    bounds, values = list(c["boundaries"]), [t(v) for v in c["values"]]
+
+    def rate(step: Any) -> Any:
+        out = jnp.where(step <= bounds[0], values[0], values[-1])
+        for low, high, value in zip(bounds[:-1], bounds[1:], values[1:-1], strict=True):
+            out = jnp.where((step > low) & (step <= high), value, out)
+        return out
+
+    return rate
+
+
+def _polynomial(c: dict[str, Any], t: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    lr0, end = t(c["initial_learning_rate"]), t(c.get("end_learning_rate", 1e-4))
+    power, steps = t(c.get("power", 1.0)), t(c["decay_steps"])
+
+    def rate(step: Any) -> Any:
+        s, decay_steps = t(step), steps
+        if c.get("cycle"):
+            decay_steps = steps * jnp.where(s == 0, t(1.0), jnp.ceil(_div(s, steps)))
+        else:
+            s = jnp.minimum(s, steps)
+        return (lr0 - end) * jnp.power(1 - _div(s, decay_steps), power) + end
+
+    return rate
+
+
+def _inverse_time(c: dict[str, Any], t: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    lr0, steps, decay = t(c["initial_learning_rate"]), t(c["decay_steps"]), t(c["decay_rate"])
+
+    def rate(step: Any) -> Any:
+        p = _div(t(step), steps)
+        return _div(lr0, t(1) + decay * (jnp.floor(p) if c.get("staircase") else p))
+
+    return rate
+
+
+def _cosine(c: dict[str, Any], t: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    lr0, steps, alpha = t(c["initial_learning_rate"]), t(c["decay_steps"]), c.get("alpha", 0.0)
+    target, warmup = c.get("warmup_target"), t(c.get("warmup_steps") or 0)
+
+    def decay(step: Any, start: Any) -> Any:
+        # keras.ops.cos returns float32 for float64 input on the JAX backend (measured): the
+        # whole decayed factor is float32 there, as everything is on TensorFlow
+        angle = (t(math.pi) * _div(step, steps)).astype(jnp.float32)
+        cosine = 0.5 * (1.0 + jnp.cos(angle))
+        return start * ((1 - float(alpha)) * cosine + float(alpha))
+
+    def rate(step: Any) -> Any:
+        s = t(step)
+        if target is None:
+            return decay(jnp.minimum(s, steps), lr0)
+        goal = t(target)
+        s = jnp.minimum(s, steps + warmup)
+        warm = (goal - lr0) * _div(s, warmup) + lr0
+        return jnp.where(s < warmup, warm, decay(s - warmup, goal))
+
+    return rate
+
+
+_KERAS_RATES: dict[str, Callable[..., Callable[[Any], Any]]] = {
+    "ExponentialDecay": _exponential,
+    "PiecewiseConstantDecay": _piecewise,
+    "PolynomialDecay": _polynomial,
+    "InverseTimeDecay": _inverse_time,
+    "CosineDecay": _cosine,
+}

@@ -35,7 +35,12 @@ def main() -> None:
         keras.config.set_dtype_policy(dtype)
         kernel = keras.Variable(np.asarray(case["init"][0], dtype), name="kernel")
         bias = keras.Variable(np.asarray(case["init"][1], dtype), name="bias")
-        opt = getattr(keras.optimizers, case["class_name"])(**case["config"])
+        config = dict(case["config"])
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = keras.optimizers.schedules.deserialize(
+                config["learning_rate"]
+            )
+        opt = getattr(keras.optimizers, case["class_name"])(**config)
         if case["exclude"] == ["<var_list: bias>"]:
             opt.exclude_from_weight_decay(var_list=[bias])
         elif case["exclude"]:

@@ -35,6 +35,21 @@ CASES += [
         True,
     ),
 ]
+COSINE = {
+    "module": "keras.optimizers.schedules",
+    "class_name": "CosineDecay",
+    "config": {"initial_learning_rate": 0.0, "decay_steps": 5, "warmup_target": 0.1,
+               "warmup_steps": 2, "alpha": 0.1},
+}  # fmt: skip
+POLY = {
+    "module": "keras.optimizers.schedules",
+    "class_name": "PolynomialDecay",
+    "config": {"initial_learning_rate": 0.1, "decay_steps": 3, "power": 1.5, "cycle": True},
+}
+CASES += [  # schedules: Keras on JAX computes them in floatx, float64 here: exact
+    ("SGD", {"learning_rate": COSINE, "momentum": 0.9}, "float64", None, 3, True),
+    ("AdamW", {"learning_rate": POLY, "weight_decay": 0.1}, "float64", ["bias"], 3, True),
+]
 ERRORS = [
     # (class, config, dtype, exclude, resume_at, with_params), the error it raises
     (("Adam", {"learning_rate": 0.05}, "float64", None, 3, False), r"has taken 3 steps"),
