@@ -1,4 +1,5 @@
-"""PyTorch's learning-rate schedulers as closed-form schedules of the scheduler's epoch.
+"""PyTorch's and Keras's learning-rate schedules as closed forms: torch's of the scheduler's
+epoch, Keras's of the optimizer's ``iterations``.
 
 torch steps most schedulers *chainably*: each ``get_lr`` multiplies the group's current rate by
 a factor (``lr * gamma`` at each of StepLR's steps, a ratio of cosines for CosineAnnealingLR).
@@ -7,6 +8,8 @@ here: equal to torch's chained rate to rounding (the chain's error grows by abou
 step and is reset wherever the chain hits a fixed value, e.g. ``eta_min`` at each cosine
 half-period). Each schedule is written once against an array namespace ``xp`` (NumPy in float64
 for the checks at conversion, ``jax.numpy`` under ``jit``): the same formula, two evaluators.
+Keras's schedules are already closed forms; they are restated op for op below in the dtype Keras
+computes them in.
 """
 
 from __future__ import annotations
@@ -184,7 +187,7 @@ def check_position(
     """The scheduler's epoch, checked against the optimizer's current rates.
 
     A rate that differs from the closed form means the chain was broken: the rate was set by
-    hand, another scheduler also drives it, or ``step(epoch)`` jumped. Reproducing the closed
+    hand, or another scheduler also drives it. Reproducing the closed
     form then would silently change the training, so it raises.
     """
     epoch = int(scheduler.last_epoch)
@@ -194,8 +197,8 @@ def check_position(
             raise ValueError(
                 f"scheduler: param group {i}'s lr is {lr!r}, but {type(scheduler).__name__} at "
                 f"last_epoch={epoch} gives {want!r}: the rate was changed outside this "
-                "scheduler (by hand, by a second scheduler, or step(epoch)), which is not "
-                "reproduced. Pass the one scheduler that sets the rate."
+                "scheduler (by hand, or by a second scheduler), which is not reproduced. Pass "
+                "the one scheduler that sets the rate."
             )
     for i, (momentum, group) in enumerate(
         zip(momenta or [None] * len(groups), groups, strict=True)
