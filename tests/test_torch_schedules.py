@@ -87,6 +87,12 @@ def test_every_step_rate_equals_torch(kind, start):
     want = _torch_rates(params, opt, sched, STEPS - start)
     got = _jax_rates(tx, STEPS - start)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+    # eagerly too, the first steps
+    params = {"a": jnp.zeros(2), "b": jnp.zeros(2)}
+    state = tx.init(params)
+    for k in range(5):
+        u, state = tx.update(jax.tree.map(jnp.ones_like, params), state, params)
+        np.testing.assert_allclose([-u["a"][0], -u["b"][0]], want[k], rtol=1e-12)
     if start == 0:
         assert np.ptp(want) > 0.01  # the schedule really moved the rate
 
