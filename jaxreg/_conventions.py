@@ -15,18 +15,21 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
+from ._keras_optimizers import keras_optimizer
 from ._kinds.matrix import Orthogonal, orthogonal
 from ._kinds.separable import L1, L2, l1, l2
 from ._masks import kernels
-from ._optimizers import keras_transform, torch_groups, torch_name, torch_transform
+from ._optimizers import torch_groups, torch_name
 from ._optional import require
 from ._penalty import Penalty, resolve_terms
+from ._torch_conversion import torch_optimizer
 from ._typing import (
     KerasObject,
     MaskLike,
     OptimizerName,
     PyTree,
     TorchOptimizer,
+    TorchScheduler,
     TorchSpec,
 )
 
@@ -286,7 +289,13 @@ def from_torch_weight_decay(
 
 
 def from_torch_optimizer(
-    spec: TorchSpec, *, name: OptimizerName | None = None, groups: PyTree = None
+    spec: TorchSpec,
+    *,
+    name: OptimizerName | None = None,
+    groups: PyTree = None,
+    scheduler: TorchScheduler | None = None,
+    params: PyTree = None,
+    updates_per_scheduler_step: int = 1,
 ) -> optax.GradientTransformation:
     r"""An optax transformation that reproduces a ``torch.optim`` optimizer's update.
 
@@ -303,15 +312,38 @@ def from_torch_optimizer(
     ``lr * weight_decay`` outside Adam's normalization.
 
     Args:
-      spec: a torch optimizer; its ``state_dict()["param_groups"]`` list; or one dict of
-        hyperparameters (missing keys take torch's defaults). Importing torch is not needed for
-        the dict forms.
+      spec: a torch optimizer; its ``state_dict()`` or ``state_dict()["param_groups"]`` list;
+        or one dict of hyperparameters (missing keys take torch's defaults). Importing torch is
+        not needed for the dict forms.
       name: ``"SGD"``, ``"Adam"``, ``"AdamW"``, ``"RMSprop"`` or ``"Adagrad"``, when ``spec`` is
         a dict whose keys do not say which.
       groups: with several param groups, a pytree with the params' structure of group indices
         (0, 1, ... in the order of ``param_groups``); the result is an `optax.multi_transform`.
-        (torch's Adagrad fills its sums from the constructor's ``initial_accumulator_value``,
-        not a group's own value; the conversion reads each group's value.)
+        Read from ``params=`` when that is given. (torch's Adagrad fills its sums from the
+        constructor's ``initial_accumulator_value``, not a group's own value; the conversion
+        reads each group's value.)
+      scheduler: the ``torch.optim.lr_scheduler`` object driving the optimizer: ``StepLR``,
+        ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``LinearLR``,
+        ``ConstantLR``, ``OneCycleLR`` (its cycled momentum or beta1 too), ``PolynomialLR``,
+        or a ``SequentialLR`` of these; others raise. Each group's rate becomes torch's closed form
+        of the scheduler's epoch (equal to its chained rate to rounding: 1e-13 relative in
+        float64 over 400 steps), continuing from ``scheduler.last_epoch``: the ``k``-th update
+        after conversion uses torch's rate after ``last_epoch + k - 1`` scheduler steps, i.e.
+        the scheduler stepped once per optimizer step, after it, as torch's docs prescribe. A
+        current ``lr`` that differs from the schedule (set by hand, or a second scheduler)
+        raises.
+        Past OneCycleLR's ``total_steps`` (where torch raises) the rate is NaN.
+      params: to resume a trained optimizer: a pytree with the structure of the JAX params
+        (the ones passed to ``init``) whose leaves are the torch parameters, as objects of the
+        optimizer or views of them (``weight.T``, ``weight.permute(2, 3, 1, 0)``: the view that
+        made the JAX weight is applied to its buffers), or, with a ``state_dict()`` spec, their
+        integer ids. ``init`` then returns torch's state: its ``step`` and every buffer
+        (``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``, ``momentum_buffer``, ``square_avg``,
+        ``grad_avg``, ``sum``), exactly, so training continues where torch stopped. A
+        parameter with state missing from the tree, a group whose parameters are at different
+        steps, or a buffer the settings do not use raises.
+      updates_per_scheduler_step: the optimizer steps per ``scheduler.step()``: ``n`` for a
+        scheduler stepped once per epoch of ``n`` batches (converted at an epoch's end).
 
     >>> import jax.numpy as jnp, optax, jaxreg as jr
     >>> tx = jr.conventions.from_torch_optimizer({"lr": 0.1, "momentum": 0.9}, name="SGD")
@@ -320,26 +352,16 @@ def from_torch_optimizer(
     >>> updates, state = tx.update({"w": jnp.array([0.5, 0.5])}, state, params)
     >>> optax.apply_updates(params, updates)
     {'w': Array([ 0.95, -2.05], dtype=float32)}
+
+    Moved to JAX mid-training (a full example: the docs' Conventions page)::
+
+        tx = jr.conventions.from_torch_optimizer(opt, scheduler=sched, params={"w": fc.weight.T})
+        state = tx.init({"w": w})  # torch's moments, step and schedule position
     """
-    kind = torch_name(spec, name)
-    groups_hyper = torch_groups(spec)
-    inits = {g.get("initial_accumulator_value", 0) for g in groups_hyper}
-    if kind == "Adagrad" and len(inits) > 1:
-        raise ValueError(
-            "from_torch_optimizer: these Adagrad param groups give different "
-            f"initial_accumulator_value {sorted(inits)}, but torch fills every group's sums from "
-            "the constructor's value; pass the optimizer object (its defaults hold that value)."
-        )
-    txs = [torch_transform(kind, group) for group in groups_hyper]
-    if len(txs) == 1 and groups is None:
-        return txs[0]
-    if groups is None:
-        raise ValueError(
-            f"from_torch_optimizer: the spec has {len(txs)} param groups; pass groups=, a pytree "
-            "with the params' structure of group indices (0, 1, ...), to say which leaf is in "
-            "which group."
-        )
-    return optax.multi_transform(dict(enumerate(txs)), groups)
+    every = updates_per_scheduler_step
+    return torch_optimizer(
+        spec, name=name, groups=groups, scheduler=scheduler, params=params, every=every
+    )
 
 
 def from_keras_optimizer(
@@ -347,6 +369,7 @@ def from_keras_optimizer(
     *,
     name: OptimizerName | None = None,
     tf_rounding: bool = False,
+    params: PyTree = None,
 ) -> optax.GradientTransformation:
     r"""An optax transformation that reproduces a ``keras.optimizers`` optimizer's update.
 
@@ -360,7 +383,18 @@ def from_keras_optimizer(
 
     Keras's ``weight_decay`` is decoupled (``w -= lr * wd * w`` before each step) for every
     optimizer: it is not an L2 penalty (``kernel_regularizer=L2(...)`` is; see `from_keras`).
-    Clipping, EMA, loss scaling, gradient accumulation and learning-rate schedules raise.
+    ``exclude_from_weight_decay(var_names=...)`` (read from the optimizer object) is
+    reproduced: a leaf is excluded when a name ``re.search``-es its Keras ``variable.name``
+    (with ``params=``) or else the last key of its JAX path (``"bias"`` in
+    ``{"Dense_0": {"bias": ...}}``), which is the variable's own name for flax, equinox and
+    dict params; ``var_list=`` needs ``params=``. Keras does not serialize the exclusions: a
+    config dict has none, so convert the object. Clipping is reproduced as Keras applies it,
+    before the decay: the first set of ``clipnorm`` (each leaf to that norm), ``global_clipnorm``
+    (the whole tree) and ``clipvalue``. Learning-rate schedules ``ExponentialDecay``,
+    ``PiecewiseConstantDecay``, ``PolynomialDecay``, ``InverseTimeDecay`` and ``CosineDecay``
+    (warm-up included) are reproduced at Keras's ``iterations`` (exact on the JAX backend; on
+    TensorFlow in float64 to float32 rounding of the rate: TF computes it in float32 with its
+    own cos and pow); other schedules, EMA, loss scaling and gradient accumulation raise.
 
     Args:
       spec: a Keras optimizer, ``keras.optimizers.serialize(opt)``, or ``opt.get_config()``
@@ -370,8 +404,13 @@ def from_keras_optimizer(
       tf_rounding: reproduce Keras on TensorFlow with float64 weights, which turns SGD's
         momentum, Adam's betas (in their bias-correction powers), the weight decay and
         Adagrad's initial accumulator into float32 tensors first (measured against Keras; the
-        learning rate stays exact). Irrelevant for
-        float32 weights.
+        learning rate stays exact). Irrelevant for float32 weights.
+      params: to resume a trained optimizer (one whose ``iterations`` > 0 raises without it): a
+        pytree with the JAX params' structure whose leaves are the Keras variables (e.g.
+        ``{"kernel": layer.kernel, "bias": layer.bias}``). ``init`` then returns the
+        optimizer's ``iterations`` and slot variables (``momentums``, ``velocities``,
+        ``velocity_hats``, ``average_gradients``, ``accumulators``) exactly; a variable it
+        trained that the tree leaves out raises.
 
     >>> import jax.numpy as jnp, optax, jaxreg as jr
     >>> tx = jr.conventions.from_keras_optimizer({"name": "SGD", "learning_rate": 0.1})
@@ -379,5 +418,10 @@ def from_keras_optimizer(
     >>> updates, _ = tx.update(jnp.array([0.5, 0.5]), tx.init(params), params)
     >>> optax.apply_updates(params, updates)
     Array([ 0.95, -2.05], dtype=float32)
+
+    Fine-tuning moved from Keras to JAX mid-way (in full: the docs' Conventions page)::
+
+        tx = jr.conventions.from_keras_optimizer(opt, params={"kernel": layer.kernel})
+        state = tx.init({"kernel": kernel})  # Keras's iterations and moments
     """
-    return keras_transform(spec, name=name, tf_rounding=tf_rounding)
+    return keras_optimizer(spec, name=name, tf_rounding=tf_rounding, params=params)

@@ -86,6 +86,13 @@ class TorchOptimizer(Protocol):
     def param_groups(self) -> list[dict[str, Any]]: ...
 
 
+class TorchScheduler(Protocol):
+    """A ``torch.optim.lr_scheduler`` scheduler, read through its class, ``last_epoch`` and
+    settings."""
+
+    last_epoch: int
+
+
 TorchSpec: TypeAlias = (
     "TorchOptimizer | dict[str, Any] | list[dict[str, Any]] | tuple[dict[str, Any], ...]"
 )

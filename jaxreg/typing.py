@@ -21,6 +21,7 @@ from ._typing import SklearnEstimator as SklearnEstimator
 from ._typing import Splitter as Splitter
 from ._typing import Strengths as Strengths
 from ._typing import TorchOptimizer as TorchOptimizer
+from ._typing import TorchScheduler as TorchScheduler
 from ._typing import TorchSpec as TorchSpec
 from ._typing import Weights as Weights
 
@@ -36,6 +37,7 @@ __all__ = [
     "Splitter",
     "Strengths",
     "TorchOptimizer",
+    "TorchScheduler",
     "TorchSpec",
     "Weights",
 ]

@@ -1,0 +1,112 @@
+"""jr.conventions.from_keras_optimizer on real Keras optimizer objects (Keras on JAX, in its own
+process): a trained optimizer's state carried with params= (3 Keras steps, convert, 5 more on
+both sides: equal to rounding), and exclude_from_weight_decay reproduced."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from helpers import json_worker, optimizer_data, run_optax
+
+import jaxreg as jr
+
+CONFIGS = [
+    ("SGD", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}),
+    ("Adam", {"learning_rate": 0.05, "amsgrad": True}),
+    ("AdamW", {"learning_rate": 0.05, "weight_decay": 0.1}),
+    ("RMSprop", {"learning_rate": 0.01, "centered": True, "momentum": 0.5}),
+    ("Adagrad", {"learning_rate": 0.1, "weight_decay": 0.01}),
+]
+# (class, config, dtype, exclude, resume_at, with_params)
+CASES = [(n, c, d, None, 3, True) for n, c in CONFIGS for d in ("float32", "float64")]
+CASES += [
+    # the bias excluded from the decay: by its Keras name, or by the JAX leaf's last path key
+    ("AdamW", {"learning_rate": 0.05, "weight_decay": 0.5}, "float64", ["bias"], 3, True),
+    ("AdamW", {"learning_rate": 0.05, "weight_decay": 0.5}, "float64", ["bias"], 0, False),
+    ("SGD", {"learning_rate": 0.1, "weight_decay": 0.5}, "float64", ["bi.s", "nothing"], 0, False),
+    (
+        "AdamW",
+        {"learning_rate": 0.05, "weight_decay": 0.5},
+        "float64",
+        ["<var_list: bias>"],
+        3,
+        True,
+    ),
+]
+COSINE = {
+    "module": "keras.optimizers.schedules",
+    "class_name": "CosineDecay",
+    "config": {"initial_learning_rate": 0.0, "decay_steps": 5, "warmup_target": 0.1,
+               "warmup_steps": 2, "alpha": 0.1},
+}  # fmt: skip
+POLY = {
+    "module": "keras.optimizers.schedules",
+    "class_name": "PolynomialDecay",
+    "config": {"initial_learning_rate": 0.1, "decay_steps": 3, "power": 1.5, "cycle": True},
+}
+CASES += [  # schedules: Keras on JAX computes them in floatx, float64 here: exact
+    ("SGD", {"learning_rate": COSINE, "momentum": 0.9}, "float64", None, 3, True),
+    ("AdamW", {"learning_rate": POLY, "weight_decay": 0.1}, "float64", ["bias"], 3, True),
+]
+ERRORS = [
+    # (class, config, dtype, exclude, resume_at, with_params), the error it raises
+    (("Adam", {"learning_rate": 0.05}, "float64", None, 3, False), r"has taken 3 steps"),
+    (
+        ("AdamW", {"learning_rate": 0.05}, "float64", ["<var_list: bias>"], 0, False),
+        r"exclude_from_weight_decay\(var_list=...\) names Keras variables; pass params=",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def keras_runs():
+    init, grads = optimizer_data([(3, 4), (4,)], 8)
+    cases = [
+        {
+            "class_name": name,
+            "config": config,
+            "dtype": dtype,
+            "exclude": exclude,
+            "resume_at": at,
+            "with_params": with_params,
+            "init": [x.tolist() for x in init],
+            "grads": [[g.tolist() for g in step] for step in grads],
+        }
+        for name, config, dtype, exclude, at, with_params in CASES + [c for c, _ in ERRORS]
+    ]
+    return json_worker("keras_state_reference.py", cases)
+
+
+@pytest.mark.parametrize("i", range(len(CASES)), ids=[f"{c[0]}-{c[2]}-{c[3]}" for c in CASES])
+def test_converted_keras_optimizer_resumes_and_excludes_like_keras(keras_runs, i):
+    dtype = CASES[i][2]
+    rtol = 1e-12 if dtype == "float64" else 1e-6
+    init, _ = optimizer_data([(3, 4), (4,)], 8)
+    for got, want, x0 in zip(keras_runs[i]["jax"], keras_runs[i]["keras"], init, strict=True):
+        want = np.asarray(want)
+        np.testing.assert_allclose(got, want, rtol=0, atol=rtol * np.abs(want).max())
+        assert np.abs(want - x0).max() > 0.05
+
+
+def test_the_excluded_bias_is_not_decayed(keras_runs):
+    # the same AdamW without the exclusion moves the bias elsewhere: the mask matters
+    init, grads = optimizer_data([(3, 4), (4,)], 8)
+    tx = jr.conventions.from_keras_optimizer(
+        {"name": "AdamW", "learning_rate": 0.05, "weight_decay": 0.5}
+    )
+    decayed = run_optax(tx, init, grads, "float64")
+    fresh = next(
+        k for k, c in enumerate(CASES) if c[0] == "AdamW" and c[3] == ["bias"] and not c[4]
+    )
+    excluded = keras_runs[fresh]["keras"]
+    np.testing.assert_allclose(decayed[0], excluded[0], atol=1e-12)  # the kernel: decayed
+    assert np.abs(np.asarray(decayed[1]) - excluded[1]).max() > 1e-3
+
+
+@pytest.mark.parametrize("j", range(len(ERRORS)))
+def test_what_cannot_be_reproduced_raises(keras_runs, j):
+    assert re.search(ERRORS[j][1], keras_runs[len(CASES) + j]["error"])
+    with pytest.raises(ValueError, match=r"params= carries the optimizer's state"):
+        jr.conventions.from_keras_optimizer({"name": "SGD"}, params={"w": 0})
