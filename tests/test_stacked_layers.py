@@ -103,6 +103,8 @@ def linen_stack():
 
 # name: (tree, per-layer (in, out) matrices, out_axis of the stacked kernels)
 STACKS = {"nnx.vmap": (nnx_stack, -1), "nn.scan": (linen_stack, -1), "eqx": (eqx_stack, -2)}
+# every stack under jit; eagerly on one (eager dispatch dominates the file's run time)
+CASES = [*((name, True) for name in STACKS), ("eqx", False)]
 
 
 def svt(m, tau):
@@ -147,8 +149,7 @@ def test_kernels_mask_picks_stacked_kernels_not_stacked_biases(name):
     assert all(("kernel" in p or "weight" in p) and "ln" not in p for p in chosen), chosen
 
 
-@pytest.mark.parametrize("jit", [False, True])
-@pytest.mark.parametrize("name", STACKS)
+@pytest.mark.parametrize(("name", "jit"), CASES)
 def test_matrix_kinds_value_is_the_per_layer_sum(name, jit):
     tree, per_layer = STACKS[name][0]()
     out_axis = STACKS[name][1]
@@ -166,6 +167,34 @@ def test_matrix_kinds_value_is_the_per_layer_sum(name, jit):
         assert_close(maybe_jit(pen)(tree), expected, rtol=1e-10, what=pen.name)
 
 
+def test_nnx_scan_stack_applies_layer_i_as_slice_i_and_gets_per_layer_values():
+    """A stack made by `nnx.scan` has the layer axis 0, and `nnx.scan` applies slice i as
+    layer i: the forward pass equals the loop over layers built one by one."""
+
+    @nnx.scan(in_axes=(nnx.Carry, 0), out_axes=(nnx.Carry, 0))
+    def make(carry, key):
+        return carry, Block(nnx.Rngs(key))
+
+    @nnx.scan(in_axes=(nnx.Carry, 0), out_axes=nnx.Carry)
+    def forward(x, block):
+        return block(x)
+
+    _, blocks = make(0, KEYS)
+    x = jnp.linspace(-1.0, 1.0, 2 * D).reshape(2, D)
+    expected = x
+    for key in KEYS:
+        expected = Block(nnx.Rngs(key))(expected)
+    assert_close(forward(x, blocks), expected, rtol=1e-12)
+    _, state = nnx.split(blocks)
+    _, per_layer = nnx_stack()
+    pen = jr.nuclear(0.3, batch_axes=0)
+    svals = [np.linalg.svd(m, compute_uv=False) for layer in per_layer for m in layer]
+    assert_close(jax.jit(pen)(state), 0.3 * sum(s.sum() for s in svals), rtol=1e-10)
+    for j, z in enumerate(kernel_leaves(jax.jit(pen.prox)(state, 2.0))):
+        expected_z = np.stack([svt(layer[j], 0.6) for layer in per_layer])
+        assert_close(z, expected_z, rtol=1e-9, atol=1e-12)
+
+
 def test_without_batch_axes_a_stack_is_one_folded_matrix():
     tree, per_layer = nnx_stack()
     folded = [np.concatenate([layer[j] for layer in per_layer]) for j in range(2)]  # (L*in, out)
@@ -175,8 +204,7 @@ def test_without_batch_axes_a_stack_is_one_folded_matrix():
     assert not np.isclose(expected, per_layer_sum)  # the two rules differ on real stacks
 
 
-@pytest.mark.parametrize("jit", [False, True])
-@pytest.mark.parametrize("name", ["nnx.vmap", "eqx"])
+@pytest.mark.parametrize(("name", "jit"), [("nnx.vmap", True), ("eqx", True), ("eqx", False)])
 def test_gradient_is_the_per_layer_gradient(name, jit):
     tree, per_layer = STACKS[name][0]()
     out_axis = STACKS[name][1]
@@ -218,8 +246,7 @@ def test_gradient_at_zero_is_zero_not_nan():
         assert np.all(np.asarray(g) == 0), build.__name__
 
 
-@pytest.mark.parametrize("jit", [False, True])
-@pytest.mark.parametrize("name", STACKS)
+@pytest.mark.parametrize(("name", "jit"), CASES)
 def test_nuclear_prox_is_the_per_layer_svt(name, jit):
     tree, per_layer = STACKS[name][0]()
     out_axis = STACKS[name][1]
@@ -247,8 +274,7 @@ def test_prox_with_per_element_steps_uses_each_matrix_harmonic_mean_and_l2():
             assert_close(z[i, :, :, k].T, expected, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("jit", [False, True])
-@pytest.mark.parametrize("name", STACKS)
+@pytest.mark.parametrize(("name", "jit"), CASES)
 def test_lambda_max_is_the_max_of_per_layer_dual_norms(name, jit):
     tree, per_layer = STACKS[name][0]()
     out_axis = STACKS[name][1]
@@ -332,8 +358,7 @@ def numpy_keep_largest_per_block(x, n, m, axis):
     return np.moveaxis(np.where(keep, blocks, 0.0).reshape(moved.shape), -1, axis)
 
 
-@pytest.mark.parametrize("jit", [False, True])
-@pytest.mark.parametrize("name", STACKS)
+@pytest.mark.parametrize(("name", "jit"), CASES)
 def test_axis_kinds_with_negative_axes_are_per_layer(name, jit):
     tree, per_layer = STACKS[name][0]()
     out_axis = STACKS[name][1]
