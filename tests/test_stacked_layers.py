@@ -335,6 +335,9 @@ def test_bad_batch_axes_give_clear_errors():
         jr.orthogonal(1.0, out_axis=0, batch_axes=-3)(leaf)
     with pytest.raises(ValueError, match=r"at least 4 dimensions.*'blocks/kernel'.*by_path"):
         jr.nuclear(1.0, batch_axes=(0, 1)).prox(leaf, 0.1)
+    # Keras's OrthogonalRegularizer takes one matrix: no batch_axes there
+    with pytest.raises(ValueError, match=r"no built-in equivalent of orthogonal.*batch_axes"):
+        jr.conventions.to_keras_config(jr.orthogonal(0.1, batch_axes=0))
     # a model whose head is outside the stack: the error says to split the mask
     tree = {"blocks": {"kernel": jnp.ones((L, D, H))}, "head": {"kernel": jnp.ones((D, 2))}}
     with pytest.raises(ValueError, match=r"'head/kernel'.*a second term without batch_axes"):
