@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 import jax
@@ -102,15 +103,11 @@ class MatrixTerm(Term):
 
     def matrices(self, x: jax.Array) -> jax.Array:
         """The ``(count, fan_in, out)`` stack of the leaf's matrices, in the accumulation dtype."""
-        if not self.batch_axes:
-            return nx.as_matrix(x, self.out_axis)[None]
         perm, count = self._layout(x.shape)
         return jnp.transpose(nx.upcast(x), perm).reshape(count, -1, x.shape[perm[-1]])
 
     def from_matrices(self, m: jax.Array, shape: tuple[int, ...]) -> jax.Array:
         """The inverse of `matrices` for a leaf of ``shape``."""
-        if not self.batch_axes:
-            return nx.from_matrix(m[0], shape, self.out_axis)
         perm, _ = self._layout(shape)
         moved = m.reshape([shape[a] for a in perm])
         return jnp.transpose(moved, tuple(int(i) for i in np.argsort(perm)))
@@ -120,13 +117,13 @@ class MatrixTerm(Term):
         batch = {a % ndim for a in self.batch_axes}
         return tuple(a for a in range(ndim) if a not in batch)
 
-    def sum_over_matrices(self, norm: Any, x: jax.Array) -> jax.Array:
+    def sum_over_matrices(self, norm: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
         """``sum_b norm(matrix_b)``; one matrix when there are no ``batch_axes``."""
         if not self.batch_axes:
             return norm(nx.as_matrix(x, self.out_axis))
         return jnp.sum(jax.vmap(norm)(self.matrices(x)))
 
-    def max_over_matrices(self, norm: Any, x: jax.Array) -> jax.Array:
+    def max_over_matrices(self, norm: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
         """``max_b norm(matrix_b)``: the dual norm of a sum of norms on disjoint blocks."""
         if not self.batch_axes:
             return norm(nx.as_matrix(x, self.out_axis))
