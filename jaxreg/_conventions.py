@@ -163,7 +163,7 @@ def to_keras_config(pen: Penalty) -> dict[str, Any]:
                 l1_total += s
             elif isinstance(part, L2):
                 l2_total += s / _KERAS_L2_TO_TEXTBOOK
-            elif isinstance(part, Orthogonal) and part.out_axis == -1:
+            elif isinstance(part, Orthogonal) and part.out_axis == -1 and not part.batch_axes:
                 ortho.append({"factor": s, "mode": part.mode})
             else:
                 raise ValueError(

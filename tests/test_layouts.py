@@ -48,47 +48,47 @@ def eqx_mha():
 ROWS = {
     "flax dense output neuron": (
         lambda: np.random.default_rng(0).normal(size=(5, 7)),
-        jr.group_lasso(1.0, axis=0),
+        jr.group_lasso(1.0, axis=-2),
         lambda w: [w[:, j] for j in range(w.shape[1])],
     ),
     "equinox linear output neuron": (
         lambda: f64(eqx.nn.Linear(5, 7, key=jax.random.key(1)).weight),
-        jr.group_lasso(1.0, axis=1),
+        jr.group_lasso(1.0, axis=-1),
         lambda w: [w[j, :] for j in range(w.shape[0])],
     ),
     "equinox linear input feature": (
         lambda: f64(eqx.nn.Linear(5, 7, key=jax.random.key(1)).weight),
-        jr.group_lasso(1.0, axis=0),
+        jr.group_lasso(1.0, axis=-2),
         lambda w: [w[:, i] for i in range(w.shape[1])],
     ),
     "flax conv output channel": (
         lambda: f64(nnx.Conv(3, 6, (3, 3), rngs=nnx.Rngs(0)).kernel[...]),
-        jr.group_lasso(1.0, axis=(0, 1, 2)),
+        jr.group_lasso(1.0, axis=(-4, -3, -2)),
         lambda w: [w[..., c] for c in range(w.shape[-1])],
     ),
     "equinox conv output channel": (
         lambda: f64(eqx.nn.Conv2d(3, 6, 3, key=jax.random.key(2)).weight),
-        jr.group_lasso(1.0, axis=(1, 2, 3)),
+        jr.group_lasso(1.0, axis=(-3, -2, -1)),
         lambda w: [w[c] for c in range(w.shape[0])],
     ),
     "flax attention out per head": (
         lambda: f64(flax_mha().out.kernel[...]),
-        jr.group_lasso(1.0, axis=(1, 2)),
+        jr.group_lasso(1.0, axis=(-2, -1)),
         lambda w: [w[h] for h in range(HEADS)],
     ),
     "flax attention query per head": (
         lambda: f64(flax_mha().query.kernel[...]),
-        jr.group_lasso(1.0, axis=(0, 2)),
+        jr.group_lasso(1.0, axis=(-3, -1)),
         lambda w: [w[:, h, :] for h in range(HEADS)],
     ),
     "equinox attention output per head": (
         lambda: f64(eqx_mha().output_proj.weight),
-        jr.group_lasso(1.0, reshape=(-1, HEADS, QK), axis=(0, 2)),
+        jr.group_lasso(1.0, reshape=(-1, HEADS, QK), axis=(-3, -1)),
         lambda w: [w[:, h * QK : (h + 1) * QK] for h in range(HEADS)],
     ),
     "equinox attention query per head": (
         lambda: f64(eqx_mha().query_proj.weight),
-        jr.group_lasso(1.0, reshape=(HEADS, -1), axis=1),
+        jr.group_lasso(1.0, reshape=(HEADS, -1), axis=-1),
         lambda w: [w[h * QK : (h + 1) * QK, :] for h in range(HEADS)],
     ),
 }
@@ -102,6 +102,35 @@ def test_value_and_lambda_max_match_hand_sliced_groups(name):
     # lambda_max of 0.5 ||w - target||^2 at 0 is the largest group norm of the target
     lm = jr.select.lambda_max(lambda x: 0.5 * jnp.sum((x - w) ** 2), jnp.zeros_like(w), pen)
     assert_close(float(lm), max(np.linalg.norm(g) for g in groups(w)), rtol=1e-12)
+
+
+# A leaf viewed with `reshape` is viewed whole: a stack of L layers needs L in the view.
+STACKED_RESHAPE = {
+    "equinox attention output per head": jr.group_lasso(
+        1.0, reshape=(2, -1, HEADS, QK), axis=(-3, -1)
+    ),
+    "equinox attention query per head": jr.group_lasso(1.0, reshape=(2, HEADS, -1), axis=-1),
+}
+
+
+@pytest.mark.parametrize("name", ROWS)
+def test_each_row_on_a_stack_of_layers_is_the_per_layer_sum(name):
+    """The table's negative axes serve layers stacked on a leading axis (nnx.vmap, nn.scan,
+    eqx.filter_vmap) unchanged: the value, lambda_max and prox are the per-layer ones."""
+    get, pen, groups = ROWS[name]
+    w = get()
+    stack = np.stack([w, -2.0 * w[::-1] if w.ndim == 2 else 0.5 * w])  # two different layers
+    pen = STACKED_RESHAPE.get(name, pen)
+    layer_groups = [g for layer in stack for g in groups(layer)]
+    assert_close(float(jax.jit(pen)(jnp.asarray(stack))), norms_sum(layer_groups), rtol=1e-12)
+    lm = jr.select.lambda_max(lambda x: 0.5 * jnp.sum((x - stack) ** 2), jnp.zeros_like(stack), pen)
+    assert_close(float(lm), max(np.linalg.norm(g) for g in layer_groups), rtol=1e-12)
+    t = float(np.median([np.linalg.norm(g) for g in layer_groups]))
+    out = np.asarray(jax.jit(pen.prox)(jnp.asarray(stack), t))
+    for layer_in, layer_out in zip(stack, out, strict=True):
+        for g_in, g_out in zip(groups(layer_in), groups(layer_out), strict=True):
+            expected = g_in * max(0.0, 1 - t / np.linalg.norm(g_in))
+            assert_close(g_out, expected, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("name", ROWS)

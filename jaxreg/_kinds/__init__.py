@@ -4,7 +4,8 @@
 - `nonconvex`: `mcp`, `scad` (folded concave), `l0`, `lq`.
 - `group`: `group_lasso`, `sparse_group_lasso` (norms along an axis of each leaf).
 - `sorted`: `slope` (sorted L1).
-- `matrix`: `nuclear`, `spectral`, `orthogonal` (the ``(fan_in, out)`` matrix of a kernel).
+- `matrix`: `nuclear`, `spectral`, `orthogonal` (the ``(fan_in, out)`` matrix of a kernel, or
+  each matrix of a stack along ``batch_axes``).
 - `constraints`: `jaxreg.constraints` (indicators of sets; the prox is the projection).
 
 Everything about a kind lives in its class (a subclass of `jaxreg.Term`, decorated with

@@ -184,8 +184,12 @@ def l2_ball(
     Keras's ``MaxNorm(max_value=radius, axis=axis)``: ``axis=0`` on a Dense kernel
     ``(in, out)`` bounds each output neuron's incoming weights (Keras's default; the same for
     flax kernels); a conv kernel ``(h, w, in, out)`` takes ``axis=(0, 1, 2)``; a PyTorch or
-    equinox ``Linear.weight`` ``(out, in)`` takes ``axis=1``. The projection rescales each
-    group to norm ``min(norm, r)`` (Euclidean, also under a diagonal metric).
+    equinox ``Linear.weight`` ``(out, in)`` takes ``axis=1``. For layers stacked on a leading
+    axis (``nnx.vmap``, ``nn.scan``, ``eqx.filter_vmap``: ``(L, in, out)``) give the axes
+    negative, ``axis=-2`` (flax), ``axis=(-4, -3, -2)`` (flax conv), ``axis=-1`` (equinox),
+    which also serve a single layer: the default ``axis=0`` would run along the layers. The
+    projection rescales each group to norm ``min(norm, r)`` (Euclidean, also under a
+    diagonal metric).
 
     Args:
       radius: :math:`r \ge 0`.
@@ -275,8 +279,10 @@ def top_k(
     The projection keeps the ``k`` entries of largest magnitude and zeroes the rest (ties: the
     first in index order). With per-element steps :math:`t_i` (the metric
     :math:`D = 1/t` of `jaxreg.transforms.proximal(..., precondition="adam")`) it keeps the
-    largest :math:`x_i^2 / t_i`: the exact projection in that metric. E.g. ``axis=0`` on a
-    flax kernel ``(in, out)``: at most ``k`` inputs per output neuron.
+    largest :math:`x_i^2 / t_i`: the exact projection in that metric. E.g. ``axis=-2`` on a
+    flax kernel ``(in, out)``: at most ``k`` inputs per output neuron. ``axis=None`` counts
+    over the whole leaf, all layers of a stacked kernel ``(L, in, out)`` together; ``axis=(-2,
+    -1)`` gives ``k`` per matrix, on a single or a stacked kernel.
 
     Args:
       k: the number of non-zeros allowed per slice (``>= 1``).
@@ -331,11 +337,12 @@ def n_m(n: int, m: int, *, axis: int, mask: MaskLike = None) -> Constraint:
     r"""N:M structured sparsity: at most ``n`` non-zeros in every ``m`` consecutive elements
     along ``axis`` (2:4 is what NVIDIA's sparse tensor cores accelerate).
 
-    The blocks run along the reduction (input) dimension of a matmul: ``axis=0`` for a flax
-    kernel ``(in, out)``, ``axis=-1`` (or 1) for a PyTorch / equinox ``Linear.weight``
-    ``(out, in)``. The projection keeps the ``n`` largest magnitudes of each block (in the
-    metric :math:`1/t` with per-element steps, as `top_k`). The leaf's ``axis`` must be a
-    multiple of ``m``.
+    The blocks run along the reduction (input) dimension of a matmul: ``axis=-2`` for a flax
+    kernel ``(in, out)``, ``axis=-1`` for a PyTorch / equinox ``Linear.weight`` ``(out, in)``;
+    negative axes serve a single layer and layers stacked on a leading axis alike (``axis=0``
+    on a stacked flax kernel ``(L, in, out)`` would run along the layers). The projection
+    keeps the ``n`` largest magnitudes of each block (in the metric :math:`1/t` with
+    per-element steps, as `top_k`). The leaf's ``axis`` must be a multiple of ``m``.
 
     Args:
       n, m: ``1 <= n <= m``.

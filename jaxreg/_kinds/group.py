@@ -144,31 +144,38 @@ def group_lasso(
     and ``weights`` refer to that view (for layouts that fuse the group index into another
     dimension, such as equinox's attention heads). A zero group stays exactly 0.0 under
     `jaxreg.transforms.proximal`. Groups that neural networks have (pick the leaves with
-    ``mask``, e.g. ``jr.masks.by_path(include="attention/out/kernel")``):
+    ``mask``, e.g. ``jr.masks.by_path(include="attention/out/kernel")``); the axes are negative,
+    so the same term serves a single layer and layers stacked on a leading axis (``nnx.vmap``,
+    ``nnx.scan``, ``nn.scan``, ``eqx.filter_vmap``: a kernel ``(L, in, out)``), each layer's
+    groups then being separate:
 
-    ================================  ====================================  ================
+    ================================  ====================================  ==================
     group                             leaf (layout)                         argument
-    ================================  ====================================  ================
+    ================================  ====================================  ==================
     input feature (row)               flax ``Dense`` kernel ``(in, out)``   ``axis=-1``
-    input feature                     equinox ``Linear.weight``             ``axis=0``
+    input feature                     equinox ``Linear.weight``             ``axis=-2``
                                       ``(out, in)``
-    output neuron                     flax ``Dense`` kernel ``(in, out)``   ``axis=0``
-    output neuron                     equinox ``Linear.weight``             ``axis=1``
+    output neuron                     flax ``Dense`` kernel ``(in, out)``   ``axis=-2``
+    output neuron                     equinox ``Linear.weight``             ``axis=-1``
                                       ``(out, in)``
-    conv output channel               flax ``Conv`` kernel                  ``axis=(0, 1, 2)``
-                                      ``(kh, kw, in, out)``
-    conv output channel               equinox ``Conv2d.weight``             ``axis=(1, 2, 3)``
-                                      ``(out, in, kh, kw)``
-    attention head (its output)       flax ``MultiHeadAttention`` ``out``   ``axis=(1, 2)``
+    conv output channel               flax ``Conv`` kernel                  ``axis=(-4, -3,
+                                      ``(kh, kw, in, out)``                 -2)``
+    conv output channel               equinox ``Conv2d.weight``             ``axis=(-3, -2,
+                                      ``(out, in, kh, kw)``                 -1)``
+    attention head (its output)       flax ``MultiHeadAttention`` ``out``   ``axis=(-2, -1)``
                                       kernel ``(heads, head_dim, out)``
-    attention head (its query, key    flax ``query/key/value`` kernel       ``axis=(0, 2)``
+    attention head (its query, key    flax ``query/key/value`` kernel       ``axis=(-3, -1)``
     or value projection)              ``(in, heads, head_dim)``
     attention head (its output)       equinox ``MultiheadAttention``        ``reshape=(-1,
                                       ``output_proj.weight``                heads, vo_size),
-                                      ``(out, heads * vo_size)``            axis=(0, 2)``
+                                      ``(out, heads * vo_size)``            axis=(-3, -1)``
     attention head (its query, key    equinox ``query_proj.weight``         ``reshape=(heads,
-    or value projection)              ``(heads * qk_size, in)``             -1), axis=1``
-    ================================  ====================================  ================
+    or value projection)              ``(heads * qk_size, in)``             -1), axis=-1``
+    ================================  ====================================  ==================
+
+    ``reshape`` views the whole leaf: for ``L`` stacked equinox attention layers put the layer
+    axis in the view, ``reshape=(L, -1, heads, vo_size)`` and ``reshape=(L, heads, -1)`` (the
+    same ``axis``).
 
     A neuron whose outgoing weights (an input-feature group of the next layer) are 0 can be
     removed from the network; one whose incoming weights are 0 still outputs the constant
@@ -262,9 +269,10 @@ def sparse_group_lasso(
 
     Groups as in `group_lasso` (the norm runs along ``axis`` of the leaf, or of its view
     ``leaf.reshape(reshape)``; its table lists the groups of flax and equinox layers): one per
-    output neuron of a flax kernel ``(in, out)`` with ``axis=0``, one per conv output channel
-    with ``axis=(0, 1, 2)``, one per attention head of a flax ``MultiHeadAttention`` query
-    kernel ``(features, heads, head_dim)`` with ``axis=(0, 2)``. skglm's ``WeightedL1GroupL2(alpha=
+    output neuron of a flax kernel ``(in, out)`` with ``axis=-2``, one per conv output channel
+    with ``axis=(-4, -3, -2)``, one per attention head of a flax ``MultiHeadAttention`` query
+    kernel ``(features, heads, head_dim)`` with ``axis=(-3, -1)`` (negative axes also serve
+    layers stacked on a leading axis). skglm's ``WeightedL1GroupL2(alpha=
     strength, weights_groups=1 - l1_ratio, weights_features=l1_ratio)``. The prox is the group
     soft-threshold of the soft-threshold (exact). ``lambda_max`` solves, for each group,
     :math:`\lVert S(g, \lambda\rho) \rVert_2 = \lambda (1 - \rho)` by bisection.
