@@ -199,10 +199,7 @@ def cross_validate(
     cols, yj, s, n, p, dtype = prepare(X, y, sample_weight, options.datafit, dtype)
     strengths, build, template = path_args(strengths, penalty, p, dtype)
     splits = fold_splits(folds, stratified, groups, seed, np.zeros((n, 1)), np.asarray(y))
-    train = np.zeros((len(splits), n), bool)
-    for k, (tr, _) in enumerate(splits):
-        train[k, tr] = True
-    train = jnp.asarray(train)
+    train = jnp.asarray(np.stack([np.isin(np.arange(n), tr) for tr, _ in splits]))
     static = {"build": build, "options": options}
     if vmap_folds:
         scores, converged = fold_scores_vmapped(

@@ -24,8 +24,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-LOSSES = ("squared", "logistic", "huber", "poisson")
-
 
 @dataclasses.dataclass(frozen=True)
 class Datafit:
@@ -39,6 +37,11 @@ class Datafit:
     has_dual: ClassVar[bool] = False
     # l(y, z) = (z - y)^2 / 2: the least-squares inner solvers apply
     is_least_squares: ClassVar[bool] = False
+
+    @classmethod
+    def from_options(cls, *, huber_delta: Any) -> Datafit:
+        """The datafit from `jaxreg.linear`'s keywords (only Huber takes one)."""
+        return cls()
 
     def value(self, z: jax.Array, y: jax.Array) -> jax.Array:
         raise NotImplementedError
@@ -167,6 +170,10 @@ class Huber(Datafit):
     name: ClassVar[str] = "huber"
     curvature_bound: ClassVar[float | None] = 1.0
 
+    @classmethod
+    def from_options(cls, *, huber_delta: Any) -> Datafit:
+        return cls(huber_delta)
+
     def __post_init__(self):
         d = self.delta
         if not (isinstance(d, int | float) and math.isfinite(d) and d > 0):
@@ -219,14 +226,13 @@ class Poisson(Datafit):
         return jnp.sum(sn * (self.value(jnp.full_like(y, z0), y) - (y - ylogy)))
 
 
+_BY_NAME: dict[str, type[Datafit]] = {c.name: c for c in (Squared, Logistic, Huber, Poisson)}
+LOSSES = tuple(_BY_NAME)
+
+
 def datafit_for(loss: Any, huber_delta: Any) -> Datafit:
     """The datafit named by ``loss=`` (``huber_delta`` checked for the Huber loss only)."""
-    if loss == "squared":
-        return Squared()
-    if loss == "logistic":
-        return Logistic()
-    if loss == "huber":
-        return Huber(huber_delta)
-    if loss == "poisson":
-        return Poisson()
-    raise ValueError(f"loss must be one of {LOSSES}; got loss={loss!r}.")
+    cls = _BY_NAME.get(loss) if isinstance(loss, str) else None
+    if cls is None:
+        raise ValueError(f"loss must be one of {LOSSES}; got loss={loss!r}.")
+    return cls.from_options(huber_delta=huber_delta)
