@@ -53,7 +53,6 @@ def test_solve_names_an_integer_leaf():
         jr.solve(_objective, jr.l1(0.1), {"w": jnp.zeros(3), "steps": jnp.zeros(3, int)})
 
 
-@pytest.mark.xfail(reason="pending jr.linear package", strict=False)
 def test_linear_fit_with_string_labels_names_y():
     X = np.random.default_rng(0).normal(size=(6, 2))
     y = np.array(["cat", "dog", "cat", "dog", "cat", "dog"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -706,3 +708,91 @@ def test_more_unpenalized_features_than_certified_is_uncertified_not_nan():
     assert not bool(res.converged) and np.isfinite(np.asarray(res.coef)).all()
     r = y - X @ np.asarray(res.coef) - float(res.intercept)
     assert 0.5 * np.mean(r * r) < 0.5 * np.var(y)  # a fit, not the start
+
+
+class _CompileCounter(logging.Handler):
+    """Counts the compilations `jax.log_compiles` reports."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def emit(self, record):
+        self.count += record.getMessage().startswith("Compiling")
+
+
+def compilations(f):
+    counter = _CompileCounter()
+    logger = logging.getLogger("jax")
+    logger.addHandler(counter)
+    try:
+        with jax.log_compiles():
+            out = f()
+    finally:
+        logger.removeHandler(counter)
+    return counter.count, out
+
+
+def test_template_and_builder_compile_once_per_shape():
+    """A template (``jr.l1(1.0, weights=w)``) and a builder (``jr.l1``) compile their path on
+    the first call only: a second call with other values of the same structure (other weights,
+    other strengths, other data) reuses it, as `fit` does (a template compiled at every call;
+    whole seconds each). The template's path equals the equivalent builder's."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((30, 12))
+    y = X[:, :3] @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.standard_normal(30)
+    w = np.linspace(0.5, 1.5, 12)
+    s = np.array([0.3, 0.1, 0.02])
+    calls = {
+        "template": lambda y, w, s: jr.linear.path(X, y, jr.l1(1.0, weights=w), s),
+        "builder": lambda y, w, s: jr.linear.path(X, y, jr.l1, s),
+        "fit": lambda y, w, s: jr.linear.fit(X, y, jr.l1(s[1], weights=w)),
+        "cv template": lambda y, w, s: jr.linear.cross_validate(
+            X, y, jr.l1(1.0, weights=w), s, folds=3
+        ),
+    }
+    for name, call in calls.items():
+        call(y, w, s)  # compiles (or not: an earlier test may have)
+        count, _ = compilations(lambda call=call: call(y + 1, w[::-1], s / 2))
+        assert count == 0, f"{name}: {count} compilations on the second call"
+    template = jr.linear.path(X, y, jr.l1(1.0, weights=w), s)
+    builder = jr.linear.path(X, y, lambda v: jr.l1(v, weights=w), s)
+    assert_same_coefs(template.coef, builder.coef, rtol=1e-12)
+
+
+@pytest.mark.parametrize("datafit", ["squared", "logistic", "huber", "poisson"])
+def test_datafit_derivatives_and_dual_against_finite_differences_and_scipy(datafit):
+    """Each loss class's derivative and curvature against central differences of its value;
+    the dual term ``-sum s l*(-u)`` (squared, logistic) against the conjugate computed by
+    scipy's scalar minimizer; the intercept step of the squared loss is exact."""
+    from scipy.optimize import minimize_scalar
+
+    from jaxreg._linear._datafits import datafit_for
+
+    fit = datafit_for(datafit, 1.35)
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=7) * 2
+    y = {"logistic": (z > 0).astype(float), "poisson": np.floor(np.abs(z))}.get(datafit, z + 1)
+    h = 1e-5
+    value = lambda zz: np.asarray(fit.value(jnp.asarray(zz), jnp.asarray(y)))  # noqa: E731
+    np.testing.assert_allclose(
+        fit.derivative(z, y), (value(z + h) - value(z - h)) / (2 * h), atol=1e-7
+    )
+    deriv = lambda zz: np.asarray(fit.derivative(jnp.asarray(zz), jnp.asarray(y)))  # noqa: E731
+    away = np.abs(z - y) > 1e-3  # the Huber loss's curvature jumps at |z - y| = delta
+    fd = (deriv(z + h) - deriv(z - h)) / (2 * h)
+    np.testing.assert_allclose(np.asarray(fit.curvature(z, y))[away], fd[away], atol=1e-6)
+    sn = np.full(7, 1 / 7)
+    if fit.has_dual:
+        c = 0.7
+        u = -c * deriv(z)
+        conj = [  # l*(-u_i) = sup_t (-u_i t - l(y_i, t))
+            -minimize_scalar(
+                lambda t, i=i: u[i] * t + float(fit.value(jnp.asarray(t), jnp.asarray(y[i])))
+            ).fun
+            for i in range(7)
+        ]
+        np.testing.assert_allclose(fit.dual(y, sn, z, c), -np.sum(sn * conj), atol=1e-6)
+    if fit.is_least_squares:
+        b, zb, _ = fit.intercept_step(0.0, jnp.asarray(z), jnp.asarray(y), jnp.asarray(sn))
+        np.testing.assert_allclose(float(b), np.mean(y - z), atol=1e-12)

@@ -1,0 +1,61 @@
+r"""Linear models with a known data term: coordinate descent on working sets, duality gaps.
+
+The problem, for coefficients :math:`w \in \mathbb{R}^p` and an intercept :math:`b`:
+
+.. math:: \min_{w, b}\; \frac{1}{\sum_i s_i} \sum_i s_i\, \ell(y_i, x_i^\top w + b)
+   + \mathrm{pen}(w),
+
+with :math:`\ell` the squared loss :math:`\frac12 (y - z)^2`, the logistic loss
+:math:`\log(1 + e^{z}) - y z` (:math:`y \in \{0, 1\}`), the Huber loss or the Poisson loss
+:math:`e^z - y z` (whose curvature has no bound: its coordinate steps double their curvature
+until the objective decreases), and ``pen`` any
+elementwise jaxreg penalty with a prox (l1, elastic_net, l2, weighted, mcp, scad, lq, l0).
+
+The algorithm is celer's / skglm's (Massias et al. 2018, Bertrand et al. 2022), in `lax`
+loops so that it is jit-able and runs unchanged on a GPU: an outer loop computes the full
+gradient :math:`X^\top \ell'(z)`, each feature's violation of the optimality condition (the
+prox-gradient residual :math:`|w_j - \mathrm{prox}_{\mathrm{pen}_j / L_j}(w_j - g_j / L_j)|
+L_j`, :math:`L_j = \kappa \lVert X_j \rVert^2_s` with :math:`\kappa` the loss's curvature
+bound) and the duality gap (convex penalties with the squared or logistic loss); the working
+set is the current support plus the most violating features, twice the support's size (at
+least ``ws_min``); an inner loop runs cyclic coordinate descent on it, with Anderson
+extrapolation every ``anderson`` epochs (kept when it lowers the objective), until its own
+violation is below a tenth of the outer one. ``X`` is stored transposed, ``(p, n)``, so a
+column is a contiguous row; a sparse ``X`` as its columns' nonzeros padded to the longest
+column (ELLPACK), so a coordinate update touches only those.
+
+The squared loss with an l1 / l2 / elastic-net penalty (Lasso, ElasticNet) has its own
+solver (``_least_squares.py``), with one pass over ``X`` per outer iteration; a path carries
+``X w`` and the gradient from one strength to the next. Dense ``X``: the working set's columns
+gathered into a dense block, coordinates updated in blocks of 8 (sequentially, with the
+block's own Gram matrix), the gradient carried on the Gram matrix for working sets of at most
+64 features. Sparse ``X``: the working set's padded columns, the loop carrying the residual
+and the coefficients in one buffer that each update gathers from and scatter-adds into.
+
+The package, by job (each module reaches the others only through public names):
+
+- ``_api.py``: the public `fit`, `path`, `cross_validate`; ``_result.py``: `LinearResult`.
+- ``_checks.py``: inputs checked and converted eagerly; the unconverged warning.
+- ``_options.py``: `SolverOptions`, the frozen options every compiled driver takes.
+- ``_compiled.py``: the jitted drivers (one fit, a path's `lax.scan`, a fold's scores) and
+  `solve`, which picks the solver.
+- ``_datafits.py``: one class per loss (value, derivative, curvature, intercept step, dual,
+  label check, tolerance scale, cross-validation score).
+- ``_design.py``: ``X`` as columns (dense, scipy sparse, BCOO).
+- ``_penalty_parts.py``: the one adapter from the penalty kinds to the solvers (block prox,
+  value, the l1 / l2 split with its dual norm and conjugate).
+- ``_problem.py``: one fit's problem as the solvers evaluate it.
+- ``_certificates.py``: violations, duality gaps, the returned state.
+- ``_working_set.py``, ``_anderson.py``: the working set; epochs with Anderson extrapolation.
+- ``_coordinate_descent.py``: the general solver (any datafit, prox-Newton for Poisson).
+- ``_least_squares.py``: the least-squares solver, its inner solvers a parameter:
+  ``_ls_dense.py``, ``_ls_sparse.py`` (sharing ``_least_squares_parts.py``), and
+  ``_unpenalized.py`` (the exact step on unpenalized features).
+"""
+
+from ._api import cross_validate as cross_validate
+from ._api import fit as fit
+from ._api import path as path
+from ._result import LinearResult as LinearResult
+
+__all__ = ["LinearResult", "cross_validate", "fit", "path"]

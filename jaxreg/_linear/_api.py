@@ -1,0 +1,222 @@
+"""`jaxreg.linear`'s public functions: `fit`, `path`, `cross_validate`."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import jax.numpy as jnp
+import numpy as np
+import numpy.typing as npt
+from jax.typing import ArrayLike, DTypeLike
+
+from .._folds import CVResult, choose_strength, fold_splits
+from .._penalty import Penalty
+from .._typing import DataMatrix, LinearLoss, Splitter, Strengths
+from ._checks import check_penalty, initial_point, path_args, prepare, warn_unconverged
+from ._compiled import fit_compiled, fold_scores, fold_scores_vmapped, path_compiled
+from ._options import solver_options
+from ._penalty_parts import block_penalty
+from ._result import LinearResult
+
+
+def fit(
+    X: DataMatrix,
+    y: npt.ArrayLike,
+    penalty: Penalty,
+    *,
+    loss: LinearLoss = "squared",
+    fit_intercept: bool = True,
+    sample_weight: npt.ArrayLike | None = None,
+    tol: float = 1e-4,
+    max_iter: int = 100,
+    max_epochs: int = 10_000,
+    init: tuple[ArrayLike, ArrayLike] | None = None,
+    huber_delta: float = 1.35,
+    ws_min: int = 10,
+    anderson: int = 5,
+    dtype: DTypeLike | None = None,
+) -> LinearResult:
+    r"""Fit a penalized linear model: working sets, coordinate descent, duality gap.
+
+    .. math:: \min_{w, b}\; \frac{1}{\sum_i s_i} \sum_i s_i\, \ell(y_i, x_i^\top w + b)
+       + \mathrm{pen}(w)
+
+    with ``loss="squared"``: :math:`\ell = \frac12 (y - z)^2` (scikit-learn's ``Lasso`` /
+    ``ElasticNet`` objective: ``jr.l1(alpha)``, ``jr.elastic_net(alpha, l1_ratio)``);
+    ``"logistic"``: :math:`\log(1 + e^z) - y z`, ``y`` in {0, 1} (``LogisticRegression(C,
+    l1_ratio=1)`` is ``jr.l1(1 / (C * n))``); ``"huber"``: :math:`\frac12 r^2` for
+    :math:`|r| \le \delta`, :math:`\delta |r| - \frac12\delta^2` beyond; ``"poisson"``:
+    :math:`e^z - y z`, ``y >= 0`` (``PoissonRegressor(alpha)`` is ``jr.l2(alpha)``).
+    ``penalty``: any elementwise jaxreg penalty with a prox (l1, l2, elastic_net, weighted or
+    not; mcp, scad, lq, l0, for which the result is a stationary point), or a group lasso on
+    consecutive features (``jr.group_lasso(s, reshape=(-1, group_size))``: celer's
+    ``groups=group_size``; dense ``X``, not with ``"poisson"``), applied to the coefficients
+    only.
+
+    It stops when the duality gap (l1 / l2 / elastic-net penalties with the squared or
+    logistic loss) is at most ``tol`` times scikit-learn's scale, :math:`\lVert y - \bar
+    y\rVert^2 / n` (weighted; :math:`\lVert y \rVert^2 / n` without intercept), as
+    ``Lasso(tol=...)`` does; for the logistic loss, ``tol`` times the intercept-only model's
+    loss. Otherwise (Huber, Poisson, non-convex penalties) ``gap`` is the largest prox-gradient
+    residual :math:`\max_j L_j |w_j - \mathrm{prox}_{\mathrm{pen}_j/L_j}(w_j - g_j/L_j)|`,
+    0 exactly at a stationary point, with the same scale. ``tol`` must be > 0; below ``50
+    eps`` of the dtype (6e-6 in float32, 1e-14 in float64) it is raised to that floor: the
+    gap is a difference of two nearly equal numbers and cannot be certified below that. A fit
+    that stops at ``max_iter`` warns (eagerly; under `jax.jit`, read ``converged``).
+    Unpenalized features (a strength or weight of 0, no l2) have no dual constraint: with the
+    squared loss (dense or sparse ``X``) an exact Newton step on them follows every inner solve
+    (an ``eigh`` of their Gram matrix :math:`H`, computed once) and their exact excess
+    :math:`\frac12 g_F^\top H^+ g_F` is added to the gap, so ``converged`` means within ``tol``;
+    this holds for all of them when ``X`` has at most 512 features, else for up to 64
+    unpenalized features (more: the loop stops on the per-coordinate bound below and
+    ``converged`` stays False; the coefficients are usable, uncertified). With the other losses
+    their certificate is the decrease a coordinate step could still make, :math:`\lVert
+    g_j\rVert^2 / L_j`, which is no bound when unpenalized columns are strongly correlated.
+    The algorithm is in ``jaxreg/_linear/__init__.py``'s docstring. jit-able in
+    ``y``, ``sample_weight``, the penalty's leaves and a dense ``X``; NaN in them gives NaN
+    coefficients and ``converged=False``; a negative or NaN strength raises a ``ValueError``
+    (traced: NaN). ``dtype=float64`` needs ``jax_enable_x64``.
+
+    Args:
+      X: ``(n_samples, n_features)``: NumPy or JAX array, ``scipy.sparse`` matrix or a
+        ``jax.experimental.sparse.BCOO`` (converted to padded sparse columns).
+      y: ``(n_samples,)`` targets (labels in {0, 1} for the logistic loss).
+      penalty: a `jaxreg.Penalty` on the coefficient vector ``(n_features,)``; its ``weights``
+        (if any) are per feature.
+      loss, fit_intercept, sample_weight: as above (``sample_weight`` >= 0, any scale).
+      tol: the stopping tolerance, relative as above.
+      max_iter: outer iterations (full gradient passes) at most.
+      max_epochs: coordinate-descent epochs per working set at most.
+      init: ``(coef, intercept)`` to start from (a warm start), or None for zeros.
+      huber_delta: :math:`\delta` of the Huber loss.
+      ws_min: the smallest working set.
+      anderson: extrapolate every this many epochs (0: never).
+      dtype: the computation's dtype (default: float64 with ``jax_enable_x64``, else float32).
+
+    Returns:
+      `LinearResult` ``(coef, intercept, gap, iterations, epochs, converged)``.
+    """
+    options = solver_options(
+        tol=tol, loss=loss, huber_delta=huber_delta, fit_intercept=fit_intercept,
+        max_iter=max_iter, max_epochs=max_epochs, ws_min=ws_min, anderson=anderson,
+    )  # fmt: skip
+    cols, yj, s, n, p, dtype = prepare(X, y, sample_weight, options.datafit, dtype)
+    check_penalty(penalty)
+    w0, b0 = initial_point(init, p, dtype)
+    block_penalty(penalty, p, dtype)  # its errors, eagerly, with readable values
+    res = fit_compiled(cols, yj, s, penalty, w0, b0, tol, options=options)
+    warn_unconverged(res, "fit")
+    return res
+
+
+def path(
+    X: DataMatrix,
+    y: npt.ArrayLike,
+    penalty: Penalty | Callable[[ArrayLike], Penalty],
+    strengths: Strengths,
+    *,
+    loss: LinearLoss = "squared",
+    fit_intercept: bool = True,
+    sample_weight: npt.ArrayLike | None = None,
+    tol: float = 1e-4,
+    max_iter: int = 100,
+    max_epochs: int = 10_000,
+    huber_delta: float = 1.35,
+    ws_min: int = 10,
+    anderson: int = 5,
+    dtype: DTypeLike | None = None,
+    init: tuple[ArrayLike, ArrayLike] | None = None,
+) -> LinearResult:
+    """`fit` at each strength, warm-started, in one compiled `lax.scan`.
+
+    ``penalty`` is a builder ``strength -> Penalty`` (``jr.l1``, ``lambda s:
+    jr.elastic_net(s, 0.5)``) or a `Penalty` built with strength 1 that is scaled (``s *
+    pen``). Give ``strengths`` in descending order (``jr.select.strength_grid``) so each fit
+    starts from the sparser one before it (as ``lasso_path`` and glmnet do). Returns a
+    `LinearResult` whose fields have a leading strength axis. Other arguments as in `fit`.
+    jit-able as `fit` is, with ``strengths`` traced too (an array; concrete negative or NaN
+    strengths raise a ``ValueError``, traced ones give NaN). ``init=(coef, intercept)`` starts
+    the first strength there (a previous path's or fit's end) instead of at 0.
+    """
+    options = solver_options(
+        tol=tol, loss=loss, huber_delta=huber_delta, fit_intercept=fit_intercept,
+        max_iter=max_iter, max_epochs=max_epochs, ws_min=ws_min, anderson=anderson,
+    )  # fmt: skip
+    cols, yj, s, n, p, dtype = prepare(X, y, sample_weight, options.datafit, dtype)
+    strengths, build, template = path_args(strengths, penalty, p, dtype)
+    start = None if init is None else initial_point(init, p, dtype)
+    res = path_compiled(cols, yj, s, strengths, tol, start, template, build=build, options=options)
+    warn_unconverged(res, "path")
+    return res
+
+
+def cross_validate(
+    X: DataMatrix,
+    y: npt.ArrayLike,
+    penalty: Penalty | Callable[[ArrayLike], Penalty],
+    strengths: Strengths,
+    *,
+    folds: int | Splitter = 5,
+    stratified: bool | None = None,
+    groups: npt.ArrayLike | None = None,
+    seed: int = 0,
+    loss: LinearLoss = "squared",
+    fit_intercept: bool = True,
+    sample_weight: npt.ArrayLike | None = None,
+    tol: float = 1e-4,
+    max_iter: int = 100,
+    max_epochs: int = 10_000,
+    huber_delta: float = 1.35,
+    ws_min: int = 10,
+    anderson: int = 5,
+    dtype: DTypeLike | None = None,
+    vmap_folds: bool = False,
+) -> CVResult:
+    """K-fold cross-validation of a regularization path: scikit-learn's ``LassoCV``,
+    ``ElasticNetCV`` and ``LogisticRegressionCV`` (L1), one compiled path for every fold.
+
+    Each fold is the whole ``X`` with the held-out rows' sample weights set to 0, so every
+    fold has the same shapes and one compiled `path` serves them all (a fold's fit is exactly
+    the fit on its training rows: the data term is a weighted mean). ``vmap_folds=True`` runs
+    the folds as one `jax.vmap` instead: slower on a CPU (a vmapped while loop runs until its
+    slowest fold, and both branches of each `lax.cond`; benchmarks/README.md), so the
+    default is a loop; try it on a GPU. The score of a
+    strength on a fold is minus the held-out mean loss: minus the mean squared error
+    :math:`(y - z)^2` for ``loss="squared"`` (``LassoCV``'s ``mse_path_``), minus the mean
+    log-loss for ``"logistic"``, minus the mean Huber loss for ``"huber"``; weighted by
+    ``sample_weight`` when given. Folds, ``stratified``, ``groups`` and ``seed`` as in
+    `jaxreg.select.cross_validate` (``folds=KFold(5)`` reproduces ``LassoCV(cv=5)``); the
+    other arguments as in `path`.
+
+    Returns:
+      `jaxreg.select.CVResult` (``best_strength``, ``one_se_strength``, per-fold ``scores``).
+    """
+    options = solver_options(
+        tol=tol, loss=loss, huber_delta=huber_delta, fit_intercept=fit_intercept,
+        max_iter=max_iter, max_epochs=max_epochs, ws_min=ws_min, anderson=anderson,
+    )  # fmt: skip
+    cols, yj, s, n, p, dtype = prepare(X, y, sample_weight, options.datafit, dtype)
+    strengths, build, template = path_args(strengths, penalty, p, dtype)
+    splits = fold_splits(folds, stratified, groups, seed, np.zeros((n, 1)), np.asarray(y))
+    train = jnp.asarray(np.stack([np.isin(np.arange(n), tr) for tr, _ in splits]))
+    static = {"build": build, "options": options}
+    if vmap_folds:
+        scores, converged = fold_scores_vmapped(
+            cols, yj, s, train, strengths, tol, template, **static
+        )
+    else:
+        out = [fold_scores(cols, yj, s, m, strengths, tol, template, **static) for m in train]
+        scores = jnp.stack([o[0] for o in out])
+        converged = jnp.stack([o[1] for o in out])
+    scores = np.asarray(scores, np.float64)
+    if not bool(np.all(np.asarray(converged))):
+        warnings.warn(
+            "jr.linear.cross_validate: some fits stopped at max_iter before the gap reached "
+            "tol; raise max_iter or tol.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    host = np.asarray(strengths, np.float64)
+    mean, std, best, one_se = choose_strength(host, scores)
+    return CVResult(host, scores, mean, std, best, one_se)

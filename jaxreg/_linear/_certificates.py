@@ -1,0 +1,86 @@
+r"""Certificates: the optimality violation, the duality gap, and what a fit returns.
+
+Where the datafit has a dual and the penalty an l1 / l2 split (convex penalties with the
+squared or logistic loss), the certificate is the duality gap; otherwise it is the largest
+prox-gradient residual :math:`L_j \lVert w_j - \mathrm{prox}_{\mathrm{pen}_j / L_j}(w_j - g_j
+/ L_j)\rVert`, 0 exactly at a stationary point.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from ._problem import Problem
+
+
+class State(NamedTuple):
+    """The outer loop's carry, and what a solver returns."""
+
+    w: jax.Array
+    b: jax.Array
+    z: jax.Array  # X w + b
+    it: jax.Array
+    epochs: jax.Array
+    gap: jax.Array
+    done: jax.Array
+    g: Any = None  # X^T (s loss'(z)) at w: the full gradient (what `path` carries on)
+
+
+def violation(pb: Problem, w: jax.Array, g: jax.Array, z: jax.Array) -> jax.Array:
+    """:math:`L_j \\lVert w_j - \\mathrm{prox}(w_j - g_j / L_j)\\rVert` per block (0 if
+    :math:`L_j = 0`)."""
+    lz = pb.lipschitz(z)
+    t = (1.0 / jnp.where(lz > 0, lz, 1.0))[:, None]
+    step = w - pb.penalty.prox_all(w - g * t, t)
+    return jnp.where(lz > 0, jnp.sqrt(jnp.sum(step * step, axis=1)) * lz, 0.0)
+
+
+def has_gap(pb: Problem) -> bool:
+    """Whether the certificate is a duality gap (else the stationarity residual)."""
+    return pb.datafit.has_dual and pb.split is not None
+
+
+def gap_and_rest(pb: Problem, w: jax.Array, z: jax.Array, g: jax.Array) -> tuple[Any, Any]:
+    """The duality gap (or the stationarity residual) and, in the same units, the largest
+    residual of what the gap does not see: the intercept and unpenalized blocks."""
+    _, _, icpt = pb.intercept_step(jnp.zeros((), pb.dtype), z)
+    if not has_gap(pb):
+        return jnp.max(violation(pb, w, g, z), initial=0.0), icpt
+    assert pb.split is not None and pb.lips is not None  # a dual: a bounded curvature
+    free = pb.split.unpenalized() & (pb.lips > 0)
+    g2 = jnp.sum(g * g, axis=1) / jnp.where(free, pb.lips, 1.0)  # ||g_j||^2 / L_j
+    rest = jnp.maximum(icpt, jnp.max(jnp.where(free, g2, 0.0), initial=0.0))
+    # a negative difference means the dual point is off (unpenalized blocks): the residual
+    # bounds it from above; NaN in g (X) must reach the gap, which the dual's rescaling (a
+    # comparison with NaN) would drop
+    gap = jnp.maximum(pb.primal(w, z) - dual_objective(pb, z, g), rest)
+    return jnp.where(jnp.isfinite(g).all(), gap, jnp.nan), rest
+
+
+def dual_objective(pb: Problem, z: jax.Array, g: jax.Array) -> jax.Array:
+    r"""A dual objective at the rescaled residual.
+
+    The primal is :math:`\sum_i s_i \ell_i(z_i) + \sum_j h_j(w_j)` with :math:`h_j` the
+    penalty's l1 / l2 split; its Fenchel dual at :math:`u = -c\, \ell'(z)` is :math:`D =
+    -\sum_i s_i \ell_i^*(-u_i) - \sum_j h_j^*(v_j)`, :math:`v = X^\top (s u) = -c\, g`, with
+    ``c <= 1`` making ``v`` feasible. Blocks with no penalty (:math:`h_j = 0`) would need
+    :math:`v_j = 0` exactly: they are left out of the dual and their optimality is checked on
+    its own, as the intercept's is (`gap_and_rest`).
+    """
+    assert pb.split is not None
+    c, conj = pb.split.rescaled_conjugate(g)
+    return pb.datafit.dual(pb.y, pb.sn, z, c) - jnp.sum(conj)
+
+
+def finish(st: State, gap: Any, rest: Any, tol: Any, certified: Any = True) -> State:
+    """The returned state: NaN anywhere (data, a traced negative strength) makes the
+    coefficients NaN (CD's comparisons with NaN skip every update and would leave them at
+    their start); ``certified`` False: not converged, whatever the gap says."""
+    bad = ~jnp.isfinite(gap) | ~jnp.isfinite(rest)
+    w = jnp.where(bad, jnp.nan, st.w)
+    b = jnp.where(bad, jnp.nan, st.b)
+    done = (gap <= tol) & (rest <= tol) & ~bad & certified
+    return st._replace(w=w, b=b, gap=gap, done=done)

@@ -1,0 +1,143 @@
+"""The compiled drivers: one fit, a warm-started path in one `lax.scan`, a fold's scores.
+
+Each is a `jax.jit` whose static arguments are the `SolverOptions` and (for a path) the
+penalty's builder; the data, the penalty's leaves, the strengths and ``tol`` are traced.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ._certificates import State
+from ._coordinate_descent import solve_cd
+from ._design import Columns
+from ._least_squares import solve_least_squares
+from ._options import SolverOptions
+from ._penalty_parts import BlockPenalty, block_penalty
+from ._problem import make_problem
+from ._result import LinearResult
+
+
+def solve(
+    cols: Columns,
+    y: jax.Array,
+    s: jax.Array,
+    penalty: BlockPenalty,
+    w0: jax.Array,
+    b0: jax.Array,
+    *,
+    tol: Any,
+    options: SolverOptions,
+    lips: jax.Array | None = None,
+    zg0: tuple[jax.Array, jax.Array] | None = None,
+) -> State:
+    """One fit from ``w0`` of shape ``(G, B)`` on ``cols`` in blocks: the least-squares
+    solver where it applies (the squared loss, an l1 / l2 split, single features), else the
+    general one. ``lips`` (the blocks' curvature bounds) and ``zg0`` (``X w0 + b0`` and the
+    full gradient there, as the previous fit of a path returns them) save passes over ``X``."""
+    pb = make_problem(cols, y, s, options.datafit, penalty, options.fit_intercept, lips)
+    ws_min = min(options.ws_min, w0.shape[0])
+    if options.datafit.is_least_squares and penalty.size == 1 and pb.split is not None:
+        return solve_least_squares(pb, w0, b0, zg0, tol=tol, options=options, ws_min=ws_min)
+    z0 = None if zg0 is None else zg0[0]
+    return solve_cd(pb, w0, b0, z0, tol=tol, options=options, ws_min=ws_min)
+
+
+def _tol_abs(tol: Any, y: jax.Array, s: jax.Array, options: SolverOptions) -> jax.Array:
+    """``tol`` (floored at 50 eps: the gap cannot be certified below) times its scale."""
+    floored = jnp.maximum(tol, 50 * float(jnp.finfo(y.dtype).eps))
+    sn = s / jnp.sum(s)
+    return floored * options.datafit.tol_scale(y, sn, options.fit_intercept)
+
+
+@functools.partial(jax.jit, static_argnames=("options",))
+def fit_compiled(cols, y, s, penalty, w0, b0, tol, *, options: SolverOptions) -> LinearResult:
+    p = w0.shape[0]
+    parts = block_penalty(penalty, p, w0.dtype)
+    size = parts.size
+    tol_abs = _tol_abs(tol, y, s, options)
+    st = solve(
+        cols.blocks(size), y, s, parts, w0.reshape(-1, size), b0, tol=tol_abs, options=options
+    )
+    return LinearResult(st.w.reshape(p), st.b, st.gap, st.it, st.epochs, st.done)
+
+
+def _path_start(blocks: Columns, y, sn, p: int, size: int, start, options: SolverOptions):
+    """The first fit's ``(w, b, z)``: ``start`` or 0, with the intercept's exact step for the
+    squared loss."""
+    dtype = y.dtype
+    exact = options.fit_intercept and options.datafit.is_least_squares
+    b0 = jnp.sum(sn * y) if exact else jnp.zeros((), dtype)
+    z0 = jnp.zeros_like(y) + b0
+    w0 = jnp.zeros(p, dtype)
+    if start is not None:  # a warm start: the intercept's exact step too (squared loss)
+        w0, b0 = start
+        z0 = blocks.matvec(w0.reshape(-1, size)) + b0
+        if exact:
+            db = jnp.sum(sn * (y - z0))
+            b0, z0 = b0 + db, z0 + db
+    return w0, b0, z0
+
+
+@functools.partial(jax.jit, static_argnames=("build", "options"))
+def path_compiled(
+    cols, y, s, strengths, tol, start=None, template=None, *, build, options: SolverOptions
+):
+    """``build(template, strength)`` at each strength; ``template`` is traced (a template
+    penalty scaled by the strengths), ``build`` static."""
+    p = cols.values.shape[0]
+    dtype = cols.values.dtype
+    tol_abs = _tol_abs(tol, y, s, options)
+    size = block_penalty(build(template, strengths[0]), p, dtype).size
+    blocks = cols.blocks(size)
+    datafit = options.datafit
+    sn = s / jnp.sum(s)
+    # loop invariants, computed once: the curvature bounds, and X w + b and the full gradient
+    # at each fit's start (the previous fit's end)
+    kappa = datafit.curvature_bound
+    lips = None if kappa is None else kappa * blocks.lipschitz(sn)
+    w0, b0, z0 = _path_start(blocks, y, sn, p, size, start, options)
+    init = (w0, b0, z0, blocks.rmatvec(sn * datafit.derivative(z0, y)))
+
+    def step(carry, strength):
+        w, b, z, g = carry
+        parts = block_penalty(build(template, strength), p, dtype)
+        st = solve(
+            blocks, y, s, parts, w.reshape(-1, size), b,
+            tol=tol_abs, options=options, lips=lips, zg0=(z, g),
+        )  # fmt: skip
+        w = st.w.reshape(p)
+        # a NaN result (a traced bad strength) must not poison the next fits' warm start
+        ok = jnp.isfinite(w).all() & jnp.isfinite(st.b)
+        nxt = jax.tree.map(lambda u, v: jnp.where(ok, u, v), (w, st.b, st.z, st.g), init)
+        return nxt, LinearResult(w, st.b, st.gap, st.it, st.epochs, st.done)
+
+    return jax.lax.scan(step, init, strengths)[1]
+
+
+def _fold_scores(cols, y, s, train, strengths, tol, template, *, build, options):
+    """Minus the held-out mean loss of each strength's fit on the rows ``train`` selects."""
+    res = path_compiled(
+        cols, y, jnp.where(train, s, 0.0), strengths, tol, None, template,
+        build=build, options=options,
+    )  # fmt: skip
+    z = jax.vmap(lambda w, b: cols.matvec(w[:, None]) + b)(res.coef, res.intercept)
+    held = jnp.where(train, 0.0, s)
+    score = options.datafit.score_loss(z, y)
+    return -jnp.sum(held * score, axis=1) / jnp.sum(held), res.converged
+
+
+fold_scores = jax.jit(_fold_scores, static_argnames=("build", "options"))
+
+
+@functools.partial(jax.jit, static_argnames=("build", "options"))
+def fold_scores_vmapped(cols, y, s, train, strengths, tol, template, *, build, options):
+    """`fold_scores` for every fold (``train``'s rows) as one `jax.vmap`."""
+    one = functools.partial(_fold_scores, build=build, options=options)
+    return jax.vmap(one, in_axes=(None, None, None, 0, None, None, None))(
+        cols, y, s, train, strengths, tol, template
+    )
