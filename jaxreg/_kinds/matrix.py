@@ -185,8 +185,8 @@ def nuclear(
     negative axis (``-2`` for equinox ``(L, out, in)``) so that one term serves stacked and
     single layers.
 
-    With ``mask=None`` the leaves are those of `jaxreg.masks.kernels` (never biases, scales or
-    embeddings); an explicit mask that selects a leaf with fewer than 2 dimensions (2 plus the
+    With ``mask=None`` the leaves are those of `jaxreg.masks.kernels` (never biases or norm scales;
+    see its rule); an explicit mask that selects a leaf with fewer than 2 dimensions (2 plus the
     number of ``batch_axes``) raises. The gradient is :math:`U V^\top` over the non-zero
     singular values (0 at the zero matrix); the prox thresholds singular values, matrix by
     matrix (with per-element steps, at the harmonic mean of each matrix's steps).

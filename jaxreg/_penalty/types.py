@@ -353,7 +353,8 @@ class Term(Penalty):
         which 0 is optimal there (``w``: the leaf's weight or None)."""
         raise ValueError(
             f"lambda_max is defined for penalties that zero weights with a finite slope at 0 "
-            f"(l1, elastic_net, group_lasso, nuclear, mcp, scad); got {self.name}."
+            "(l1, elastic_net, group_lasso, sparse_group_lasso, slope, nuclear, spectral, mcp, "
+            f"scad); got {self.name}."
         )
 
     def __repr__(self) -> str:
