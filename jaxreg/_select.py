@@ -50,15 +50,15 @@ def lambda_max(loss_fn: Callable[[PyTree], jax.Array], params: PyTree, pen: Pena
     r"""The smallest strength at which every penalized weight is 0 at the optimum.
 
     Zero the leaves ``pen`` penalizes and take :math:`g = \nabla \mathrm{loss}` there; 0 is
-    optimal for strength :math:`\lambda` iff :math:`|g_i| \le \lambda` (L1), :math:`\lVert
-    g_{\text{group}}\rVert_2 \le \lambda` (group lasso), :math:`|g_i| \le \lambda\rho` (elastic
-    net), :math:`\sigma_{\max}(G) \le \lambda` (nuclear), :math:`\lVert G\rVert_* \le \lambda`
-    (spectral), for a stack of matrices (``batch_axes``) the largest over its matrices; with
-    ``weights`` each bound is :math:`\lambda w` (an entry of weight 0 with a non-zero gradient
-    is never 0 at the optimum: the result is then inf). ``pen``'s own strength is ignored: the
-    result is the strength to give its builder. Leaves ``pen`` does not penalize (intercepts)
-    are used as given, so pass them at their optimum for zero weights (e.g. the intercept at
-    mean(y)).
+    optimal for strength :math:`\lambda` iff :math:`|g_i| \le \lambda` (L1),
+    :math:`\lVert g_{\text{group}}\rVert_2 \le \lambda` (group lasso),
+    :math:`|g_i| \le \lambda\rho` (elastic net), :math:`\sigma_{\max}(G) \le \lambda`
+    (nuclear), :math:`\lVert G\rVert_* \le \lambda` (spectral), for a stack of matrices
+    (``batch_axes``) the largest over its matrices; with ``weights`` each bound is
+    :math:`\lambda w` (an entry of weight 0 with a non-zero gradient is never 0 at the
+    optimum: the result is then inf). ``pen``'s own strength is ignored: the result is the
+    strength to give its builder. Leaves ``pen`` does not penalize (intercepts) are used as
+    given, so pass them at their optimum for zero weights (e.g. the intercept at mean(y)).
 
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> X, y = jnp.eye(2), jnp.array([3.0, -1.0])
