@@ -2,6 +2,17 @@
 
 Every test that wants float32/bf16 says so explicitly. The library's doctests run in their own
 pytest process (see the Makefile), with JAX's default (x64 off).
+
+The fast lane (`make test-fast`: `pytest -m "not slow"`) leaves out the tests marked `slow`.
+The rule: a test that starts a Python process (`helpers.run_python`, `run_example`,
+`json_worker`, `subprocess`: the parity suite, docs pages, benchmarks, examples, packaging,
+several devices) is `slow`; so is one that alone takes more than about 10 s on one core. Mark a
+whole module with ``pytestmark = pytest.mark.slow`` under its imports, or one test with
+``@pytest.mark.slow``. `make test` runs everything, slow or not.
+
+Where things live: one file per behaviour or module (`test_masks.py`, `test_prox.py`,
+`test_solve.py`, ...); what several files share (NumPy references, `diabetes()`,
+`dense_params()`, `run_python`, `run_example`, `json_worker`) is in `helpers.py`.
 """
 
 import jax

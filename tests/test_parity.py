@@ -69,6 +69,7 @@ def pairs_of(report, kind=None):
     }
 
 
+@pytest.mark.slow
 def test_reduced_suite_passes_and_grades_like_for_like(reduced):
     rc, report, out, *_ = reduced
     assert rc == 0, out[-4000:]
@@ -97,6 +98,7 @@ def test_reduced_suite_passes_and_grades_like_for_like(reduced):
     assert {("jax", "torch"), ("jax[keras]", "tf"), ("jax[torch]", "torch")} <= cnn
 
 
+@pytest.mark.slow
 def test_negative_controls_are_told_apart(reduced):
     _, report, *_ = reduced
     controls = [c for c in report["comparisons"] if c["kind"] == "control"]
@@ -137,6 +139,7 @@ def test_choose_by_hand():
     assert choose(s, scores) == (0.2, 0.4)
 
 
+@pytest.mark.slow
 def test_cross_validation_chooses_the_same_strength_everywhere(reduced):
     _, report, *_ = reduced
     cv = report["cv"]
@@ -149,6 +152,7 @@ def test_cross_validation_chooses_the_same_strength_everywhere(reduced):
     assert all(v["seconds"] > 0 for v in cv["frameworks"].values())
 
 
+@pytest.mark.slow
 def test_report_first_screen_plots_and_schema(reduced):
     _, report, _, tmp, md, _ = reduced
     run_keys = {"preset", "optimizer", "penalty", "dtype", "framework", "train_accuracy"}
@@ -170,6 +174,7 @@ def test_report_first_screen_plots_and_schema(reduced):
     assert any("underfit" in ln for ln in first)  # the tutorial preset, explained
 
 
+@pytest.mark.slow
 def test_two_runs_give_identical_json_apart_from_timings(reduced):
     _, first, *_, again = reduced
     rc, second, out = again
@@ -196,6 +201,7 @@ def test_two_runs_give_identical_json_apart_from_timings(reduced):
 KEYS = {"preset", "optimizer", "penalty", "dtype", "seed", "framework", "a", "b"}
 
 
+@pytest.mark.slow
 def test_keras_constants_are_measured_in_keras(reduced):
     """Keras's applied constants come from Keras (probe weights, the optimizer's momentum
     variable), never from jaxreg: in float64 TensorFlow rounds them through float32 and the
@@ -215,12 +221,14 @@ def test_keras_constants_are_measured_in_keras(reduced):
         assert measured and measured <= set(keras_l2)
 
 
+@pytest.mark.slow
 def test_bad_usage_exits_2_and_lists_valid_names(tmp_path):
     rc, _, out = run_parity(tmp_path, "--penalties", "l3")
     assert rc == 2
     assert "invalid choice: 'l3'" in out and "elastic_net" in out
 
 
+@pytest.mark.slow  # trains in worker processes
 def test_missing_framework_is_skipped_with_reason_and_fails_unless_allowed(
     monkeypatch, tmp_path, capsys
 ):
@@ -296,6 +304,7 @@ MUTATIONS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 def test_an_injected_fault_makes_the_suite_fail(name, tmp_path):
     path, old, new, args, culprit = MUTATIONS[name]

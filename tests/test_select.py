@@ -7,16 +7,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from helpers import assert_close
+from helpers import EXAMPLES, assert_close, diabetes, run_python
 
 import jaxreg as jr
 
 
-@pytest.fixture(scope="module")
-def diabetes():
-    from sklearn.datasets import load_diabetes
-
-    return load_diabetes(return_X_y=True)
+@pytest.fixture(scope="module", name="diabetes")
+def diabetes_data():
+    return diabetes()
 
 
 def lsq(X, y):
@@ -249,20 +247,9 @@ def test_plots_draw_every_coefficient_and_the_cv_curve(tmp_path, diabetes):
     ).stat().st_size > 10_000
 
 
+@pytest.mark.slow  # runs an example in its own process
 def test_choose_lambda_example_runs_and_writes_its_plots(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[1] / "examples" / "choose_lambda.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_python(str(EXAMPLES / "choose_lambda.py"), "--out", str(tmp_path))
     assert "best strength" in proc.stdout and "one-SE" in proc.stdout
     for name in ("lasso_path.png", "lasso_cv.png", "iris_cv.png"):
         assert (tmp_path / name).stat().st_size > 20_000
