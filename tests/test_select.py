@@ -247,6 +247,33 @@ def test_plots_draw_every_coefficient_and_the_cv_curve(tmp_path, diabetes):
     ).stat().st_size > 10_000
 
 
+def test_every_plot_returns_the_figure_it_draws_on(diabetes):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    grid = jr.select.strength_grid(2.0, num=4, ratio=1e-2)
+    res = jr.select.path(lsq(*diabetes), jr.l1, grid, jnp.zeros(10), max_iter=2_000)
+    cv = jr.select.CVResult(
+        grid, np.ones((3, 4)), np.ones(4), np.zeros(4), float(grid[0]), float(grid[0])
+    )
+    losses = np.array([3.0, 2.0, 2.5])
+    tuned = jr.select.TuneResult(0.2, None, 2.0, [0.1, 0.2, 0.4], losses, np.arange(1, 4))
+    draws = [
+        lambda ax: jr.select.plot_path(res, ax=ax),
+        lambda ax: jr.select.plot_cv(cv, ax=ax),
+        lambda ax: jr.select.plot_tune(tuned, grid=(grid, np.ones(4)), ax=ax),
+    ]
+    for draw in draws:
+        fig = draw(None)
+        assert isinstance(fig, Figure) and len(fig.axes) == 1 and fig.axes[0].lines
+        own, ax = plt.subplots()
+        assert draw(ax) is own and ax.lines
+        plt.close("all")
+
+
 @pytest.mark.slow  # runs an example in its own process
 def test_choose_lambda_example_runs_and_writes_its_plots(tmp_path):
     proc = run_python(str(EXAMPLES / "choose_lambda.py"), "--out", str(tmp_path))
