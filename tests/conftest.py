@@ -10,6 +10,11 @@ several devices) is `slow`; so is one that alone takes more than about 10 s on o
 whole module with ``pytestmark = pytest.mark.slow`` under its imports, or one test with
 ``@pytest.mark.slow``. `make test` runs everything, slow or not.
 
+Order: the files with slow tests run first (`pytest_collection_modifyitems` below). `make test`
+hands whole files to its two workers in collection order; alphabetically, the longest files
+(parity, scaling) came last and ran alone at the end, one core idle. Longest first, the quick
+files fill the gaps at the end.
+
 Where things live: one file per behaviour or module (`test_masks.py`, `test_prox.py`,
 `test_solve.py`, ...); what several files share (NumPy references, `diabetes()`,
 `dense_params()`, `run_python`, `run_example`, `json_worker`) is in `helpers.py`.
@@ -18,3 +23,9 @@ Where things live: one file per behaviour or module (`test_masks.py`, `test_prox
 import jax
 
 jax.config.update("jax_enable_x64", True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The files that have a slow test first, each file's tests kept together and in order."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: False (slow) first

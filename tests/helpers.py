@@ -205,3 +205,29 @@ def nnx_model_of_every_layer_kind(seed: int = 0):
             self.ln = nnx.LayerNorm(4, rngs=rngs)
 
     return NnxModel(nnx.Rngs(seed))
+
+
+def start_parity(tmp_path: Path, *args: str, name: str = "report", cwd: Path = ROOT):
+    """Start ``python -m parity *args --json <tmp_path>/<name>.json`` (from ``cwd``), output and
+    errors in one pipe; `finish` waits for it."""
+    out = tmp_path / f"{name}.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "parity", *args, "--json", str(out)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return proc, out
+
+
+def finish(proc, out: Path) -> tuple[int, dict, str]:
+    """The exit status, the JSON report (empty if none was written) and the output."""
+    text, _ = proc.communicate(timeout=900)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    return proc.returncode, report, text
+
+
+def run_parity(tmp_path: Path, *args: str, name: str = "report", cwd: Path = ROOT):
+    """`start_parity` and `finish`: one run of the parity suite."""
+    return finish(*start_parity(tmp_path, *args, name=name, cwd=cwd))
