@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make parity     set up and run the parity suite (JAX vs TensorFlow/Keras vs PyTorch)"
 	@echo "make test       set up and run lint + docs + the test suite (doctests, reduced parity run)"
-	@echo "make test-fast  the inner loop: the tests not marked slow, on 2 cores, under 3 minutes"
+	@echo "make test-fast  the inner loop: the tests not marked slow, on 2 cores"
 	@echo "                (no lint, docs, doctests, parity, examples or other subprocess suites)"
 	@echo "make lint       ruff (lint and format check) and pyright"
 	@echo "make bench      set up and run the CPU benchmarks (about 15 minutes; writes benchmarks/results/)"
