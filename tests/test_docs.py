@@ -20,8 +20,6 @@ from pathlib import Path
 import pytest
 from helpers import run_python
 
-pytestmark = pytest.mark.slow  # starts Python processes (tests/conftest.py)
-
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
 FENCE = re.compile(r"^(\s*)(`{3,})(.*)$")
@@ -78,6 +76,7 @@ def results() -> dict[Path, subprocess.CompletedProcess]:
         return dict(zip(pages, pool.map(run_page, pages), strict=True))
 
 
+@pytest.mark.slow  # runs each page in its own process
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_code_blocks_run(page, results):
     assert not code_blocks(page)[1]
