@@ -4,13 +4,16 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install test parity lint format bench docs clean
+.PHONY: help install test test-fast parity lint format bench docs clean
 
 help:
-	@echo "make parity   set up and run the parity suite (JAX vs TensorFlow/Keras vs PyTorch)"
-	@echo "make test     set up and run lint + the test suite (incl. doctests and a reduced parity run)"
-	@echo "make bench    set up and run the CPU benchmarks (about 15 minutes; writes benchmarks/results/)"
-	@echo "make docs     build the documentation site into site/ (mkdocs --strict; part of make test)"
+	@echo "make parity     set up and run the parity suite (JAX vs TensorFlow/Keras vs PyTorch)"
+	@echo "make test       set up and run lint + docs + the test suite (doctests, reduced parity run)"
+	@echo "make test-fast  the inner loop: the tests not marked slow, on 2 cores"
+	@echo "                (no lint, docs, doctests, parity, examples or other subprocess suites)"
+	@echo "make lint       ruff (lint and format check) and pyright"
+	@echo "make bench      set up and run the CPU benchmarks (about 15 minutes; writes benchmarks/results/)"
+	@echo "make docs       build the documentation site into site/ (mkdocs --strict; part of make test)"
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +42,11 @@ format: $(STAMP)
 test: lint docs
 	$(PY) -m pytest -q --doctest-modules jaxreg
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests
+
+# The inner loop: the tests not marked slow (tests/conftest.py says which are), spread test by
+# test over both cores. make test runs them all, with lint, docs and doctests, before a push.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" -n 2 --durations=10 tests
 
 # --strict: a broken link or cross-reference, or a public name without a docstring, fails.
 docs: $(STAMP)

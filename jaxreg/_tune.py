@@ -19,6 +19,7 @@ from ._typing import PyTree
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
 # hypergradient's result is the gradient w.r.t. the penalty's leaves: a penalty of its class
 P = TypeVar("P", bound=Penalty)
@@ -246,14 +247,17 @@ def plot_tune(
     result: TuneResult,
     grid: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
     ax: Axes | None = None,
-) -> Axes:
+) -> Figure | SubFigure:
     """The validation loss at each evaluation of `tune`, against the strength (one strength)
     or the evaluation number (several); ``grid=(strengths, losses)`` draws a grid's curve
-    beside it. Returns the matplotlib Axes."""
+    beside it. Draws on ``ax`` (a new figure when None). Returns the matplotlib figure, as
+    `plot_path` and `plot_cv` do."""
     plt = require("matplotlib.pyplot", what="jaxreg.select.plot_tune", extra="plot")
 
     if ax is None:
-        ax = cast("Axes", plt.subplots(figsize=(6.5, 4))[1])
+        fig, ax = cast("tuple[Figure, Axes]", plt.subplots(figsize=(6.5, 4)))
+    else:
+        fig = ax.figure
     scalar = all(sum(np.size(v) for v in jax.tree.leaves(h)) == 1 for h in result.history_hyper)
     losses = result.history_loss
     if scalar:
@@ -273,4 +277,4 @@ def plot_tune(
         ax.set_xlabel("evaluation (one solve each)")
     ax.set_ylabel("validation loss")
     ax.legend()
-    return ax
+    return fig

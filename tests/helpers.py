@@ -1,4 +1,5 @@
-"""Independent references: NumPy float64 re-statements of each penalty, and tree helpers."""
+"""What several test files share: NumPy float64 references of each penalty, small data sets
+(scikit-learn's diabetes, a two-layer params dict), and running Python in its own process."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
 
 
 def f64(x) -> np.ndarray:
@@ -56,6 +60,11 @@ def ref_orthogonal(x, mode="rows"):
     return float(np.mean(cos)) if cos else 0.0
 
 
+def soft_threshold(x, tau):
+    """The prox of tau * |x| (NumPy): sign(x) * max(|x| - tau, 0)."""
+    return np.sign(x) * np.maximum(np.abs(x) - tau, 0)
+
+
 def assert_close(actual, expected, *, rtol, atol=0.0, what=""):
     actual, expected = f64(actual), f64(expected)
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)
@@ -74,20 +83,9 @@ def central_difference(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
 
 def json_worker(script: str, cases, *, timeout: int = 600):
     """Run ``tests/<script>`` in its own process (one framework per process): JSON in, JSON out."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name(script))],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+    proc = run_python(
+        str(Path(__file__).with_name(script)), input=json.dumps(cases), timeout=timeout
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
 
 
@@ -126,20 +124,110 @@ def assert_same_training(params, framework_weights, init, dtype):
         assert np.abs(want - x0).max() > 0.05
 
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
 def run_example(script: str, tmp: Path, *args: str) -> tuple[str, dict, Path]:
     """Run ``examples/<script>`` as a user does (its own process, JAX defaults) with ``--plot``
     and ``--json`` into ``tmp``; return its stdout, its JSON and the plot's path."""
     out, png = tmp / f"{Path(script).stem}.json", tmp / f"{Path(script).stem}.png"
-    proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), "--plot", str(png), "--json", str(out), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_python(str(EXAMPLES / script), "--plot", str(png), "--json", str(out), *args)
     assert png.stat().st_size > 0
     return proc.stdout, json.loads(out.read_text()), png
+
+
+def run_python(
+    *args: str,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 600,
+    python: str | Path = sys.executable,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    """``python *args`` in its own process (JAX's defaults: tests/conftest.py's float64 does not
+    reach it), from the repository root, its output captured as text. With ``check``, a non-zero
+    exit fails the test and shows the end of the process's output."""
+    proc = subprocess.run(
+        [str(python), *args],
+        cwd=cwd,
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check:
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc
+
+
+def diabetes() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's diabetes data: ``(X, y)``, 442 x 10 float64, as ``load_diabetes`` returns
+    them (each column centred and scaled to unit norm, y raw); new arrays on each call."""
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    return X, y
+
+
+def dense_params(rng: np.random.Generator | None = None) -> dict:
+    """Two dense layers, ``{"dense": {"kernel": (4, 3), "bias": (3,)}, "head": {"kernel":
+    (3, 2), "bias": (2,)}}``, standard normal drawn from ``rng`` (default: seed 0): the small
+    tree most penalty tests evaluate."""
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0) if rng is None else rng
+    return {
+        "dense": {
+            "kernel": jnp.asarray(rng.normal(size=(4, 3))),
+            "bias": jnp.asarray(rng.normal(size=3)),
+        },
+        "head": {
+            "kernel": jnp.asarray(rng.normal(size=(3, 2))),
+            "bias": jnp.asarray(rng.normal(size=2)),
+        },
+    }
+
+
+def nnx_model_of_every_layer_kind(seed: int = 0):
+    """A flax nnx module with a Linear, a Conv, a MultiHeadAttention, an Embed, a BatchNorm and
+    a LayerNorm (as attributes lin, conv, att, emb, bn, ln)."""
+    from flax import nnx
+
+    class NnxModel(nnx.Module):
+        def __init__(self, rngs):
+            self.lin = nnx.Linear(3, 4, rngs=rngs)
+            self.conv = nnx.Conv(3, 4, (3, 3), rngs=rngs)
+            self.att = nnx.MultiHeadAttention(
+                num_heads=2, in_features=4, qkv_features=4, decode=False, rngs=rngs
+            )
+            self.emb = nnx.Embed(10, 4, rngs=rngs)
+            self.bn = nnx.BatchNorm(4, rngs=rngs)
+            self.ln = nnx.LayerNorm(4, rngs=rngs)
+
+    return NnxModel(nnx.Rngs(seed))
+
+
+def start_parity(tmp_path: Path, *args: str, name: str = "report", cwd: Path = ROOT):
+    """Start ``python -m parity *args --json <tmp_path>/<name>.json`` (from ``cwd``), output and
+    errors in one pipe; `finish` waits for it."""
+    out = tmp_path / f"{name}.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "parity", *args, "--json", str(out)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return proc, out
+
+
+def finish(proc, out: Path) -> tuple[int, dict, str]:
+    """The exit status, the JSON report (empty if none was written) and the output."""
+    text, _ = proc.communicate(timeout=900)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    return proc.returncode, report, text
+
+
+def run_parity(tmp_path: Path, *args: str, name: str = "report", cwd: Path = ROOT):
+    """`start_parity` and `finish`: one run of the parity suite."""
+    return finish(*start_parity(tmp_path, *args, name=name, cwd=cwd))

@@ -7,24 +7,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import pytest
+from helpers import run_python
+
+pytestmark = pytest.mark.slow  # starts Python processes (tests/conftest.py)
 
 
 def _run_quick(module: str, *args: str) -> None:
     """``python -m module --quick *args`` from the repository root; it must exit 0."""
-    proc = subprocess.run(
-        [sys.executable, "-m", module, "--quick", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    run_python("-m", module, "--quick", *args)
 
 
 def test_quick_benchmarks_run_and_report(tmp_path):

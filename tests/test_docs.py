@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from helpers import run_python
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
@@ -59,15 +60,8 @@ def code_blocks(page: Path) -> tuple[list[tuple[int, str]], list[str]]:
 def run_page(page: Path) -> subprocess.CompletedProcess:
     blocks, _ = code_blocks(page)
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    return subprocess.run(
-        [sys.executable, "-c", RUNNER, str(page.relative_to(ROOT))],
-        input=json.dumps(blocks),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=600,
-        check=False,
+    return run_python(
+        "-c", RUNNER, str(page.relative_to(ROOT)), input=json.dumps(blocks), env=env, check=False
     )
 
 
@@ -82,6 +76,7 @@ def results() -> dict[Path, subprocess.CompletedProcess]:
         return dict(zip(pages, pool.map(run_page, pages), strict=True))
 
 
+@pytest.mark.slow  # runs each page in its own process
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_code_blocks_run(page, results):
     assert not code_blocks(page)[1]

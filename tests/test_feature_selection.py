@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from helpers import run_example
 
+pytestmark = pytest.mark.slow  # starts Python processes (tests/conftest.py)
+
 
 def run_fs(tmp_path, *args: str) -> dict:
     stdout, res, _ = run_example("feature_selection.py", tmp_path, *args)

@@ -340,7 +340,7 @@ def test_tune_bad_arguments(kwargs, match):
 
 
 # --------------------------------------------------------------------------------------------
-# found by a fresh-eyed review
+# Edge cases: NaN in the validation data, a direction the training loss ignores, a whole module
 
 
 def test_nan_in_the_validation_data_gives_nan_not_zero():

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import diabetes
 from skglm.penalties import L0_5, L2_3, SCAD, MCPenalty, WeightedMCPenalty
 
 import jaxreg as jr
@@ -359,9 +360,7 @@ def test_slope_bad_inputs_and_short_sequences():
 
 def _problem(name):
     if name == "diabetes":
-        from sklearn.datasets import load_diabetes
-
-        X, y = load_diabetes(return_X_y=True)
+        X, y = diabetes()
         return (X - X.mean(0)) / X.std(0), y - y.mean(), None
     rng = np.random.default_rng(0)  # n = 200, p = 500, correlation 0.5^|i-j|, 10 true features
     n, p = 200, 500

@@ -8,19 +8,15 @@ here rather than on a user's machine.
 import importlib.metadata
 import re
 import shutil
-import subprocess
-import sys
 import tarfile
 import textwrap
 import tomllib
 import zipfile
-from pathlib import Path
 
 import pytest
+from helpers import ROOT, run_python
 
 import jaxreg
-
-ROOT = Path(__file__).resolve().parents[1]
 
 # Run inside the fresh environment: the core works, and each optional function names its extra.
 CHECK = textwrap.dedent(
@@ -61,13 +57,7 @@ def dist(tmp_path_factory):
     """An sdist, and a wheel built from it (as `python -m build` does), in a temporary dir."""
     out = tmp_path_factory.mktemp("dist")
     # --no-isolation: hatchling and build come with the dev extra, so nothing is downloaded
-    build = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert build.returncode == 0, build.stdout + build.stderr
+    run_python("-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT))
     (wheel,) = out.glob("*.whl")
     (sdist,) = out.glob("*.tar.gz")
     return wheel, sdist
@@ -78,6 +68,7 @@ def test_version_comes_from_the_metadata():
     assert jaxreg.__version__ == importlib.metadata.version("jaxreg") == version
 
 
+@pytest.mark.slow  # builds the wheel and the sdist
 def test_wheel_and_sdist_contents(dist):
     wheel, sdist = dist
     names = zipfile.ZipFile(wheel).namelist()
@@ -100,6 +91,7 @@ def test_wheel_and_sdist_contents(dist):
     assert not bad, bad
 
 
+@pytest.mark.slow  # builds the wheel and the sdist
 def test_the_long_description_has_no_relative_links(dist):
     # PyPI would resolve README.md's links (docs/index.md, ...) against its own site
     wheel, _ = dist
@@ -111,6 +103,7 @@ def test_the_long_description_has_no_relative_links(dist):
     assert not re.findall(r"\]\((?!https?://|#)[^)]+\)", text)
 
 
+@pytest.mark.slow  # builds the wheel and the sdist
 def test_wheel_works_in_a_fresh_environment_with_only_core_dependencies(dist, tmp_path):
     wheel, _ = dist
     env = tmp_path / "venv"
@@ -119,16 +112,12 @@ def test_wheel_works_in_a_fresh_environment_with_only_core_dependencies(dist, tm
     # --no-compile: Python compiles what the check imports, not all of jax and scipy;
     # --retries 1: offline, pip takes the wheels from its local indexes and caches in 3 s
     # instead of a minute of retries
-    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"]
-    install += ["--no-compile", "--retries", "1", "--disable-pip-version-check", str(wheel)]
+    install = ["-m", "pip", "--python", str(python), "install", "--quiet", "--no-compile"]
+    install += ["--retries", "1", "--disable-pip-version-check", str(wheel)]
     try:
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
-        pip = subprocess.run(install, capture_output=True, text=True, check=False)
-        assert pip.returncode == 0, pip.stdout + pip.stderr
-        run = subprocess.run(
-            [str(python), "-c", CHECK], capture_output=True, text=True, cwd=tmp_path, check=False
-        )
-        assert run.returncode == 0, run.stdout + run.stderr
+        run_python("-m", "venv", "--without-pip", str(env))
+        run_python(*install)
+        run = run_python("-c", CHECK, python=python, cwd=tmp_path)
         assert run.stdout.strip() == f"ok {jaxreg.__version__}"
     finally:  # half a gigabyte, which pytest would keep with its last three temporary dirs
         shutil.rmtree(env, ignore_errors=True)

@@ -1,51 +1,26 @@
 """The parity suite, reduced: it must run, pass, tell its negative controls apart, be
 deterministic, explain itself, and fail when a known fault is injected into jaxreg.
 
-Each framework trains in its own subprocess (started by `python -m parity`).
+Each framework trains in its own subprocess (started by `python -m parity`); the injected
+faults are in test_parity_mutations.py.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import finish, run_parity, start_parity
 
 import parity.__main__ as cli
 from parity._config import ELEMENTWISE, PRESETS, STRENGTHS, f32
 from parity._report import choose, divergence
 
-ROOT = Path(__file__).resolve().parents[1]
 REDUCED = (
     *("--presets", "tutorial", "seed", "digits_cnn"),
     *("--seeds", "1", "--epochs", "3", "--cv-epochs", "20"),
 )
-
-
-def start_parity(tmp_path: Path, *args: str, name: str = "report", cwd: Path = ROOT):
-    out = tmp_path / f"{name}.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "parity", *args, "--json", str(out)],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    return proc, out
-
-
-def finish(proc, out: Path) -> tuple[int, dict, str]:
-    text, _ = proc.communicate(timeout=900)
-    report = json.loads(out.read_text()) if out.exists() else {}
-    return proc.returncode, report, text
-
-
-def run_parity(tmp_path: Path, *args: str, name: str = "report", cwd: Path = ROOT):
-    return finish(*start_parity(tmp_path, *args, name=name, cwd=cwd))
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +44,7 @@ def pairs_of(report, kind=None):
     }
 
 
+@pytest.mark.slow
 def test_reduced_suite_passes_and_grades_like_for_like(reduced):
     rc, report, out, *_ = reduced
     assert rc == 0, out[-4000:]
@@ -97,6 +73,7 @@ def test_reduced_suite_passes_and_grades_like_for_like(reduced):
     assert {("jax", "torch"), ("jax[keras]", "tf"), ("jax[torch]", "torch")} <= cnn
 
 
+@pytest.mark.slow
 def test_negative_controls_are_told_apart(reduced):
     _, report, *_ = reduced
     controls = [c for c in report["comparisons"] if c["kind"] == "control"]
@@ -137,6 +114,7 @@ def test_choose_by_hand():
     assert choose(s, scores) == (0.2, 0.4)
 
 
+@pytest.mark.slow
 def test_cross_validation_chooses_the_same_strength_everywhere(reduced):
     _, report, *_ = reduced
     cv = report["cv"]
@@ -149,6 +127,7 @@ def test_cross_validation_chooses_the_same_strength_everywhere(reduced):
     assert all(v["seconds"] > 0 for v in cv["frameworks"].values())
 
 
+@pytest.mark.slow
 def test_report_first_screen_plots_and_schema(reduced):
     _, report, _, tmp, md, _ = reduced
     run_keys = {"preset", "optimizer", "penalty", "dtype", "framework", "train_accuracy"}
@@ -170,6 +149,7 @@ def test_report_first_screen_plots_and_schema(reduced):
     assert any("underfit" in ln for ln in first)  # the tutorial preset, explained
 
 
+@pytest.mark.slow
 def test_two_runs_give_identical_json_apart_from_timings(reduced):
     _, first, *_, again = reduced
     rc, second, out = again
@@ -196,6 +176,7 @@ def test_two_runs_give_identical_json_apart_from_timings(reduced):
 KEYS = {"preset", "optimizer", "penalty", "dtype", "seed", "framework", "a", "b"}
 
 
+@pytest.mark.slow
 def test_keras_constants_are_measured_in_keras(reduced):
     """Keras's applied constants come from Keras (probe weights, the optimizer's momentum
     variable), never from jaxreg: in float64 TensorFlow rounds them through float32 and the
@@ -215,12 +196,14 @@ def test_keras_constants_are_measured_in_keras(reduced):
         assert measured and measured <= set(keras_l2)
 
 
+@pytest.mark.slow
 def test_bad_usage_exits_2_and_lists_valid_names(tmp_path):
     rc, _, out = run_parity(tmp_path, "--penalties", "l3")
     assert rc == 2
     assert "invalid choice: 'l3'" in out and "elastic_net" in out
 
 
+@pytest.mark.slow  # trains in worker processes
 def test_missing_framework_is_skipped_with_reason_and_fails_unless_allowed(
     monkeypatch, tmp_path, capsys
 ):
@@ -234,83 +217,3 @@ def test_missing_framework_is_skipped_with_reason_and_fails_unless_allowed(
     # jax alone has nothing to be compared with: --allow-missing must not make it a success
     assert cli.main([*args, "--allow-missing"]) == 1
     assert "nothing compared" in capsys.readouterr().out
-
-
-# --------------------------------------------------------------------------------------------
-# Mutation tests: a known fault in a temporary copy of jaxreg must make the suite exit 1.
-
-SMALL = ("--seeds", "1", "--epochs", "2", "--cv-epochs", "0", "--dtypes", "float64")
-# later flags win: a mutation may set its own --epochs / --cv-epochs
-MUTATIONS = {
-    # Keras's L2 has no 1/2: forgetting it in from_keras halves every converted strength
-    "keras_lost_half": (
-        "jaxreg/_conventions.py",
-        "_KERAS_L2_TO_TEXTBOOK = 2.0",
-        "_KERAS_L2_TO_TEXTBOOK = 1.0",
-        ("--presets", "seed", "--optimizers", "sgd", "--frameworks", "tf", "jax"),
-        ("jax[keras]", "tf"),
-    ),
-    "penalized_bias": (
-        "jaxreg/_masks.py",
-        'KERNEL_NAME = re.compile(r"^(kernel|',
-        'KERNEL_NAME = re.compile(r"^(bias|kernel|',
-        ("--presets", "seed", "--optimizers", "sgd", "--frameworks", "torch", "jax"),
-        ("jax", "torch"),
-    ),
-    "swapped_l1_ratio": (
-        "jaxreg/_kinds/separable.py",
-        "l1_ratio=as_leaf(l1_ratio))",
-        "l1_ratio=as_leaf(1 - l1_ratio))",
-        (
-            *("--presets", "converged", "--optimizers", "sgd", "--penalties", "elastic_net"),
-            *("--frameworks", "torch", "jax"),
-        ),
-        ("jax", "torch"),
-    ),
-    # the suite's own Keras run built with another epsilon: its exported config says so
-    "keras_epsilon": (
-        "parity/_keras_worker.py",
-        '"epsilon": h["eps"]}',
-        '"epsilon": h["eps"] * 100}',
-        ("--presets", "seed", "--optimizers", "adam", "--frameworks", "tf", "jax"),
-        None,
-    ),
-    # jr.select.cross_validate's one-SE rule picking the smallest strength within one SE
-    "select_one_se": (
-        "jaxreg/_select.py",
-        "within[np.argmax(strengths[within])]",
-        "within[np.argmin(strengths[within])]",
-        (
-            *("--presets", "tutorial", "--epochs", "1", "--cv-epochs", "50"),
-            *("--frameworks", "torch", "jax"),
-        ),
-        None,
-    ),
-    "coupled_decay": (
-        "jaxreg/_optimizers.py",
-        "if weight_decay and decoupled_weight_decay:",
-        "if False:",
-        ("--presets", "seed", "--optimizers", "adamw", "--frameworks", "torch", "jax"),
-        ("jax[torch]", "torch"),
-    ),
-}
-
-
-@pytest.mark.parametrize("name", sorted(MUTATIONS))
-def test_an_injected_fault_makes_the_suite_fail(name, tmp_path):
-    path, old, new, args, culprit = MUTATIONS[name]
-    copy = tmp_path / "repo"
-    for pkg in ("jaxreg", "parity"):
-        shutil.copytree(ROOT / pkg, copy / pkg, ignore=shutil.ignore_patterns("results"))
-    source = (copy / path).read_text()
-    assert source.count(old) == 1, f"the mutation site of {name} moved: update MUTATIONS"
-    (copy / path).write_text(source.replace(old, new))
-    rc, report, out = run_parity(tmp_path, *SMALL, *args, cwd=copy)
-    assert rc == 1, out[-3000:]
-    failed = {(c["a"], c["b"]) for c in report["comparisons"] if c["passed"] is False}
-    if culprit:
-        assert culprit in failed, (failed, out[-2000:])
-    elif name == "keras_epsilon":
-        assert any("epsilon" in m for c in report["config_checks"] for m in c["mismatches"])
-    else:
-        assert report["cv"]["library_agrees"] is False

@@ -1,22 +1,26 @@
-"""Proximal operators, the optax proximal transform and jr.solve against independent references:
-NumPy closed forms, optimality conditions, and scikit-learn's solvers on its bundled data."""
+"""Proximal operators and the optax proximal transform against independent references: NumPy
+closed forms, optimality conditions, step trees by structure, and Adam's metric."""
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from helpers import assert_close, f64
+from flax import nnx
+from flax.core import FrozenDict
+from helpers import (
+    assert_close,
+    f64,
+    nnx_model_of_every_layer_kind,
+    soft_threshold,
+)
 
 import jaxreg as jr
 
 RNG = np.random.default_rng(0)
-
-
-def np_soft(x, tau):
-    return np.sign(x) * np.maximum(np.abs(x) - tau, 0)
 
 
 def objective_at(pen, x, z, t):
@@ -26,13 +30,17 @@ def objective_at(pen, x, z, t):
     ) + t * float(pen(z))
 
 
+# --------------------------------------------------------------------------------------------
+# The prox of each kind
+
+
 @pytest.mark.parametrize(
     ("pen", "ref"),
     [
-        (jr.l1(0.7), lambda x, t: np_soft(x, 0.7 * t)),
+        (jr.l1(0.7), lambda x, t: soft_threshold(x, 0.7 * t)),
         (jr.l2(0.7), lambda x, t: x / (1 + 0.7 * t)),
-        (jr.elastic_net(0.7, 0.4), lambda x, t: np_soft(x, 0.28 * t) / (1 + 0.42 * t)),
-        (jr.l1(0.3) + jr.l2(0.5), lambda x, t: np_soft(x, 0.3 * t) / (1 + 0.5 * t)),
+        (jr.elastic_net(0.7, 0.4), lambda x, t: soft_threshold(x, 0.28 * t) / (1 + 0.42 * t)),
+        (jr.l1(0.3) + jr.l2(0.5), lambda x, t: soft_threshold(x, 0.3 * t) / (1 + 0.5 * t)),
     ],
 )
 def test_elementwise_prox_matches_numpy_and_gives_exact_zeros(pen, ref):
@@ -42,7 +50,7 @@ def test_elementwise_prox_matches_numpy_and_gives_exact_zeros(pen, ref):
     assert_close(z, ref(x, t), rtol=1e-12, atol=1e-15)
     zero = np.abs(x) <= 0.3 * t
     if "l1" in repr(pen) or "elastic" in repr(pen):
-        assert zero.sum() >= 3 and np.all(np.asarray(z)[np_soft(x, 0.28 * t) == 0] == 0.0)
+        assert zero.sum() >= 3 and np.all(np.asarray(z)[soft_threshold(x, 0.28 * t) == 0] == 0.0)
 
 
 def test_l1_prox_optimality_condition_with_jax_grad():
@@ -90,6 +98,13 @@ def test_nuclear_prox_is_singular_value_thresholding_and_minimizes():
         assert objective_at(pen, {"w": x}, other, t) >= best - 1e-12
 
 
+def test_prox_zeros_are_positive_zeros():
+    x = jnp.asarray(-np.abs(RNG.normal(size=(3, 4))))
+    for pen in (jr.l1(10.0), jr.group_lasso(10.0), jr.nuclear(100.0), jr.elastic_net(10.0, 0.5)):
+        out = f64(pen.prox({"w": x}, 1.0)["w"])
+        assert np.all(out == 0) and not np.any(np.signbit(out)), pen
+
+
 def test_prox_leaves_untouched_leaves_and_keeps_dtypes():
     params = {
         "kernel": jnp.asarray(RNG.normal(size=(3, 2)), jnp.bfloat16),
@@ -131,6 +146,66 @@ def test_nan_propagates_through_prox():
         assert np.isnan(z[1]) or np.isnan(z).all()
 
 
+# --------------------------------------------------------------------------------------------
+# Step trees: one step per leaf (or per element), matched by structure
+
+
+def test_step_trees_with_equinox_nnx_and_frozendict_structure():
+    lin = eqx.nn.Linear(4, 3, key=jax.random.key(0))
+    steps = jax.tree.map(lambda x: jnp.full(x.shape, 0.3) if eqx.is_array(x) else x, lin)
+    steps = eqx.tree_at(lambda m: m.weight, steps, jnp.asarray(RNG.uniform(0, 0.5, size=(3, 4))))
+    out = jax.jit(jr.l1(1.0).prox)(lin, steps)
+    assert_close(out.weight, soft_threshold(f64(lin.weight), f64(steps.weight)), rtol=1e-12)
+    assert_close(out.bias, soft_threshold(f64(lin.bias), 0.3), rtol=1e-12)
+
+    state = nnx.state(nnx_model_of_every_layer_kind(0), nnx.Param)
+    steps = jax.tree.map(lambda x: jnp.full(x.shape, 0.2, x.dtype), state)
+    out = jr.l1(1.0).prox(state, steps)
+    assert_close(
+        out["lin"]["kernel"][...], soft_threshold(f64(state["lin"]["kernel"][...]), 0.2), rtol=1e-6
+    )
+
+    frozen = FrozenDict({"a": jnp.array([1.0, -0.1]), "b": {"c": jnp.array([2.0])}})
+    out = jr.l1(1.0).prox(frozen, FrozenDict({"a": jnp.array([0.5, 0.5]), "b": 1.5}))
+    assert f64(out["a"]).tolist() == [0.5, 0.0] and f64(out["b"]["c"]).tolist() == [0.5]
+
+
+def test_bad_steps_in_a_tree_raise_or_poison():
+    params = {"a": jnp.array([1.0, 2.0]), "b": jnp.array([3.0])}
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(
+            ValueError, match=r"step must be finite and >= 0; the step for the leaf at 'b'"
+        ):
+            jr.l1(0.1).prox(params, {"a": 0.1, "b": jnp.array([bad])})
+    with pytest.raises(ValueError, match=r"step for the leaf at 'a' has shape \(3,\)"):
+        jr.l1(0.1).prox(params, {"a": jnp.ones(3), "b": 0.1})
+    traced = jax.jit(jr.l1(0.1).prox)(params, {"a": jnp.array([-0.1, 0.1]), "b": jnp.array([0.1])})
+    assert np.isnan(f64(traced["a"])[0]) and not np.isnan(f64(traced["a"])[1])
+
+
+def test_group_step_is_the_step_of_the_mean_metric_so_one_zero_gradient_cannot_zero_a_group():
+    lr, lam, eps = 1e-2, 1e-4, 1e-8
+    x = RNG.normal(0, 0.5, size=(5, 4))  # kernel (in, out); axis=0: one group per output
+    D = np.abs(RNG.normal(size=(5, 4))) + eps
+    D[0] = eps  # an input that is always 0: Adam's D is eps there
+    out = jr.group_lasso(lam, axis=0).prox(
+        {"kernel": jnp.asarray(x)}, {"kernel": jnp.asarray(lr / D)}
+    )
+    t = lr / D.mean(axis=0)  # the documented metric: mean(D) over each group
+    norms = np.linalg.norm(x, axis=0)
+    want = x * np.maximum(1 - t * lam / norms, 0)
+    assert_close(out["kernel"], want, rtol=1e-10)
+    assert np.all(np.linalg.norm(f64(out["kernel"]), axis=0) > 0.5)
+    got = jr.nuclear(lam).prox({"kernel": jnp.asarray(x)}, {"kernel": jnp.asarray(lr / D)})
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    want = (u * np.maximum(s - lr / D.mean() * lam, 0)) @ vt
+    assert_close(got["kernel"], want, rtol=1e-8)
+
+
+# --------------------------------------------------------------------------------------------
+# jr.transforms.proximal: proximal gradient descent, plain and Adam-preconditioned
+
+
 def test_proximal_transform_is_proximal_gradient_descent():
     X = RNG.normal(size=(50, 6))
     y = X @ np.array([2.0, -1.0, 0, 0, 0.5, 0]) + 0.1 * RNG.normal(size=50)
@@ -145,7 +220,7 @@ def test_proximal_transform_is_proximal_gradient_descent():
         updates, state = jax.jit(tx.update)(jax.grad(loss)(w), state, w)
         w = optax.apply_updates(w, updates)
         lr = float(schedule(k))
-        w_ref = np_soft(w_ref - lr * X.T @ (X @ w_ref - y) / len(y), lr * lam)
+        w_ref = soft_threshold(w_ref - lr * X.T @ (X @ w_ref - y) / len(y), lr * lam)
     assert_close(w, w_ref, rtol=1e-8, atol=1e-12)  # schedule evaluated in/out of jit
     assert (np.asarray(w) == 0.0).sum() >= 2  # exact zeros, not 1e-9
     assert np.array_equal(np.asarray(w) == 0.0, w_ref == 0.0)
@@ -157,102 +232,21 @@ def test_proximal_transform_requires_params():
         tx.update(jnp.ones(2), tx.init(jnp.ones(2)))
 
 
-# ---------------------------------------------------------------------------------------------
-# jr.solve against scikit-learn's solvers, on scikit-learn's bundled data sets
-
-
-def _diabetes():
-    from sklearn.datasets import load_diabetes
-
-    X, y = load_diabetes(return_X_y=True)
-    return X, y
-
-
-def _least_squares(X, y):
-    Xj, yj = jnp.asarray(X), jnp.asarray(y)
-    # the textbook J = 1/(2m) sum (h(x_i) - y_i)^2 with a linear h
-    return lambda p: 0.5 * jnp.mean((Xj @ p["w"] + p["b"] - yj) ** 2)
-
-
-COEF_ONLY = {"w": True, "b": False}
-
-
-def _check_same_solution(w, coef, *, rtol):
-    w = np.asarray(w)
-    assert np.abs(w - coef).max() <= rtol * np.abs(coef).max(), (w, coef)
-    assert np.array_equal(w == 0.0, coef == 0.0)
-
-
-@pytest.mark.parametrize("alpha", [0.1, 1.0])
-def test_solve_lasso_reproduces_sklearn(alpha):
-    from sklearn.linear_model import Lasso
-
-    X, y = _diabetes()
-    sk = Lasso(alpha=alpha, tol=1e-14, max_iter=1_000_000).fit(X, y)
-    p0 = {"w": jnp.zeros(X.shape[1]), "b": jnp.zeros(())}
-    p, info = jax.jit(
-        lambda p: jr.solve(
-            _least_squares(X, y), jr.l1(alpha, mask=COEF_ONLY), p, max_iter=100_000, tol=1e-13
-        )
-    )(p0)
-    assert bool(info.converged)
-    assert (sk.coef_ == 0).sum() >= 3
-    _check_same_solution(p["w"], sk.coef_, rtol=1e-6)
-    assert_close(p["b"], sk.intercept_, rtol=1e-8)
-
-
-def test_solve_elastic_net_and_ridge_via_converter_reproduce_sklearn():
-    from sklearn.linear_model import ElasticNet, Ridge
-
-    X, y = _diabetes()
-    p0 = {"w": jnp.zeros(X.shape[1]), "b": jnp.zeros(())}
-    en = ElasticNet(alpha=0.002, l1_ratio=0.9, tol=1e-14, max_iter=1_000_000).fit(X, y)
-    p, info = jr.solve(
-        _least_squares(X, y),
-        jr.elastic_net(0.002, 0.9, mask=COEF_ONLY),
-        p0,
-        max_iter=200_000,
-        tol=1e-13,
-    )
-    assert bool(info.converged)
-    _check_same_solution(p["w"], en.coef_, rtol=1e-6)
-    ridge = Ridge(alpha=0.5).fit(X, y)
-    pen = jr.conventions.from_sklearn(ridge, n_samples=len(y), mask=COEF_ONLY)
-    p, info = jr.solve(_least_squares(X, y), pen, p0, max_iter=200_000, tol=1e-13)
-    assert bool(info.converged)
-    _check_same_solution(p["w"], ridge.coef_, rtol=1e-6)
-
-
-def test_solve_l1_logistic_regression_reproduces_sklearn_saga():
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    X, y = load_breast_cancer(return_X_y=True)
-    X = StandardScaler().fit_transform(X)
-    C = 0.1
-    sk = LogisticRegression(C=C, l1_ratio=1.0, solver="saga", tol=1e-12, max_iter=100_000).fit(X, y)
-    pen = jr.conventions.from_sklearn(sk, n_samples=len(y), mask=COEF_ONLY)
-    Xj, yj = jnp.asarray(X), jnp.asarray(y, float)
-
-    def log_loss(p):
-        z = Xj @ p["w"] + p["b"]
-        return jnp.mean(jnp.logaddexp(0.0, z) - yj * z)
-
-    p0 = {"w": jnp.zeros(X.shape[1]), "b": jnp.zeros(())}
-    p, info = jr.solve(log_loss, pen, p0, max_iter=200_000, tol=1e-13)
-    assert bool(info.converged)
-    coef = sk.coef_.ravel()
-    assert (coef == 0).sum() >= 10 and (coef != 0).sum() >= 3
-    _check_same_solution(p["w"], coef, rtol=1e-6)
-
-
-def test_solve_validates_arguments():
-    f = lambda w: jnp.sum(w**2)  # noqa: E731
-    with pytest.raises(ValueError, match="max_iter must be a positive int; got max_iter=0"):
-        jr.solve(f, jr.l1(1.0), jnp.ones(2), max_iter=0)
-    with pytest.raises(ValueError, match="tol must be a finite number >= 0; got tol=-1"):
-        jr.solve(f, jr.l1(1.0), jnp.ones(2), tol=-1)
+def test_proximal_transform_leaves_none_updates_alone():
+    w = jnp.array([1.0, -0.05])
+    for precondition in (None, "adam"):
+        tx = jr.transforms.proximal(jr.l1(1.0), 0.1, precondition=precondition)
+        params = {"w": w, "frozen": None, "count": jnp.array(3)}
+        # without preconditioning the transform follows an optimizer: it gets -lr * grad
+        g = jnp.ones(2) if precondition else -0.1 * jnp.ones(2)
+        grads = {"w": g, "frozen": None, "count": None}
+        if precondition:  # as stock optax.adam: init on the trainable leaves
+            state = tx.init({"w": w, "frozen": None, "count": None})
+        else:
+            state = tx.init(params)
+        updates, _ = tx.update(grads, state, params)
+        assert updates["frozen"] is None and updates["count"] is None
+        assert_close(updates["w"], [-0.2, 0.0], rtol=1e-5, atol=1e-6)
 
 
 def test_adam_preconditioned_prox_matches_numpy_reference():
@@ -268,7 +262,7 @@ def test_adam_preconditioned_prox_matches_numpy_reference():
         m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
         mh, vh = m / (1 - b1**k), v / (1 - b2**k)
         d = np.sqrt(vh) + eps
-        w_ref = np_soft(w_ref - lr * mh / d, lr * lam / d)  # prox in the metric diag(d)
+        w_ref = soft_threshold(w_ref - lr * mh / d, lr * lam / d)  # prox in the metric diag(d)
     assert_close(w, w_ref, rtol=1e-9, atol=1e-12)
     assert np.array_equal(np.asarray(w) == 0.0, w_ref == 0.0) and (w_ref == 0).sum() >= 2
     # with strength 0 it is exactly optax.adam
@@ -285,3 +279,30 @@ def test_adam_preconditioned_prox_matches_numpy_reference():
         ValueError, match="precondition must be None or 'adam'; got precondition='sgd'"
     ):
         jr.transforms.proximal(jr.l1(0.1), 0.1, precondition="sgd")
+
+
+def test_adam_preconditioned_proximal_transform_on_an_equinox_model():
+    model = eqx.nn.MLP(3, 1, 8, 1, key=jax.random.key(0))
+    X = jnp.asarray(RNG.normal(size=(64, 3)))
+    y = X[:, :1] * 2.0
+    pen = jr.group_lasso(0.05, axis=0, mask=jr.masks.kernels)
+    tx = jr.transforms.proximal(pen, 0.05, precondition="adam")
+    params, static = eqx.partition(model, eqx.is_array)
+
+    @jax.jit
+    def step(params, state):
+        def loss(p):
+            m = eqx.combine(p, static)
+            return jnp.mean((jax.vmap(m)(X) - y) ** 2)
+
+        updates, state = tx.update(jax.grad(loss)(params), state, params)
+        return optax.apply_updates(params, updates), state, loss(params)
+
+    state = tx.init(params)
+    losses = []
+    for _ in range(200):
+        params, state, value = step(params, state)
+        losses.append(float(value))
+    assert losses[-1] < 0.1 * losses[0]
+    w0 = f64(params.layers[0].weight)  # (8, 3): groups along axis 0 are the 3 inputs
+    assert np.all(np.isfinite(w0))

@@ -11,24 +11,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, run_python
+
+pytestmark = pytest.mark.slow  # starts Python processes (tests/conftest.py)
 
 HERE = Path(__file__).resolve().parent / "scaling"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def sharded():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "sharded_checks.py")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    proc = run_python(str(HERE / "sharded_checks.py"), env=env, timeout=900)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -125,16 +118,8 @@ print(json.dumps({"devices": jax.device_count(), "used": len(out.sharding.device
 
 def test_sweep_uses_every_core_through_jax_num_cpu_devices():
     """The docs' CPU recipe (docs/scaling.md): one JAX device per core, strengths sharded."""
-    proc = subprocess.run(
-        [sys.executable, "-c", CPU_DEVICES_SWEEP],
-        cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if k != "XLA_FLAGS"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    proc = run_python("-c", CPU_DEVICES_SWEEP, env=env, timeout=300)
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     assert r["devices"] == 2 and r["used"] == 2
     assert r["err"] < 1e-10

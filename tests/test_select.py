@@ -7,16 +7,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from helpers import assert_close
+from helpers import EXAMPLES, assert_close, diabetes, run_python
 
 import jaxreg as jr
 
 
-@pytest.fixture(scope="module")
-def diabetes():
-    from sklearn.datasets import load_diabetes
-
-    return load_diabetes(return_X_y=True)
+@pytest.fixture(scope="module", name="diabetes")
+def diabetes_data():
+    return diabetes()
 
 
 def lsq(X, y):
@@ -249,20 +247,36 @@ def test_plots_draw_every_coefficient_and_the_cv_curve(tmp_path, diabetes):
     ).stat().st_size > 10_000
 
 
-def test_choose_lambda_example_runs_and_writes_its_plots(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
+def test_every_plot_returns_the_figure_it_draws_on(diabetes):
+    import matplotlib
 
-    script = Path(__file__).resolve().parents[1] / "examples" / "choose_lambda.py"
-    proc = subprocess.run(
-        [sys.executable, str(script), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    grid = jr.select.strength_grid(2.0, num=4, ratio=1e-2)
+    res = jr.select.path(lsq(*diabetes), jr.l1, grid, jnp.zeros(10), max_iter=2_000)
+    cv = jr.select.CVResult(
+        grid, np.ones((3, 4)), np.ones(4), np.zeros(4), float(grid[0]), float(grid[0])
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    losses = np.array([3.0, 2.0, 2.5])
+    tuned = jr.select.TuneResult(0.2, None, 2.0, [0.1, 0.2, 0.4], losses, np.arange(1, 4))
+    draws = [
+        lambda ax: jr.select.plot_path(res, ax=ax),
+        lambda ax: jr.select.plot_cv(cv, ax=ax),
+        lambda ax: jr.select.plot_tune(tuned, grid=(grid, np.ones(4)), ax=ax),
+    ]
+    for draw in draws:
+        fig = draw(None)
+        assert isinstance(fig, Figure) and len(fig.axes) == 1 and fig.axes[0].lines
+        own, ax = plt.subplots()
+        assert draw(ax) is own and ax.lines
+        plt.close("all")
+
+
+@pytest.mark.slow  # runs an example in its own process
+def test_choose_lambda_example_runs_and_writes_its_plots(tmp_path):
+    proc = run_python(str(EXAMPLES / "choose_lambda.py"), "--out", str(tmp_path))
     assert "best strength" in proc.stdout and "one-SE" in proc.stdout
     for name in ("lasso_path.png", "lasso_cv.png", "iris_cv.png"):
         assert (tmp_path / name).stat().st_size > 20_000

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from helpers import run_example
 
+pytestmark = pytest.mark.slow  # starts Python processes (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):

@@ -10,7 +10,9 @@ import re
 
 import numpy as np
 import pytest
-from helpers import run_example
+from helpers import diabetes, run_example
+
+pytestmark = pytest.mark.slow  # starts Python processes (tests/conftest.py)
 
 PROBLEMS = ["diabetes", "synthetic"]
 
@@ -30,9 +32,7 @@ def split(result, name):
     """(X_train, y_train, X_val, y_val), rebuilt here from the exported indices or arrays."""
     d = result[name]["data"]
     if name == "diabetes":
-        from sklearn.datasets import load_diabetes
-
-        X, y = load_diabetes(return_X_y=True)
+        X, y = diabetes()
         tr, va = np.asarray(d["train_idx"]), np.asarray(d["val_idx"])
         assert len(tr) == len(va) == 221 and not set(tr) & set(va)
         X = (X - X[tr].mean(0)) / X[tr].std(0)
