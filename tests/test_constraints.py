@@ -34,6 +34,7 @@ def np_n_m(x, n, m, axis):
     return np.moveaxis(np_top_k(blocks, n, -1).reshape(moved.shape), -1, axis)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape,k,axis", [((50,), 7, None), ((6, 10), 3, 1), ((6, 10), 2, 0)])
 def test_top_k_matches_numpy_sort(shape, k, axis):
     x = RNG.normal(size=shape)
@@ -58,6 +59,7 @@ def test_top_k_ties_keep_the_first_entries():
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape,axis", [((8, 3), 0), ((3, 8), -1), ((2, 4, 5), 1)])
 def test_n_m_matches_numpy_blocks(shape, axis):
     x = RNG.normal(size=shape)
@@ -78,6 +80,7 @@ def test_n_m_needs_whole_blocks():
         C.n_m(2, 4, axis=None)
 
 
+@pytest.mark.slow
 def test_box_non_negative_and_l2_ball_closed_forms():
     x = RNG.normal(scale=2, size=(5, 7))
     got = np.asarray(C.box(-0.5, 1.0).prox({"w": jnp.asarray(x)}, 0.3)["w"])
@@ -113,6 +116,7 @@ def test_values_are_zero_inside_inf_outside_nan_propagates():
         assert np.isnan(np.asarray(pen.prox(x, 0.1)["w"])[1])
 
 
+@pytest.mark.slow
 def test_metric_projection_of_top_k_is_exact():
     """With per-element steps t (metric D = 1/t) top_k keeps the largest x^2 / t: checked against
     every support of size k."""
@@ -182,6 +186,7 @@ def test_constraints_are_pytrees_and_compose_with_penalties():
     assert jax.tree.leaves(C.box(-1.0, 2.0)) == [np.asarray(1.0), np.asarray(-1.0), np.asarray(2.0)]
 
 
+@pytest.mark.slow
 def test_projected_training_keeps_the_constraints_after_every_step():
     model = eqx.nn.MLP(8, 4, 16, 1, key=jax.random.PRNGKey(0))  # Linear.weight is (out, in)
     pen = C.n_m(2, 4, axis=1, mask=jr.masks.kernels) + C.l2_ball(1.0, axis=1, mask=jr.masks.kernels)

@@ -72,6 +72,7 @@ def central(f, x, h):
     return (8 * (f(x + h) - f(x - h)) - (f(x + 2 * h) - f(x - 2 * h))) / (12 * h)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["squares", "logistic"])
 @pytest.mark.parametrize("pen_name", list(KINDS))
 def test_strength_hypergradient_matches_finite_differences(kind, pen_name):
@@ -92,6 +93,7 @@ def test_strength_hypergradient_matches_finite_differences(kind, pen_name):
     assert_close(float(jax.jvp(lambda v: val_of(v)[0], (s,), (1.0,))[1]), float(g), rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_per_feature_weights_hypergradient_matches_finite_differences():
     s, val_of = problem("squares", "weighted_l1")
     g = jax.grad(lambda w: val_of(s, w)[0])(WEIGHTS)
@@ -114,6 +116,7 @@ def test_per_feature_weights_hypergradient_matches_finite_differences():
     assert np.count_nonzero(np.asarray(g)) >= 3
 
 
+@pytest.mark.slow
 def test_gradient_wrt_the_data_the_objective_closes_over():
     """d val / d y_train against the Lasso's closed form on the support, written in NumPy:
     w_S = A^{-1} (X_S^T y / n - s sign(w_S)), A = X_S^T X_S / n, so dw_S/dy = A^{-1} X_S^T / n
@@ -133,6 +136,7 @@ def test_gradient_wrt_the_data_the_objective_closes_over():
     assert_close(g[3], fd, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_vmap_over_strengths_equals_one_by_one():
     _, val_of = problem("squares", "l1")
     s = jnp.array([0.05, 0.1, 0.2])
@@ -141,6 +145,7 @@ def test_vmap_over_strengths_equals_one_by_one():
     assert_close(np.asarray(batched), np.asarray(single), rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_hypergradient_api_returns_the_penalty_structure():
     Xt, yt, Xv, yv = make_data("squares")
     loss = loss_fn("squares")
@@ -200,6 +205,7 @@ def test_against_jaxopt_implicit_differentiation():
         assert_close(float(jax.grad(ours)(lam)), float(jax.grad(theirs)(lam)), rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_equinox_and_nnx_models_as_the_solution():
     """The solution is a module; the bias is unpenalized (mask=kernels) and moves freely.
     Least squares: the solver reaches ~1e-16, so a finite difference resolves 1e-6."""
@@ -238,6 +244,7 @@ def test_equinox_and_nnx_models_as_the_solution():
     assert_close(float(jax.jit(jax.grad(val_nnx))(s)), g, rtol=1e-8, what="nnx vs equinox")
 
 
+@pytest.mark.slow
 def test_non_differentiable_kinds_raise_when_differentiated_only():
     f = lambda w: 0.5 * jnp.sum((w - 1.0) ** 2)  # noqa: E731
     pen = jr.nuclear(0.1)
@@ -291,6 +298,7 @@ def test_tune_with_folds_reports_the_mean_fold_loss_of_sklearn_lasso():
     assert res.params.shape == (4, 30)
 
 
+@pytest.mark.slow
 def test_tune_per_feature_weights_beats_the_single_strength():
     Xt, yt, Xv, yv = make_data("squares", n=60, p=20, seed=5)
 
@@ -343,6 +351,7 @@ def test_tune_bad_arguments(kwargs, match):
 # Edge cases: NaN in the validation data, a direction the training loss ignores, a whole module
 
 
+@pytest.mark.slow
 def test_nan_in_the_validation_data_gives_nan_not_zero():
     s, val_of = problem("squares", "l1")
     Xt, yt, Xv, yv = make_data("squares")
@@ -360,6 +369,7 @@ def test_nan_in_the_validation_data_gives_nan_not_zero():
     assert np.isnan(float(value)) and np.isnan(float(grad))
 
 
+@pytest.mark.slow
 def test_a_direction_the_training_loss_does_not_see():
     """An unpenalized leaf the training loss ignores (a ReLU unit dead on every training row):
     the restricted Hessian is singular; both modes give the least-norm derivative, which

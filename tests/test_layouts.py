@@ -94,6 +94,7 @@ ROWS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ROWS)
 def test_value_and_lambda_max_match_hand_sliced_groups(name):
     get, pen, groups = ROWS[name]
@@ -159,6 +160,7 @@ def test_adam_metric_step_uses_each_groups_mean_metric_with_reshape():
         assert_close(out[:, cols], g * max(0.0, 1 - 2.0 * t / np.linalg.norm(g)), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_sparse_group_lasso_with_reshape_matches_numpy():
     w = f64(eqx_mha().query_proj.weight)
     pen = jr.sparse_group_lasso(0.7, 0.25, reshape=(HEADS, -1), axis=1)
@@ -201,6 +203,7 @@ def test_flax_head_group_removes_the_head():
     assert np.max(np.abs(np.asarray(m(x)) - before)) > 1e-2
 
 
+@pytest.mark.slow
 def test_equinox_head_group_removes_the_head():
     m = eqx_mha()
     x = jax.random.normal(jax.random.key(1), (5, IN), jnp.float64)

@@ -59,6 +59,7 @@ def assert_same_coefs(ours, theirs, *, rtol, what=""):
     assert np.array_equal(ours == 0, theirs == 0), f"{what}: zero patterns differ"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("problem", ["diabetes", "correlated"])
 def test_lasso_path_equals_sklearn(problem):
     X, y = diabetes() if problem == "diabetes" else correlated()
@@ -80,6 +81,7 @@ def test_lasso_path_equals_sklearn(problem):
     assert_close(np.asarray(res_b.intercept), icpt, rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_enet_path_equals_sklearn():
     X, y = centered(*correlated(seed=2))
     alphas = grid(X, y) / 0.5
@@ -91,6 +93,7 @@ def test_enet_path_equals_sklearn():
     assert bool(res.converged.all())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["scipy_csc", "scipy_csr", "bcoo"])
 def test_sparse_design_equals_dense_and_sklearn(kind):
     X, y = sparse_design()
@@ -109,6 +112,7 @@ def test_sparse_design_equals_dense_and_sklearn(kind):
     assert_close(float(f.intercept), m.intercept_, rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_logistic_l1_equals_sklearn():
     X, y = load_breast_cancer(return_X_y=True)
     X = (X - X.mean(0)) / X.std(0)
@@ -123,6 +127,7 @@ def test_logistic_l1_equals_sklearn():
         assert_close(float(f.intercept), m.intercept_[0], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_weighted_l1_is_lasso_on_rescaled_columns():
     """sum_j w_j |b_j| with X is the Lasso with X_j / w_j and coefficients w_j b_j."""
     X, y = centered(*correlated(seed=3))
@@ -142,6 +147,7 @@ def test_sample_weight_equals_sklearn():
     assert_close(float(f.intercept), m.intercept_, rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_group_lasso_path_equals_celer():
     """Groups of consecutive features (celer's ``groups=B``): ``group_lasso(s, reshape=(-1,
     B))``, block coordinate descent with each block's spectral norm."""
@@ -200,6 +206,7 @@ def test_group_lasso_configurations_that_are_refused():
         jr.linear.fit(X, y, jr.group_lasso(0.1))  # one group of every feature: no reshape
 
 
+@pytest.mark.slow
 def test_cross_validate_equals_lasso_cv():
     from sklearn.linear_model import LassoCV
     from sklearn.model_selection import KFold
@@ -270,6 +277,7 @@ def test_l1_with_poisson_and_huber_equals_fista(loss):
     assert 0 < np.count_nonzero(np.asarray(f.coef)) < X.shape[1]
 
 
+@pytest.mark.slow
 def test_no_l1_part_ridge_and_ols_equal_sklearn():
     """Found by a review: penalties without an l1 part returned zeros marked converged."""
     from sklearn.linear_model import LinearRegression, Ridge
@@ -292,6 +300,7 @@ def test_no_l1_part_ridge_and_ols_equal_sklearn():
         jr.linear.fit(X, y, jr.nuclear(0.5))
 
 
+@pytest.mark.slow
 def test_nan_data_and_traced_negative_strength_give_nan():
     X, y = diabetes()
     Xn = X.copy()
@@ -304,6 +313,7 @@ def test_nan_data_and_traced_negative_strength_give_nan():
     assert np.isnan(np.asarray(f.coef)).all() and not bool(f.converged)
 
 
+@pytest.mark.slow
 def test_mcp_reaches_skglm_objective():
     from skglm import GeneralizedLinearEstimator
     from skglm.datafits import Quadratic
@@ -325,6 +335,7 @@ def test_mcp_reaches_skglm_objective():
     assert float(f.gap) <= 1e-12 * np.mean(y**2)  # the stationarity residual
 
 
+@pytest.mark.slow
 def test_float32_close_to_float64_and_jit_vmap():
     X, y = diabetes()
     f64 = jr.linear.fit(X, y, jr.l1(0.5), tol=1e-10)
@@ -343,6 +354,7 @@ def test_float32_close_to_float64_and_jit_vmap():
     assert_close(np.asarray(batched[1]), np.asarray(f64.coef), rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_nan_in_the_data_propagates():
     X, y = diabetes()
     y = y.copy()
@@ -396,6 +408,7 @@ def numpy_gap(X, y, sw, coef, intercept, a, b2):
     return primal - (np.sum(sn * (r * y - 0.5 * r * r)) - conj)
 
 
+@pytest.mark.slow
 def test_least_squares_solver_equals_sklearn_weights_intercept_and_true_gaps():
     """The squared loss's own inner solver (working sets of every capacity: 64, 256, 600
     here; blocks of 8 cut at the working set's end; Gram-carried gradient on small sets)
@@ -474,6 +487,7 @@ def test_select_cross_validate_given_data_is_linear_cross_validate_and_lasso_cv(
         jr.select.cross_validate(lambda s, X, y: s, lambda p, X, y: 0.0, alphas, X, y, tol=1.0)
 
 
+@pytest.mark.slow
 def test_nan_in_x_propagates_through_every_path():
     """Found by a review: the least-squares path with NaN in a dense X returned zeros, the
     mean as intercept and converged=True (the dual's rescaling compared NaN and dropped it)."""
@@ -493,6 +507,7 @@ def test_nan_in_x_propagates_through_every_path():
         assert np.isnan(np.asarray(r.gap)).all() and not np.asarray(r.converged).any(), kw
 
 
+@pytest.mark.slow
 def test_float32_path_does_not_give_up_before_max_iter():
     """Found by a review: a float32 path stopped after 1 iteration, converged=False with a gap
     1.004 x tol: the loop stopped on its own gap, and the returned one, recomputed at the same
@@ -507,6 +522,7 @@ def test_float32_path_does_not_give_up_before_max_iter():
     assert np.all(np.asarray(r.gap)[conv] <= floor * (1 + 1e-6))
 
 
+@pytest.mark.slow
 def test_path_under_jit_equals_eager():
     """Found by a review: path was not jit-able (float(strengths[0]) on a tracer)."""
     X, y = diabetes()
@@ -573,6 +589,7 @@ def test_strength_zero_certificate_is_honest_against_linear_regression():
         assert_close(np.asarray(coef), ols.coef_, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_sparse_least_squares_solver_equals_sklearn_and_true_gaps():
     """The squared loss's inner solver on padded sparse columns (one carried buffer, working
     sets of 64 to 300 here) against lasso_path on the CSC matrix (identical zero patterns) and
@@ -605,6 +622,7 @@ def test_sparse_least_squares_solver_equals_sklearn_and_true_gaps():
     assert abs(gap - float(f.gap)) <= 1e-12 * np.sum(sn * (y - sn @ y) ** 2)
 
 
+@pytest.mark.slow
 def test_path_warm_start_from_init():
     """``path(init=(coef, intercept))`` starts there: from a fit's solution, 0 iterations."""
     X, y = diabetes()
@@ -617,6 +635,7 @@ def test_path_warm_start_from_init():
         jr.linear.path(X, y, jr.l1, [0.5], init=np.zeros(10))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["dense", "csc"])
 def test_uncentred_columns_converge_fast_and_equal_sklearn(kind):
     """Columns of mean 10 with an intercept: the least-squares solvers work on implicitly
@@ -636,6 +655,7 @@ def test_uncentred_columns_converge_fast_and_equal_sklearn(kind):
     assert_close(float(res.intercept), ref.intercept_, rtol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("kind", "p"), [("csc", 50), ("dense", 513)])
 def test_correlated_unpenalized_features_are_exact_and_certified(kind, p):
     """Three unpenalized features (weight 0), two correlated 0.99995, on a sparse X and on a
@@ -694,6 +714,7 @@ def test_review_edge_cases_nan_labels_templates_traced_weights_and_path_restart(
         assert_same_coefs(got.coef[k], ref.coef[k], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_more_unpenalized_features_than_certified_is_uncertified_not_nan():
     """65 unpenalized features on 520 (> 512: up to 64 are solved exactly): the fit stops on
     its looser bound with usable coefficients and converged False (it returned NaN)."""

@@ -29,6 +29,7 @@ def test_value_and_gradient_match_numpy():
     assert_close(grad, expected_grad, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_aux_and_parts():
     def with_aux(w, x, y):
         return mse(w, x, y), {"n": x.shape[0]}

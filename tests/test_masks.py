@@ -74,6 +74,7 @@ def test_jaxreg_masks_work_in_optax_masked_and_optax_masks_work_in_jaxreg():
         assert_close(g, u, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_bool_tree_of_a_callable_equinox_module_is_a_bool_tree_not_a_function():
     mlp = eqx.nn.MLP(3, 2, 4, 1, key=jax.random.key(0))
     mask = jax.tree.map(eqx.is_array, mlp)  # callable (an MLP) but a tree of bools
@@ -131,6 +132,7 @@ def _selected(tree) -> list[str]:
     )
 
 
+@pytest.mark.slow
 def test_kernels_on_flax_linen():
     class Model(nn.Module):
         @nn.compact
@@ -170,6 +172,7 @@ def test_kernels_on_flax_nnx(as_state):
     assert_close(jax.jit(jr.l2(1.0, mask=jr.masks.kernels))(tree), want, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_kernels_mask_excludes_biases_and_norm_scales_of_flax_nnx():
     model = NnxMLP(nnx.Rngs(0))
     state = nnx.state(model, nnx.Param)
@@ -187,6 +190,7 @@ def test_kernels_mask_excludes_biases_and_norm_scales_of_flax_nnx():
     assert total_l2(others) > 1.0  # LayerNorm scale is ones: the difference is visible
 
 
+@pytest.mark.slow
 def test_gradient_through_nnx_state_reaches_only_kernels():
     model = NnxMLP(nnx.Rngs(1))
     state = nnx.state(model, nnx.Param)

@@ -9,6 +9,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from helpers import (
     assert_close,
     f64,
@@ -18,6 +19,7 @@ from helpers import (
 import jaxreg as jr
 
 
+@pytest.mark.slow
 def test_matrix_penalties_on_equinox_and_flax_conv_layouts_match_numpy_svd():
     conv = eqx.nn.Conv2d(3, 5, 3, key=jax.random.key(1))  # weight (out, in, kh, kw)
     w = f64(conv.weight)
@@ -41,6 +43,7 @@ def test_matrix_penalties_on_equinox_and_flax_conv_layouts_match_numpy_svd():
     )
 
 
+@pytest.mark.slow
 def test_nuclear_prox_in_equinox_layout_is_numpy_singular_value_thresholding():
     conv = eqx.nn.Conv2d(3, 5, 3, key=jax.random.key(1))
     w = f64(conv.weight)
@@ -52,6 +55,7 @@ def test_nuclear_prox_in_equinox_layout_is_numpy_singular_value_thresholding():
     assert got.bias is conv.bias
 
 
+@pytest.mark.slow
 def test_orthogonal_columns_are_output_units_in_either_layout():
     lin = eqx.nn.Linear(6, 4, key=jax.random.key(3))  # weight (out, in)
     units = f64(lin.weight)  # one row per output unit

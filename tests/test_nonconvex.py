@@ -31,6 +31,7 @@ CASES = [  # (jaxreg penalty, skglm penalty, steps where skglm's formula is the 
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pen,ref,steps", CASES, ids=lambda c: repr(c)[:30])
 def test_value_and_prox_match_skglm(pen, ref, steps):
     x = {"w": jnp.asarray(X)}
@@ -67,6 +68,7 @@ def np_scad(lam, g):
     return p
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "pen,p,t",
     [
@@ -111,6 +113,7 @@ def test_per_element_steps_give_the_adam_metric_prox_exactly():
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "pen,p",
     [
@@ -157,6 +160,7 @@ def test_lq_two_thirds_is_accurate_in_float32_and_for_huge_inputs():
     assert got == pytest.approx(1 - 2 / 3 * 1e-6, rel=1e-12)  # x - q u x^(q-1), to first order
 
 
+@pytest.mark.slow
 def test_bounded_penalties_keep_infinities():
     x = {"w": jnp.array([jnp.inf, -jnp.inf, 0.5])}
     for pen in (jr.mcp(0.7, 3.0), jr.scad(0.7, 3.7), jr.l0(0.7)):
@@ -176,6 +180,7 @@ def test_gradients_follow_the_formulas_and_are_zero_at_zero():
         assert float(jax.grad(lambda v: pen({"w": v}))(jnp.zeros(3))[0]) == 0.0  # noqa: B023
 
 
+@pytest.mark.slow
 def test_scaling_and_lambda_max():
     x = {"w": jnp.asarray(X)}
     np.testing.assert_allclose(float((2.5 * jr.mcp(0.7, 3.0))(x)), 2.5 * float(jr.mcp(0.7, 3.0)(x)))
@@ -204,6 +209,7 @@ def test_bad_arguments_name_the_argument_and_value():
         jr.mcp(-1.0, 3.0)
 
 
+@pytest.mark.slow
 def test_nan_propagates_through_value_and_prox():
     x = {"w": jnp.array([1.0, jnp.nan, 0.0])}
     for pen in (
@@ -218,6 +224,7 @@ def test_nan_propagates_through_value_and_prox():
         assert np.isnan(out[1]) and out[2] == 0.0
 
 
+@pytest.mark.slow
 def test_equinox_model_under_jit_kernels_only():
     model = eqx.nn.MLP(4, 3, 8, 2, key=jax.random.PRNGKey(0))
     model = jax.tree.map(lambda a: a * 4 if eqx.is_array(a) else a, model)
@@ -290,6 +297,7 @@ def test_sparse_group_lasso_matches_skglm_value_and_prox():
     )
 
 
+@pytest.mark.slow
 def test_sparse_group_lasso_lambda_max_solves_each_group_by_bisection():
     from scipy.optimize import brentq
 
@@ -372,6 +380,7 @@ def _problem(name):
     return X, X @ w + 0.5 * rng.normal(size=n), np.sort(true)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["mcp", "scad", "slope"])
 @pytest.mark.parametrize("data", ["diabetes", "correlated"])
 def test_solve_is_no_worse_than_skglm(kind, data):

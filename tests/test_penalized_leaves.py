@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 from flax import nnx
 from helpers import (
     assert_close,
@@ -46,6 +47,7 @@ def _all_four_ways(pen):
     return values, grads, proxes
 
 
+@pytest.mark.slow
 def test_without_a_mask_scalars_keys_and_none_are_never_penalized_in_or_out_of_jit():
     pen = jr.l2(1.0) + jr.l1(0.5)
     values, grads, proxes = _all_four_ways(pen)
@@ -62,6 +64,7 @@ def test_without_a_mask_scalars_keys_and_none_are_never_penalized_in_or_out_of_j
     assert proxes[0]["p"] is TREE["p"] and proxes[0]["weak"] is TREE["weak"]
 
 
+@pytest.mark.slow
 def test_a_mask_that_selects_scalars_penalizes_them_the_same_in_and_out_of_jit():
     scalars = jr.masks.where(lambda path, leaf: path in ("w", "p", "weak", "typed", "n", "flag"))
     pen = jr.l2(1.0, mask=scalars) + jr.l1(0.5, mask=scalars)
@@ -78,6 +81,7 @@ def test_a_mask_that_selects_scalars_penalizes_them_the_same_in_and_out_of_jit()
         assert float(out["n"]) == 3
 
 
+@pytest.mark.slow
 def test_the_rule_does_not_flip_when_optax_retypes_a_weak_scalar():
     params = {"w": jnp.ones(2), "t": jnp.array(3.0)}  # t: weakly typed
     tx = optax.adam(0.1)

@@ -68,6 +68,7 @@ def float_leaves(tree):
     return [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating) and x.ndim]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 @settings(max_examples=25, deadline=None)
 @given(data=st.data())
@@ -109,6 +110,7 @@ def test_gradient_at_exact_zero_is_finite(kind, dtype):
         assert np.all(np.isfinite(f64(g))), (kind, g)
 
 
+@pytest.mark.slow
 def test_l1_gradient_at_zero_is_zero_like_tensorflow_and_pytorch():
     x = jnp.array([-2.0, 0.0, 3.0])
     assert f64(jax.grad(jr.l1(1.0))(x)).tolist() == [-1.0, 0.0, 1.0]
@@ -220,6 +222,7 @@ def test_axis_out_of_range_and_too_few_dims_name_the_leaf():
         jr.group_lasso(1.0, mask=True)({"t": jnp.asarray(1.0, jnp.float64)})
 
 
+@pytest.mark.slow
 def test_strength_can_be_traced_vmap_and_one_compilation_serves_every_strength():
     params = {"w": jnp.array([[1.0, -2.0], [3.0, 0.5]]), "b": jnp.array([0.5, 0.5])}
     strengths = jnp.array([0.0, 0.1, 1.0, 7.5])

@@ -78,6 +78,7 @@ def test_equinox_filter_jit_does_not_retrace_for_a_new_strength():
     assert len(traces) == 1
 
 
+@pytest.mark.slow
 def test_vmap_over_builders_batches_strengths_and_l1_ratios():
     strengths = jnp.array([0.0, 0.1, 1.0, 7.5])
     batched = jax.vmap(jr.l2)(strengths)
@@ -172,6 +173,7 @@ def _module_level_predicate(path, leaf):
     return path.endswith("kernel")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "pen",
     [
@@ -209,6 +211,7 @@ def test_composition_and_repr():
 # Composition: sums, scaling, and elastic net as the sum of its parts
 
 
+@pytest.mark.slow
 def test_elastic_net_is_the_sum_of_its_parts_in_value_gradient_and_prox():
     s, r = 0.7, 0.3
     en, parts = jr.elastic_net(s, r), jr.l1(s * r) + jr.l2(s * (1 - r))

@@ -53,6 +53,7 @@ def test_elementwise_prox_matches_numpy_and_gives_exact_zeros(pen, ref):
         assert zero.sum() >= 3 and np.all(np.asarray(z)[soft_threshold(x, 0.28 * t) == 0] == 0.0)
 
 
+@pytest.mark.slow
 def test_l1_prox_optimality_condition_with_jax_grad():
     x = jnp.asarray(RNG.normal(size=40))
     t, lam = 0.8, 0.9
@@ -65,6 +66,7 @@ def test_l1_prox_optimality_condition_with_jax_grad():
     assert np.all(np.abs(np.asarray(x)[~nz]) <= t * lam)  # 0 is in the subdifferential
 
 
+@pytest.mark.slow
 def test_group_lasso_prox_block_soft_threshold_and_zero_safety():
     x = RNG.normal(size=(8, 3))
     x[2] = 0.0  # an all-zero group: no division by its norm
@@ -83,6 +85,7 @@ def test_group_lasso_prox_block_soft_threshold_and_zero_safety():
     assert_close(x[kept] - z[kept], t * lam * z[kept] / zn, rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_nuclear_prox_is_singular_value_thresholding_and_minimizes():
     x = RNG.normal(size=(6, 4))
     t = 0.9
@@ -98,6 +101,7 @@ def test_nuclear_prox_is_singular_value_thresholding_and_minimizes():
         assert objective_at(pen, {"w": x}, other, t) >= best - 1e-12
 
 
+@pytest.mark.slow
 def test_prox_zeros_are_positive_zeros():
     x = jnp.asarray(-np.abs(RNG.normal(size=(3, 4))))
     for pen in (jr.l1(10.0), jr.group_lasso(10.0), jr.nuclear(100.0), jr.elastic_net(10.0, 0.5)):
@@ -105,6 +109,7 @@ def test_prox_zeros_are_positive_zeros():
         assert np.all(out == 0) and not np.any(np.signbit(out)), pen
 
 
+@pytest.mark.slow
 def test_prox_leaves_untouched_leaves_and_keeps_dtypes():
     params = {
         "kernel": jnp.asarray(RNG.normal(size=(3, 2)), jnp.bfloat16),
@@ -116,6 +121,7 @@ def test_prox_leaves_untouched_leaves_and_keeps_dtypes():
     assert out["bias"] is params["bias"] and out["step"] is params["step"]
 
 
+@pytest.mark.slow
 def test_disjoint_masks_compose_and_unsupported_combinations_raise():
     params = {"a": jnp.array([3.0, 0.5]), "b": jnp.array([[3.0, 4.0], [0.1, 0.0]])}
     pen = jr.l1(1.0, mask={"a": True, "b": False}) + jr.group_lasso(
@@ -139,6 +145,7 @@ def test_bad_step_raises(step):
         jr.l1(1.0).prox(jnp.ones(2), step)
 
 
+@pytest.mark.slow
 def test_nan_propagates_through_prox():
     x = jnp.array([1.0, jnp.nan, 0.01])
     for pen in (jr.l1(0.1), jr.group_lasso(0.1), jr.elastic_net(0.1, 0.5)):
@@ -150,6 +157,7 @@ def test_nan_propagates_through_prox():
 # Step trees: one step per leaf (or per element), matched by structure
 
 
+@pytest.mark.slow
 def test_step_trees_with_equinox_nnx_and_frozendict_structure():
     lin = eqx.nn.Linear(4, 3, key=jax.random.key(0))
     steps = jax.tree.map(lambda x: jnp.full(x.shape, 0.3) if eqx.is_array(x) else x, lin)
@@ -183,6 +191,7 @@ def test_bad_steps_in_a_tree_raise_or_poison():
     assert np.isnan(f64(traced["a"])[0]) and not np.isnan(f64(traced["a"])[1])
 
 
+@pytest.mark.slow
 def test_group_step_is_the_step_of_the_mean_metric_so_one_zero_gradient_cannot_zero_a_group():
     lr, lam, eps = 1e-2, 1e-4, 1e-8
     x = RNG.normal(0, 0.5, size=(5, 4))  # kernel (in, out); axis=0: one group per output

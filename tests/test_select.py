@@ -29,6 +29,7 @@ def test_strength_grid_rejects_non_positive_inputs_with_readable_bounds():
         jr.select.strength_grid(1.0, num=5, ratio=2.0)
 
 
+@pytest.mark.slow
 def test_strength_grid_is_scikit_learns_grid(diabetes):
     from sklearn.linear_model import LassoCV
     from sklearn.model_selection import KFold
@@ -84,6 +85,7 @@ def test_path_reproduces_sklearn_lasso_path(diabetes):
     assert_close(res2.params, ours[:3], rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_cross_validate_picks_lassocv_alpha_and_matches_its_mse_curve(diabetes):
     from sklearn.linear_model import LassoCV
     from sklearn.model_selection import KFold
@@ -164,6 +166,7 @@ def _neg_ce(p, X, y):
     return -optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
 
+@pytest.mark.slow
 def test_iris_mlp_cv_equals_160_separate_trainings():
     from sklearn.model_selection import StratifiedKFold
 
@@ -202,6 +205,7 @@ def test_unequal_folds_compile_once_per_shape_and_see_only_their_rows():
             assert_close(cv.scores[f, k], -np.sum((X[te] - m) ** 2) / len(te), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_sweep_compiles_once_and_matches_a_loop():
     X, y = _iris()
     X = jnp.asarray(X, jnp.float32)

@@ -31,6 +31,7 @@ def _check_same_solution(w, coef, *, rtol):
     assert np.array_equal(w == 0.0, coef == 0.0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alpha", [0.1, 1.0])
 def test_solve_lasso_reproduces_sklearn(alpha):
     from sklearn.linear_model import Lasso
@@ -49,6 +50,7 @@ def test_solve_lasso_reproduces_sklearn(alpha):
     assert_close(p["b"], sk.intercept_, rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_solve_elastic_net_and_ridge_via_converter_reproduce_sklearn():
     from sklearn.linear_model import ElasticNet, Ridge
 
@@ -71,6 +73,7 @@ def test_solve_elastic_net_and_ridge_via_converter_reproduce_sklearn():
     _check_same_solution(p["w"], ridge.coef_, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_solve_l1_logistic_regression_reproduces_sklearn_saga():
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression

@@ -25,6 +25,7 @@ PARAMS = dense_params(RNG)
 ALL = jax.tree.leaves(PARAMS)
 
 
+@pytest.mark.slow
 def test_weighted_value_gradient_and_prox_match_numpy():
     w_kernel = jnp.asarray(RNG.uniform(0.0, 2.0, size=(4, 3)))
     weights = {"dense": {"kernel": w_kernel, "bias": None}, "head": 3.0}  # a prefix; None is 1
@@ -58,6 +59,7 @@ def test_weighted_value_gradient_and_prox_match_numpy():
     assert np.any(f64(out["dense"]["kernel"]) == 0) and np.any(f64(out["dense"]["kernel"]) != 0)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_weighted_elementwise_value_and_prox_on_random_pytrees(data):
@@ -88,6 +90,7 @@ def test_weighted_elementwise_value_and_prox_on_random_pytrees(data):
         assert out[f"l{i}"].dtype == dtype
 
 
+@pytest.mark.slow
 def test_group_lasso_weights_are_one_per_group():
     x = f64(PARAMS["dense"]["kernel"])  # (4, 3), axis=-1: 4 groups (rows)
     wg = np.array([0.5, 1.0, 2.0, 0.0])
