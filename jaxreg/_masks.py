@@ -428,10 +428,16 @@ class by_path(Mask):  # noqa: N801 - used like a function: jr.masks.by_path(incl
     A leaf is selected when it matches any ``include`` pattern (every leaf, if ``include`` is
     None) and no ``exclude`` pattern. Paths join dict keys, attribute names and sequence
     indices with ``/``: ``'params/Dense_0/kernel'`` for flax linen, ``'layers/0/kernel'`` for a
-    flax nnx state, ``'layers/0/weight'`` for an equinox MLP. A penalty whose ``include``
-    matches no leaf of the params it is given raises (a typo in a regex would give 0), and so
-    does any use of the mask whose ``exclude`` pattern matches no leaf (a typo would penalize
-    what it meant to leave out).
+    flax nnx state, ``'layers/0/weight'`` for an equinox MLP.
+
+    Every ``include`` and every ``exclude`` pattern must match at least one path of the tree
+    the mask is applied to, or applying it raises: a typo would otherwise select nothing
+    (``kernels & by_path(include="^haed/")`` is 0), drop out of a list or a ``|``, or, through
+    ``~`` or ``exclude``, penalize what it meant to leave out. The check reads only paths, so
+    it holds on every use: alone, combined with ``& | ~``, in a penalty (eagerly and under
+    ``jax.jit``) and in ``optax.masked`` / ``add_decayed_weights``. A tree with no leaves
+    matches vacuously. Apply the mask to the tree it was written for: on a sub-tree that lacks
+    a pattern's leaves, build a mask for that sub-tree.
 
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> mask = jr.masks.by_path(include="kernel", exclude="^head/")
@@ -451,13 +457,21 @@ class by_path(Mask):  # noqa: N801 - used like a function: jr.masks.by_path(incl
         inc = [re.compile(p) for p in self.include]
         exc = [re.compile(p) for p in self.exclude]
         paths = [path_str(path) for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
-        unused = [r.pattern for r in exc if paths and not any(r.search(p) for p in paths)]
-        if unused:
-            raise ValueError(
-                f"{self!r}: exclude={unused[0]!r} matches no leaf of params (re.search on the "
-                f"'a/b/c' paths), so it excludes nothing; the paths are {paths[:8]}"
-                f"{' ...' if len(paths) > 8 else ''}."
-            )
+        # Paths are static (also under jit and inside optax), so a typo is caught on every use:
+        # alone, combined with & | ~ (where it would silently select or deselect), in a penalty
+        # or in optax.masked.
+        for argument, regexes, effect in (
+            ("include", inc, "selects nothing through it"),
+            ("exclude", exc, "excludes nothing"),
+        ):
+            unused = [r.pattern for r in regexes if paths and not any(r.search(p) for p in paths)]
+            if unused:
+                raise ValueError(
+                    f"{self!r}: {argument}={unused[0]!r} matches no leaf of params (re.search "
+                    f"on the 'a/b/c' paths), so it {effect}; the paths are {paths[:8]}"
+                    f"{' ...' if len(paths) > 8 else ''}. Every include and exclude pattern "
+                    "must match a path of the tree the mask is applied to."
+                )
         return [
             (not inc or any(r.search(p) for r in inc)) and not any(r.search(p) for r in exc)
             for p in paths

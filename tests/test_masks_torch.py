@@ -270,4 +270,30 @@ def test_by_path_exclude_that_matches_nothing_raises():
     ok = jax.jit(jr.l2(0.1, mask=jr.masks.by_path(exclude="bias")))(params)
     assert_close(ok, 0.1 / 2 * 4, rtol=1e-12)
     assert jr.masks.by_path(exclude="x")({}) == {}  # no leaves: nothing to match
+
+
+def test_by_path_include_that_matches_nothing_raises_on_every_use():
+    """One rule: every include and exclude pattern must match a path, alone, combined, in a
+    penalty (eagerly and under jit) and in optax."""
+    params = {
+        "encoder": {"dense": {"kernel": jnp.ones((4, 3)), "bias": jnp.zeros(3)}},
+        "head": {"kernel": jnp.ones((3, 2)), "bias": jnp.zeros(2)},
+    }
+    typo = jr.masks.by_path(include="^haed/")
+    uses = {
+        "alone": lambda: typo(params),
+        "&": lambda: jr.l2(1.0, mask=jr.masks.kernels & typo)(params),
+        "|": lambda: jr.l2(1.0, mask=jr.masks.kernels | jr.masks.by_path("embeding"))(params),
+        "~": lambda: jax.jit(jr.l2(1.0, mask=~typo))(params),
+        "list": lambda: jr.masks.by_path(include=["^encoder/", "^haed/"])(params),
+        "optax.masked": lambda: optax.masked(optax.sgd(0.1), typo).init(params),
+        "add_decayed_weights": lambda: optax.add_decayed_weights(1.0, mask=typo).update(
+            params, optax.EmptyState(), params
+        ),
+    }
+    for call in uses.values():
+        with pytest.raises(ValueError, match=r"include='(\^haed/|embeding)' matches no leaf"):
+            call()
+    head = jr.masks.by_path(include=["^encoder/", "^head/kernel"])
+    assert_close(jax.jit(jr.l2(1.0, mask=head))(params), 0.5 * (12 + 6), rtol=1e-12)  # biases are 0
     assert np.all(np.asarray(jax.tree.leaves(jr.masks.by_path()(params))))
