@@ -394,6 +394,10 @@ def test_positive_estimators_are_the_penalty_plus_non_negative(name, kwargs):
     sol = _solve_squared(X, y, pen)
     assert_close(sol["W"], est.coef_, rtol=1e-5, atol=1e-7)
     assert_close(sol["b"], est.intercept_, rtol=1e-5, atol=1e-7)
+    linear = jr.conventions.from_sklearn(est, n_samples=len(y))  # jr.linear: coef only
+    fit = jr.linear.fit(X, y, linear, tol=1e-12)
+    assert bool(fit.converged)
+    assert_close(fit.coef, est.coef_, rtol=1e-5, atol=1e-7)
     if not name.endswith("CV"):  # and back: positive=True
         back = jr.conventions.to_sklearn(pen, cls, n_samples=len(y))
         assert back.get_params()["positive"] is True
