@@ -345,8 +345,8 @@ def from_sklearn(
     ``penalty=None``) gives an empty penalty (value 0). ``positive=True`` (Lasso, ElasticNet,
     Ridge, RidgeClassifier and their CV) adds ``jaxreg.constraints.non_negative(mask=mask)``,
     on the leaves the penalty covers: ``Lasso(alpha, positive=True)`` is ``l1(alpha) +
-    non_negative()`` (`jaxreg.solve` and `jaxreg.linear.fit` minimize it exactly). The table these rows come from is
-    ``jaxreg._sklearn.CONVENTIONS``.
+    non_negative()`` (`jaxreg.solve` and `jaxreg.linear.fit` minimize it exactly). The table
+    these rows come from is ``jaxreg._sklearn.CONVENTIONS``.
 
     Args:
       estimator: a scikit-learn estimator (fitted or not: hyperparameters are read, and a

@@ -85,9 +85,7 @@ def leaf_prox(x: jax.Array, t: Any, parts: list[tuple[Term, Any]], path: str) ->
     return z
 
 
-def _norms_leaf_prox(
-    x: jax.Array, t: Any, parts: list[tuple[Term, Any]], path: str
-) -> jax.Array:
+def _norms_leaf_prox(x: jax.Array, t: Any, parts: list[tuple[Term, Any]], path: str) -> jax.Array:
     z = nx.upcast(x)
     t = jnp.asarray(t, z.dtype)
     quad: Any = 0.0
