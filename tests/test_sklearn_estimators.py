@@ -466,3 +466,16 @@ def test_the_unsupported_message_and_the_docs_list_every_estimator():
     docs = (Path(__file__).resolve().parents[1] / "docs" / "conventions.md").read_text()
     for name in SUPPORTED:
         assert f"`{name}" in docs, name
+
+
+def test_the_prox_of_a_norm_plus_non_negative_is_the_projected_prox():
+    """argmin_v ½(v - z)² + t(a|v| + b/2 v²) over v >= 0, against a NumPy grid search."""
+    z = np.linspace(-2.0, 2.0, 9)
+    grid = np.linspace(0.0, 3.0, 300_001)
+    t, a, b = 0.7, 0.4, 0.6
+    pen = jr.elastic_net(a + b, a / (a + b)) + jr.constraints.non_negative()
+    got = jax.jit(pen.prox)({"w": jnp.asarray(z)}, t)["w"]
+    objective = 0.5 * (grid[None] - z[:, None]) ** 2 + t * (a * grid + b / 2 * grid**2)[None]
+    assert_close(got, grid[np.argmin(objective, axis=1)], rtol=0, atol=2e-5)
+    with pytest.raises(NotImplementedError, match=r"non_negative composes with l1, l2"):
+        (jr.mcp(0.1, 3.0) + jr.constraints.non_negative()).prox({"w": jnp.ones(3)}, 1.0)
