@@ -275,11 +275,13 @@ class where(Mask):  # noqa: N801 - used like a function: jr.masks.where(predicat
 
 #: Names of the leaves that hold a layer's weights in flax, Keras, equinox, PyTorch, Haiku and
 #: scikit-learn: ``kernel``, ``weight(s)``, ``coef(s)``, ``w``/``W``, optionally with a number or
-#: an ``_``-suffix (``w1``, ``W_2``, ``weight_ih_l0``), and ``..._kernel``/``..._weight``
-#: (Keras ``recurrent_kernel``, torch MultiheadAttention ``in_proj_weight``).
+#: an ``_``-suffix (``w1``, ``W_2``, ``weight_ih_l0``), ``..._kernel``/``..._weight`` (Keras
+#: ``recurrent_kernel``, torch MultiheadAttention ``in_proj_weight``), and the attention
+#: projections ``wq``, ``wk``, ``wv``, ``wo`` (LLaMA; ``wqkv``, ``Wq``, ``wq_a``). Not GPT-2's
+#: ``wte``/``wpe``: those are embedding tables.
 KERNEL_NAME = re.compile(
     r"^(?:[A-Za-z0-9]+_)*(?:kernel|weight)(?:\d+|_[A-Za-z0-9_]*)?$"
-    r"|^(?:weights|coefs?|w|W)(?:\d+|_[A-Za-z0-9_]*)?$"
+    r"|^(?:weights|coefs?|w|W|[wW](?:q|k|v|o|qkv|kv))(?:\d+|_[A-Za-z0-9_]*)?$"
 )
 #: The names a 1-D kernel may have: a linear model's coefficient vector. Not ``weight``: a 1-D
 #: ``weight`` is a normalization scale (torch and equinox BatchNorm/LayerNorm/GroupNorm/RMSNorm)
@@ -306,7 +308,9 @@ class _Kernels(Mask):
     index; torch's ``.``-joined ``state_dict`` keys are split) is ``kernel``, ``weight``,
     ``weights``, ``coef``, ``coefs``, ``w`` or ``W``, optionally with a number or an
     ``_``-suffix (``w1``, ``W_2``, ``weight_ih_l0``, ``coefs/0``) or an ``_``-prefix
-    (``recurrent_kernel``, ``in_proj_weight``), and
+    (``recurrent_kernel``, ``in_proj_weight``), or is an attention projection ``wq``, ``wk``,
+    ``wv``, ``wo``, ``wqkv``, ``wkv`` (LLaMA-style; the same suffixes; not GPT-2's ``wte`` /
+    ``wpe``, which are embeddings), and
 
     - it has 2 or more dimensions, and is not a ``weight`` beside a ``bias`` of its own shape
       (the elementwise scale of a norm over a 2-D shape: torch ``LayerNorm((H, W))``); or
@@ -333,12 +337,19 @@ class _Kernels(Mask):
     selects nothing but finds a 1-D ``weight`` (a coefficient vector named like a norm scale:
     name it ``w`` or ``coef``, or pass a mask).
 
+    Names cannot see tied weights either: a torch ``state_dict`` lists a parameter shared by
+    two modules (a language model's head tied to its embedding) under both names, and each copy
+    is penalized. Use `jaxreg.masks.from_torch_module` (it selects one name per parameter), or
+    build the JAX tree from ``dict(model.named_parameters())``, which lists each parameter once.
+
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> jr.masks.kernels({"dense": {"kernel": jnp.ones((4, 3)), "bias": jnp.ones(3)}})
     {'dense': {'bias': False, 'kernel': True}}
     >>> jr.masks.kernels({"fc": {"weight": jnp.ones((3, 4))}, "bn": {"weight": jnp.ones(3)}})
     {'bn': {'weight': False}, 'fc': {'weight': True}}
     """
+
+    __name__ = "kernels"  # used like a function (``jr.masks.kernels(params)``): named like one
 
     def selects(self, params: PyTree) -> list[bool]:
         in_eqx_norm = jax.tree.leaves(
@@ -380,7 +391,7 @@ class _Kernels(Mask):
         return ()
 
     def __repr__(self) -> str:
-        return "kernels"
+        return "kernels"  # as penalties print it: l2(0.1, mask=kernels)
 
     def __reduce__(self) -> str:
         return "kernels"  # pickles as the module-level singleton
@@ -417,10 +428,16 @@ class by_path(Mask):  # noqa: N801 - used like a function: jr.masks.by_path(incl
     A leaf is selected when it matches any ``include`` pattern (every leaf, if ``include`` is
     None) and no ``exclude`` pattern. Paths join dict keys, attribute names and sequence
     indices with ``/``: ``'params/Dense_0/kernel'`` for flax linen, ``'layers/0/kernel'`` for a
-    flax nnx state, ``'layers/0/weight'`` for an equinox MLP. A penalty whose ``include``
-    matches no leaf of the params it is given raises (a typo in a regex would give 0), and so
-    does any use of the mask whose ``exclude`` pattern matches no leaf (a typo would penalize
-    what it meant to leave out).
+    flax nnx state, ``'layers/0/weight'`` for an equinox MLP.
+
+    Every ``include`` and every ``exclude`` pattern must match at least one path of the tree
+    the mask is applied to, or applying it raises: a typo would otherwise select nothing
+    (``kernels & by_path(include="^haed/")`` is 0), drop out of a list or a ``|``, or, through
+    ``~`` or ``exclude``, penalize what it meant to leave out. The check reads only paths, so
+    it holds on every use: alone, combined with ``& | ~``, in a penalty (eagerly and under
+    ``jax.jit``) and in ``optax.masked`` / ``add_decayed_weights``. A tree with no leaves
+    matches vacuously. Apply the mask to the tree it was written for: on a sub-tree that lacks
+    a pattern's leaves, build a mask for that sub-tree.
 
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> mask = jr.masks.by_path(include="kernel", exclude="^head/")
@@ -440,13 +457,21 @@ class by_path(Mask):  # noqa: N801 - used like a function: jr.masks.by_path(incl
         inc = [re.compile(p) for p in self.include]
         exc = [re.compile(p) for p in self.exclude]
         paths = [path_str(path) for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
-        unused = [r.pattern for r in exc if paths and not any(r.search(p) for p in paths)]
-        if unused:
-            raise ValueError(
-                f"{self!r}: exclude={unused[0]!r} matches no leaf of params (re.search on the "
-                f"'a/b/c' paths), so it excludes nothing; the paths are {paths[:8]}"
-                f"{' ...' if len(paths) > 8 else ''}."
-            )
+        # Paths are static (also under jit and inside optax), so a typo is caught on every use:
+        # alone, combined with & | ~ (where it would silently select or deselect), in a penalty
+        # or in optax.masked.
+        for argument, regexes, effect in (
+            ("include", inc, "selects nothing through it"),
+            ("exclude", exc, "excludes nothing"),
+        ):
+            unused = [r.pattern for r in regexes if paths and not any(r.search(p) for p in paths)]
+            if unused:
+                raise ValueError(
+                    f"{self!r}: {argument}={unused[0]!r} matches no leaf of params (re.search "
+                    f"on the 'a/b/c' paths), so it {effect}; the paths are {paths[:8]}"
+                    f"{' ...' if len(paths) > 8 else ''}. Every include and exclude pattern "
+                    "must match a path of the tree the mask is applied to."
+                )
         return [
             (not inc or any(r.search(p) for r in inc)) and not any(r.search(p) for r in exc)
             for p in paths
@@ -462,9 +487,13 @@ class by_path(Mask):  # noqa: N801 - used like a function: jr.masks.by_path(incl
 
 
 class _TorchParameters(Mask):
-    """The leaves whose torch ``state_dict`` key is in ``groups`` (see `from_torch_module`)."""
+    """One leaf per selected torch parameter (see `from_torch_module`).
 
-    def __init__(self, groups: frozenset[frozenset[str]], layers: tuple[str, ...]):
+    ``groups`` holds, per parameter object, its ``state_dict`` names in
+    ``named_parameters(remove_duplicate=False)`` order; a tied parameter has several.
+    """
+
+    def __init__(self, groups: frozenset[tuple[str, ...]], layers: tuple[str, ...]):
         self.groups, self.layers = groups, layers
 
     def selects(self, params: PyTree) -> list[bool]:
@@ -472,7 +501,7 @@ class _TorchParameters(Mask):
             ".".join(_components(p)) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]
         ]
         present = set(keys)
-        missing = sorted(min(g) for g in self.groups if not g & present)
+        missing = sorted(g[0] for g in self.groups if not present.intersection(g))
         if missing:
             raise ValueError(
                 f"{self!r}: params have no leaf for the module's parameters {missing[:6]}"
@@ -480,7 +509,9 @@ class _TorchParameters(Mask):
                 "(flat, keyed 'layer.0.weight', or nested by module). Its keys: "
                 f"{keys[:8]}{' ...' if len(keys) > 8 else ''}."
             )
-        chosen = frozenset().union(*self.groups)
+        # a tied parameter is one tensor under several names: penalize it once, under the
+        # first name present (torch's own rule in named_parameters())
+        chosen = {next(name for name in g if name in present) for g in self.groups}
         return [k in chosen for k in keys]
 
     def _key(self) -> tuple[Any, ...]:
@@ -500,7 +531,10 @@ def from_torch_module(module: Any, *, include: Iterable[type] | None = None) -> 
     submodule that is an instance of one of ``include``, except its biases (parameters whose
     name contains ``bias``): ``Linear.weight``, ``Conv2d.weight``, ``MultiheadAttention``'s
     ``in_proj_weight`` (its ``out_proj`` is a ``Linear``), ``LSTM``'s ``weight_ih_l0``, ...
-    A parameter shared by two modules (tied weights) counts once, under either name. Building
+    A parameter shared by two modules (tied weights: a language model's head tied to its
+    embedding) is one tensor that ``state_dict()`` lists under each name: the mask selects it
+    once, under the first of its names that params hold (in ``named_parameters()`` order, the
+    name torch itself keeps), so the penalty counts it once, as torch's does. Building
     the mask reads the module once; it holds only key names (hashable, picklable), never torch
     objects, and raises when params lack a selected parameter.
 
@@ -536,15 +570,15 @@ def from_torch_module(module: Any, *, include: Iterable[type] | None = None) -> 
                 "include must be torch.nn.Module subclasses, e.g. (torch.nn.Linear, "
                 f"torch.nn.Conv2d); got {bad[0] if bad else include!r}."
             )
-    aliases: dict[int, set[str]] = {}  # a shared parameter's names in state_dict
+    aliases: dict[int, list[str]] = {}  # a parameter's names in state_dict, by identity
     for name, p in module.named_parameters(remove_duplicate=False):
-        aliases.setdefault(id(p), set()).add(name)
+        aliases.setdefault(id(p), []).append(name)
     groups = set()
     for sub in module.modules():
         if isinstance(sub, layers):
             for name, p in sub.named_parameters(recurse=False):
                 if "bias" not in name:
-                    groups.add(frozenset(aliases[id(p)]))
+                    groups.add(tuple(aliases[id(p)]))
     if not groups:
         raise ValueError(
             f"from_torch_module: {type(module).__name__} has no parameters in layers of type "

@@ -25,6 +25,7 @@ from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 
+from ._kinds.constraints import non_negative
 from ._kinds.group import GroupLasso, group_lasso
 from ._kinds.separable import L1, L2, ElasticNet, elastic_net, l1, l2
 from ._masks import kernels
@@ -341,8 +342,11 @@ def from_sklearn(
 
     scikit-learn never penalizes intercepts: apply the result to the coefficients only (for the
     MLPs the default ``mask`` is `jaxreg.masks.kernels`, i.e. ``coefs_``). ``C=inf`` (or
-    ``penalty=None``) gives an empty penalty (value 0). The table these rows come from is
-    ``jaxreg._sklearn.CONVENTIONS``.
+    ``penalty=None``) gives an empty penalty (value 0). ``positive=True`` (Lasso, ElasticNet,
+    Ridge, RidgeClassifier and their CV) adds ``jaxreg.constraints.non_negative(mask=mask)``,
+    on the leaves the penalty covers: ``Lasso(alpha, positive=True)`` is ``l1(alpha) +
+    non_negative()`` (`jaxreg.solve` and `jaxreg.linear.fit` minimize it exactly). The table
+    these rows come from is ``jaxreg._sklearn.CONVENTIONS``.
 
     Args:
       estimator: a scikit-learn estimator (fitted or not: hyperparameters are read, and a
@@ -367,8 +371,13 @@ def from_sklearn(
     p = estimator.get_params(deep=False)
     _check_intercept(conv, p, name)
     value, ratio = _hyper_and_ratio(conv, estimator, p)
+    if conv.count == "batch" and mask is None:
+        mask = kernels  # coefs_, never intercepts_
+    # positive=True (Lasso, ElasticNet, Ridge, RidgeClassifier and their CV): coef_ >= 0, the
+    # constraint on the leaves the penalty covers
+    positive = non_negative(mask=mask) if p.get("positive") else Sum()
     if ratio is None or (conv.strength == "C" and math.isinf(value)):
-        return Sum()
+        return positive
     if not 0 <= ratio <= 1:
         raise ValueError(f"{name}: l1_ratio must be in [0, 1]; got {ratio!r}.")
     count = _count(conv, p, n_samples, "from_sklearn")
@@ -376,19 +385,23 @@ def from_sklearn(
         strength = conv.penalty_scale / (value * conv.data_scale * count)
     else:
         strength = value * conv.penalty_scale / (conv.data_scale * count)
-    if conv.count == "batch" and mask is None:
-        mask = kernels  # coefs_, never intercepts_
-    return _penalty(strength, ratio, group=conv.group, mask=mask)
+    pen = _penalty(strength, ratio, group=conv.group, mask=mask)
+    return pen + positive if positive.terms else pen
 
 
-def _parts(pen: Penalty) -> tuple[float, float, float]:
+def _parts(pen: Penalty) -> tuple[float, float, float, bool]:
     """(l1, l2, group) strengths of a penalty made of l1 / l2 / elastic-net / group-lasso
-    (axis=-1) terms without weights: the shapes scikit-learn's penalties take."""
+    (axis=-1) terms without weights, the shapes scikit-learn's penalties take, and whether it
+    holds ``non_negative`` (scikit-learn's ``positive=True``)."""
     a = b = g = 0.0
+    positive = False
     for t in pen.terms:
         if getattr(t, "weights", None) is not None:
             raise ValueError(f"to_sklearn: scikit-learn has no per-element weights; got {t!r}.")
         for part in t.parts():
+            if part.orthant_projection:  # non_negative: coef_ >= 0
+                positive = True
+                continue
             s = _number(part.strength, "to_sklearn")
             if isinstance(part, L1):
                 a += s
@@ -398,13 +411,14 @@ def _parts(pen: Penalty) -> tuple[float, float, float]:
                 g += s
             else:
                 raise ValueError(f"to_sklearn: no scikit-learn estimator penalizes {part!r}.")
-    return a, b, g
+    return a, b, g, positive
 
 
 def _strength_and_ratio(pen: Penalty, l1_part: float, l2_part: float) -> tuple[float, float]:
     """(strength, l1_ratio) of ``l1_part |w|_1 + l2_part / 2 w^2``."""
-    if len(pen.terms) == 1 and isinstance(pen.terms[0], ElasticNet):  # exact, not re-summed
-        t = pen.terms[0]
+    norms = [t for t in pen.terms if not t.orthant_projection]
+    if len(norms) == 1 and isinstance(norms[0], ElasticNet):  # exact, not re-summed
+        t = norms[0]
         return _number(t.strength, "to_sklearn"), _number(t.l1_ratio, "to_sklearn")
     total = l1_part + l2_part
     return total, (l1_part / total if total else 1.0)
@@ -430,6 +444,11 @@ def _hyperparameters(
         hyper: dict[str, Any] = {"C": 1.0 / raw if raw else math.inf}
     else:
         hyper = {"alpha": raw}
+    if not strength and conv.mix in ("l1", "l2", "l1_ratio", "logistic"):
+        # no penalty: alpha=0 (or C=inf), with the estimator's own l1_ratio left alone
+        if conv.mix == "logistic" and p.get("penalty") != "deprecated":  # scikit-learn < 1.8
+            hyper = {"penalty": None}
+        return {**hyper, **_intercept(conv, p)}
     kind = "l1" if ratio == 1 else "l2" if ratio == 0 else "elasticnet"
     if conv.mix in ("l1", "l2") and kind != conv.mix:
         what = "an l1 (group lasso for the multi-task ones)" if conv.mix == "l1" else "an l2"
@@ -444,7 +463,7 @@ def _hyperparameters(
         if kind == "elasticnet":
             raise ValueError(f"to_sklearn: {name} takes an l2 or an l1 penalty, not both.")
         hyper["penalty"] = kind
-        if kind == "l1" and p.get("dual") is True:  # liblinear's l1 is primal only
+        if kind == "l1":  # liblinear's l1 is primal only
             hyper["dual"] = False
     elif conv.mix == "logistic":
         if p.get("penalty") == "deprecated":  # scikit-learn >= 1.8: l1_ratio says which
@@ -453,9 +472,13 @@ def _hyperparameters(
             hyper.update(penalty=kind, l1_ratio=ratio if kind == "elasticnet" else None)
         if raw and p.get("solver", "lbfgs") not in _LOGISTIC_SOLVERS[kind]:
             hyper["solver"] = "saga"  # the one solver for every penalty
-    if conv.liblinear:
-        hyper["fit_intercept"] = False
-    return hyper
+    return {**hyper, **_intercept(conv, p)}
+
+
+def _intercept(conv: SklearnConvention, p: dict[str, Any]) -> dict[str, Any]:
+    """liblinear penalizes the intercept: convert without one (`to_sklearn` checked the user's)."""
+    liblinear = conv.liblinear or p.get("solver") == "liblinear"
+    return {"fit_intercept": False} if liblinear else {}
 
 
 def to_sklearn(
@@ -466,8 +489,12 @@ def to_sklearn(
     The inverse of `from_sklearn` (its table gives each estimator's convention): the returned
     ``estimator_class(**kwargs, **hyperparameters)`` satisfies ``from_sklearn(est,
     n_samples=n) == pen`` in value. ``pen`` must be l1 / l2 / elastic-net terms (and, for the
-    multi-task estimators, ``group_lasso(axis=-1)``) without weights; masks are not read
-    (scikit-learn penalizes the coefficients, never the intercept). ``n_samples`` is needed
+    multi-task estimators, ``group_lasso(axis=-1)``) without weights, and optionally
+    ``jaxreg.constraints.non_negative()``, which becomes ``positive=True`` (estimators without
+    that option raise); masks are not read (scikit-learn penalizes the coefficients, never the
+    intercept). An empty penalty (``jr.Sum()``, or strength 0) gives the estimator's
+    unpenalized form: ``alpha=0``, or ``C=inf`` for ``LogisticRegression`` (its ``l1_ratio``
+    left alone); ``LinearSVC``/``LinearSVR`` need a positive strength. ``n_samples`` is needed
     where `from_sklearn` needs it.
 
     ``kwargs`` go to the estimator (``max_iter``, ``tol``, ``batch_size``, ...); one that sets
@@ -475,9 +502,13 @@ def to_sklearn(
 
     - ``LogisticRegression``: an l1 or elastic-net penalty needs ``solver='saga'`` (scikit-
       learn's lbfgs minimizes l2 only); it is set unless ``kwargs`` names a solver that
-      minimizes the penalty (``'liblinear'`` for l1, with ``fit_intercept=False``).
+      minimizes the penalty. With ``solver='liblinear'`` (which penalizes the intercept) the
+      estimator fits no intercept: ``fit_intercept=False`` is set, and ``fit_intercept=True``
+      raises (compare with a jaxreg model without an intercept, or add a column of ones to ``X``
+      knowing that liblinear penalizes its coefficient).
     - ``LinearSVC`` / ``LinearSVR``: ``fit_intercept=False`` (liblinear penalizes the
-      intercept); ``LinearSVC`` with an l1 penalty: ``penalty='l1', dual=False``.
+      intercept; ``fit_intercept=True`` raises); ``LinearSVC`` with an l1 penalty:
+      ``penalty='l1', dual=False`` (liblinear's l1 is primal only).
     - ``SGDClassifier`` / ``SGDRegressor`` / ``Perceptron``: ``penalty`` from the l1/l2 mix.
     - MLPs: ``n_samples`` is the training rows; ``alpha`` is scaled by the rows of a batch
       (from ``batch_size`` and ``solver`` in ``kwargs``, or their defaults).
@@ -499,7 +530,7 @@ def to_sklearn(
             f"to_sklearn: {name} chooses its own strength by cross-validation, so no penalty "
             f"converts to it; convert to {base} (or pass {base}'s strength to {name}'s grid)."
         )
-    a, b, g = _parts(pen)
+    a, b, g, positive = _parts(pen)
     l1_name = "group" if conv.group else "l1"
     allowed = {"l1": (l1_name,), "l2": ("l2",)}.get(conv.mix, (l1_name, "l2"))
     extra = [k for k, v in {"l1": a, "l2": b, "group": g}.items() if v and k not in allowed]
@@ -511,8 +542,17 @@ def to_sklearn(
     strength, ratio = _strength_and_ratio(pen, g if conv.group else a, b)
     make = cast(Callable[..., E], estimator_class)
     p = {**make().get_params(deep=False), **kwargs}  # type: ignore[attr-defined]
+    if "fit_intercept" in kwargs:  # liblinear with an intercept: not this penalty's problem
+        _check_intercept(conv, p, name)
+    if positive and "positive" not in p:
+        raise ValueError(
+            f"to_sklearn: {name} has no positive option, so it cannot hold the non_negative "
+            f"constraint of {pen!r}; Lasso, ElasticNet and Ridge(Classifier) take positive=True."
+        )
     count = _count(conv, p, n_samples, "to_sklearn")
     hyper = _hyperparameters(conv, p, strength, ratio, count)
+    if "positive" in p:
+        hyper["positive"] = positive
     clash = {k: kwargs[k] for k in hyper if k in kwargs and kwargs[k] != hyper[k]}
     if "solver" in clash and hyper.get("solver") == "saga":  # the user's solver cannot do it
         raise ValueError(

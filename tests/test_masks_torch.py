@@ -135,20 +135,49 @@ def test_from_torch_module_is_a_value_and_checks_its_input():
         jr.masks.from_torch_module(net, include=(nn.Conv3d,))
 
 
-def test_from_torch_module_with_tied_weights():
-    class Tied(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embed = nn.Embedding(6, 4)
-            self.head = nn.Linear(4, 6, bias=False)
-            self.head.weight = self.embed.weight
+class TiedLM(nn.Module):
+    """A small language model whose output head is tied to its token embedding (GPT-2, T5)."""
 
-    net = Tied()
-    mask = jr.masks.from_torch_module(net)  # Linear only: the shared table, under either name
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = nn.Embedding(11, 6)
+        self.block = nn.Sequential(nn.Linear(6, 8), nn.GELU(), nn.Linear(8, 6))
+        self.norm = nn.LayerNorm(6)
+        self.head = nn.Linear(6, 11, bias=False)
+        self.head.weight = self.embed.weight
+
+
+def torch_l2(module, strength, layers):
+    """½ s Σ w² over the non-bias parameters of ``layers``, each parameter object once."""
+    unique = {
+        id(p): p
+        for sub in module.modules()
+        if isinstance(sub, layers)
+        for name, p in sub.named_parameters(recurse=False)
+        if "bias" not in name
+    }
+    return 0.5 * strength * sum(float((p.detach().double() ** 2).sum()) for p in unique.values())
+
+
+def test_from_torch_module_counts_a_tied_weight_once():
+    net = TiedLM()
+    state = flat_state(net)  # the docs' recipe: state_dict lists the table twice
+    assert "embed.weight" in state and "head.weight" in state
+    mask = jr.masks.from_torch_module(net)
+    # the shared table once, under its first name (torch's named_parameters() keeps that one)
+    assert selected(mask, state) == {"embed.weight", "block.0.weight", "block.2.weight"}
+    want = torch_l2(net, 0.3, (nn.Linear,))
+    assert_close(jax.jit(jr.l2(0.3, mask=mask))(state), want, rtol=1e-6)
+    assert_close(jr.l2(0.3, mask=mask)(nested(state)), want, rtol=1e-6)
     deduplicated = {k: jnp.asarray(v.detach().numpy()) for k, v in net.named_parameters()}
-    assert list(deduplicated) == ["embed.weight"]
-    assert selected(mask, deduplicated) == {"embed.weight"}
-    assert selected(mask, flat_state(net)) == {"embed.weight", "head.weight"}
+    assert "head.weight" not in deduplicated
+    assert_close(jr.l2(0.3, mask=mask)(deduplicated), want, rtol=1e-6)
+    # with the embedding's own type included: still one copy
+    both = jr.masks.from_torch_module(net, include=(nn.Linear, nn.Embedding))
+    assert_close(jr.l2(0.3, mask=both)(state), want, rtol=1e-6)
+    # names alone cannot see the tie: kernels selects both copies (documented)
+    assert {"embed.weight", "head.weight"} <= selected(jr.masks.kernels, state)
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,6 +237,18 @@ def test_kernels_on_equinox_modules():
     assert all(k is w for k, w in zip(kernels, want, strict=True))
 
 
+def test_kernels_selects_llama_attention_projections_not_gpt2_embeddings():
+    torch.manual_seed(0)
+    llama_attention = {n: nn.Linear(8, 8, bias=False) for n in ("wq", "wk", "wv", "wo")}
+    llama = nn.ModuleDict({**llama_attention, "w1": nn.Linear(8, 16, bias=False)})
+    # JAX ports of LLaMA keep each projection matrix as a leaf named wq/wk/wv/wo
+    state = {k.removesuffix(".weight"): v for k, v in flat_state(llama).items()}
+    assert selected(jr.masks.kernels, state) == {"wq", "wk", "wv", "wo", "w1"}
+    gpt2 = {"wte": jnp.ones((50, 8)), "wpe": jnp.ones((16, 8)), "wqkv": jnp.ones((8, 24))}
+    assert selected(jr.masks.kernels, gpt2) == {"wqkv"}
+    assert jr.masks.kernels.__name__ == "kernels" and repr(jr.masks.kernels) == "kernels"
+
+
 def test_kernels_keeps_coefficient_vectors_and_refuses_an_ambiguous_one():
     assert jr.masks.kernels({"w": jnp.ones(3), "b": jnp.ones(())}) == {"b": False, "w": True}
     assert jr.masks.kernels({"coef": jnp.ones(3)}) == {"coef": True}
@@ -229,4 +270,30 @@ def test_by_path_exclude_that_matches_nothing_raises():
     ok = jax.jit(jr.l2(0.1, mask=jr.masks.by_path(exclude="bias")))(params)
     assert_close(ok, 0.1 / 2 * 4, rtol=1e-12)
     assert jr.masks.by_path(exclude="x")({}) == {}  # no leaves: nothing to match
+
+
+def test_by_path_include_that_matches_nothing_raises_on_every_use():
+    """One rule: every include and exclude pattern must match a path, alone, combined, in a
+    penalty (eagerly and under jit) and in optax."""
+    params = {
+        "encoder": {"dense": {"kernel": jnp.ones((4, 3)), "bias": jnp.zeros(3)}},
+        "head": {"kernel": jnp.ones((3, 2)), "bias": jnp.zeros(2)},
+    }
+    typo = jr.masks.by_path(include="^haed/")
+    uses = {
+        "alone": lambda: typo(params),
+        "&": lambda: jr.l2(1.0, mask=jr.masks.kernels & typo)(params),
+        "|": lambda: jr.l2(1.0, mask=jr.masks.kernels | jr.masks.by_path("embeding"))(params),
+        "~": lambda: jax.jit(jr.l2(1.0, mask=~typo))(params),
+        "list": lambda: jr.masks.by_path(include=["^encoder/", "^haed/"])(params),
+        "optax.masked": lambda: optax.masked(optax.sgd(0.1), typo).init(params),
+        "add_decayed_weights": lambda: optax.add_decayed_weights(1.0, mask=typo).update(
+            params, optax.EmptyState(), params
+        ),
+    }
+    for call in uses.values():
+        with pytest.raises(ValueError, match=r"include='(\^haed/|embeding)' matches no leaf"):
+            call()
+    head = jr.masks.by_path(include=["^encoder/", "^head/kernel"])
+    assert_close(jax.jit(jr.l2(1.0, mask=head))(params), 0.5 * (12 + 6), rtol=1e-12)  # biases are 0
     assert np.all(np.asarray(jax.tree.leaves(jr.masks.by_path()(params))))

@@ -326,7 +326,7 @@ def test_to_sklearn_passes_keywords_through_and_refuses_contradictions():
     est = jr.conventions.to_sklearn(jr.l2(0.01), LinearSVC, n_samples=200, fit_intercept=False)
     assert est.get_params()["fit_intercept"] is False
     est.fit(X, y)
-    with pytest.raises(ValueError, match=r"fit_intercept=True contradicts.*fit_intercept=False"):
+    with pytest.raises(ValueError, match=r"LinearSVC \(liblinear\) penalizes the intercept"):
         jr.conventions.to_sklearn(jr.l2(0.01), LinearSVC, n_samples=200, fit_intercept=True)
     with pytest.raises(ValueError, match=r"solver='lbfgs'\) does not minimize.*saga"):
         jr.conventions.to_sklearn(jr.l1(0.01), LogisticRegression, n_samples=200, solver="lbfgs")
@@ -337,8 +337,101 @@ def test_to_sklearn_passes_keywords_through_and_refuses_contradictions():
     with pytest.raises(ValueError, match=r"penalty='l2' contradicts"):
         jr.conventions.to_sklearn(jr.l1(0.01), SGDClassifier, penalty="l2")
     l1_svc = jr.conventions.to_sklearn(jr.l1(0.01), LinearSVC, n_samples=200)
+    assert l1_svc.get_params()["dual"] is False  # set, not left to dual='auto'
     l1_svc.fit(X, y)  # penalty='l1' needs the primal problem
     assert jr.conventions.from_sklearn(l1_svc, n_samples=200) == jr.l1(0.01)
+
+
+def test_to_sklearn_liblinear_logistic_regression_fits_without_an_intercept():
+    """liblinear penalizes the intercept: the conversion fits none, and then solves jaxreg's
+    problem (an intercept asked for raises, as in from_sklearn)."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _logistic_data()
+    pen = jr.l1(0.02, mask=COEFS)
+    est = jr.conventions.to_sklearn(
+        pen, LogisticRegression, n_samples=len(y), solver="liblinear", tol=1e-12, max_iter=10_000
+    )
+    assert est.get_params()["fit_intercept"] is False
+    est.fit(X, y)
+    loss = _softmax_loss(X, y, 2)
+    sol, info = jr.solve(
+        lambda p: loss({"W": p["W"], "b": jnp.zeros(1)}),
+        pen,
+        {"W": jnp.zeros((5, 1))},
+        max_iter=100_000,
+        tol=1e-13,
+    )
+    assert bool(info.converged) and est.intercept_ == 0
+    assert_close(sol["W"][:, 0], est.coef_.ravel(), rtol=1e-4, atol=1e-6)
+    assert jr.conventions.from_sklearn(est, n_samples=len(y), mask=COEFS) == pen
+    with pytest.raises(ValueError, match=r"\(liblinear\) penalizes the intercept too"):
+        jr.conventions.to_sklearn(
+            pen, LogisticRegression, n_samples=len(y), solver="liblinear", fit_intercept=True
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("Lasso", {"alpha": 0.1}),
+        ("ElasticNet", {"alpha": 0.2, "l1_ratio": 0.4}),
+        ("Ridge", {"alpha": 30.0}),
+        ("LassoCV", {"alphas": [0.03, 0.1, 0.3], "cv": 3}),
+    ],
+)
+def test_positive_estimators_are_the_penalty_plus_non_negative(name, kwargs):
+    from sklearn import linear_model
+
+    X, y = _regression(seed=3)
+    extra = {"tol": 1e-13} if name == "Ridge" else {"tol": 1e-13, "max_iter": 200_000}
+    cls = getattr(linear_model, name)
+    est = cls(positive=True, **kwargs, **extra).fit(X, y)
+    free = cls(**kwargs, **extra).fit(X, y)
+    assert np.any(free.coef_ < -1e-3) and np.any(est.coef_ == 0)  # the constraint binds
+    pen = jr.conventions.from_sklearn(est, n_samples=len(y), mask=COEFS)
+    assert any(isinstance(t, jr.constraints.Constraint) for t in pen.terms)
+    sol = _solve_squared(X, y, pen)
+    assert_close(sol["W"], est.coef_, rtol=1e-5, atol=1e-7)
+    assert_close(sol["b"], est.intercept_, rtol=1e-5, atol=1e-7)
+    linear = jr.conventions.from_sklearn(est, n_samples=len(y))  # jr.linear: coef only
+    fit = jr.linear.fit(X, y, linear, tol=1e-12)
+    assert bool(fit.converged)
+    assert_close(fit.coef, est.coef_, rtol=1e-5, atol=1e-7)
+    if not name.endswith("CV"):  # and back: positive=True
+        back = jr.conventions.to_sklearn(pen, cls, n_samples=len(y))
+        assert back.get_params()["positive"] is True
+        assert jr.conventions.from_sklearn(back, n_samples=len(y), mask=COEFS) == pen
+
+
+def test_to_sklearn_positive_needs_an_estimator_that_has_it():
+    from sklearn.linear_model import Lasso, LogisticRegression
+
+    positive = jr.l2(0.1) + jr.constraints.non_negative()
+    with pytest.raises(ValueError, match=r"LogisticRegression has no positive option"):
+        jr.conventions.to_sklearn(positive, LogisticRegression, n_samples=10)
+    with pytest.raises(ValueError, match=r"positive=True contradicts.*positive=False"):
+        jr.conventions.to_sklearn(jr.l1(0.1), Lasso, positive=True)
+
+
+def test_to_sklearn_of_no_penalty_is_the_estimators_unpenalized_form():
+    from sklearn.linear_model import ElasticNet, LinearRegression, LogisticRegression, Ridge
+
+    X, y = _regression(seed=5)
+    ridge = jr.conventions.to_sklearn(jr.Sum(), Ridge, n_samples=len(y))
+    assert ridge.get_params()["alpha"] == 0.0
+    assert_close(ridge.fit(X, y).coef_, LinearRegression().fit(X, y).coef_, rtol=1e-8)
+    assert jr.conventions.to_sklearn(jr.Sum(), ElasticNet).get_params()["alpha"] == 0.0
+    Xc, yc = _logistic_data()
+    logistic = jr.conventions.to_sklearn(
+        jr.Sum(), LogisticRegression, n_samples=len(yc), tol=1e-12, max_iter=10_000
+    )
+    params = logistic.get_params()
+    assert params["C"] == np.inf and params["l1_ratio"] == 0.0  # no stray l1_ratio
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        logistic.fit(Xc, yc)
+    assert jr.conventions.from_sklearn(logistic, n_samples=len(yc)) == jr.Sum()
 
 
 @pytest.mark.parametrize(
@@ -373,3 +466,16 @@ def test_the_unsupported_message_and_the_docs_list_every_estimator():
     docs = (Path(__file__).resolve().parents[1] / "docs" / "conventions.md").read_text()
     for name in SUPPORTED:
         assert f"`{name}" in docs, name
+
+
+def test_the_prox_of_a_norm_plus_non_negative_is_the_projected_prox():
+    """argmin_v ½(v - z)² + t(a|v| + b/2 v²) over v >= 0, against a NumPy grid search."""
+    z = np.linspace(-2.0, 2.0, 9)
+    grid = np.linspace(0.0, 3.0, 300_001)
+    t, a, b = 0.7, 0.4, 0.6
+    pen = jr.elastic_net(a + b, a / (a + b)) + jr.constraints.non_negative()
+    got = jax.jit(pen.prox)({"w": jnp.asarray(z)}, t)["w"]
+    objective = 0.5 * (grid[None] - z[:, None]) ** 2 + t * (a * grid + b / 2 * grid**2)[None]
+    assert_close(got, grid[np.argmin(objective, axis=1)], rtol=0, atol=2e-5)
+    with pytest.raises(NotImplementedError, match=r"non_negative composes with l1, l2"):
+        (jr.mcp(0.1, 3.0) + jr.constraints.non_negative()).prox({"w": jnp.ones(3)}, 1.0)

@@ -75,6 +75,7 @@ class NonNegative(Constraint):
 
     name: ClassVar[str] = "non_negative"
     elementwise: ClassVar[bool] = True
+    orthant_projection: ClassVar[bool] = True
 
     def inside(self, x):
         return x >= 0
@@ -85,6 +86,10 @@ class NonNegative(Constraint):
 
 def non_negative(*, mask: MaskLike = None) -> Constraint:
     r"""The constraint :math:`x \ge 0` (Keras's ``NonNeg``): projection ``max(x, 0)``.
+
+    It may share leaves with ``l1``, ``l2`` and ``elastic_net`` (scikit-learn's
+    ``positive=True``): the prox of the sum is ``max(prox of the norms, 0)``, exact because
+    they are even and nondecreasing in :math:`|x|`.
 
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> jr.constraints.non_negative().prox({"w": jnp.array([1.0, -2.0])}, 0.1)

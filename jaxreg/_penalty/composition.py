@@ -63,8 +63,29 @@ def leaf_prox(x: jax.Array, t: Any, parts: list[tuple[Term, Any]], path: str) ->
     """The prox of ``t * (g + quadratic)`` on one leaf; computed upcast, returned in x's dtype.
 
     ``parts``: ``(kind, weight or None)`` pairs, every elementary kind that penalizes the leaf
-    (`Term.parts`): the quadratic ones (l2) add up, the others must be one kind that merges.
+    (`Term.parts`): the quadratic ones (l2) add up, the others must be one kind that merges,
+    and an orthant projection (non_negative) applies last, beside elementwise norms only.
     """
+    orthants = [part for part, _ in parts if part.orthant_projection]
+    if not orthants:
+        return _norms_leaf_prox(x, t, parts, path)
+    norms = [(part, w) for part, w in parts if not part.orthant_projection]
+    for part, _ in norms:
+        if not (part.quadratic or (part.elementwise and part.positively_homogeneous)):
+            raise NotImplementedError(
+                f"no closed-form prox for {part!r} + {orthants[0]!r} on the same leaf "
+                f"'{path}' ({orthants[0].name} composes with l1, l2 and elastic_net); give "
+                "the terms disjoint masks."
+            )
+    # prox of g + the orthant's indicator = projection of prox_g, for g even and
+    # nondecreasing in |x| elementwise (for x_i of the wrong sign 0 beats any x_i of the right)
+    z = _norms_leaf_prox(x, t, norms, path) if norms else x
+    for part in orthants:
+        z = part.prox_leaf(z, t, part.strength)
+    return z
+
+
+def _norms_leaf_prox(x: jax.Array, t: Any, parts: list[tuple[Term, Any]], path: str) -> jax.Array:
     z = nx.upcast(x)
     t = jnp.asarray(t, z.dtype)
     quad: Any = 0.0

@@ -258,6 +258,10 @@ class Term(Penalty):
     # then the prox of g divided by 1 + t b. False (l0, lq, mcp, scad, constraints): the exact
     # prox_{t/(1+tb) g}(x / (1 + t b)) is used instead.
     positively_homogeneous: ClassVar[bool] = True
+    # The projection onto an orthant (non_negative): on a leaf shared with elementwise norms
+    # (l1, l2, elastic net) the prox of the sum is this projection of their prox (they are even
+    # and nondecreasing in |x|), so scikit-learn's `positive=True` composes with its penalty.
+    orthant_projection: ClassVar[bool] = False
     # Where the value is smooth in x, for implicit differentiation of a solution (_implicit.py):
     # "all" (l2), "nonzeros" (smooth once the zero pattern is fixed: l1, group lasso, mcp,
     # ...), or None (nuclear, spectral, orthogonal, slope, constraints: not differentiated).
