@@ -320,9 +320,10 @@ class _Kernels(Mask):
 
     and it does not sit inside an equinox ``Embedding``, ``LayerNorm``, ``GroupNorm``,
     ``RMSNorm`` or ``BatchNorm``. A leaf with no name (a bare array, ``[(W, b), ...]``) is a
-    kernel when it has 2 or more dimensions; so is nothing under a list or tuple held by a name
-    that is not a kernel name (``{"layers": [(W, b)]}`` selects nothing). On such trees, and on
-    stacked layers whose biases are ``(L, out)``, pass an explicit mask. Scalars never are.
+    kernel when it has 2 or more dimensions, whereas the leaves of a list or tuple held by a
+    name that is not a kernel name are not (``{"layers": [(W, b)]}`` selects nothing). On such
+    trees, and on path-less stacked layers (their biases are ``(L, out)``), pass an explicit
+    mask. Scalars are never kernels.
 
     So: flax linen/nnx ``Dense``/``Linear``/``Conv``/attention ``kernel``, equinox
     ``Linear``/``Conv``/``MLP`` ``weight``, torch ``Linear``/``Conv``/``MultiheadAttention``/
