@@ -23,7 +23,7 @@ from ._kinds.separable import L1, L2, ElasticNet, elastic_net, l1, l2
 from ._masks import kernels
 from ._optimizers import keras_transform, torch_groups, torch_name, torch_transform
 from ._optional import require
-from ._penalty import Penalty, Sum, resolve_terms
+from ._penalty import Penalty, Sum, reject_centred, resolve_terms
 from ._typing import (
     KerasObject,
     MaskLike,
@@ -142,6 +142,7 @@ def to_keras_config(pen: Penalty) -> dict[str, Any]:
     >>> jr.conventions.to_keras_config(jr.elastic_net(0.1, 0.5))
     {'class_name': 'L1L2', 'config': {'l1': 0.05, 'l2': 0.025}}
     """
+    reject_centred(pen, "to_keras")
     l1_total, l2_total, ortho = 0.0, 0.0, []
     masks = {t.mask for t in pen.terms}
     if len(masks) > 1:
@@ -192,6 +193,7 @@ def to_keras(pen: Penalty) -> keras.regularizers.Regularizer:
     >>> jr.conventions.to_keras(jr.l2(0.01)).get_config()
     {'l2': 0.005}
     """
+    reject_centred(pen, "to_keras")
     keras = require(
         "keras",
         what="jaxreg.conventions.to_keras",
@@ -221,6 +223,7 @@ def to_torch_weight_decay(pen: Penalty, params: PyTree = None) -> float | PyTree
     >>> jr.conventions.to_torch_weight_decay(jr.l2(0.01, mask=jr.masks.kernels), params)
     {'bias': 0.0, 'kernel': 0.01}
     """
+    reject_centred(pen, "to_torch_weight_decay")
     if len(pen.terms) != 1 or not isinstance(pen.terms[0], L2) or pen.terms[0].weights is not None:
         raise ValueError(
             f"to_torch_weight_decay: only a single l2 penalty is a coupled weight decay; "
@@ -576,6 +579,7 @@ def to_sklearn(
     >>> jr.conventions.to_sklearn(jr.l2(0.02), Ridge, n_samples=100)
     Ridge(alpha=2.0)
     """
+    reject_centred(pen, "to_sklearn")
     make = cast(Callable[..., E], estimator_class)  # called with the estimator's kwargs
     a, b, g = _sklearn_parts(pen)
     names = [c.__name__ for c in estimator_class.__mro__]
