@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import jax
@@ -73,7 +74,7 @@ def same_center(a: Any, b: Any) -> bool:
 
 
 def leaf_prox(
-    x: jax.Array, t: Any, parts: list[tuple[Term, Any] | tuple[Term, Any, Any]], path: str
+    x: jax.Array, t: Any, parts: Sequence[tuple[Term, Any] | tuple[Term, Any, Any]], path: str
 ) -> jax.Array:
     r"""The prox of ``t * (g + quadratic)`` on one leaf; computed upcast, returned in x's dtype.
 

@@ -378,8 +378,8 @@ class Term(Penalty):
             value = getattr(self, f.name)
             if f.name in ("strength", "mask"):
                 continue
-            scalar = isinstance(value, numbers.Number | np.ndarray | np.generic | jax.Array) and (
-                np.ndim(value) == 0
+            scalar = isinstance(value, numbers.Real | np.ndarray | np.generic | jax.Array) and (
+                np.ndim(cast(ArrayLike, value)) == 0
             )
             if f.name == "center" and value is not None and not scalar:  # weights by the MB
                 args.append(f"center=<{len(jax.tree.leaves(value))} arrays>")
