@@ -39,7 +39,7 @@ def penalty_class(cls: type[T]) -> type[T]:
     """Make ``cls`` a frozen, keyword-only dataclass registered as a pytree.
 
     Fields made with `static_field` (mask, axis, mode, ...) are aux data and must be hashable;
-    the others (strength, l1_ratio, weights) are leaves, so a penalty crosses `jit`, `vmap`,
+    the others (strength, l1_ratio, weights, center) are leaves, so a penalty crosses `jit`, `vmap`,
     `scan` and optax states as a value, and a new strength does not retrace.
     """
     cls = dataclasses.dataclass(frozen=True, eq=False, repr=False, kw_only=True)(cls)
@@ -72,7 +72,7 @@ class Penalty:
     ``pen(params)`` is a scalar: every penalized leaf is reduced once, in float32 for
     float32/bf16/fp16 leaves and in float64 for float64 leaves, and the result has the widest
     of those dtypes. A penalty is a JAX pytree: numeric hyperparameters (strengths, l1_ratio,
-    weights) are its leaves, everything else (kind, mask, axis) is static. So it goes into
+    weights, centers) are its leaves, everything else (kind, mask, axis) is static. So it goes into
     `jax.jit` as an argument (a new strength does not retrace), comes out of one, is batched by
     `jax.vmap` (``jax.vmap(jr.l2)(strengths)``), scanned over and kept in optax states. Two
     penalties with equal hyperparameters compare and hash equal and pickle. They compose:
@@ -138,7 +138,9 @@ class Penalty:
         kind); any number of l2 / elastic-net L2 parts may join them, exactly: the prox of
         :math:`g + \frac{b}{2}\lVert\cdot\rVert^2` with step :math:`t` is the prox of
         :math:`g` with step :math:`t / (1 + t b)` at :math:`z / (1 + t b)`. `spectral` and
-        `orthogonal` have no closed form and raise `NotImplementedError`. Leaves the penalty
+        `orthogonal` have no closed form and raise `NotImplementedError`. A centred term
+        (``center=c``) is exact: :math:`c + \mathrm{prox}(z - c)`; quadratic parts may have
+        other centers, non-quadratic parts summed on one leaf must share theirs. Leaves the penalty
         does not touch are returned as they are (Python floats stay Python floats), and every
         leaf keeps its dtype. Values that land on 0 are exactly 0.0.
 
