@@ -20,6 +20,7 @@ OUT = ROOT / "docs" / "gallery"
 # example -> (the arguments that send its figures into OUT, the figures it writes there)
 EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "choose_lambda": (["--out", str(OUT)], ["lasso_path.png", "lasso_cv.png", "iris_cv.png"]),
+    "finetune_l2sp": (["--plot", str(OUT / "finetune_l2sp.png")], ["finetune_l2sp.png"]),
     "feature_selection": (
         ["--plot", str(OUT / "feature_selection.png")],
         ["feature_selection.png"],

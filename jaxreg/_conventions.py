@@ -21,7 +21,7 @@ from ._kinds.separable import L1, L2, l1, l2
 from ._masks import kernels
 from ._optimizers import torch_groups, torch_name
 from ._optional import require
-from ._penalty import Penalty, resolve_terms
+from ._penalty import Penalty, reject_centred, resolve_terms
 from ._torch_conversion import torch_optimizer
 from ._typing import (
     KerasObject,
@@ -140,6 +140,7 @@ def to_keras_config(pen: Penalty) -> dict[str, Any]:
     >>> jr.conventions.to_keras_config(jr.elastic_net(0.1, 0.5))
     {'class_name': 'L1L2', 'config': {'l1': 0.05, 'l2': 0.025}}
     """
+    reject_centred(pen, "to_keras")
     l1_total, l2_total, ortho = 0.0, 0.0, []
     masks = {t.mask for t in pen.terms}
     if len(masks) > 1:
@@ -190,6 +191,7 @@ def to_keras(pen: Penalty) -> keras.regularizers.Regularizer:
     >>> jr.conventions.to_keras(jr.l2(0.01)).get_config()
     {'l2': 0.005}
     """
+    reject_centred(pen, "to_keras")
     keras = require(
         "keras",
         what="jaxreg.conventions.to_keras",
@@ -219,6 +221,7 @@ def to_torch_weight_decay(pen: Penalty, params: PyTree = None) -> float | PyTree
     >>> jr.conventions.to_torch_weight_decay(jr.l2(0.01, mask=jr.masks.kernels), params)
     {'bias': 0.0, 'kernel': 0.01}
     """
+    reject_centred(pen, "to_torch_weight_decay")
     if len(pen.terms) != 1 or not isinstance(pen.terms[0], L2) or pen.terms[0].weights is not None:
         raise ValueError(
             f"to_torch_weight_decay: only a single l2 penalty is a coupled weight decay; "

@@ -5,7 +5,8 @@ At a solution :math:`x^\star(\theta)` of :math:`\min_x F(x, \theta) = f(x, \thet
 is fixed (l1, elastic net, group lasso, mcp, ...) or everywhere (l2). Where the pattern is
 stable, :math:`x^\star` minimizes the smooth restriction of :math:`F` to the free coordinates
 :math:`A` (the nonzeros of those kinds, every coordinate of the others) with the rest held
-at 0, so by the implicit function theorem
+at 0 (at the center :math:`c` for a centred term: there the kink is :math:`x = c`), so by
+the implicit function theorem
 
 .. math:: \nabla^2_{AA} F \; \mathrm{d}x^\star_A = -\,\partial_\theta \nabla_A F \;
    \mathrm{d}\theta, \qquad \mathrm{d}x^\star_{\bar A} = 0,
@@ -36,13 +37,13 @@ from ._penalty.types import Penalty
 def free_mask(penalty: Penalty, x: Any) -> Any:
     """The coordinates a small change of the hyperparameters moves, as a pytree of bools."""
     plan = resolve_terms(penalty.terms, x)
-    kinds: dict[int, list[Any]] = {}
-    for term, idx in zip(penalty.terms, plan.chosen, strict=True):
-        for i in idx:
-            kinds.setdefault(i, []).extend(term.parts())
+    kinds: dict[int, list[tuple[Any, Any]]] = {}  # leaf -> (kind, center or None)
+    for term, idx, cs in zip(penalty.terms, plan.chosen, plan.centers, strict=True):
+        for i, c in zip(idx, cs, strict=True):
+            kinds.setdefault(i, []).extend((part, c) for part in term.parts())
     out = []
     for i, leaf in enumerate(plan.leaves):
-        parts = kinds.get(i, [])
+        parts = [p for p, _ in kinds.get(i, [])]
         unsupported = [p for p in parts if p.smooth_on is None]
         if unsupported:
             raise NotImplementedError(
@@ -51,10 +52,13 @@ def free_mask(penalty: Penalty, x: Any) -> Any:
                 "hyperparameters on a fixed zero pattern. Differentiable kinds: l1, l2, "
                 "elastic_net, group_lasso, sparse_group_lasso, mcp, scad, lq, l0."
             )
-        if any(p.smooth_on == "nonzeros" for p in parts):
-            out.append(jnp.asarray(leaf) != 0)
-        else:
-            out.append(jnp.ones(jnp.shape(leaf), bool))
+        # a kind smooth off its kink: free where x is not at the kink, 0 or the term's center
+        kinks = {id(c): c for p, c in kinds.get(i, []) if p.smooth_on == "nonzeros"}
+        free = jnp.ones(jnp.shape(leaf), bool)
+        for c in kinks.values():
+            leaf = jnp.asarray(leaf)
+            free = free & (leaf != (0 if c is None else jnp.asarray(c, leaf.dtype)))
+        out.append(free)
     return jax.tree.unflatten(plan.treedef, out)
 
 

@@ -47,10 +47,12 @@ def strength_grid(lambda_max: ArrayLike, *, num: int = 100, ratio: float = 1e-3)
 
 
 def lambda_max(loss_fn: Callable[[PyTree], jax.Array], params: PyTree, pen: Penalty) -> jax.Array:
-    r"""The smallest strength at which every penalized weight is 0 at the optimum.
+    r"""The smallest strength at which every penalized weight is 0 (at its center) at the optimum.
 
-    Zero the leaves ``pen`` penalizes and take :math:`g = \nabla \mathrm{loss}` there; 0 is
-    optimal for strength :math:`\lambda` iff :math:`|g_i| \le \lambda` (L1),
+    Zero the leaves ``pen`` penalizes (set them to its ``center`` :math:`c` for a centred
+    penalty: there the question is when :math:`x = c` is optimal) and take
+    :math:`g = \nabla \mathrm{loss}` there; 0 (:math:`c`) is optimal for strength
+    :math:`\lambda` iff :math:`|g_i| \le \lambda` (L1),
     :math:`\lVert g_{\text{group}}\rVert_2 \le \lambda` (group lasso),
     :math:`|g_i| \le \lambda\rho` (elastic net), :math:`\sigma_{\max}(G) \le \lambda`
     (nuclear), :math:`\lVert G\rVert_* \le \lambda` (spectral), for a stack of matrices
@@ -70,15 +72,18 @@ def lambda_max(loss_fn: Callable[[PyTree], jax.Array], params: PyTree, pen: Pena
         raise ValueError(f"lambda_max needs a single-term penalty; got {pen!r}.")
     term = pen.terms[0]
     plan = resolve_terms([term], params)
-    (idx,), (ws,) = plan.chosen, plan.weights
+    (idx,), (ws,), (cs,) = plan.chosen, plan.weights, plan.centers
     if not idx:
         raise ValueError(
             "lambda_max: the penalty selects no leaf of params (only floating-point leaves, "
             "not scalars unless a mask selects them, are penalized)."
         )
     zeroed = list(plan.leaves)
-    for i in idx:
-        zeroed[i] = jnp.zeros_like(zeroed[i])
+    for i, c in zip(idx, cs, strict=True):
+        x = jnp.asarray(zeroed[i])
+        zeroed[i] = (
+            jnp.zeros_like(x) if c is None else jnp.broadcast_to(jnp.asarray(c, x.dtype), x.shape)
+        )
     grads = jax.tree.leaves(jax.grad(loss_fn)(jax.tree.unflatten(plan.treedef, zeroed)))
     return jnp.max(jnp.stack([term.dual_norm(grads[i], w) for i, w in zip(idx, ws, strict=True)]))
 

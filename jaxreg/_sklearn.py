@@ -29,7 +29,7 @@ from ._kinds.constraints import non_negative
 from ._kinds.group import GroupLasso, group_lasso
 from ._kinds.separable import L1, L2, ElasticNet, elastic_net, l1, l2
 from ._masks import kernels
-from ._penalty import Penalty, Sum
+from ._penalty import Penalty, Sum, reject_centred
 from ._typing import MaskLike, SklearnEstimator
 
 E = TypeVar("E")  # a scikit-learn estimator class's instances
@@ -522,6 +522,7 @@ def to_sklearn(
     >>> jr.conventions.to_sklearn(jr.l2(0.02), Ridge, n_samples=100)
     Ridge(alpha=2.0)
     """
+    reject_centred(pen, "to_sklearn")
     conv = convention(estimator_class, caller="to_sklearn")
     name = estimator_class.__name__
     if conv.cv:

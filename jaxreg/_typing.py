@@ -42,6 +42,12 @@ Weights: TypeAlias = "PyTree | None"
 """What ``weights=`` accepts: None (all ones) or a pytree of non-negative arrays with params'
 structure or a prefix of it (``None`` entries mean 1). ``Any``, as `PyTree` is."""
 
+Center: TypeAlias = "PyTree | ArrayLike | None"
+"""What ``center=`` accepts: None (the origin: today's penalty) or the reference point :math:`c`
+the penalty pulls toward, a number or a pytree of real arrays with params' structure or a prefix
+of it, each leaf broadcastable to its params leaf (``None`` entries mean 0), e.g. the
+pretrained weights (L2-SP)."""
+
 Device: TypeAlias = Any
 """A ``jax.Device``: jax defines it as a variable (an alias of a C++ class), which a type
 checker cannot use in an annotation."""

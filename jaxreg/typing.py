@@ -5,11 +5,12 @@
 >>> def penalize(mask: MaskLike = jr.masks.kernels) -> jr.Penalty:
 ...     return jr.l2(0.1, mask=mask)
 
-Numbers and arrays are `jax.typing.ArrayLike` in, `jax.Array` out. `PyTree` and `Weights` are
-``Any``: Python's type system cannot express "any registered pytree node" (optax's ``Params``
-and equinox's ``PyTree`` are ``Any`` too).
+Numbers and arrays are `jax.typing.ArrayLike` in, `jax.Array` out. `PyTree`, `Weights` and
+`Center` are ``Any``: Python's type system cannot express "any registered pytree node" (optax's
+``Params`` and equinox's ``PyTree`` are ``Any`` too).
 """
 
+from ._typing import Center as Center
 from ._typing import DataMatrix as DataMatrix
 from ._typing import Device as Device
 from ._typing import KerasObject as KerasObject
@@ -26,6 +27,7 @@ from ._typing import TorchSpec as TorchSpec
 from ._typing import Weights as Weights
 
 __all__ = [
+    "Center",
     "DataMatrix",
     "Device",
     "KerasObject",

@@ -22,16 +22,18 @@ from .._penalty.validation import (
     check_scalar,
     term_fields,
 )
-from .._typing import MaskLike, Weights
+from .._typing import Center, MaskLike, Weights
 
 
 @penalty_class
 class GroupLasso(Term):
-    r""":math:`\lambda \sum_g w_g \lVert x_g \rVert_2` along ``axis``; see `jaxreg.group_lasso`."""
+    r""":math:`\lambda \sum_g w_g \lVert x_g - c_g \rVert_2` along ``axis``; see
+    `jaxreg.group_lasso`."""
 
     axis: tuple[int, ...] = static_field(default=(-1,))
     weights: Weights = None
     reshape: tuple[int, ...] | None = static_field(default=None)
+    center: Center = None  # in the leaf's shape (before reshape); the core shifts by it
     name: ClassVar[str] = "group_lasso"
     min_ndim: ClassVar[int] = 1
     smooth_on: ClassVar[str | None] = "nonzeros"
@@ -136,8 +138,10 @@ def group_lasso(
     reshape: tuple[int, ...] | None = None,
     mask: MaskLike = None,
     weights: Weights = None,
+    center: Center = None,
 ) -> Term:
-    r"""Group lasso :math:`\lambda \sum_g w_g \lVert x_g \rVert_2`.
+    r"""Group lasso :math:`\lambda \sum_g w_g \lVert x_g - c_g \rVert_2` (:math:`c = 0`
+    without ``center``).
 
     A group is every index of a leaf except ``axis``; the norm runs along ``axis``. With
     ``reshape``, each selected leaf is first viewed as ``leaf.reshape(reshape)`` and ``axis``
@@ -194,17 +198,23 @@ def group_lasso(
       weights: one weight :math:`w_g \ge 0` per group: leaves broadcastable to the leaf's shape
         with ``axis`` removed, or to it with ``axis`` kept as 1s (``(out, 1, 1, 1)`` for an
         equinox conv with ``axis=(1, 2, 3)``); e.g. :math:`\sqrt{\text{group size}}`.
+      center: the reference point :math:`c`, as in `l1`, in the leaf's shape (not the view's):
+        the groups of :math:`x - c` are shrunk, and a group that reaches 0 sits exactly at
+        :math:`c_g` (block soft-thresholding of :math:`x - c`, then :math:`+ c`).
 
     >>> import jax.numpy as jnp, jaxreg as jr
     >>> jr.group_lasso(1.0)({"kernel": jnp.array([[3.0, 4.0], [0.0, 0.0]])})
     Array(5., dtype=float32)
+    >>> c = {"kernel": jnp.array([[0.0, 0.0], [3.0, 4.0]])}
+    >>> jr.group_lasso(1.0, center=c)({"kernel": jnp.array([[3.0, 4.0], [0.0, 0.0]])})
+    Array(10., dtype=float32)
     >>> w = jnp.array([[3.0, 4.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])  # (out, heads * vo_size)
     >>> jr.group_lasso(1.0, reshape=(-1, 2, 2), axis=(0, 2))(w)  # heads of 2: 5 + 1
     Array(6., dtype=float32)
     """
     axes = check_axis(axis)
     return GroupLasso(
-        **term_fields(strength, mask, weights), axis=axes, reshape=check_reshape(reshape)
+        **term_fields(strength, mask, weights, center), axis=axes, reshape=check_reshape(reshape)
     )
 
 

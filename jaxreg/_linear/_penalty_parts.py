@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from .._kinds.group import GroupLasso
 from .._numerics import checked_hyperparameter as checked
-from .._penalty import Penalty, Term, leaf_prox, resolve_terms
+from .._penalty import Penalty, Term, leaf_prox, reject_centred, resolve_terms
 
 
 def soft_threshold(v: Any, threshold: Any) -> Any:
@@ -146,6 +146,7 @@ def block_penalty(penalty: Penalty, p: int, dtype: Any) -> BlockPenalty:
 
 def _chosen_terms(penalty: Penalty, p: int, dtype: Any) -> list[tuple[Term, Any]]:
     """The terms with their weight on the coefficients; all of them must apply."""
+    reject_centred(penalty, "jr.linear")
     try:
         plan = resolve_terms(penalty.terms, jnp.zeros(p, dtype))
     except ValueError as e:  # a mask or kind that selects nothing (resolve_terms says which)

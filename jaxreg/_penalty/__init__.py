@@ -17,6 +17,7 @@ from .types import Penalty as Penalty
 from .types import Sum as Sum
 from .types import Term as Term
 from .types import penalty_class as penalty_class
+from .types import reject_centred as reject_centred
 from .types import static_field as static_field
 from .validation import as_leaf as as_leaf
 from .validation import check_scalar as check_scalar

@@ -1,4 +1,5 @@
-"""Evaluation helpers: a term's value summed over its leaves, small leaves batched.
+"""Evaluation helpers: a term's value summed over its leaves, small leaves batched, centred
+terms on ``x - c``.
 
 `Penalty.__call__` and `Penalty.per_leaf` use these; each reduction runs in the accumulation
 dtype (`jaxreg._numerics.acc_dtype`).
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import jax.numpy as jnp
 
-from .._numerics import checked_hyperparameter
+from .._numerics import checked_hyperparameter, upcast
 
 if TYPE_CHECKING:  # types.py calls these helpers: importing Term at run time would be a cycle
     from .types import Term
@@ -22,6 +23,16 @@ if TYPE_CHECKING:  # types.py calls these helpers: importing Term at run time wo
 #: compile, while concatenating mid-size leaves costs a copy (benchmarks/README.md).
 SMALL_LEAF = 1 << 12
 CONCAT_CHUNK = 256
+
+
+def shifted(x: Any, c: Any) -> jax.Array:
+    """The leaf as a centred term sees it, ``x - c`` in the accumulation dtype; ``x`` itself
+    (untouched: uncentred values stay bit-identical) when ``c`` is None."""
+    x = jnp.asarray(x)
+    if c is None:
+        return x
+    z = upcast(x)
+    return z - jnp.asarray(c, z.dtype)
 
 
 def batched_unscaled_values(term: Term, xs: list[jax.Array]) -> list[jax.Array]:

@@ -1,4 +1,4 @@
-"""Leaf resolution: which term penalizes which leaf, with which weight.
+"""Leaf resolution: which term penalizes which leaf, with which weight and center.
 
 The one step that the value, `Penalty.per_leaf`, `Penalty.prox`, `jaxreg.select.lambda_max`
 and the solvers all consume; shape errors are raised here, once.
@@ -21,20 +21,23 @@ if TYPE_CHECKING:  # types.py calls resolve_terms: importing Term at run time wo
 
 
 class LeafAssignment(NamedTuple):
-    """The leaves of ``params`` and, per term, the leaves it penalizes and their weights."""
+    """The leaves of ``params`` and, per term, the leaves it penalizes, their weights and
+    centers."""
 
     leaves: list[Any]
     treedef: Any
     paths: list[str]
     chosen: list[list[int]]  # per term: indices of the leaves it penalizes
     weights: list[list[Any]]  # per term: the weight of each chosen leaf (None: no weight)
+    centers: list[list[Any]]  # per term: the center of each chosen leaf (None: the origin)
 
 
 def resolve_terms(terms: Sequence[Term], params: PyTree) -> LeafAssignment:
-    """Which term penalizes which leaf, with which weight; shape errors raised here, once."""
+    """Which term penalizes which leaf, with which weight and center; shape errors raised
+    here, once."""
     leaves, treedef = jax.tree.flatten(params)
     paths = leaf_paths(params)
-    chosen, weights = [], []
+    chosen, weights, centers = [], [], []
     not_params: list[bool] | None = None
     for term in terms:
         term.check_scalars()
@@ -56,11 +59,36 @@ def resolve_terms(terms: Sequence[Term], params: PyTree) -> LeafAssignment:
             if w_all is not None
             else [None] * len(leaves)
         )
+        c_all = getattr(term, "center", None)
+        cs = (
+            broadcast_prefix(c_all, params, name="center", none_is_leaf=True)
+            if c_all is not None
+            else [None] * len(leaves)
+        )
         for i in idx:
             term.check_leaf(paths[i] or "<root>", leaves[i], ws[i])
+            _check_center(term, paths[i] or "<root>", leaves[i], cs[i])
         chosen.append(idx)
         weights.append([ws[i] for i in idx])
-    return LeafAssignment(leaves, treedef, paths, chosen, weights)
+        centers.append([cs[i] for i in idx])
+    return LeafAssignment(leaves, treedef, paths, chosen, weights, centers)
+
+
+def _check_center(term: Term, path: str, x: Any, c: Any) -> None:
+    """The center of a leaf is a point of the leaf's space: it must broadcast to its shape."""
+    if c is None:
+        return
+    shape = np.shape(x)
+    try:
+        ok = np.broadcast_shapes(np.shape(c), shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{term.name}: the center for the leaf at '{path}' has shape {np.shape(c)}, which "
+            f"does not broadcast to the leaf's shape {shape}; center must have the params' "
+            "structure (or a prefix of it) with leaves of the params' shapes, or scalars."
+        )
 
 
 def _check_selects_something(

@@ -22,7 +22,7 @@ from jax.typing import ArrayLike
 from .._masks import Mask
 from .._typing import PyTree
 from .composition import checked_leaf_step, leaf_prox, leaf_steps
-from .evaluation import batched_unscaled_values, scaled_sum, total
+from .evaluation import batched_unscaled_values, scaled_sum, shifted, total
 from .resolution import resolve_terms
 from .validation import as_leaf, check_scalar
 
@@ -39,7 +39,7 @@ def penalty_class(cls: type[T]) -> type[T]:
     """Make ``cls`` a frozen, keyword-only dataclass registered as a pytree.
 
     Fields made with `static_field` (mask, axis, mode, ...) are aux data and must be hashable;
-    the others (strength, l1_ratio, weights) are leaves, so a penalty crosses `jit`, `vmap`,
+    the others (strength, l1_ratio, weights, center) are leaves, so a penalty crosses `jit`, `vmap`,
     `scan` and optax states as a value, and a new strength does not retrace.
     """
     cls = dataclasses.dataclass(frozen=True, eq=False, repr=False, kw_only=True)(cls)
@@ -72,7 +72,7 @@ class Penalty:
     ``pen(params)`` is a scalar: every penalized leaf is reduced once, in float32 for
     float32/bf16/fp16 leaves and in float64 for float64 leaves, and the result has the widest
     of those dtypes. A penalty is a JAX pytree: numeric hyperparameters (strengths, l1_ratio,
-    weights) are its leaves, everything else (kind, mask, axis) is static. So it goes into
+    weights, centers) are its leaves, everything else (kind, mask, axis) is static. So it goes into
     `jax.jit` as an argument (a new strength does not retrace), comes out of one, is batched by
     `jax.vmap` (``jax.vmap(jr.l2)(strengths)``), scanned over and kept in optax states. Two
     penalties with equal hyperparameters compare and hash equal and pickle. They compose:
@@ -93,10 +93,12 @@ class Penalty:
         """
         plan = resolve_terms(self.terms, params)
         parts = []
-        for term, idx, ws in zip(self.terms, plan.chosen, plan.weights, strict=True):
+        for term, idx, ws, cs in zip(
+            self.terms, plan.chosen, plan.weights, plan.centers, strict=True
+        ):
             if not idx:
                 continue
-            xs = [jnp.asarray(plan.leaves[i]) for i in idx]
+            xs = [shifted(plan.leaves[i], c) for i, c in zip(idx, cs, strict=True)]
             if term.elementwise and all(w is None for w in ws):
                 values = batched_unscaled_values(term, xs)
             else:
@@ -113,10 +115,12 @@ class Penalty:
         """
         plan = resolve_terms(self.terms, params)
         shares: list[list[jax.Array]] = [[] for _ in plan.leaves]
-        for term, idx, ws in zip(self.terms, plan.chosen, plan.weights, strict=True):
-            for i, w in zip(idx, ws, strict=True):
+        for term, idx, ws, cs in zip(
+            self.terms, plan.chosen, plan.weights, plan.centers, strict=True
+        ):
+            for i, w, c in zip(idx, ws, cs, strict=True):
                 shares[i].append(
-                    scaled_sum(term, [term.unscaled_value(jnp.asarray(plan.leaves[i]), w)])
+                    scaled_sum(term, [term.unscaled_value(shifted(plan.leaves[i], c), w)])
                 )
         return jax.tree.unflatten(plan.treedef, [total(s) if s else None for s in shares])
 
@@ -134,7 +138,9 @@ class Penalty:
         kind); any number of l2 / elastic-net L2 parts may join them, exactly: the prox of
         :math:`g + \frac{b}{2}\lVert\cdot\rVert^2` with step :math:`t` is the prox of
         :math:`g` with step :math:`t / (1 + t b)` at :math:`z / (1 + t b)`. `spectral` and
-        `orthogonal` have no closed form and raise `NotImplementedError`. Leaves the penalty
+        `orthogonal` have no closed form and raise `NotImplementedError`. A centred term
+        (``center=c``) is exact: :math:`c + \mathrm{prox}(z - c)`; quadratic parts may have
+        other centers, non-quadratic parts summed on one leaf must share theirs. Leaves the penalty
         does not touch are returned as they are (Python floats stay Python floats), and every
         leaf keeps its dtype. Values that land on 0 are exactly 0.0.
 
@@ -162,10 +168,12 @@ class Penalty:
                 )
         plan = resolve_terms(self.terms, params)
         steps = leaf_steps(step, params, len(plan.leaves))
-        per_leaf: dict[int, list[tuple[Term, Any]]] = {}
-        for term, idx, ws in zip(self.terms, plan.chosen, plan.weights, strict=True):
-            for i, w in zip(idx, ws, strict=True):
-                per_leaf.setdefault(i, []).extend((part, w) for part in term.parts())
+        per_leaf: dict[int, list[tuple[Term, Any, Any]]] = {}
+        for term, idx, ws, cs in zip(
+            self.terms, plan.chosen, plan.weights, plan.centers, strict=True
+        ):
+            for i, w, c in zip(idx, ws, cs, strict=True):
+                per_leaf.setdefault(i, []).extend((part, w, c) for part in term.parts())
         out = list(plan.leaves)
         for i, parts in per_leaf.items():
             x = jnp.asarray(plan.leaves[i])
@@ -284,12 +292,22 @@ class Term(Penalty):
         """Strength (and l1_ratio) must be scalars: a batch of penalties lives under vmap."""
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if not f.metadata.get("static") and f.name != "weights" and np.ndim(value) != 0:
+            per_leaf = f.name in ("weights", "center")  # pytrees matched to params' leaves
+            if not f.metadata.get("static") and not per_leaf and np.ndim(value) != 0:
                 raise ValueError(
                     f"{self.name}'s {f.name} has shape {np.shape(value)}: this is a batch of "
                     "penalties (e.g. built by jax.vmap(jaxreg.l1)(strengths)); use it under "
                     "jax.vmap, one penalty per call (jax.vmap(lambda pen: pen(params))(pens))."
                 )
+
+    @property
+    def is_centred(self) -> bool:
+        """Whether the term pulls toward a reference point ``c`` (``center=``) other than 0.
+
+        Every consumer that does not handle centers (the converters, ``jaxreg.linear``) calls
+        `reject_centred` rather than read such a term as its uncentred kind.
+        """
+        return bool(jax.tree.leaves(getattr(self, "center", None)))
 
     def check_leaf(self, path: str, x: Any, w: Any) -> None:
         """Raise a clear error when this kind cannot penalize ``x`` (shape, axis, weight)."""
@@ -367,6 +385,12 @@ class Term(Penalty):
             value = getattr(self, f.name)
             if f.name in ("strength", "mask"):
                 continue
+            scalar = isinstance(value, numbers.Real | np.ndarray | np.generic | jax.Array) and (
+                np.ndim(cast(ArrayLike, value)) == 0
+            )
+            if f.name == "center" and value is not None and not scalar:  # weights by the MB
+                args.append(f"center=<{len(jax.tree.leaves(value))} arrays>")
+                continue
             if f.default is dataclasses.MISSING:
                 args.append(format_hyperparameter(value))  # required: positional, as in the builder
             elif not (value is f.default or (f.metadata.get("static") and value == f.default)):
@@ -374,6 +398,21 @@ class Term(Penalty):
         if self.mask is not None:
             args.append(f"mask={self.mask!r}")
         return f"{self.name}({', '.join(args)})"
+
+
+def reject_centred(pen: Any, caller: str) -> None:
+    """Raise for a penalty with a centred term (``center=``): ``caller`` cannot express it.
+
+    Keras regularizers, torch's weight decay, scikit-learn's estimators and jaxreg.linear all
+    pull toward 0; reading ``l2(s, center=c)`` as ``l2(s)`` would be a silent wrong answer.
+    """
+    for term in getattr(pen, "terms", ()):
+        if term.is_centred:
+            raise ValueError(
+                f"{caller}: {term!r} is centred (it pulls toward center=c, not toward 0), and "
+                f"{caller} has no equivalent: its penalties all pull toward 0. Keep the centred "
+                "penalty in the JAX loss (or use jaxreg.solve / jaxreg.transforms.proximal)."
+            )
 
 
 def format_hyperparameter(x: Any) -> str:

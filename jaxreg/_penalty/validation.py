@@ -83,6 +83,25 @@ def check_nonnegative_tree(tree: PyTree, name: str) -> None:
             )
 
 
+def check_center_tree(tree: PyTree) -> None:
+    """``center``'s concrete leaves must be finite real arrays or numbers (traced leaves pass)."""
+    for path, c in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        where = jax.tree_util.keystr(path) or "<root>"
+        real = isinstance(c, numbers.Real | np.ndarray | np.generic | jax.Array) and not (
+            isinstance(c, bool)
+            or jnp.issubdtype(jnp.result_type(c), jnp.bool_)
+            or jnp.issubdtype(jnp.result_type(c), jnp.complexfloating)
+        )
+        if not real:
+            raise TypeError(
+                f"center must be a number or a pytree of real arrays (the reference weights, "
+                f"e.g. the pretrained params); got {type(c).__name__} {c!r:.80} at center{where}. "
+                "For an equinox module, pass eqx.filter(model, eqx.is_inexact_array)."
+            )
+        if not isinstance(c, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(c))):
+            raise ValueError(f"center must be finite everywhere; got NaN/inf at center{where}.")
+
+
 def as_leaf(x: Any) -> Any:
     """A hyperparameter as an array leaf: Python numbers become float64 NumPy arrays.
 
@@ -96,13 +115,18 @@ def as_leaf(x: Any) -> Any:
     return np.asarray(float(x)) if isinstance(x, numbers.Real) else np.asarray(x)
 
 
-def term_fields(strength: Any, mask: Any, weights: Any = None) -> dict[str, Any]:
-    """The fields every term shares, checked: ``strength``, ``mask`` (and ``weights``)."""
+def term_fields(
+    strength: Any, mask: Any, weights: Any = None, center: Any = None
+) -> dict[str, Any]:
+    """The fields every term shares, checked: ``strength``, ``mask`` (``weights``, ``center``)."""
     check_scalar(strength, "strength")
     out = {"strength": as_leaf(strength), "mask": as_mask(mask)}
     if weights is not None:
         check_nonnegative_tree(weights, "weights")
         out["weights"] = jax.tree.map(as_leaf, weights)
+    if center is not None:
+        check_center_tree(center)
+        out["center"] = jax.tree.map(as_leaf, center)
     return out
 
 
