@@ -315,3 +315,19 @@ def test_adam_preconditioned_proximal_transform_on_an_equinox_model():
     assert losses[-1] < 0.1 * losses[0]
     w0 = f64(params.layers[0].weight)  # (8, 3): groups along axis 0 are the 3 inputs
     assert np.all(np.isfinite(w0))
+
+
+def test_sums_of_one_kind_merge_only_with_equal_hyperparameters():
+    """sparse_group_lasso(1, 0.2) + sparse_group_lasso(0.5, 0.8) once merged by adding the
+    strengths at the first l1_ratio (a wrong prox, silently); equal l1_ratios still merge."""
+    z = np.array([[0.3, 1.5, -4.0], [2.5, 0.1, -0.2]])
+    mixed = jr.sparse_group_lasso(1.0, 0.2) + jr.sparse_group_lasso(0.5, 0.8)
+    with pytest.raises(NotImplementedError, match="no closed-form prox"):
+        mixed.prox({"w": jnp.asarray(z)}, 0.7)
+    same = jr.sparse_group_lasso(1.0, 0.4) + jr.sparse_group_lasso(0.5, 0.4)
+    t, lam, r = 0.7, 1.5, 0.4
+    u = np.sign(z) * np.maximum(np.abs(z) - t * lam * r, 0.0)  # NumPy: soft, then group shrink
+    norms = np.linalg.norm(u, axis=-1, keepdims=True)
+    want = u * np.maximum(1 - t * lam * (1 - r) / np.where(norms > 0, norms, 1), 0)
+    got = jax.jit(lambda p: same.prox(p, t))({"w": jnp.asarray(z)})["w"]
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-14)

@@ -29,6 +29,21 @@ from .validation import as_leaf, check_scalar
 T = TypeVar("T")
 
 
+# Leaves every term has and that the prox of a sum handles itself (strengths add, weights and
+# centers are resolved per leaf); any other leaf is a numeric hyperparameter (a Huber-type
+# delta) that two terms must share to merge, or their thresholds do not add.
+_PER_TERM_LEAVES = frozenset({"strength", "weights", "center"})
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """One object, or equal concrete values (traced leaves: identity only)."""
+    if a is b:
+        return True
+    if a is None or b is None or isinstance(a, jax.core.Tracer) or isinstance(b, jax.core.Tracer):
+        return False
+    return np.shape(a) == np.shape(b) and bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
 def static_field(**kwargs: Any) -> Any:
     """A dataclass field that is pytree aux data (hashable configuration), not a leaf."""
     return dataclasses.field(metadata={"static": True}, **kwargs)
@@ -356,6 +371,11 @@ class Term(Penalty):
             self.linear_in_strength
             and type(self) is type(other)
             and self.config() == other.config()
+            and all(
+                _same_value(getattr(self, f.name), getattr(other, f.name))
+                for f in dataclasses.fields(self)
+                if not f.metadata.get("static") and f.name not in _PER_TERM_LEAVES
+            )
         )
 
     def scaled(self, factor: Any) -> Term:
