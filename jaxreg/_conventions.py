@@ -296,6 +296,7 @@ def from_torch_optimizer(
     scheduler: TorchScheduler | None = None,
     params: PyTree = None,
     updates_per_scheduler_step: int = 1,
+    updates_before_scheduler: int = 0,
 ) -> optax.GradientTransformation:
     r"""An optax transformation that reproduces a ``torch.optim`` optimizer's update.
 
@@ -343,7 +344,13 @@ def from_torch_optimizer(
         parameter with state missing from the tree, a group whose parameters are at different
         steps, or a buffer the settings do not use raises.
       updates_per_scheduler_step: the optimizer steps per ``scheduler.step()``: ``n`` for a
-        scheduler stepped once per epoch of ``n`` batches (converted at an epoch's end).
+        scheduler stepped once per epoch of ``n`` batches. With ``params=`` (and an optimizer
+        that counts its steps: not SGD) the optimizer's step count ``t`` must match the
+        scheduler's: ``last_epoch == (t - updates_before_scheduler) // n``, else it raises;
+        then a conversion mid-epoch continues the epoch. Otherwise it assumes a conversion at
+        an epoch's end.
+      updates_before_scheduler: the optimizer steps made before the scheduler was created
+        (negative for a scheduler resumed with ``last_epoch=`` ahead of the optimizer).
 
     >>> import jax.numpy as jnp, optax, jaxreg as jr
     >>> tx = jr.conventions.from_torch_optimizer({"lr": 0.1, "momentum": 0.9}, name="SGD")
@@ -358,9 +365,19 @@ def from_torch_optimizer(
         tx = jr.conventions.from_torch_optimizer(opt, scheduler=sched, params={"w": fc.weight.T})
         state = tx.init({"w": w})  # torch's moments, step and schedule position
     """
-    every = updates_per_scheduler_step
+    if isinstance(updates_before_scheduler, bool) or not isinstance(updates_before_scheduler, int):
+        raise ValueError(
+            "updates_before_scheduler must be an int; got "
+            f"updates_before_scheduler={updates_before_scheduler!r}."
+        )
     return torch_optimizer(
-        spec, name=name, groups=groups, scheduler=scheduler, params=params, every=every
+        spec,
+        name=name,
+        groups=groups,
+        scheduler=scheduler,
+        params=params,
+        every=updates_per_scheduler_step,
+        before=updates_before_scheduler,
     )
 
 

@@ -331,8 +331,10 @@ def keras_optimizer(
                 "from_keras_optimizer: params= carries the optimizer's state, so spec must be "
                 "the Keras optimizer object; got a config dict."
             )
-        treedef, count, per_leaf = keras_leaf_states(spec, params, kind)
-        parts = {k: resuming(tx, treedef, count, per_leaf, tx.init) for k, tx in parts.items()}
+        treedef, count, per_leaf, values = keras_leaf_states(spec, params, kind)
+        parts = {
+            k: resuming(tx, treedef, count, per_leaf, tx.init, values) for k, tx in parts.items()
+        }
     elif keras_iterations(spec):
         raise ValueError(
             f"from_keras_optimizer: this optimizer has taken {keras_iterations(spec)} steps; a "

@@ -6,7 +6,8 @@ Reads JSON cases on stdin ({"class_name", "config", "dtype", "exclude": [names] 
 "init": [kernel, bias], "grads": [[kernel, bias] per step], "resume_at": int,
 "with_params": bool}), writes JSON on stdout: {"keras": [kernel, bias], "jax": [kernel, bias]},
 or {"error"} when the conversion raises a ValueError. "exclude": ["<var_list: bias>"] excludes
-the bias by variable.
+the bias by variable; ["<JAX kernel negated>"] gives init a JAX kernel that is not the Keras
+variable's value.
 """
 
 import json
@@ -43,7 +44,7 @@ def main() -> None:
         opt = getattr(keras.optimizers, case["class_name"])(**config)
         if case["exclude"] == ["<var_list: bias>"]:
             opt.exclude_from_weight_decay(var_list=[bias])
-        elif case["exclude"]:
+        elif case["exclude"] and case["exclude"] != ["<JAX kernel negated>"]:
             opt.exclude_from_weight_decay(var_names=case["exclude"])
         grads = [[np.asarray(g, dtype) for g in step] for step in case["grads"]]
         at = case["resume_at"]
@@ -58,7 +59,13 @@ def main() -> None:
             out.append({"error": str(e)})
             continue
         params = {"kernel": jnp.array(np.asarray(kernel)), "bias": jnp.array(np.asarray(bias))}
-        state, update = tx.init(params), jax.jit(tx.update)
+        if case["exclude"] == ["<JAX kernel negated>"]:  # the map names other values
+            params["kernel"] = -params["kernel"]
+        try:
+            state, update = tx.init(params), jax.jit(tx.update)
+        except ValueError as e:
+            out.append({"error": str(e)})
+            continue
         for gk, gb in grads[at:]:
             opt.apply_gradients([(gk, kernel), (gb, bias)])
             u, state = update({"kernel": jnp.asarray(gk), "bias": jnp.asarray(gb)}, state, params)

@@ -57,6 +57,10 @@ ERRORS = [
         ("AdamW", {"learning_rate": 0.05}, "float64", ["<var_list: bias>"], 0, False),
         r"exclude_from_weight_decay\(var_list=...\) names Keras variables; pass params=",
     ),
+    (
+        ("Adam", {"learning_rate": 0.05}, "float64", ["<JAX kernel negated>"], 3, True),
+        r"the JAX leaf \['kernel'\] differs from the framework parameter .*max \|difference\|",
+    ),
 ]
 
 
