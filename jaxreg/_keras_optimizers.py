@@ -8,6 +8,7 @@ float64 the weights agree to rounding after hundreds of steps.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -218,7 +219,8 @@ _MATCHES_NOTHING = re.compile(r"(?!)")
 
 
 def _leaf_name(path: tuple[Any, ...]) -> str:
-    """A JAX leaf's own name, the last key of its path: what Keras's ``variable.name`` is."""
+    """A JAX leaf's own name, the last key of its path: what Keras's ``variable.name`` is (for
+    an nnx Variable, the path to the Variable, not its ``.value``)."""
     if not path:
         return ""
     key = path[-1]
@@ -254,9 +256,18 @@ def decay_labels(spec: Any, keras_params: Any) -> Any:
             "pass params=, the JAX params' tree with the Keras variables as leaves, to say which "
             "leaf each is."
         )
-    return lambda params: jax.tree_util.tree_map_with_path(
-        lambda path, _: "no_decay" if pattern.search(_leaf_name(path)) else "decay", params
-    )
+
+    def label(path: tuple[Any, ...], node: Any) -> Any:
+        name = "no_decay" if pattern.search(_leaf_name(path)) else "decay"
+        # an nnx Variable's array sits under its `.value`: the name is the Variable's key
+        return jax.tree.map(lambda _: name, node) if _is_nnx_variable(node) else name
+
+    return lambda params: jax.tree_util.tree_map_with_path(label, params, is_leaf=_is_nnx_variable)
+
+
+def _is_nnx_variable(node: Any) -> bool:
+    nnx = sys.modules.get("flax.nnx")  # no nnx Variable exists unless flax.nnx was imported
+    return nnx is not None and isinstance(node, nnx.Variable)
 
 
 def keras_settings(spec: Any, *, name: str | None) -> tuple[str, dict[str, Any], dict[str, Any]]:

@@ -7,7 +7,7 @@ Reads JSON cases on stdin ({"class_name", "config", "dtype", "exclude": [names] 
 "with_params": bool}), writes JSON on stdout: {"keras": [kernel, bias], "jax": [kernel, bias]},
 or {"error"} when the conversion raises a ValueError. "exclude": ["<var_list: bias>"] excludes
 the bias by variable; ["<JAX kernel negated>"] gives init a JAX kernel that is not the Keras
-variable's value.
+variable's value. "structure" (optional): the JAX params' structure, a key of STRUCTURES.
 """
 
 import json
@@ -26,6 +26,53 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 import jaxreg as jr  # noqa: E402
+
+
+def _kernel_and_bias(kernel, bias):
+    from flax import nnx
+
+    class Dense(nnx.Module):
+        def __init__(self):
+            self.kernel, self.bias = nnx.Param(kernel), nnx.Param(bias)
+
+    return Dense()
+
+
+def _equinox(kernel, bias):
+    import equinox as eqx
+
+    linear = eqx.nn.Linear(4, 3, key=jax.random.key(0))  # its attribute names: weight, bias
+    linear = eqx.tree_at(lambda m: (m.weight, m.bias), linear, (kernel, bias))
+    return eqx.filter(linear, eqx.is_array)
+
+
+def _nnx_state(kernel, bias):
+    from flax import nnx
+
+    return nnx.state(_kernel_and_bias(kernel, bias), nnx.Param)
+
+
+def _nnx_pure_dict(kernel, bias):
+    from flax import nnx
+
+    return nnx.to_pure_dict(_nnx_state(kernel, bias))
+
+
+# the JAX params' structure, from the kernel and the bias; leaves named by their last name
+STRUCTURES = {
+    "dict": lambda k, b: {"kernel": k, "bias": b},
+    "linen": lambda k, b: {"params": {"Dense_0": {"kernel": k, "bias": b}}},
+    "nnx.State": _nnx_state,
+    "nnx.to_pure_dict": _nnx_pure_dict,
+    "equinox": _equinox,
+}
+
+
+def _unwrap(structure, params):
+    """The kernel and the bias of ``params``, built by ``STRUCTURES[structure]``."""
+    marks = jax.tree.leaves(STRUCTURES[structure](jnp.zeros(()), jnp.ones(())))
+    leaves = jax.tree.leaves(params)
+    return [next(x for x, m in zip(leaves, marks, strict=True) if m == want) for want in (0, 1)]
 
 
 def main() -> None:
@@ -58,7 +105,9 @@ def main() -> None:
         except ValueError as e:
             out.append({"error": str(e)})
             continue
-        params = {"kernel": jnp.array(np.asarray(kernel)), "bias": jnp.array(np.asarray(bias))}
+        structure = case.get("structure", "dict")
+        wrap = STRUCTURES[structure]
+        params = wrap(jnp.array(np.asarray(kernel)), jnp.array(np.asarray(bias)))
         if case["exclude"] == ["<JAX kernel negated>"]:  # the map names other values
             params["kernel"] = -params["kernel"]
         try:
@@ -68,12 +117,12 @@ def main() -> None:
             continue
         for gk, gb in grads[at:]:
             opt.apply_gradients([(gk, kernel), (gb, bias)])
-            u, state = update({"kernel": jnp.asarray(gk), "bias": jnp.asarray(gb)}, state, params)
+            u, state = update(wrap(jnp.asarray(gk), jnp.asarray(gb)), state, params)
             params = optax.apply_updates(params, u)
         out.append(
             {
                 "keras": [np.asarray(v, np.float64).tolist() for v in (kernel, bias)],
-                "jax": [np.asarray(params[k], np.float64).tolist() for k in ("kernel", "bias")],
+                "jax": [np.asarray(x, np.float64).tolist() for x in _unwrap(structure, params)],
             }
         )
     json.dump(out, sys.stdout)
