@@ -19,7 +19,7 @@ import optax
 
 from ._optimizer_state import keras_iterations, keras_leaf_states, resuming
 from ._optimizers import Rate, per_leaf_transform, rate_at
-from ._schedules import keras_schedule
+from ._schedules import KERAS_SCHEDULES, keras_schedule
 
 
 def _rounder(tf_rounding: bool) -> Callable[[float], float]:
@@ -174,6 +174,24 @@ _KERAS_NAMES = {
 _KERAS_OTHERS = {"nadam", "adamax", "adadelta", "adafactor", "ftrl", "lion", "lamb", "muon"}
 
 
+def _refuse_loss_scaling(spec: Any) -> None:
+    """A ``LossScaleOptimizer`` (object or config) raises: its dynamic loss scale skips the
+    steps whose scaled gradients overflow, which one optax update does not reproduce."""
+    if isinstance(spec, dict):
+        config = spec.get("config") if "class_name" in spec else spec
+        scaled = spec.get("class_name") == "LossScaleOptimizer" or "inner_optimizer" in (
+            config or {}
+        )
+    else:
+        scaled = any(c.__name__ == "LossScaleOptimizer" for c in type(spec).__mro__)
+    if scaled:
+        raise ValueError(
+            "from_keras_optimizer: loss scaling (LossScaleOptimizer) is not reproduced: it "
+            "skips the steps whose scaled gradients overflow and changes its scale. To convert "
+            "the update it wraps without the loss scaling, pass opt.inner_optimizer."
+        )
+
+
 def _keras_default_name(config_name: Any) -> str:
     """Keras's automatic names: 'adam', 'adam_w', 'rm_sprop', 'sgd_1', 'adam_2' -> 'adamw'..."""
     return re.sub(r"_\d+$", "", str(config_name)).replace("_", "").lower()
@@ -274,9 +292,18 @@ def keras_settings(spec: Any, *, name: str | None) -> tuple[str, dict[str, Any],
     """The optimizer's kind, its whole config, and its update's settings, from a Keras optimizer
     object, its serialize() or get_config(); settings that change the update and are not
     reproduced raise."""
+    _refuse_loss_scaling(spec)
     if hasattr(spec, "get_config") and not isinstance(spec, dict):
         kind = next((c.__name__ for c in type(spec).__mro__ if c.__name__ in _KERAS_BUILDERS), None)
-        config = spec.get_config()
+        try:
+            config = spec.get_config()
+        except NotImplementedError as e:  # a custom LearningRateSchedule without get_config
+            rate = getattr(spec, "_learning_rate", None)
+            raise ValueError(
+                f"from_keras_optimizer: the learning rate {type(rate).__name__} is a custom "
+                f"schedule, which is not reproduced; supported: {', '.join(KERAS_SCHEDULES)} "
+                f"(Keras: {e})"
+            ) from e
     elif isinstance(spec, dict) and "class_name" in spec:
         kind, config = spec["class_name"], dict(spec.get("config") or {})
     elif isinstance(spec, dict):

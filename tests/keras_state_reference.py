@@ -7,7 +7,9 @@ Reads JSON cases on stdin ({"class_name", "config", "dtype", "exclude": [names] 
 "with_params": bool}), writes JSON on stdout: {"keras": [kernel, bias], "jax": [kernel, bias]},
 or {"error"} when the conversion raises a ValueError. "exclude": ["<var_list: bias>"] excludes
 the bias by variable; ["<JAX kernel negated>"] gives init a JAX kernel that is not the Keras
-variable's value. "structure" (optional): the JAX params' structure, a key of STRUCTURES.
+variable's value. "learning_rate": "<custom schedule>" is a
+LearningRateSchedule without get_config; "loss_scaled": true wraps the optimizer in a
+LossScaleOptimizer. "structure" (optional): the JAX params' structure, a key of STRUCTURES.
 """
 
 import json
@@ -75,6 +77,13 @@ def _unwrap(structure, params):
     return [next(x for x, m in zip(leaves, marks, strict=True) if m == want) for want in (0, 1)]
 
 
+class _Custom(keras.optimizers.schedules.LearningRateSchedule):
+    """A user's schedule without get_config."""
+
+    def __call__(self, step):
+        return 0.01 / (1.0 + keras.ops.cast(step, "float64"))
+
+
 def main() -> None:
     out = []
     for case in json.load(sys.stdin):
@@ -88,7 +97,11 @@ def main() -> None:
             config["learning_rate"] = keras.optimizers.schedules.deserialize(
                 config["learning_rate"]
             )
+        if config.get("learning_rate") == "<custom schedule>":
+            config["learning_rate"] = _Custom()
         opt = getattr(keras.optimizers, case["class_name"])(**config)
+        if case.get("loss_scaled"):
+            opt = keras.optimizers.LossScaleOptimizer(opt)
         if case["exclude"] == ["<var_list: bias>"]:
             opt.exclude_from_weight_decay(var_list=[bias])
         elif case["exclude"] and case["exclude"] != ["<JAX kernel negated>"]:

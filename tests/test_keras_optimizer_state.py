@@ -64,6 +64,10 @@ ERRORS = [
         ("Adam", {"learning_rate": 0.05}, "float64", ["<JAX kernel negated>"], 3, True),
         r"the JAX leaf \['kernel'\] differs from the framework parameter .*max \|difference\|",
     ),
+    (
+        ("Adam", {"learning_rate": "<custom schedule>"}, "float64", None, 3, True),
+        r"the learning rate _Custom is a custom schedule, which is not reproduced; supported: Exp",
+    ),
 ]
 
 
@@ -89,6 +93,9 @@ def keras_runs():
          "exclude": ["bias"], "resume_at": 0, "with_params": False, "structure": structure}
         for structure in STRUCTURED
     ]  # fmt: skip
+    cases.append(
+        {**cases[0], "class_name": "Adam", "config": {}, "loss_scaled": True, "resume_at": 0}
+    )
     return json_worker("keras_state_reference.py", cases)
 
 
@@ -131,3 +138,9 @@ def test_the_bias_is_excluded_by_name_in_nnx_linen_and_equinox_trees(keras_runs,
     for got, want in zip(run["jax"], run["keras"], strict=True):
         want = np.asarray(want)
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+
+
+def test_loss_scaling_is_not_reproduced(keras_runs):
+    error = keras_runs[-1]["error"]
+    assert "loss scaling (LossScaleOptimizer) is not reproduced" in error
+    assert "opt.inner_optimizer" in error
