@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.core import Tracer
 from optax.transforms import MaskedNode
 
 from ._optimizers import ConvertedState
@@ -232,7 +233,7 @@ def check_values(paths_leaves: Sequence[tuple[Any, Any]], values: Sequence[Any])
     dtype), so that a crossed or untransposed map raises instead of moving the state onto the
     wrong weights; traced leaves (``init`` under ``jit``) are not checked."""
     for (path, p), value in zip(paths_leaves, values, strict=True):
-        if value is None or isinstance(p, MaskedNode) or isinstance(p, jax.core.Tracer):
+        if value is None or isinstance(p, MaskedNode | Tracer):
             continue
         where = f"params: the JAX leaf {jax.tree_util.keystr(path)}"
         if tuple(value.shape) != tuple(p.shape):
