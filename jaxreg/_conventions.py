@@ -299,6 +299,7 @@ def from_torch_optimizer(
     scheduler: TorchScheduler | None = None,
     params: PyTree = None,
     updates_per_scheduler_step: int = 1,
+    updates_before_scheduler: int = 0,
 ) -> optax.GradientTransformation:
     r"""An optax transformation that reproduces a ``torch.optim`` optimizer's update.
 
@@ -344,9 +345,17 @@ def from_torch_optimizer(
         (``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``, ``momentum_buffer``, ``square_avg``,
         ``grad_avg``, ``sum``), exactly, so training continues where torch stopped. A
         parameter with state missing from the tree, a group whose parameters are at different
-        steps, or a buffer the settings do not use raises.
+        steps, or a buffer the settings do not use raises, and so does an eager ``init`` whose
+        JAX leaf is not the value (rounded to the leaf's dtype) of the parameter mapped to it:
+        a crossed or untransposed map.
       updates_per_scheduler_step: the optimizer steps per ``scheduler.step()``: ``n`` for a
-        scheduler stepped once per epoch of ``n`` batches (converted at an epoch's end).
+        scheduler stepped once per epoch of ``n`` batches. With ``params=`` (and an optimizer
+        that counts its steps: not SGD) the optimizer's step count ``t`` must match the
+        scheduler's: ``last_epoch == (t - updates_before_scheduler) // n``, else it raises;
+        then a conversion mid-epoch continues the epoch. Otherwise it assumes a conversion at
+        an epoch's end.
+      updates_before_scheduler: the optimizer steps made before the scheduler was created
+        (negative for a scheduler resumed with ``last_epoch=`` ahead of the optimizer).
 
     >>> import jax.numpy as jnp, optax, jaxreg as jr
     >>> tx = jr.conventions.from_torch_optimizer({"lr": 0.1, "momentum": 0.9}, name="SGD")
@@ -361,9 +370,19 @@ def from_torch_optimizer(
         tx = jr.conventions.from_torch_optimizer(opt, scheduler=sched, params={"w": fc.weight.T})
         state = tx.init({"w": w})  # torch's moments, step and schedule position
     """
-    every = updates_per_scheduler_step
+    if isinstance(updates_before_scheduler, bool) or not isinstance(updates_before_scheduler, int):
+        raise ValueError(
+            "updates_before_scheduler must be an int; got "
+            f"updates_before_scheduler={updates_before_scheduler!r}."
+        )
     return torch_optimizer(
-        spec, name=name, groups=groups, scheduler=scheduler, params=params, every=every
+        spec,
+        name=name,
+        groups=groups,
+        scheduler=scheduler,
+        params=params,
+        every=updates_per_scheduler_step,
+        before=updates_before_scheduler,
     )
 
 
@@ -389,9 +408,10 @@ def from_keras_optimizer(
     ``exclude_from_weight_decay(var_names=...)`` (read from the optimizer object) is
     reproduced: a leaf is excluded when a name ``re.search``-es its Keras ``variable.name``
     (with ``params=``) or else the last key of its JAX path (``"bias"`` in
-    ``{"Dense_0": {"bias": ...}}``), which is the variable's own name for flax, equinox and
-    dict params; ``var_list=`` needs ``params=``. Keras does not serialize the exclusions: a
-    config dict has none, so convert the object. Clipping is reproduced as Keras applies it,
+    ``{"Dense_0": {"bias": ...}}``; an ``nnx.Variable``'s key, not its ``.value``), which is
+    the variable's own name for flax, equinox and dict params; ``var_list=`` needs
+    ``params=``. Keras does not serialize the exclusions: a config dict has none, so convert
+    the object. Clipping is reproduced as Keras applies it,
     before the decay: the first set of ``clipnorm`` (each leaf to that norm), ``global_clipnorm``
     (the whole tree) and ``clipvalue``. Learning-rate schedules ``ExponentialDecay``,
     ``PiecewiseConstantDecay``, ``PolynomialDecay``, ``InverseTimeDecay`` and ``CosineDecay``
@@ -413,7 +433,8 @@ def from_keras_optimizer(
         ``{"kernel": layer.kernel, "bias": layer.bias}``). ``init`` then returns the
         optimizer's ``iterations`` and slot variables (``momentums``, ``velocities``,
         ``velocity_hats``, ``average_gradients``, ``accumulators``) exactly; a variable it
-        trained that the tree leaves out raises.
+        trained that the tree leaves out raises, and so does an eager ``init`` whose JAX leaf
+        is not the value (rounded to the leaf's dtype) of the variable mapped to it.
 
     >>> import jax.numpy as jnp, optax, jaxreg as jr
     >>> tx = jr.conventions.from_keras_optimizer({"name": "SGD", "learning_rate": 0.1})

@@ -8,6 +8,7 @@ float64 the weights agree to rounding after hundreds of steps.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ import optax
 
 from ._optimizer_state import keras_iterations, keras_leaf_states, resuming
 from ._optimizers import Rate, per_leaf_transform, rate_at
-from ._schedules import keras_schedule
+from ._schedules import KERAS_SCHEDULES, keras_schedule
 
 
 def _rounder(tf_rounding: bool) -> Callable[[float], float]:
@@ -173,6 +174,24 @@ _KERAS_NAMES = {
 _KERAS_OTHERS = {"nadam", "adamax", "adadelta", "adafactor", "ftrl", "lion", "lamb", "muon"}
 
 
+def _refuse_loss_scaling(spec: Any) -> None:
+    """A ``LossScaleOptimizer`` (object or config) raises: its dynamic loss scale skips the
+    steps whose scaled gradients overflow, which one optax update does not reproduce."""
+    if isinstance(spec, dict):
+        config = spec.get("config") if "class_name" in spec else spec
+        scaled = spec.get("class_name") == "LossScaleOptimizer" or "inner_optimizer" in (
+            config or {}
+        )
+    else:
+        scaled = any(c.__name__ == "LossScaleOptimizer" for c in type(spec).__mro__)
+    if scaled:
+        raise ValueError(
+            "from_keras_optimizer: loss scaling (LossScaleOptimizer) is not reproduced: it "
+            "skips the steps whose scaled gradients overflow and changes its scale. To convert "
+            "the update it wraps without the loss scaling, pass opt.inner_optimizer."
+        )
+
+
 def _keras_default_name(config_name: Any) -> str:
     """Keras's automatic names: 'adam', 'adam_w', 'rm_sprop', 'sgd_1', 'adam_2' -> 'adamw'..."""
     return re.sub(r"_\d+$", "", str(config_name)).replace("_", "").lower()
@@ -218,7 +237,8 @@ _MATCHES_NOTHING = re.compile(r"(?!)")
 
 
 def _leaf_name(path: tuple[Any, ...]) -> str:
-    """A JAX leaf's own name, the last key of its path: what Keras's ``variable.name`` is."""
+    """A JAX leaf's own name, the last key of its path: what Keras's ``variable.name`` is (for
+    an nnx Variable, the path to the Variable, not its ``.value``)."""
     if not path:
         return ""
     key = path[-1]
@@ -254,18 +274,36 @@ def decay_labels(spec: Any, keras_params: Any) -> Any:
             "pass params=, the JAX params' tree with the Keras variables as leaves, to say which "
             "leaf each is."
         )
-    return lambda params: jax.tree_util.tree_map_with_path(
-        lambda path, _: "no_decay" if pattern.search(_leaf_name(path)) else "decay", params
-    )
+
+    def label(path: tuple[Any, ...], node: Any) -> Any:
+        name = "no_decay" if pattern.search(_leaf_name(path)) else "decay"
+        # an nnx Variable's array sits under its `.value`: the name is the Variable's key
+        return jax.tree.map(lambda _: name, node) if _is_nnx_variable(node) else name
+
+    return lambda params: jax.tree_util.tree_map_with_path(label, params, is_leaf=_is_nnx_variable)
+
+
+def _is_nnx_variable(node: Any) -> bool:
+    nnx = sys.modules.get("flax.nnx")  # no nnx Variable exists unless flax.nnx was imported
+    return nnx is not None and isinstance(node, nnx.Variable)
 
 
 def keras_settings(spec: Any, *, name: str | None) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """The optimizer's kind, its whole config, and its update's settings, from a Keras optimizer
     object, its serialize() or get_config(); settings that change the update and are not
     reproduced raise."""
+    _refuse_loss_scaling(spec)
     if hasattr(spec, "get_config") and not isinstance(spec, dict):
         kind = next((c.__name__ for c in type(spec).__mro__ if c.__name__ in _KERAS_BUILDERS), None)
-        config = spec.get_config()
+        try:
+            config = spec.get_config()
+        except NotImplementedError as e:  # a custom LearningRateSchedule without get_config
+            rate = getattr(spec, "_learning_rate", None)
+            raise ValueError(
+                f"from_keras_optimizer: the learning rate {type(rate).__name__} is a custom "
+                f"schedule, which is not reproduced; supported: {', '.join(KERAS_SCHEDULES)} "
+                f"(Keras: {e})"
+            ) from e
     elif isinstance(spec, dict) and "class_name" in spec:
         kind, config = spec["class_name"], dict(spec.get("config") or {})
     elif isinstance(spec, dict):
@@ -331,8 +369,10 @@ def keras_optimizer(
                 "from_keras_optimizer: params= carries the optimizer's state, so spec must be "
                 "the Keras optimizer object; got a config dict."
             )
-        treedef, count, per_leaf = keras_leaf_states(spec, params, kind)
-        parts = {k: resuming(tx, treedef, count, per_leaf, tx.init) for k, tx in parts.items()}
+        treedef, count, per_leaf, values = keras_leaf_states(spec, params, kind)
+        parts = {
+            k: resuming(tx, treedef, count, per_leaf, tx.init, values) for k, tx in parts.items()
+        }
     elif keras_iterations(spec):
         raise ValueError(
             f"from_keras_optimizer: this optimizer has taken {keras_iterations(spec)} steps; a "

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.core import Tracer
 from optax.transforms import MaskedNode
 
 from ._optimizers import ConvertedState
@@ -40,10 +41,17 @@ KERAS_SLOTS: dict[str, tuple[str, ...]] = {
 
 
 class LeafState:
-    """One JAX leaf's framework state: its group, step and named buffers (NumPy arrays)."""
+    """One JAX leaf's framework state: its group, step, named buffers (NumPy arrays) and the
+    parameter's value through the leaf's view (None for a state_dict's ids)."""
 
-    def __init__(self, group: int, step: float | None, buffers: dict[str, np.ndarray]):
-        self.group, self.step, self.buffers = group, step, buffers
+    def __init__(
+        self,
+        group: int,
+        step: float | None,
+        buffers: dict[str, np.ndarray],
+        value: np.ndarray | None,
+    ):
+        self.group, self.step, self.buffers, self.value = group, step, buffers, value
 
 
 def _numpy(x: Any) -> np.ndarray:
@@ -96,9 +104,9 @@ def torch_leaf_states(spec: Any, torch_params: Any, name: str) -> tuple[Any, lis
         if isinstance(leaf, int) and not hasattr(spec, "param_groups"):
             if leaf not in params:
                 raise ValueError(f"params: {leaf} is not a parameter id of the state_dict.")
-            index, view = params.index(leaf), _numpy
+            index, view, value = params.index(leaf), _numpy, None
         else:
-            index, view = _view_of(leaf, params)
+            (index, view), value = _view_of(leaf, params), _numpy(leaf)
         if index in seen:
             raise ValueError(f"params: torch parameter {index} appears twice in the tree.")
         seen.add(index)
@@ -111,7 +119,8 @@ def torch_leaf_states(spec: Any, torch_params: Any, name: str) -> tuple[Any, lis
                 f"part of the {name} update reproduced here."
             )
         buffers = {k: view(v) for k, v in raw.items() if v is not None}
-        out.append(LeafState(int(group_of[index]), None if step is None else float(step), buffers))
+        step = None if step is None else float(step)
+        out.append(LeafState(int(group_of[index]), step, buffers, value))
     missing = [i for i in range(len(params)) if i not in seen and state_of(i)]
     if missing:
         raise ValueError(
@@ -190,14 +199,15 @@ def keras_iterations(spec: Any) -> int:
 
 def keras_leaf_states(
     spec: Any, keras_params: Any, kind: str
-) -> tuple[Any, int, list[list[np.ndarray | None]]]:
-    """The treedef of ``keras_params``, the optimizer's ``iterations`` and each leaf's slot
-    variables (``momentums``, ``velocities``, ...), checked complete."""
+) -> tuple[Any, int, list[list[np.ndarray | None]], list[np.ndarray]]:
+    """The treedef of ``keras_params``, the optimizer's ``iterations``, each leaf's slot
+    variables (``momentums``, ``velocities``, ...), checked complete, and each variable's value."""
     leaves, treedef = jax.tree.flatten(keras_params)
     count = keras_iterations(spec)
+    values = [_numpy(leaf) for leaf in leaves]
     indices = getattr(spec, "_trainable_variables_indices", None)
     if not indices:  # never built: no state yet
-        return treedef, count, [[None] * len(KERAS_SLOTS[kind]) for _ in leaves]
+        return treedef, count, [[None] * len(KERAS_SLOTS[kind]) for _ in leaves], values
     slots = [getattr(spec, attr, None) or [] for attr in KERAS_SLOTS[kind]]
     per_leaf, seen = [], set()
     for leaf in leaves:
@@ -215,7 +225,32 @@ def keras_leaf_states(
             f"params: the Keras optimizer holds state for variables {missing} (in its build "
             "order) that the tree does not name; map every variable it trained."
         )
-    return treedef, count, per_leaf
+    return treedef, count, per_leaf, values
+
+
+def check_values(paths_leaves: Sequence[tuple[Any, Any]], values: Sequence[Any]) -> None:
+    """Each concrete JAX leaf equals the framework parameter mapped to it (rounded to the leaf's
+    dtype), so that a crossed or untransposed map raises instead of moving the state onto the
+    wrong weights; traced leaves (``init`` under ``jit``) are not checked."""
+    for (path, p), value in zip(paths_leaves, values, strict=True):
+        if value is None or isinstance(p, MaskedNode | Tracer):
+            continue
+        where = f"params: the JAX leaf {jax.tree_util.keystr(path)}"
+        if tuple(value.shape) != tuple(p.shape):
+            raise ValueError(
+                f"{where} has shape {tuple(p.shape)}, the framework parameter mapped to it "
+                f"{tuple(value.shape)}: give the leaf as the same view of the framework parameter "
+                "as the weight (e.g. weight.T)."
+            )
+        got, want = np.asarray(p), value.astype(np.asarray(p).dtype)
+        if not np.array_equal(got, want, equal_nan=True):
+            diff = float(np.nanmax(np.abs(got.astype(np.float64) - want.astype(np.float64))))
+            raise ValueError(
+                f"{where} differs from the framework parameter mapped to it at conversion (max "
+                f"|difference| {diff:.3g}): the map crosses two parameters or misses a view (e.g. "
+                "weight.T for a kernel), so the carried state would move onto the wrong weights. "
+                "Map each leaf to its own parameter, through the view that gives the JAX value."
+            )
 
 
 def resuming(
@@ -224,11 +259,13 @@ def resuming(
     count: int,
     per_leaf: Sequence[Sequence[np.ndarray | None]],
     init_buffers: Callable[[Any], Any],
+    values: Sequence[np.ndarray | None],
 ) -> optax.GradientTransformation:
     """``tx`` whose ``init`` returns the carried state instead of a fresh one.
 
     ``per_leaf[i][k]`` is buffer ``k`` of leaf ``i`` (None: the fresh value); leaves masked out
-    by `optax.multi_transform` stay masked.
+    by `optax.multi_transform` stay masked. ``values[i]``: the framework parameter of leaf ``i``
+    (None: not known), which a concrete leaf must equal (`check_values`).
     """
 
     def init(params: Any) -> ConvertedState:
@@ -239,6 +276,7 @@ def resuming(
                 "params: the JAX params' structure differs from the tree of framework "
                 f"parameters given at conversion:\n{got}\nvs\n{treedef}"
             )
+        check_values(paths_leaves, values)
         fresh: ConvertedState = init_buffers(params)
         fresh_leaves = [jax.tree.leaves(b, is_leaf=is_masked) for b in fresh.buffers]
         buffers = []

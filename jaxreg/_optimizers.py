@@ -128,11 +128,12 @@ def per_leaf_transform(
         out = jax.tree.map(
             lambda g, p, *bufs: step(count, g, p, *bufs), grads, params, *state.buffers
         )
-        is_out = lambda x: type(x) is tuple  # noqa: E731 - not optax's MaskedNode (a NamedTuple)
-        parts = [
-            jax.tree.map(lambda o, k=k: o[k], out, is_leaf=is_out) for k in range(1 + n_buffers)
-        ]
-        return parts[0], ConvertedState(count, tuple(parts[1:]))
+        # a tree of (u, *buffers) tuples into a tuple of trees; transposing by the grads' own
+        # structure leaves the params' tuples (eqx.nn.MLP's layers) alone
+        updates, *buffers = jax.tree.transpose(
+            jax.tree.structure(grads), jax.tree.structure((0,) * (1 + n_buffers)), out
+        )
+        return updates, ConvertedState(count, tuple(buffers))
 
     # optax types the state as any pytree (OptState); ours is a ConvertedState
     return optax.GradientTransformation(init, update)  # pyright: ignore[reportArgumentType]

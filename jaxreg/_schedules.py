@@ -160,18 +160,51 @@ def rate_at(rate: EpochRate, epoch: int) -> float:
         return float(rate(np, np.int64(epoch)))
 
 
-def jax_schedule(rate: EpochRate, *, epoch: int, count: int, every: int) -> Callable[[Any], Any]:
-    """The optax schedule of the updates already made, ``n``: ``rate(epoch + (n - count) //
-    every)``, the scheduler at ``epoch`` when ``count`` updates were made and stepped once per
-    ``every`` updates since; in the default float dtype."""
+def jax_schedule(
+    rate: EpochRate, *, epoch: int, count: int, every: int, phase: int = 0
+) -> Callable[[Any], Any]:
+    """The optax schedule of the updates already made, ``n``: ``rate(epoch + (n - count +
+    phase) // every)``, the scheduler at ``epoch`` when ``count`` updates were made, ``phase``
+    of them since its last step, and stepped once per ``every`` updates; in the default float
+    dtype."""
 
     def schedule(n: Any) -> Any:
         # the epoch as a float of the default dtype: integer arithmetic in JAX would promote the
         # rate's divisions to float32 even under float64 (float32 counts exactly to 2**24 steps)
-        e = epoch + (jnp.asarray(n) - count) // every
+        e = epoch + (jnp.asarray(n) - count + phase) // every
         return rate(jnp, jnp.asarray(e, jnp.result_type(float)))
 
     return schedule
+
+
+def scheduler_phase(*, epoch: int, count: int, every: int, before: int, known: bool) -> int:
+    """The updates made since the scheduler's last step, checked against its ``last_epoch``.
+
+    With the optimizer's step count ``known``, a scheduler stepped once per ``every`` updates
+    after ``before`` updates made without it is at ``epoch = (count - before) // every``; any
+    other epoch means ``every`` (or ``before``) is not how it was stepped, and the rates would
+    drift from torch's, so it raises. Unknown (SGD keeps no count, or no ``params=``): 0, the
+    conversion at an epoch's end that the docs ask for.
+    """
+    if not known:
+        return 0
+    phase = count - before - epoch * every
+    if 0 <= phase < every:
+        return phase
+    per_epoch = (count - before) / epoch if epoch else None
+    hint = (
+        f" (once per {per_epoch:g} updates here)"
+        if per_epoch is not None and per_epoch == int(per_epoch)
+        else ""
+    )
+    raise ValueError(
+        f"scheduler: the optimizer has made {count} updates ({before} of them before the "
+        f"scheduler, updates_before_scheduler={before}), but the scheduler is at last_epoch="
+        f"{epoch}: stepped once per updates_per_scheduler_step={every} updates it would be at "
+        f"{(count - before) // every}. Pass updates_per_scheduler_step=<optimizer steps per "
+        f"scheduler.step()>{hint}, and updates_before_scheduler=<optimizer steps made before "
+        "the scheduler was created> if it was created (or resumed with last_epoch=) later."
+    )
 
 
 def _momentum_of(group: dict[str, Any]) -> float:

@@ -9,7 +9,13 @@ import optax
 
 from ._optimizer_state import resuming, torch_group_state, torch_has_trained, torch_leaf_states
 from ._optimizers import Rate, torch_groups, torch_name, torch_transform
-from ._schedules import check_position, epoch_momenta, epoch_rates, jax_schedule
+from ._schedules import (
+    check_position,
+    epoch_momenta,
+    epoch_rates,
+    jax_schedule,
+    scheduler_phase,
+)
 
 
 def _holds_state(spec: Any) -> bool:
@@ -24,9 +30,10 @@ def torch_optimizer(
     scheduler: Any,
     params: Any,
     every: int = 1,
+    before: int = 0,
 ) -> optax.GradientTransformation:
     """The optax transformation of a torch optimizer (see `from_torch_optimizer`); ``every``
-    is its ``updates_per_scheduler_step``."""
+    is its ``updates_per_scheduler_step``, ``before`` its ``updates_before_scheduler``."""
     kind = torch_name(spec, name)
     hyper = torch_groups(spec)
     inits = {g.get("initial_accumulator_value", 0) for g in hyper}
@@ -75,15 +82,21 @@ def torch_optimizer(
                 "updates_per_scheduler_step must be an int >= 1; got "
                 f"updates_per_scheduler_step={every!r}."
             )
+        # torch's Adam, AdamW, RMSprop and Adagrad keep the step count; SGD does not
+        known = params is not None and kind != "SGD"
+        phases = [
+            scheduler_phase(epoch=epoch, count=c, every=every, before=before, known=known)
+            for c in counts
+        ]
         # the next update is made at count + 1 and must use torch's rate at `epoch`
         rates = [
-            jax_schedule(f, epoch=epoch, count=c, every=every)
-            for f, c in zip(epoch_fns, counts, strict=True)
+            jax_schedule(f, epoch=epoch, count=c, every=every, phase=ph)
+            for f, c, ph in zip(epoch_fns, counts, phases, strict=True)
         ]
         if momentum_fns is not None:
             momenta = [
-                jax_schedule(f, epoch=epoch, count=c, every=every)
-                for f, c in zip(momentum_fns, counts, strict=True)
+                jax_schedule(f, epoch=epoch, count=c, every=every, phase=ph)
+                for f, c, ph in zip(momentum_fns, counts, phases, strict=True)
             ]
     txs = [
         torch_transform(kind, g, lr=r, momentum=m)
@@ -91,7 +104,7 @@ def torch_optimizer(
     ]
     if carried is not None:
         txs = [
-            resuming(tx, treedef, count, per_leaf, tx.init)
+            resuming(tx, treedef, count, per_leaf, tx.init, [leaf.value for leaf in leaves])
             for tx, (count, per_leaf) in zip(txs, carried, strict=True)
         ]
     if len(txs) == 1 and groups is None:

@@ -113,6 +113,66 @@ def run_optax(tx, init, grads, dtype):
     return params
 
 
+def _as_mlp(leaves):
+    import equinox as eqx
+    import jax
+
+    # eqx.nn.MLP keeps its layers in a tuple; its activation is a non-array leaf, filtered out
+    mlp = eqx.nn.MLP(4, 3, width_size=2, depth=0, key=jax.random.key(0))
+    mlp = eqx.tree_at(lambda m: (m.layers[0].weight, m.layers[0].bias), mlp, tuple(leaves))
+    return eqx.filter(mlp, eqx.is_array)
+
+
+def _as_sequential(leaves):
+    import equinox as eqx
+    import jax
+
+    linear = eqx.nn.Linear(4, 3, key=jax.random.key(0))
+    seq = eqx.nn.Sequential([eqx.nn.Lambda(jax.nn.relu), linear])
+    seq = eqx.tree_at(lambda s: (s.layers[1].weight, s.layers[1].bias), seq, tuple(leaves))
+    return eqx.filter(seq, eqx.is_array)
+
+
+def _as_nnx_state(leaves):
+    from flax import nnx
+
+    class Two(nnx.Module):
+        def __init__(self, kernel, last_bias):
+            self.kernel, self.last_bias = nnx.Param(kernel), nnx.Param(last_bias)
+
+    return nnx.state(Two(*leaves), nnx.Param)
+
+
+# params trees of two leaves in the order given (the shapes of optimizer_data's SHAPES): tuples
+# anywhere in the structure, as equinox and flax nnx users have them
+PARAM_STRUCTURES = {
+    "tuple": tuple,
+    "eqx.nn.MLP": _as_mlp,
+    "eqx.nn.Sequential": _as_sequential,
+    "nnx.State": _as_nnx_state,
+}
+
+
+def run_optax_on(tx, init, grads, dtype, *, structure, jit=True):
+    """`run_optax` with the params (and gradients) in one of `PARAM_STRUCTURES`; the final
+    leaves as a list, in the given order."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    wrap = PARAM_STRUCTURES[structure]
+    params = wrap([jnp.asarray(x, dtype) for x in init])
+    assert [x.shape for x in jax.tree.leaves(params)] == [x.shape for x in init]
+    state = tx.init(params)
+    step = lambda g, s, p: tx.update(g, s, p)  # noqa: E731
+    step = jax.jit(step) if jit else step
+    for g in grads:
+        updates, state = step(wrap([jnp.asarray(x, dtype) for x in g]), state, params)
+        params = optax.apply_updates(params, updates)
+    assert type(params) is type(wrap(init))
+    return jax.tree.leaves(params)
+
+
 def assert_same_training(params, framework_weights, init, dtype):
     """Final weights equal the framework's (float64 to 1e-12, float32 to 1e-6 of the largest
     weight), and the optimizer really moved them."""

@@ -35,6 +35,9 @@ CASES += [
         True,
     ),
 ]
+# exclude_from_weight_decay(var_names=["bias"]) by the JAX leaf's name, whatever the structure:
+# an nnx Variable's leaf path ends in `.value`, not in the name
+STRUCTURED = ["linen", "nnx.State", "nnx.to_pure_dict", "equinox"]
 COSINE = {
     "module": "keras.optimizers.schedules",
     "class_name": "CosineDecay",
@@ -57,6 +60,14 @@ ERRORS = [
         ("AdamW", {"learning_rate": 0.05}, "float64", ["<var_list: bias>"], 0, False),
         r"exclude_from_weight_decay\(var_list=...\) names Keras variables; pass params=",
     ),
+    (
+        ("Adam", {"learning_rate": 0.05}, "float64", ["<JAX kernel negated>"], 3, True),
+        r"the JAX leaf \['kernel'\] differs from the framework parameter .*max \|difference\|",
+    ),
+    (
+        ("Adam", {"learning_rate": "<custom schedule>"}, "float64", None, 3, True),
+        r"the learning rate _Custom is a custom schedule, which is not reproduced; supported: Exp",
+    ),
 ]
 
 
@@ -76,6 +87,15 @@ def keras_runs():
         }
         for name, config, dtype, exclude, at, with_params in CASES + [c for c, _ in ERRORS]
     ]
+    adamw = {"learning_rate": 0.05, "weight_decay": 0.5}
+    cases += [
+        {**cases[0], "class_name": "AdamW", "config": adamw, "dtype": "float64",
+         "exclude": ["bias"], "resume_at": 0, "with_params": False, "structure": structure}
+        for structure in STRUCTURED
+    ]  # fmt: skip
+    cases.append(
+        {**cases[0], "class_name": "Adam", "config": {}, "loss_scaled": True, "resume_at": 0}
+    )
     return json_worker("keras_state_reference.py", cases)
 
 
@@ -110,3 +130,17 @@ def test_what_cannot_be_reproduced_raises(keras_runs, j):
     assert re.search(ERRORS[j][1], keras_runs[len(CASES) + j]["error"])
     with pytest.raises(ValueError, match=r"params= carries the optimizer's state"):
         jr.conventions.from_keras_optimizer({"name": "SGD"}, params={"w": 0})
+
+
+@pytest.mark.parametrize("k", range(len(STRUCTURED)), ids=STRUCTURED)
+def test_the_bias_is_excluded_by_name_in_nnx_linen_and_equinox_trees(keras_runs, k):
+    run = keras_runs[len(CASES) + len(ERRORS) + k]
+    for got, want in zip(run["jax"], run["keras"], strict=True):
+        want = np.asarray(want)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+
+
+def test_loss_scaling_is_not_reproduced(keras_runs):
+    error = keras_runs[-1]["error"]
+    assert "loss scaling (LossScaleOptimizer) is not reproduced" in error
+    assert "opt.inner_optimizer" in error

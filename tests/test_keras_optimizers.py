@@ -8,7 +8,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from helpers import assert_same_training, json_worker, optimizer_data, run_optax
+from helpers import (
+    PARAM_STRUCTURES,
+    assert_same_training,
+    json_worker,
+    optimizer_data,
+    run_optax,
+    run_optax_on,
+)
 
 import jaxreg as jr
 
@@ -167,3 +174,16 @@ def test_keras_automatic_names_and_unsupported_optimizers():
         assert isinstance(tx, optax.GradientTransformation), kind
     with pytest.raises(ValueError, match=r"a Keras 'nadam' optimizer, not 'Adam'"):
         jr.conventions.from_keras_optimizer({"name": "nadam", "beta_1": 0.9}, name="Adam")
+
+
+@pytest.mark.parametrize("structure", sorted(PARAM_STRUCTURES))
+@pytest.mark.parametrize("j", range(9), ids=[f"{n}-{c}" for n, c in CONFIGS[:9]])
+def test_params_with_tuples_equinox_modules_and_nnx_state(keras_runs, j, structure):
+    # an eqx.nn.MLP's layers are a tuple: the update must not mistake it for its own output
+    name, config = CONFIGS[j]
+    i = CASES.index((name, config, "float64", True))
+    init, grads = optimizer_data(SHAPES, STEPS)
+    tx = jr.conventions.from_keras_optimizer(keras_runs[i]["serialized"], tf_rounding=True)
+    jit = (j + sorted(PARAM_STRUCTURES).index(structure)) % 4 != 0  # a quarter of them eagerly
+    params = run_optax_on(tx, init, grads, "float64", structure=structure, jit=jit)
+    assert_same_training(params, keras_runs[i]["weights"], init, "float64")

@@ -110,7 +110,9 @@ def test_a_trained_optimizer_without_params_raises_and_bad_maps_raise():
     with pytest.raises(ValueError, match=r"that the optimizer does not hold"):
         jr.conventions.from_torch_optimizer(opt, params={"kernel": weight.T, "b": torch.ones(4)})
     tx = jr.conventions.from_torch_optimizer(opt, params={"kernel": weight, "bias": bias})
-    with pytest.raises(ValueError, match=r"\['kernel'\] has shape \(3, 4\), its framework state"):
+    with pytest.raises(
+        ValueError, match=r"\['kernel'\] has shape \(3, 4\), the framework parameter"
+    ):
         tx.init(_jax_params(weight, bias))  # the kernel transposed, the map not
     with pytest.raises(ValueError, match=r"params=.*the optimizer or its whole state_dict"):
         jr.conventions.from_torch_optimizer({"lr": 0.1}, name="SGD", params={"w": weight})
@@ -124,3 +126,48 @@ def test_a_trained_optimizer_without_params_raises_and_bad_maps_raise():
     both.step()
     with pytest.raises(ValueError, match=r"at different steps \[1.0, 2.0\]"):
         jr.conventions.from_torch_optimizer(both, params={"kernel": weight.T, "bias": bias})
+
+
+def _square_model():
+    torch.manual_seed(1)
+    return torch.nn.Sequential(
+        torch.nn.Linear(4, 4), torch.nn.Tanh(), torch.nn.Linear(4, 4)
+    ).double()
+
+
+@pytest.mark.parametrize(
+    ("crossed", "path"),
+    [
+        ({"a": ("2.weight", True), "b": ("0.weight", True)}, r"\['a'\]\['kernel'\]"),
+        ({"a": ("0.weight", False), "b": ("2.weight", True)}, r"\['a'\]\['kernel'\]"),  # no .T
+        ({"a": ("0.weight", True), "b": ("2.weight", False)}, r"\['b'\]\['kernel'\]"),
+    ],
+    ids=["swapped", "untransposed-a", "untransposed-b"],
+)
+def test_a_map_that_crosses_same_shape_parameters_raises(crossed, path):
+    model = _square_model()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    x = torch.tensor(np.random.default_rng(1).normal(size=(8, 4)))
+    for _ in range(3):
+        opt.zero_grad()
+        (model(x) ** 2).mean().backward()
+        opt.step()
+    weights = dict(model.named_parameters())
+
+    bias = {"a": "0.bias", "b": "2.bias"}
+
+    def tree(mapping):
+        kernel = lambda k: weights[mapping[k][0]].T if mapping[k][1] else weights[mapping[k][0]]  # noqa: E731
+        return {k: {"kernel": kernel(k), "bias": weights[b]} for k, b in bias.items()}
+
+    right = tree({"a": ("0.weight", True), "b": ("2.weight", True)})
+    params = jax.tree.map(lambda t: jnp.asarray(t.detach().numpy().copy()), right)
+    jr.conventions.from_torch_optimizer(opt, params=right).init(params)  # the right map
+    tx = jr.conventions.from_torch_optimizer(opt, params=tree(crossed))
+    with pytest.raises(ValueError, match=path + r" differs from the framework parameter .*max"):
+        tx.init(params)
+    # float32 JAX params of float64 torch weights: equal to the cast, accepted
+    low = jax.tree.map(lambda p: p.astype(jnp.float32), params)
+    jr.conventions.from_torch_optimizer(opt, params=right).init(low)
+    # under jit the values are traced: not checked (docs/conventions.md says so)
+    jax.jit(tx.init)(params)

@@ -8,7 +8,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from helpers import assert_close, assert_same_training, json_worker, optimizer_data, run_optax
+from helpers import (
+    PARAM_STRUCTURES,
+    assert_close,
+    assert_same_training,
+    json_worker,
+    optimizer_data,
+    run_optax,
+    run_optax_on,
+)
 
 import jaxreg as jr
 
@@ -126,3 +134,16 @@ def test_review_fixes_ambiguous_and_invalid_specs():
         )
     whole = {"state": {}, "param_groups": [{"lr": 0.1, "momentum": 0.0, "dampening": 0.0}]}
     assert isinstance(jr.conventions.from_torch_optimizer(whole), optax.GradientTransformation)
+
+
+@pytest.mark.parametrize("structure", sorted(PARAM_STRUCTURES))
+@pytest.mark.parametrize("j", range(len(CONFIGS)), ids=[f"{n}-{h}" for n, h in CONFIGS])
+def test_params_with_tuples_equinox_modules_and_nnx_state(torch_runs, j, structure):
+    # an eqx.nn.MLP's layers are a tuple: the update must not mistake it for its own output
+    name, hyper = CONFIGS[j]
+    i = CASES.index((name, [hyper, hyper], "float64"))
+    init, grads = optimizer_data(SHAPES, STEPS)
+    tx = jr.conventions.from_torch_optimizer(hyper, name=name)
+    jit = (j + sorted(PARAM_STRUCTURES).index(structure)) % 4 != 0  # a quarter of them eagerly
+    params = run_optax_on(tx, init, grads, "float64", structure=structure, jit=jit)
+    assert_same_training(params, torch_runs[i]["weights"], init, "float64")

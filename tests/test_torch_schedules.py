@@ -223,3 +223,72 @@ def test_a_scheduler_stepped_once_per_epoch():
 class _NoStep:
     def step(self):
         pass
+
+
+def _adam_run(make_scheduler, *, every, at, total, created_after=0):
+    """A torch Adam trained ``at`` steps with its scheduler stepped once per ``every`` updates
+    (created after ``created_after`` updates), then ``total - at`` more; the gradients and the
+    weights at ``at`` and at the end."""
+    rng = np.random.default_rng(3)
+    grads = rng.normal(size=(total, 3))
+    w = torch.nn.Parameter(torch.tensor(rng.normal(size=3)))
+    opt = torch.optim.Adam([w], lr=0.05)
+    sched, snapshot = None, None
+    for n in range(total):
+        if n == created_after:
+            sched = make_scheduler(opt)
+        if n == at:
+            snapshot = w.detach().numpy().copy()
+            yield opt, sched, w, snapshot
+        w.grad = torch.tensor(grads[n])
+        opt.step()
+        if sched is not None and (n + 1 - created_after) % every == 0:
+            sched.step()
+    yield grads, w.detach().numpy().copy()
+
+
+def _resumed(tx, params, grads):
+    state, update = tx.init({"w": jnp.asarray(params)}), jax.jit(tx.update)
+    p = {"w": jnp.asarray(params)}
+    for g in grads:
+        u, state = update({"w": jnp.asarray(g)}, state, p)
+        p = optax.apply_updates(p, u)
+    return np.asarray(p["w"])
+
+
+PER_EPOCH = {
+    "StepLR": lambda o: S.StepLR(o, step_size=1, gamma=0.7),
+    "SequentialLR": lambda o: S.SequentialLR(
+        o, [S.LinearLR(o, 0.1, 1.0, 2), S.ExponentialLR(o, 0.8)], milestones=[2]
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PER_EPOCH))
+@pytest.mark.parametrize("at", [8, 6, 11])  # an epoch's end, mid-epoch
+def test_the_scheduler_position_is_checked_against_the_step_count(kind, at):
+    run = _adam_run(PER_EPOCH[kind], every=4, at=at, total=at + 13)
+    opt, sched, w, snapshot = next(run)
+    if at % 4 == 0:  # stepped per epoch, converted as if per update: the counts disagree
+        with pytest.raises(ValueError, match=rf"made {at} updates .*last_epoch={at // 4}.*per 4"):
+            jr.conventions.from_torch_optimizer(opt, scheduler=sched, params={"w": w})
+    tx = jr.conventions.from_torch_optimizer(
+        opt, scheduler=sched, params={"w": w}, updates_per_scheduler_step=4
+    )
+    grads, want = next(run)
+    np.testing.assert_allclose(_resumed(tx, snapshot, grads[at:]), want, rtol=0, atol=1e-13)
+
+
+def test_a_scheduler_created_after_some_updates_needs_updates_before_scheduler():
+    run = _adam_run(lambda o: S.StepLR(o, step_size=2, gamma=0.5), every=1, at=9, total=20,
+                    created_after=3)  # fmt: skip
+    opt, sched, w, snapshot = next(run)
+    with pytest.raises(ValueError, match=r"made 9 updates .*last_epoch=6.*updates_before_sch"):
+        jr.conventions.from_torch_optimizer(opt, scheduler=sched, params={"w": w})
+    tx = jr.conventions.from_torch_optimizer(
+        opt, scheduler=sched, params={"w": w}, updates_before_scheduler=3
+    )
+    grads, want = next(run)
+    np.testing.assert_allclose(_resumed(tx, snapshot, grads[9:]), want, rtol=0, atol=1e-13)
+    with pytest.raises(ValueError, match=r"must be an int; got updates_before_scheduler=1.5"):
+        jr.conventions.from_torch_optimizer(opt, updates_before_scheduler=1.5)  # type: ignore[arg-type]
