@@ -9,7 +9,8 @@ at 0 (at the center :math:`c` for a centred term: there the kink is :math:`x = c
 the implicit function theorem
 
 .. math:: \nabla^2_{AA} F \; \mathrm{d}x^\star_A = -\,\partial_\theta \nabla_A F \;
-   \mathrm{d}\theta, \qquad \mathrm{d}x^\star_{\bar A} = 0,
+   \mathrm{d}\theta - \nabla^2_{A\bar A} F \; \mathrm{d}c_{\bar A}, \qquad
+   \mathrm{d}x^\star_{\bar A} = \mathrm{d}c_{\bar A}
 
 the Lasso's formula of Bertrand et al. (ICML 2020) and its group / elastic-net / non-convex
 analogues. The system is symmetric positive (semi)definite and is solved by conjugate gradients
@@ -62,6 +63,26 @@ def free_mask(penalty: Penalty, x: Any) -> Any:
     return jax.tree.unflatten(plan.treedef, out)
 
 
+def kink_points(penalty: Penalty, x: Any) -> Any:
+    """Where the coordinates off the free mask are held: a term's center, else 0, per leaf.
+
+    Differentiable in ``penalty``: a held coordinate moves one for one with its center."""
+    plan = resolve_terms(penalty.terms, x)
+    centers: dict[int, Any] = {}
+    for term, idx, cs in zip(penalty.terms, plan.chosen, plan.centers, strict=True):
+        if any(part.smooth_on == "nonzeros" for part in term.parts()):
+            for i, c in zip(idx, cs, strict=True):
+                if c is not None:
+                    centers.setdefault(i, c)  # one center per leaf: the prox requires it
+    out = [
+        jnp.broadcast_to(jnp.asarray(centers[i], jnp.result_type(leaf)), jnp.shape(leaf))
+        if i in centers
+        else jnp.zeros_like(leaf)
+        for i, leaf in enumerate(plan.leaves)
+    ]
+    return jax.tree.unflatten(plan.treedef, out)
+
+
 def _where(mask: Any, a: Any, b: Any) -> Any:
     return jax.tree.map(jnp.where, mask, a, b)
 
@@ -101,9 +122,14 @@ def _fixed_point_jvp(run, f, tol, primals, tangents):
     def grad_x(x, penalty, consts):
         return jax.grad(lambda x: f(x, *consts) + penalty(x))(x)
 
-    _, b = jax.jvp(lambda p, c: grad_x(x, p, c), (penalty, consts), (d_penalty, d_consts))
     zero = jax.tree.map(jnp.zeros_like, x)
-    b = _where(free, jax.tree.map(jnp.negative, b), zero)
+    # held coordinates sit at their kink (0, or a centred term's center) and move with it
+    _, d_held = jax.jvp(lambda p: kink_points(p, x), (penalty,), (d_penalty,))
+    d_held = _where(free, zero, d_held)
+    _, b = jax.jvp(
+        lambda p, c, x: grad_x(x, p, c), (penalty, consts, x), (d_penalty, d_consts, d_held)
+    )
+    b = _where(free, jax.tree.map(jnp.negative, b), d_held)
 
     # one flat vector: custom_linear_solve's transpose needs every part of b to depend on
     # the tangents, which a leaf the penalty does not touch (a bias) does not

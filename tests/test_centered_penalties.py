@@ -460,3 +460,61 @@ def test_finetune_example_l2_sp_stays_closer_to_the_start(tmp_path):
     assert res["pretrained_accuracy_b"] < 0.3  # the faded task: w0 is at chance on it
     top = str(res["strengths"][-1])
     assert res["l2_sp"][top]["accuracy"] > 0.8 > 0.3 > res["l2"][top]["accuracy"]
+
+
+def test_solution_moves_with_the_center_where_it_is_held_there():
+    """dw*/dc is 1 on the weights held at the center (0 before: a silent wrong hypergradient),
+    against central finite differences of the solve."""
+    rng = np.random.default_rng(1)
+    X, y = jnp.asarray(rng.normal(size=(30, 5))), jnp.asarray(rng.normal(size=30))
+    c = jnp.asarray(rng.normal(size=5))
+
+    def solution(center):
+        loss = lambda w: 0.5 * jnp.mean((X @ w - y) ** 2)  # noqa: E731
+        return jr.solve(loss, jr.l1(0.05, center=center), jnp.zeros(5), tol=1e-14, max_iter=50000)[
+            0
+        ]
+
+    held = np.asarray(solution(c) == c)
+    assert held.any() and not held.all()
+    jac = np.asarray(jax.jit(jax.jacobian(solution))(c))
+    eps = 1e-6
+    fd = np.stack(
+        [(solution(c.at[i].add(eps)) - solution(c.at[i].add(-eps))) / (2 * eps) for i in range(5)],
+        axis=1,
+    )
+    np.testing.assert_allclose(jac, fd, atol=1e-7)
+    np.testing.assert_array_equal(np.diag(jac)[held], 1.0)
+
+
+def test_one_center_passed_through_jit_merges_and_different_centers_give_nan():
+    rng = np.random.default_rng(2)
+    z, c, t = rng.normal(size=6), rng.normal(size=6), 0.9
+    prox = jax.jit(lambda pen, p: pen.prox(p, t))
+    got = prox(jr.l1(0.1, center=c) + jr.l1(0.2, center=c), {"w": jnp.asarray(z)})["w"]
+    want = c + np.sign(z - c) * np.maximum(np.abs(z - c) - 0.3 * t, 0.0)
+    np.testing.assert_allclose(np.asarray(got), want, atol=1e-14)
+    apart = prox(jr.l1(0.1, center=c) + jr.l1(0.2, center=c + 1.0), {"w": jnp.asarray(z)})["w"]
+    assert np.isnan(np.asarray(apart)).all()
+
+
+@pytest.mark.parametrize("kind", ["l1", "l2", "elastic_net"])
+def test_a_centred_norm_with_non_negative_is_the_clipped_prox(kind):
+    """Each coordinate's problem is 1-D and convex: checked against a bounded scalar argmin."""
+    from scipy.optimize import minimize_scalar
+
+    rng = np.random.default_rng(3)
+    z, c, t, s = rng.normal(size=8), rng.normal(size=8), 0.8, 0.6
+    build = {"l1": jr.l1, "l2": jr.l2, "elastic_net": lambda s, **k: jr.elastic_net(s, 0.5, **k)}
+    g = {
+        "l1": lambda u: s * abs(u),
+        "l2": lambda u: s / 2 * u * u,
+        "elastic_net": lambda u: s * (0.5 * abs(u) + 0.25 * u * u),
+    }[kind]
+    pen = build[kind](s, center=jnp.asarray(c)) + jr.constraints.non_negative()
+    got = np.asarray(jax.jit(lambda p: pen.prox(p, t))({"w": jnp.asarray(z)})["w"])
+    for i in range(8):
+        obj = lambda x, i=i: 0.5 * (x - z[i]) ** 2 + t * g(x - c[i])  # noqa: E731
+        res = minimize_scalar(obj, bounds=(0.0, 10.0), method="bounded", options={"xatol": 1e-12})
+        assert obj(got[i]) <= obj(res.x) + 1e-12
+        assert abs(got[i] - res.x) < 1e-5

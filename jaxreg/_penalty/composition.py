@@ -81,7 +81,7 @@ def leaf_prox(
     ``parts``: ``(kind, weight or None, center or None)`` triples (the center may be left out:
     0), every elementary kind that penalizes the leaf (`Term.parts`): the quadratic ones (l2)
     add up, the others must be one kind that merges, at one center :math:`c`; an orthant
-    projection (non_negative) applies last, beside uncentred elementwise norms only. Centred
+    projection (non_negative) applies last, beside convex elementwise kinds only. Centred
     terms are exact: in :math:`u = z - c` the prox of :math:`g(u) + \sum_k \frac{b_k}{2}
     \lVert u - (c_k - c)\rVert^2` is that of :math:`g + \frac{B}{2}\lVert u\rVert^2`
     (:math:`B = \sum_k b_k`) at :math:`u + t \sum_k b_k (c_k - c)`, and
@@ -91,21 +91,16 @@ def leaf_prox(
     if not orthants:
         return _norms_leaf_prox(x, t, parts, path)
     norms = [entry for entry in parts if not entry[0].orthant_projection]
-    for part, _, *rest in norms:
-        if rest and rest[0] is not None:
-            raise NotImplementedError(
-                f"no closed-form prox for a centred {part!r} + {orthants[0]!r} on the same "
-                f"leaf '{path}' (the projection of the prox is exact only at center 0); give "
-                "the terms disjoint masks."
-            )
+    for part, *_ in norms:
         if not (part.quadratic or (part.elementwise and part.positively_homogeneous)):
             raise NotImplementedError(
                 f"no closed-form prox for {part!r} + {orthants[0]!r} on the same leaf "
                 f"'{path}' ({orthants[0].name} composes with l1, l2 and elastic_net); give "
                 "the terms disjoint masks."
             )
-    # prox of g + the orthant's indicator = projection of prox_g, for g even and
-    # nondecreasing in |x| elementwise (for x_i of the wrong sign 0 beats any x_i of the right)
+    # prox of g + the orthant's indicator = projection of prox_g for g convex and elementwise
+    # (centred or not): each coordinate's problem is 1-D and convex, so its minimizer over
+    # x_i >= 0 is the unconstrained one clipped at 0
     z = _norms_leaf_prox(x, t, norms, path) if norms else x
     for part in orthants:
         z = part.prox_leaf(z, t, part.strength)
@@ -121,6 +116,7 @@ def _norms_leaf_prox(
     weighted_quad = False
     # the non-quadratic part: (kind, strength times weight, weight, strength, center)
     nonquad: tuple[Any, ...] | None = None
+    apart: list[tuple[Any, Any]] = []  # traced centers merged on the promise they are equal
     for part, w, *rest in parts:
         center = rest[0] if rest else None
         if not isinstance(part.strength, jax.core.Tracer) and np.all(
@@ -136,7 +132,11 @@ def _norms_leaf_prox(
         elif nonquad is None:
             strength = nx.checked_hyperparameter(part.strength, z.dtype)
             nonquad = (part, coef, w, strength, center)
-        elif nonquad[0].merges_with(part) and same_center(nonquad[4], center):
+        elif nonquad[0].merges_with(part) and (
+            same_center(nonquad[4], center) or _traced_centers(nonquad[4], center)
+        ):
+            if not same_center(nonquad[4], center):  # equal or not: known only at run time
+                apart.append((nonquad[4], center))
             nonquad = (nonquad[0], nonquad[1] + coef, None, None, nonquad[4])
         else:
             why = " at different centers" if nonquad[0].merges_with(part) else ""
@@ -171,7 +171,7 @@ def _norms_leaf_prox(
             z = part.prox_leaf(z / c, t / c, coef)
         else:  # the weight multiplies the element's penalty: it folds into the step
             z = part.prox_leaf(z / c, t * nx.weight_or_one(w, z.dtype) / c, strength)
-        return (z if c_g is None else z + c_g).astype(x.dtype)
+        return _nan_where_apart(z if c_g is None else z + c_g, apart).astype(x.dtype)
     t_used = t if nonquad is None else nonquad[0].prox_step(t)
     if pull is not None:  # a group kind's mean step: the pull uses the step its prox uses
         z = z + t_used * pull
@@ -183,4 +183,21 @@ def _norms_leaf_prox(
             )
         z = nonquad[0].prox_leaf(z, t, nonquad[1])
     z = z / (1 + t_used * quad)
-    return (z if c_g is None else z + c_g).astype(x.dtype)
+    return _nan_where_apart(z if c_g is None else z + c_g, apart).astype(x.dtype)
+
+
+def _traced_centers(a: Any, b: Any) -> bool:
+    """Two centers whose equality is known only at run time (a penalty passed through jit)."""
+    return (
+        a is not None
+        and b is not None
+        and (isinstance(a, jax.core.Tracer) or isinstance(b, jax.core.Tracer))
+    )
+
+
+def _nan_where_apart(z: jax.Array, apart: list[tuple[Any, Any]]) -> jax.Array:
+    """NaN (not a wrong prox) where traced centers that were merged turn out to differ."""
+    for a, b in apart:
+        differ = jnp.broadcast_to(jnp.asarray(a, z.dtype) != jnp.asarray(b, z.dtype), z.shape)
+        z = jnp.where(jnp.any(differ), jnp.nan, z)
+    return z
