@@ -349,6 +349,59 @@ def test_bad_batch_axes_give_clear_errors():
     assert_close(pen(tree), L * np.sqrt(D * H) + np.sqrt(2 * D), rtol=1e-12)
 
 
+def test_numpy_integer_axes_are_accepted_and_give_the_int_answer():
+    """A NumPy integer (from a config or `np.argmax`) is an axis: `operator.index`, not bool."""
+    rng = np.random.default_rng(0)
+    leaf = {"blocks": {"kernel": jnp.asarray(rng.standard_normal((L, D, H)))}}
+    host = np.asarray(leaf["blocks"]["kernel"])
+    per_layer = sum(np.linalg.svd(m, compute_uv=False).sum() for m in host)
+    for build in (
+        lambda: jr.nuclear(1.0, batch_axes=np.int64(0), out_axis=np.int64(-1)),  # pyright: ignore[reportArgumentType]
+        lambda: jr.nuclear(1.0, batch_axes=(np.int32(0),)),  # pyright: ignore[reportArgumentType]
+    ):
+        pen = build()
+        assert pen == jr.nuclear(1.0, batch_axes=0)
+        assert_close(jax.jit(lambda p, x: p(x))(pen, leaf), per_layer, rtol=1e-10)
+    group = jr.group_lasso(1.0, axis=np.int64(-2))  # pyright: ignore[reportArgumentType]
+    assert group == jr.group_lasso(1.0, axis=-2)
+    assert_close(group(leaf), np.linalg.norm(host, axis=-2).sum(), rtol=1e-12)
+    assert jr.constraints.l2_ball(1.0, axis=(np.int64(-2),)) == jr.constraints.l2_ball(  # pyright: ignore[reportArgumentType]
+        1.0, axis=-2
+    )
+    assert jr.constraints.n_m(2, 4, axis=np.int64(-1)) == jr.constraints.n_m(2, 4, axis=-1)  # pyright: ignore[reportArgumentType]
+    for bad in (True, np.bool_(False), 0.0, "0"):
+        with pytest.raises(TypeError, match=r"batch_axes must be None, an int or a tuple"):
+            jr.nuclear(1.0, batch_axes=bad)  # pyright: ignore[reportArgumentType]
+        with pytest.raises(TypeError, match=r"out_axis must be an int"):
+            jr.spectral(1.0, out_axis=bad)  # pyright: ignore[reportArgumentType]
+        with pytest.raises(TypeError, match=r"axis must be an int"):
+            jr.group_lasso(1.0, axis=bad)  # pyright: ignore[reportArgumentType]
+
+
+def test_axis_errors_fit_the_mistake():
+    # a 2-D leaf under batch_axes: the missing dimension is the error, not the axis clash
+    tree = {"rms": {"weight": jnp.ones((L, H))}}
+    with pytest.raises(ValueError, match=r"at least 3 dimensions.*'rms/weight'.*second term"):
+        jr.nuclear(1.0, out_axis=-2, batch_axes=0)(tree)
+    # the equinox hint only where out_axis is the layer axis
+    with pytest.raises(ValueError, match=r"contains out_axis=-1: .*batch_axes names the axes"):
+        jr.nuclear(1.0, out_axis=-1, batch_axes=-1)
+    with pytest.raises(ValueError, match=r"contains out_axis=0: .*out_axis=-2 with batch_axes=0"):
+        jr.nuclear(1.0, out_axis=0, batch_axes=0)
+    leaf = {"blocks": {"kernel": jnp.ones((L, D, H))}}
+    with pytest.raises(ValueError, match=r"contain out_axis=2 .*'blocks/kernel'.*layer axis"):
+        jr.nuclear(1.0, out_axis=2, batch_axes=-1)(leaf)
+    # axes that coincide once counted from the start: the leaf path and the normalised axes
+    with pytest.raises(
+        ValueError,
+        match=r"axis=\(-1, 2\) names the same axis twice .*"
+        r"'blocks/kernel'.*axis=\(2, 2\)",
+    ):
+        jr.group_lasso(1.0, axis=(-1, 2))(leaf)
+    with pytest.raises(ValueError, match=r"names the same axis twice .*'blocks/kernel'"):
+        jr.constraints.l2_ball(1.0, axis=(0, -3)).prox(leaf, 0.1)
+
+
 # -- axis-taking kinds on stacked leaves: negative axes give the per-layer answer ------------
 
 
