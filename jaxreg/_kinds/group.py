@@ -147,7 +147,8 @@ def group_lasso(
     ``mask``, e.g. ``jr.masks.by_path(include="attention/out/kernel")``); the axes are negative,
     so the same term serves a single layer and layers stacked on a leading axis (``nnx.vmap``,
     ``nnx.scan``, ``nn.scan``, ``eqx.filter_vmap``: a kernel ``(L, in, out)``), each layer's
-    groups then being separate:
+    groups then being separate, **except the two** ``reshape`` **rows, which are for one layer
+    (a stack needs** ``L`` **in the view: below the table)**:
 
     ================================  ====================================  ==================
     group                             leaf (layout)                         argument
@@ -173,9 +174,11 @@ def group_lasso(
     or value projection)              ``(heads * qk_size, in)``             -1), axis=-1``
     ================================  ====================================  ==================
 
-    ``reshape`` views the whole leaf: for ``L`` stacked equinox attention layers put the layer
-    axis in the view, ``reshape=(L, -1, heads, vo_size)`` and ``reshape=(L, heads, -1)`` (the
-    same ``axis``).
+    **The** ``reshape`` **rows are for one layer.** ``reshape`` views the whole leaf: on
+    ``L`` stacked equinox attention layers ``(L, out, heads * vo_size)`` the single-layer row
+    folds the layers into its ``-1``, so each head's group holds that head of every layer (a
+    wrong value, no error). For a stack put the layer axis in the view,
+    ``reshape=(L, -1, heads, vo_size)`` and ``reshape=(L, heads, -1)`` (the same ``axis``).
 
     A neuron whose outgoing weights (an input-feature group of the next layer) are 0 can be
     removed from the network; one whose incoming weights are 0 still outputs the constant

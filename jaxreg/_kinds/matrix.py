@@ -195,12 +195,29 @@ def nuclear(
     ``batch_axes`` (None, an int or a tuple of ints) names axes that index separate matrices,
     as NumPy's ``linalg`` treats leading axes: layers stacked by ``nnx.vmap`` / ``nnx.scan``,
     flax ``nn.scan`` or ``eqx.filter_vmap`` have a leading layer axis (``batch_axes=0``).
-    Each matrix is formed from the remaining axes by the rule above, and the value is the sum
-    over the matrices, :math:`\sum_b` of the formula on matrix :math:`b`; so are the gradient and
-    the prox. Without ``batch_axes`` a leaf of any ndim is *one* matrix: a stacked kernel
-    ``(L, in, out)`` folds into the ``(L \cdot in, out)`` matrix. Give ``out_axis`` as a
-    negative axis (``-2`` for equinox ``(L, out, in)``) so that one term serves stacked and
-    single layers.
+    Each matrix is formed from the remaining axes by the rule above: with ``batch`` the
+    normalised ``batch_axes`` in ascending order and ``rest`` the other axes but ``out_axis`` in
+    order, the matrices are ``jnp.transpose(leaf, batch + rest + [out_axis]).reshape(B, -1,
+    out)`` (``B`` the product of the batch sizes). The value is the sum over the matrices,
+    :math:`\sum_b` of the formula on matrix :math:`b`; so are the gradient and the prox.
+    Without ``batch_axes`` a leaf of any ndim is *one* matrix: a stacked kernel
+    ``(L, in, out)`` folds into the ``(L \cdot in, out)`` matrix, and an equinox stack
+    ``(L, out, in)`` with ``out_axis=0`` into ``(out \cdot in, L)`` (the layer axis taken as
+    the output axis, no error). Give ``out_axis`` as a negative axis (``-2`` for equinox
+    ``(L, out, in)``) so that one term serves stacked and single layers.
+
+    Attention: a flax ``query``/``key``/``value`` kernel ``(in, heads, head_dim)`` with
+    ``out_axis=-1`` is the ``(in \cdot heads, head_dim)`` matrix, neither one head's
+    ``(in, head_dim)`` nor the projection's ``(in, heads \cdot head_dim)``; one matrix per head
+    is ``batch_axes=-2`` (stacked ``(L, in, heads, head_dim)``: ``batch_axes=(0, -2)``). The
+    ``out`` kernel ``(heads, head_dim, out)`` is the whole output projection
+    ``(heads \cdot head_dim, out)``.
+
+    A term with ``batch_axes`` takes the leading axis of *every* leaf it selects as layers:
+    an unstacked kernel with 3 or more dimensions (a conv, a flax attention kernel) is not
+    rejected. Restrict it to the stacked leaves with ``mask`` (e.g.
+    ``jaxreg.masks.kernels & jaxreg.masks.by_path("^blocks/")``) and add a second term for
+    the others.
 
     With ``mask=None`` the leaves are those of `jaxreg.masks.kernels` (never biases or norm scales;
     see its rule); an explicit mask that selects a leaf with fewer than 2 dimensions (2 plus the
