@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+from types import EllipsisType
 from typing import Any, cast
 
 import jax
@@ -130,19 +131,34 @@ def check_axis(axis: Any, name: str = "axis") -> tuple[int, ...]:
     return ints
 
 
-def check_reshape(reshape: Any) -> tuple[int, ...] | None:
+def check_reshape(reshape: Any) -> tuple[int | EllipsisType, ...] | None:
+    """None, a shape with at most one -1, or ``(..., d1, ..., dk)``: positive ints after a
+    leading ``...`` (the view of the leaf's trailing axes, resolved per leaf)."""
     if reshape is None:
         return None
-    ok = isinstance(reshape, tuple | list) and all(
-        isinstance(n, int | np.integer) and not isinstance(n, bool) and (n >= 1 or n == -1)
-        for n in reshape
-    )
-    if not ok or len(reshape) == 0 or list(reshape).count(-1) > 1:
-        raise ValueError(
-            "reshape must be None or a tuple of positive ints with at most one -1, e.g. "
-            f"(-1, num_heads, head_dim); got reshape={reshape!r}."
+    given = tuple(reshape) if isinstance(reshape, tuple | list) else None
+    keeps_leading = bool(given) and given[0] is Ellipsis  # pyright: ignore[reportOptionalSubscript]
+    dims = given[1:] if keeps_leading and given else given
+    ok = (
+        dims is not None
+        and len(dims) > 0
+        and all(
+            isinstance(n, int | np.integer)
+            and not isinstance(n, bool)
+            and (n >= 1 or (n == -1 and not keeps_leading))
+            for n in dims
         )
-    return tuple(int(n) for n in reshape)
+        and list(dims).count(-1) <= 1
+    )
+    if not ok or dims is None:
+        raise ValueError(
+            "reshape must be None, a tuple of positive ints with at most one -1, e.g. "
+            "(-1, num_heads, head_dim), or a leading ... and positive ints, e.g. "
+            f"(..., num_heads, head_dim) (the trailing axes, any leading ones kept); got "
+            f"reshape={reshape!r}."
+        )
+    ints = tuple(int(n) for n in dims)
+    return (..., *ints) if keeps_leading else ints
 
 
 def check_out_axis(out_axis: Any) -> int:
