@@ -286,8 +286,8 @@ def test_bad_reshape_names_the_leaf_and_shapes():
         pen({"a": jnp.ones((4, 3))})
     with pytest.raises(ValueError, match="out of range.*after reshape"):
         jr.group_lasso(1.0, reshape=(2, -1), axis=2)(jnp.ones((4, 3)))
-    for bad in [(0, -1), (-1, -1), "4,3", (), (2.0, 6), (True, 12)]:
-        with pytest.raises(ValueError, match="reshape must be None or a tuple"):
+    for bad in [(0, -1), (-1, -1), "4,3", (), (2.0, 6), (True, 12), (...,), (..., 0)]:
+        with pytest.raises(ValueError, match="reshape must be None, a tuple of positive ints"):
             jr.group_lasso(1.0, reshape=bad)
 
 
