@@ -134,6 +134,48 @@ def test_each_row_on_a_stack_of_layers_is_the_per_layer_sum(name):
             assert_close(g_out, expected, rtol=1e-12, atol=1e-15)
 
 
+# A leading `...` views only the trailing axes: one term for a layer and a stack.
+TRAILING_RESHAPE = {
+    "equinox attention output per head": jr.group_lasso(
+        1.0, reshape=(..., HEADS, QK), axis=(-3, -1)
+    ),
+    "equinox attention query per head": jr.group_lasso(
+        1.0, reshape=(..., HEADS, QK, IN), axis=(-2, -1)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", TRAILING_RESHAPE)
+def test_trailing_reshape_serves_a_layer_and_a_stack(name):
+    get, _, groups = ROWS[name]
+    pen = TRAILING_RESHAPE[name]
+    w = get()
+    stack = np.stack([w, -2.0 * w[::-1], 0.5 * w])  # three different layers
+    for leaf, layers in ((w, [w]), (stack, list(stack))):
+        layer_groups = [g for layer in layers for g in groups(layer)]
+        assert_close(float(jax.jit(pen)(jnp.asarray(leaf))), norms_sum(layer_groups), rtol=1e-12)
+        t = float(np.median([np.linalg.norm(g) for g in layer_groups]))
+        out = np.asarray(jax.jit(pen.prox)(jnp.asarray(leaf), t)).reshape((-1, *w.shape))
+        for layer_in, layer_out in zip(layers, out, strict=True):
+            for g_in, g_out in zip(groups(layer_in), groups(layer_out), strict=True):
+                expected = g_in * max(0.0, 1 - t / np.linalg.norm(g_in))
+                assert_close(g_out, expected, rtol=1e-12, atol=1e-15)
+    lm = jr.select.lambda_max(lambda x: 0.5 * jnp.sum((x - stack) ** 2), jnp.zeros_like(stack), pen)
+    expected = max(np.linalg.norm(g) for layer in stack for g in groups(layer))
+    assert_close(float(lm), expected, rtol=1e-12)
+
+
+def test_trailing_reshape_is_checked():
+    with pytest.raises(ValueError, match=r"reshape must be None.*got reshape=\(Ellipsis, -1, 2\)"):
+        jr.group_lasso(1.0, reshape=(..., -1, 2))
+    with pytest.raises(ValueError, match=r"reshape must be None"):
+        jr.group_lasso(1.0, reshape=(2, ..., 3))  # pyright: ignore[reportArgumentType]
+    with pytest.raises(ValueError, match=r"holding 5 elements; a leaf of shape \(3, 4\) has no"):
+        jr.group_lasso(1.0, reshape=(..., 5), axis=-1)({"w": jnp.ones((3, 4))})
+    with pytest.raises(ValueError, match=r"a leaf of shape \(2, 1, 6\) has more than one"):
+        jr.group_lasso(1.0, reshape=(..., 2, 3), axis=-1)({"w": jnp.ones((2, 1, 6))})
+
+
 @pytest.mark.parametrize("name", ROWS)
 def test_prox_shrinks_each_hand_sliced_group(name):
     get, pen, groups = ROWS[name]
@@ -244,8 +286,8 @@ def test_bad_reshape_names_the_leaf_and_shapes():
         pen({"a": jnp.ones((4, 3))})
     with pytest.raises(ValueError, match="out of range.*after reshape"):
         jr.group_lasso(1.0, reshape=(2, -1), axis=2)(jnp.ones((4, 3)))
-    for bad in [(0, -1), (-1, -1), "4,3", (), (2.0, 6), (True, 12)]:
-        with pytest.raises(ValueError, match="reshape must be None or a tuple"):
+    for bad in [(0, -1), (-1, -1), "4,3", (), (2.0, 6), (True, 12), (...,), (..., 0)]:
+        with pytest.raises(ValueError, match="reshape must be None, a tuple of positive ints"):
             jr.group_lasso(1.0, reshape=bad)
 
 

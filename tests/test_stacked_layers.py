@@ -349,6 +349,59 @@ def test_bad_batch_axes_give_clear_errors():
     assert_close(pen(tree), L * np.sqrt(D * H) + np.sqrt(2 * D), rtol=1e-12)
 
 
+def test_numpy_integer_axes_are_accepted_and_give_the_int_answer():
+    """A NumPy integer (from a config or `np.argmax`) is an axis: `operator.index`, not bool."""
+    rng = np.random.default_rng(0)
+    leaf = {"blocks": {"kernel": jnp.asarray(rng.standard_normal((L, D, H)))}}
+    host = np.asarray(leaf["blocks"]["kernel"])
+    per_layer = sum(np.linalg.svd(m, compute_uv=False).sum() for m in host)
+    for build in (
+        lambda: jr.nuclear(1.0, batch_axes=np.int64(0), out_axis=np.int64(-1)),  # pyright: ignore[reportArgumentType]
+        lambda: jr.nuclear(1.0, batch_axes=(np.int32(0),)),  # pyright: ignore[reportArgumentType]
+    ):
+        pen = build()
+        assert pen == jr.nuclear(1.0, batch_axes=0)
+        assert_close(jax.jit(lambda p, x: p(x))(pen, leaf), per_layer, rtol=1e-10)
+    group = jr.group_lasso(1.0, axis=np.int64(-2))  # pyright: ignore[reportArgumentType]
+    assert group == jr.group_lasso(1.0, axis=-2)
+    assert_close(group(leaf), np.linalg.norm(host, axis=-2).sum(), rtol=1e-12)
+    assert jr.constraints.l2_ball(1.0, axis=(np.int64(-2),)) == jr.constraints.l2_ball(  # pyright: ignore[reportArgumentType]
+        1.0, axis=-2
+    )
+    assert jr.constraints.n_m(2, 4, axis=np.int64(-1)) == jr.constraints.n_m(2, 4, axis=-1)  # pyright: ignore[reportArgumentType]
+    for bad in (True, np.bool_(False), 0.0, "0"):
+        with pytest.raises(TypeError, match=r"batch_axes must be None, an int or a tuple"):
+            jr.nuclear(1.0, batch_axes=bad)  # pyright: ignore[reportArgumentType]
+        with pytest.raises(TypeError, match=r"out_axis must be an int"):
+            jr.spectral(1.0, out_axis=bad)  # pyright: ignore[reportArgumentType]
+        with pytest.raises(TypeError, match=r"axis must be an int"):
+            jr.group_lasso(1.0, axis=bad)  # pyright: ignore[reportArgumentType]
+
+
+def test_axis_errors_fit_the_mistake():
+    # a 2-D leaf under batch_axes: the missing dimension is the error, not the axis clash
+    tree = {"rms": {"weight": jnp.ones((L, H))}}
+    with pytest.raises(ValueError, match=r"at least 3 dimensions.*'rms/weight'.*second term"):
+        jr.nuclear(1.0, out_axis=-2, batch_axes=0)(tree)
+    # the equinox hint only where out_axis is the layer axis
+    with pytest.raises(ValueError, match=r"contains out_axis=-1: .*batch_axes names the axes"):
+        jr.nuclear(1.0, out_axis=-1, batch_axes=-1)
+    with pytest.raises(ValueError, match=r"contains out_axis=0: .*out_axis=-2 with batch_axes=0"):
+        jr.nuclear(1.0, out_axis=0, batch_axes=0)
+    leaf = {"blocks": {"kernel": jnp.ones((L, D, H))}}
+    with pytest.raises(ValueError, match=r"contain out_axis=2 .*'blocks/kernel'.*layer axis"):
+        jr.nuclear(1.0, out_axis=2, batch_axes=-1)(leaf)
+    # axes that coincide once counted from the start: the leaf path and the normalised axes
+    with pytest.raises(
+        ValueError,
+        match=r"axis=\(-1, 2\) names the same axis twice .*"
+        r"'blocks/kernel'.*axis=\(2, 2\)",
+    ):
+        jr.group_lasso(1.0, axis=(-1, 2))(leaf)
+    with pytest.raises(ValueError, match=r"names the same axis twice .*'blocks/kernel'"):
+        jr.constraints.l2_ball(1.0, axis=(0, -3)).prox(leaf, 0.1)
+
+
 # -- axis-taking kinds on stacked leaves: negative axes give the per-layer answer ------------
 
 
@@ -417,3 +470,70 @@ def test_axis_kinds_with_negative_axes_are_per_layer(name, jit):
             expected = np.stack([ref_proj(layer[j]) for layer in layers])
             assert_close(leaf, expected, rtol=1e-10, atol=1e-14, what=kind)
     assert leaves  # the stacks have kernels
+
+
+# -- what the docs warn about: leaves a name-and-shape rule or a dimension check cannot tell ---
+
+
+class BiasFreeRMSNorm(eqx.Module):
+    weight: jax.Array
+
+    def __init__(self, size):
+        self.weight = jnp.linspace(0.5, 1.5, size)
+
+
+class NormedBlock(eqx.Module):
+    norm: BiasFreeRMSNorm
+    fc: eqx.nn.Linear
+
+    def __init__(self, key):
+        self.norm = BiasFreeRMSNorm(D)
+        self.fc = eqx.nn.Linear(D, H, key=key)
+
+
+def test_a_stacked_bias_free_norm_weight_needs_an_explicit_mask():
+    """Stacked, a bias-free norm's `weight` is (L, D): `kernels` selects it; by_path fixes it."""
+    blocks = eqx.filter_vmap(NormedBlock)(jax.random.split(jax.random.key(0), L))
+    assert jr.masks.kernels(blocks).norm.weight  # documented: by name and shape, a kernel
+    assert jr.masks.kernels({"rms": {"weight": jnp.ones((L, D))}}) == {"rms": {"weight": True}}
+    weights = jr.masks.kernels & jr.masks.by_path(exclude="norm")
+    fc = f64(blocks.fc.weight)
+    per_layer = sum(np.linalg.svd(w, compute_uv=False).sum() for w in fc)
+    pen = jr.nuclear(1.0, out_axis=-2, batch_axes=0, mask=weights)
+    assert_close(jax.jit(lambda p, m: p(m))(pen, blocks), per_layer, rtol=1e-5)
+    unmasked = jr.nuclear(1.0, out_axis=-2, batch_axes=0, mask=jr.masks.kernels)
+    with pytest.raises(ValueError, match=r"'norm/weight' with shape \(3, 4\)"):
+        unmasked(blocks)  # with batch_axes the 2-D scale raises; without, it is one matrix
+    # elementwise and group terms take it silently: what the docs warn against
+    decay, masked_decay = jr.l2(1.0, mask=jr.masks.kernels), jr.l2(1.0, mask=weights)
+    scale = f64(blocks.norm.weight)
+    assert_close(decay(blocks) - masked_decay(blocks), 0.5 * np.sum(scale**2), rtol=1e-5)
+
+
+def test_split_masks_keep_an_unstacked_3d_kernel_out_of_the_stack():
+    """`batch_axes=0` takes an unstacked (in, heads, head_dim) kernel's `in` as layers, no
+    error; the docs' two terms masked by the stack's path give each its own matrices."""
+    rng = np.random.default_rng(3)
+    tree = {
+        "blocks": {"query": {"kernel": jnp.asarray(rng.standard_normal((L, D, 2, 3)))}},
+        "pre": {"query": {"kernel": jnp.asarray(rng.standard_normal((D, 2, 3)))}},
+    }
+    stacked, pre = (
+        np.asarray(tree["blocks"]["query"]["kernel"]),
+        np.asarray(tree["pre"]["query"]["kernel"]),
+    )
+
+    def nuc(m):
+        return np.linalg.svd(m, compute_uv=False).sum()
+
+    wrong = sum(nuc(m.reshape(-1, 3)) for m in stacked) + sum(nuc(m) for m in pre)
+    assert_close(jr.nuclear(1.0, batch_axes=0)(tree), wrong, rtol=1e-12)  # pre's rows as layers
+    in_blocks = jr.masks.kernels & jr.masks.by_path("^blocks/")
+    pen = jr.nuclear(1.0, batch_axes=0, mask=in_blocks) + jr.nuclear(
+        1.0, mask=jr.masks.kernels & ~in_blocks
+    )
+    expected = sum(nuc(m.reshape(-1, 3)) for m in stacked) + nuc(pre.reshape(-1, 3))
+    assert_close(jax.jit(lambda p, t: p(t))(pen, tree), expected, rtol=1e-12)
+    per_head = jr.nuclear(1.0, batch_axes=(0, -2), mask=in_blocks)  # one matrix per layer, head
+    heads = sum(nuc(stacked[l, :, h, :]) for l in range(L) for h in range(2))
+    assert_close(per_head(tree), heads, rtol=1e-12)

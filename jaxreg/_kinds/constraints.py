@@ -23,6 +23,7 @@ from .. import _numerics as nx
 from .. import _prox_kernels as kernels_prox
 from .._penalty.types import Term, penalty_class, static_field
 from .._penalty.validation import (
+    as_axis,
     as_leaf,
     check_axes_in_range,
     check_axis,
@@ -361,9 +362,10 @@ def n_m(n: int, m: int, *, axis: int, mask: MaskLike = None) -> Constraint:
     n, m = _positive_int(n, "n"), _positive_int(m, "m")
     if n > m:
         raise ValueError(f"n_m needs n <= m; got n={n}, m={m}.")
-    if isinstance(axis, bool) or not isinstance(axis, int):
+    checked = as_axis(axis)
+    if checked is None:
         raise TypeError(f"axis must be an int; got axis={axis!r}.")
-    return NM(**term_fields(1.0, mask), n=n, m=m, axis=axis)
+    return NM(**term_fields(1.0, mask), n=n, m=m, axis=checked)
 
 
 def _positive_int(value: Any, name: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import EllipsisType
 from typing import Any, ClassVar
 
 import jax
@@ -32,7 +33,7 @@ class GroupLasso(Term):
 
     axis: tuple[int, ...] = static_field(default=(-1,))
     weights: Weights = None
-    reshape: tuple[int, ...] | None = static_field(default=None)
+    reshape: tuple[int | EllipsisType, ...] | None = static_field(default=None)
     center: Center = None  # in the leaf's shape (before reshape); the core shifts by it
     name: ClassVar[str] = "group_lasso"
     min_ndim: ClassVar[int] = 1
@@ -40,19 +41,35 @@ class GroupLasso(Term):
 
     def _view(self, x: jax.Array) -> jax.Array:
         """The leaf as the groups see it: ``x.reshape(reshape)`` (e.g. heads split out)."""
-        return x if self.reshape is None else jnp.reshape(x, self.reshape)
+        return x if self.reshape is None else jnp.reshape(x, self._view_shape(x.shape))
 
     def _view_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         if self.reshape is None:
             return shape
-        size, known = math.prod(shape), math.prod(n for n in self.reshape if n != -1)
-        if -1 in self.reshape and known and size % known == 0:
-            return tuple(size // known if n == -1 else n for n in self.reshape)
-        if -1 not in self.reshape and known == size:
-            return self.reshape
+        if self.reshape[0] is Ellipsis:
+            return self._trailing_view_shape(shape)
+        dims = tuple(n for n in self.reshape if isinstance(n, int))
+        size, known = math.prod(shape), math.prod(n for n in dims if n != -1)
+        if -1 in dims and known and size % known == 0:
+            return tuple(size // known if n == -1 else n for n in dims)
+        if -1 not in dims and known == size:
+            return dims
         raise ValueError(
             f"reshape={self.reshape} cannot view a leaf of shape {shape} ({size} elements)."
         )
+
+    def _trailing_view_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """``(..., d1, ..., dk)``: the last ``m`` axes viewed as ``(d1, ..., dk)``, the leading
+        ones kept, for the one ``m >= 1`` whose axes hold ``d1 * ... * dk`` elements."""
+        dims = tuple(n for n in self.reshape or () if isinstance(n, int))
+        fits = [m for m in range(1, len(shape) + 1) if math.prod(shape[-m:]) == math.prod(dims)]
+        if len(fits) != 1:
+            why = "no" if not fits else f"more than one ({fits})"
+            raise ValueError(
+                f"reshape={self.reshape} views the trailing axes holding {math.prod(dims)} "
+                f"elements; a leaf of shape {shape} has {why} such run of trailing axes."
+            )
+        return shape[: -fits[0]] + dims
 
     def weight_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         axes = nx.sorted_axes(self.axis, len(shape))
@@ -135,7 +152,7 @@ def group_lasso(
     strength: ArrayLike,
     *,
     axis: int | tuple[int, ...] = -1,
-    reshape: tuple[int, ...] | None = None,
+    reshape: tuple[int | EllipsisType, ...] | None = None,
     mask: MaskLike = None,
     weights: Weights = None,
     center: Center = None,
@@ -151,7 +168,8 @@ def group_lasso(
     ``mask``, e.g. ``jr.masks.by_path(include="attention/out/kernel")``); the axes are negative,
     so the same term serves a single layer and layers stacked on a leading axis (``nnx.vmap``,
     ``nnx.scan``, ``nn.scan``, ``eqx.filter_vmap``: a kernel ``(L, in, out)``), each layer's
-    groups then being separate:
+    groups then being separate, **except the two** ``reshape`` **rows, which are for one layer
+    (a stack needs** ``L`` **in the view: below the table)**:
 
     ================================  ====================================  ==================
     group                             leaf (layout)                         argument
@@ -177,9 +195,17 @@ def group_lasso(
     or value projection)              ``(heads * qk_size, in)``             -1), axis=-1``
     ================================  ====================================  ==================
 
-    ``reshape`` views the whole leaf: for ``L`` stacked equinox attention layers put the layer
-    axis in the view, ``reshape=(L, -1, heads, vo_size)`` and ``reshape=(L, heads, -1)`` (the
-    same ``axis``).
+    **The** ``reshape`` **rows are for one layer.** ``reshape`` views the whole leaf: on
+    ``L`` stacked equinox attention layers ``(L, out, heads * vo_size)`` the single-layer row
+    folds the layers into its ``-1``, so each head's group holds that head of every layer (a
+    wrong value, no error). For a stack put the layer axis in the view,
+    ``reshape=(L, -1, heads, vo_size)`` and ``reshape=(L, heads, -1)`` (the same ``axis``), or
+    start the view with ``...``: ``reshape=(..., d1, ..., dk)`` views only the leaf's last
+    ``m`` axes, the one run of trailing axes holding :math:`d_1 \cdots d_k` elements (it
+    raises if none or several do), and keeps the leading ones. ``reshape=(..., heads,
+    vo_size), axis=(-3, -1)`` on ``output_proj.weight`` and ``reshape=(..., heads, qk_size,
+    in), axis=(-2, -1)`` on ``query_proj.weight`` give one group per head on a single layer and
+    per layer and head on a stack.
 
     A neuron whose outgoing weights (an input-feature group of the next layer) are 0 can be
     removed from the network; one whose incoming weights are 0 still outputs the constant
@@ -193,7 +219,8 @@ def group_lasso(
     Args:
       strength: :math:`\lambda \ge 0`.
       axis: the axis or axes the norm runs along (of the view, with ``reshape``).
-      reshape: None, or the shape (one ``-1`` allowed) every selected leaf is viewed as.
+      reshape: None, the shape (one ``-1`` allowed) every selected leaf is viewed as, or
+        ``(..., d1, ..., dk)``: the view of the trailing axes, the leading ones kept.
       mask: as in `l1`.
       weights: one weight :math:`w_g \ge 0` per group: leaves broadcastable to the leaf's shape
         with ``axis`` removed, or to it with ``axis`` kept as 1s (``(out, 1, 1, 1)`` for an
@@ -271,7 +298,7 @@ def sparse_group_lasso(
     l1_ratio: ArrayLike,
     *,
     axis: int | tuple[int, ...] = -1,
-    reshape: tuple[int, ...] | None = None,
+    reshape: tuple[int | EllipsisType, ...] | None = None,
     mask: MaskLike = None,
 ) -> Term:
     r"""Sparse group lasso :math:`\lambda \left(\rho \sum_i |x_i| + (1 - \rho) \sum_g

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import jax
 import jax.core  # for pyright: `import jax` loads it, but does not declare it
@@ -19,10 +19,25 @@ from .. import _prox_kernels as kernels_prox
 from .._masks import Mask, kernels
 from .._penalty.types import Term, penalty_class, static_field
 from .._penalty.validation import (
+    as_axis,
     check_out_axis,
     term_fields,
 )
 from .._typing import MaskLike
+
+
+def clash_hint(out_axis: int) -> str:
+    """How to fix ``out_axis`` naming one of ``batch_axes``, for the likely mistake."""
+    if out_axis == 0:
+        return (
+            "equinox/PyTorch weights (out, in) stacked on axis 0 are (L, out, in): take "
+            "out_axis=-2 with batch_axes=0"
+        )
+    return (
+        "batch_axes names the axes that index the matrices (the layer axis: 0 for stacks made "
+        "by nnx.vmap, nnx.scan, nn.scan or eqx.filter_vmap), out_axis the output axis of each "
+        "matrix (-1 for flax (L, in, out), -2 for equinox (L, out, in))"
+    )
 
 
 def check_batch_axes(batch_axes: Any, out_axis: int) -> tuple[int, ...]:
@@ -33,22 +48,23 @@ def check_batch_axes(batch_axes: Any, out_axis: int) -> tuple[int, ...]:
     """
     if batch_axes is None:
         return ()
-    axes = batch_axes if isinstance(batch_axes, tuple) else (batch_axes,)
-    if not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
+    given = batch_axes if isinstance(batch_axes, tuple) else (batch_axes,)
+    axes = tuple(as_axis(a) for a in given)
+    if any(a is None for a in axes):
         raise TypeError(
             "batch_axes must be None, an int or a tuple of ints (the axes that index separate "
             f"matrices, e.g. batch_axes=0 for layers stacked by nnx.vmap); got "
             f"batch_axes={batch_axes!r}."
         )
-    if len(set(axes)) != len(axes):
+    ints = cast(tuple[int, ...], axes)
+    if len(set(ints)) != len(ints):
         raise ValueError(f"batch_axes must not repeat an axis; got batch_axes={batch_axes!r}.")
-    if out_axis in axes:
+    if out_axis in ints:
         raise ValueError(
             f"batch_axes={batch_axes!r} contains out_axis={out_axis}: the output axis of each "
-            "matrix cannot also index the matrices. For equinox/PyTorch weights (out, in) "
-            "stacked on axis 0, use out_axis=-2 with batch_axes=0."
+            f"matrix cannot also index the matrices; {clash_hint(out_axis)}."
         )
-    return axes
+    return ints
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False, kw_only=True)
@@ -72,24 +88,25 @@ class MatrixTerm(Term):
         if not self.batch_axes:
             return
         where = f"the leaf at '{path}' with shape {np.shape(x)}"
-        if not all(-ndim <= a < ndim for a in self.batch_axes):
+        in_range = all(-ndim <= a < ndim for a in self.batch_axes)
+        if in_range and len({a % ndim for a in self.batch_axes}) != len(self.batch_axes):
+            raise ValueError(f"batch_axes={self.batch_axes} name the same axis twice for {where}.")
+        if ndim - len(self.batch_axes) < 2:
+            raise ValueError(
+                f"{self.name} with batch_axes={self.batch_axes} needs leaves with at least "
+                f"{len(self.batch_axes) + 2} dimensions (a stack of matrices); {where} is not "
+                "one. Restrict this term's mask to the stacked layers (e.g. "
+                "mask=jaxreg.masks.kernels & jaxreg.masks.by_path('^layers/')) and penalize the "
+                "other kernels with a second term without batch_axes."
+            )
+        if not in_range:
             raise ValueError(f"batch_axes={self.batch_axes} is out of range for {where}.")
         batch = [a % ndim for a in self.batch_axes]
-        if len(set(batch)) != len(batch):
-            raise ValueError(f"batch_axes={self.batch_axes} name the same axis twice for {where}.")
         if self.out_axis % ndim in batch:
             raise ValueError(
                 f"batch_axes={self.batch_axes} contain out_axis={self.out_axis} for {where}: "
-                "the output axis of each matrix cannot also index the matrices (equinox/PyTorch "
-                "weights (out, in) stacked on axis 0 take out_axis=-2, batch_axes=0)."
-            )
-        if ndim - len(batch) < 2:
-            raise ValueError(
-                f"{self.name} with batch_axes={self.batch_axes} needs leaves with at least "
-                f"{len(batch) + 2} dimensions (a stack of matrices); {where} is not one. "
-                "Restrict this term's mask to the stacked layers (e.g. mask=jaxreg.masks.kernels "
-                "& jaxreg.masks.by_path('layers')) and penalize the other kernels with a second "
-                "term without batch_axes."
+                "the output axis of each matrix cannot also index the matrices; "
+                f"{clash_hint(self.out_axis % ndim)}."
             )
 
     def _layout(self, shape: tuple[int, ...]) -> tuple[list[int], int]:
@@ -178,12 +195,29 @@ def nuclear(
     ``batch_axes`` (None, an int or a tuple of ints) names axes that index separate matrices,
     as NumPy's ``linalg`` treats leading axes: layers stacked by ``nnx.vmap`` / ``nnx.scan``,
     flax ``nn.scan`` or ``eqx.filter_vmap`` have a leading layer axis (``batch_axes=0``).
-    Each matrix is formed from the remaining axes by the rule above, and the value is the sum
-    over the matrices, :math:`\sum_b` of the formula on matrix :math:`b`; so are the gradient and
-    the prox. Without ``batch_axes`` a leaf of any ndim is *one* matrix: a stacked kernel
-    ``(L, in, out)`` folds into the ``(L \cdot in, out)`` matrix. Give ``out_axis`` as a
-    negative axis (``-2`` for equinox ``(L, out, in)``) so that one term serves stacked and
-    single layers.
+    Each matrix is formed from the remaining axes by the rule above: with ``batch`` the
+    normalised ``batch_axes`` in ascending order and ``rest`` the other axes but ``out_axis`` in
+    order, the matrices are ``jnp.transpose(leaf, batch + rest + [out_axis]).reshape(B, -1,
+    out)`` (``B`` the product of the batch sizes). The value is the sum over the matrices,
+    :math:`\sum_b` of the formula on matrix :math:`b`; so are the gradient and the prox.
+    Without ``batch_axes`` a leaf of any ndim is *one* matrix: a stacked kernel
+    ``(L, in, out)`` folds into the ``(L \cdot in, out)`` matrix, and an equinox stack
+    ``(L, out, in)`` with ``out_axis=0`` into ``(out \cdot in, L)`` (the layer axis taken as
+    the output axis, no error). Give ``out_axis`` as a negative axis (``-2`` for equinox
+    ``(L, out, in)``) so that one term serves stacked and single layers.
+
+    Attention: a flax ``query``/``key``/``value`` kernel ``(in, heads, head_dim)`` with
+    ``out_axis=-1`` is the ``(in \cdot heads, head_dim)`` matrix, neither one head's
+    ``(in, head_dim)`` nor the projection's ``(in, heads \cdot head_dim)``; one matrix per head
+    is ``batch_axes=-2`` (stacked ``(L, in, heads, head_dim)``: ``batch_axes=(0, -2)``). The
+    ``out`` kernel ``(heads, head_dim, out)`` is the whole output projection
+    ``(heads \cdot head_dim, out)``.
+
+    A term with ``batch_axes`` takes the leading axis of *every* leaf it selects as layers:
+    an unstacked kernel with 3 or more dimensions (a conv, a flax attention kernel) is not
+    rejected. Restrict it to the stacked leaves with ``mask`` (e.g.
+    ``jaxreg.masks.kernels & jaxreg.masks.by_path("^blocks/")``) and add a second term for
+    the others.
 
     With ``mask=None`` the leaves are those of `jaxreg.masks.kernels` (never biases or norm scales;
     see its rule); an explicit mask that selects a leaf with fewer than 2 dimensions (2 plus the

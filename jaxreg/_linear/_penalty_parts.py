@@ -173,7 +173,12 @@ def _block_size(terms: list[Term], p: int) -> int:
     """1, or the group size of group lasso terms on consecutive features."""
     sizes = set()
     for term in terms:
-        if isinstance(term, GroupLasso) and term.reshape is not None and len(term.reshape) == 2:
+        if (
+            isinstance(term, GroupLasso)
+            and term.reshape is not None
+            and len(term.reshape) == 2
+            and term.reshape[0] is not Ellipsis  # (..., g) views trailing axes: not (-1, g)
+        ):
             if term.axis not in ((-1,), (1,)) or term.reshape[-1] == -1:
                 raise NotImplementedError(
                     f"jr.linear takes group penalties on consecutive features: "

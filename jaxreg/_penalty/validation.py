@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
+from types import EllipsisType
 from typing import Any, cast
 
 import jax
@@ -130,44 +132,81 @@ def term_fields(
     return out
 
 
-def check_axis(axis: Any) -> tuple[int, ...]:
-    axes = axis if isinstance(axis, tuple) else (axis,)
-    if not axes or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
-        raise TypeError(f"axis must be an int or a non-empty tuple of ints; got axis={axis!r}.")
-    if len(set(axes)) != len(axes):
-        raise ValueError(f"axis must not repeat an axis; got axis={axis!r}.")
-    return axes
+def as_axis(value: Any) -> int | None:
+    """``value`` as a Python int when it is an integer (``int``, ``np.int64``, a 0-d integer
+    array: what `operator.index` accepts) and not a bool; None otherwise."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
-def check_reshape(reshape: Any) -> tuple[int, ...] | None:
+def check_axis(axis: Any, name: str = "axis") -> tuple[int, ...]:
+    """``axis`` (an integer or a non-empty tuple of them) as a tuple of Python ints."""
+    given = axis if isinstance(axis, tuple) else (axis,)
+    axes = tuple(as_axis(a) for a in given)
+    if not axes or any(a is None for a in axes):
+        raise TypeError(f"{name} must be an int or a non-empty tuple of ints; got {name}={axis!r}.")
+    ints = cast(tuple[int, ...], axes)
+    if len(set(ints)) != len(ints):
+        raise ValueError(f"{name} must not repeat an axis; got {name}={axis!r}.")
+    return ints
+
+
+def check_reshape(reshape: Any) -> tuple[int | EllipsisType, ...] | None:
+    """None, a shape with at most one -1, or ``(..., d1, ..., dk)``: positive ints after a
+    leading ``...`` (the view of the leaf's trailing axes, resolved per leaf)."""
     if reshape is None:
         return None
-    ok = isinstance(reshape, tuple | list) and all(
-        isinstance(n, int | np.integer) and not isinstance(n, bool) and (n >= 1 or n == -1)
-        for n in reshape
-    )
-    if not ok or len(reshape) == 0 or list(reshape).count(-1) > 1:
-        raise ValueError(
-            "reshape must be None or a tuple of positive ints with at most one -1, e.g. "
-            f"(-1, num_heads, head_dim); got reshape={reshape!r}."
+    given = tuple(reshape) if isinstance(reshape, tuple | list) else None
+    keeps_leading = bool(given) and given[0] is Ellipsis  # pyright: ignore[reportOptionalSubscript]
+    dims = given[1:] if keeps_leading and given else given
+    ok = (
+        dims is not None
+        and len(dims) > 0
+        and all(
+            isinstance(n, int | np.integer)
+            and not isinstance(n, bool)
+            and (n >= 1 or (n == -1 and not keeps_leading))
+            for n in dims
         )
-    return tuple(int(n) for n in reshape)
+        and list(dims).count(-1) <= 1
+    )
+    if not ok or dims is None:
+        raise ValueError(
+            "reshape must be None, a tuple of positive ints with at most one -1, e.g. "
+            "(-1, num_heads, head_dim), or a leading ... and positive ints, e.g. "
+            f"(..., num_heads, head_dim) (the trailing axes, any leading ones kept); got "
+            f"reshape={reshape!r}."
+        )
+    ints = tuple(int(n) for n in dims)
+    return (..., *ints) if keeps_leading else ints
 
 
 def check_out_axis(out_axis: Any) -> int:
-    if isinstance(out_axis, bool) or not isinstance(out_axis, int):
+    checked = as_axis(out_axis)
+    if checked is None:
         raise TypeError(
             f"out_axis must be an int (-1 for flax/Keras kernels, 0 for PyTorch/equinox "
             f"weights); got out_axis={out_axis!r}."
         )
-    return out_axis
+    return checked
 
 
 def check_axes_in_range(axis: tuple[int, ...], path: str, x: Any, hint: str = "") -> None:
-    """Raise when an axis of ``axis`` does not exist in the leaf ``x`` at ``path``."""
+    """Raise when an axis of ``axis`` does not exist in the leaf ``x`` at ``path``, or when two
+    of them name the same axis of it (``axis=(-1, 2)`` on a 3-D leaf)."""
     ndim = np.ndim(x)
+    shown = axis[0] if len(axis) == 1 else axis
     if not all(-ndim <= a < ndim for a in axis):
-        shown = axis[0] if len(axis) == 1 else axis
         raise ValueError(
             f"axis={shown} is out of range for the leaf at '{path}' with shape {np.shape(x)}{hint}."
+        )
+    normalised = tuple(a % ndim for a in axis)
+    if len(set(normalised)) != len(normalised):
+        raise ValueError(
+            f"axis={shown} names the same axis twice for the leaf at '{path}' with shape "
+            f"{np.shape(x)}: counted from the start, axis={normalised}."
         )
