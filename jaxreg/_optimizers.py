@@ -125,6 +125,8 @@ def per_leaf_transform(
                 "them): call tx.update(grads, opt_state, params)."
             )
         count = state.count + 1
+        if not jax.tree.leaves(grads):  # a group that holds no leaf (optax.masked): no step
+            return grads, ConvertedState(count, state.buffers)
         out = jax.tree.map(
             lambda g, p, *bufs: step(count, g, p, *bufs), grads, params, *state.buffers
         )

@@ -23,8 +23,8 @@ MUTATIONS = {
     ),
     "penalized_bias": (
         "jaxreg/_masks.py",
-        'r"^(?:[A-Za-z0-9]+_)*(?:kernel|weight)',
-        'r"^(?:[A-Za-z0-9]+_)*(?:bias|kernel|weight)',
+        'VECTOR_KERNEL_NAME = re.compile(r"^(?:kernel|',
+        'VECTOR_KERNEL_NAME = re.compile(r"^(?:bias|kernel|',
         ("--presets", "seed", "--optimizers", "sgd", "--frameworks", "torch", "jax"),
         ("jax", "torch"),
     ),

@@ -147,3 +147,15 @@ def test_params_with_tuples_equinox_modules_and_nnx_state(torch_runs, j, structu
     jit = (j + sorted(PARAM_STRUCTURES).index(structure)) % 4 != 0  # a quarter of them eagerly
     params = run_optax_on(tx, init, grads, "float64", structure=structure, jit=jit)
     assert_same_training(params, torch_runs[i]["weights"], init, "float64")
+
+
+def test_a_group_that_masks_every_leaf_out_is_a_no_op():
+    """optax.masked hands an empty tree to a group whose mask selects nothing (a torch param
+    group that matches no leaf): the update is empty, not a crash."""
+    params = {"w": jnp.ones(3), "b": jnp.zeros(2)}
+    tx = jr.conventions.from_torch_optimizer({"lr": 0.1, "momentum": 0.9}, name="SGD")
+    masked = optax.masked(tx, {"w": False, "b": False})
+    state = masked.init(params)
+    updates, _ = jax.jit(masked.update)(params, state, params)
+    for got, want in zip(jax.tree.leaves(updates), jax.tree.leaves(params), strict=True):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))  # passed through
