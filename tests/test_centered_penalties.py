@@ -451,6 +451,7 @@ def test_linear_raises_on_a_centred_penalty():
 # The example
 
 
+@pytest.mark.slow
 def test_finetune_example_l2_sp_stays_closer_to_the_start(tmp_path):
     stdout, res, png = run_example("finetune_l2sp.py", tmp_path, "--quick")
     assert "L2-SP" in stdout

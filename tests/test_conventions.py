@@ -34,6 +34,7 @@ def keras_results():
     return cases, json_worker("keras_reference.py", cases, timeout=300)
 
 
+@pytest.mark.slow
 def test_from_keras_equals_keras_value_in_float32(keras_results):
     cases, results = keras_results
     for case, r in zip(cases, results, strict=True):

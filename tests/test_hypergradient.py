@@ -171,6 +171,7 @@ def test_hypergradient_api_returns_the_penalty_structure():
     assert float(g.terms[0].l1_ratio) != 0.0  # every float leaf gets its gradient
 
 
+@pytest.mark.slow
 def test_against_jaxopt_implicit_differentiation():
     jaxopt = pytest.importorskip("jaxopt")
     Xt, yt, Xv, yv = make_data("squares", n=60, p=30, seed=3)

@@ -12,6 +12,8 @@ from helpers import json_worker, optimizer_data, run_optax
 
 import jaxreg as jr
 
+pytestmark = pytest.mark.slow  # compares with Keras in its own processes (conftest.py)
+
 CONFIGS = [
     ("SGD", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}),
     ("Adam", {"learning_rate": 0.05, "amsgrad": True}),

@@ -19,6 +19,8 @@ from helpers import (
 
 import jaxreg as jr
 
+pytestmark = pytest.mark.slow  # compares with Keras in its own processes (conftest.py)
+
 STEPS = 300
 SHAPES = [(3, 4), (5,)]
 CONFIGS = [

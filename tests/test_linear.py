@@ -563,6 +563,7 @@ def test_float64_without_x64_is_a_clear_error():
         jr.linear.fit(X, y, jr.l1(1.0), dtype=np.float64)
 
 
+@pytest.mark.slow
 def test_strength_zero_certificate_is_honest_against_linear_regression():
     """Found by a review: at strength 0 the unpenalized features' bound ||g_j||^2 / L_j said
     converged with coefficients 0.72 relative off OLS (the bound is loose by X's conditioning).
@@ -684,6 +685,7 @@ def test_correlated_unpenalized_features_are_exact_and_certified(kind, p):
     assert_close(float(res.intercept), b_ref, rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_review_edge_cases_nan_labels_templates_traced_weights_and_path_restart():
     """NaN in y reaches the coefficients for the logistic loss too (no label error); a
     Penalty template must have strength 1 (l1(2.0) was scaled silently, and cross_validate's
@@ -754,6 +756,7 @@ def compilations(f):
     return counter.count, out
 
 
+@pytest.mark.slow
 def test_template_and_builder_compile_once_per_shape():
     """A template (``jr.l1(1.0, weights=w)``) and a builder (``jr.l1``) compile their path on
     the first call only: a second call with other values of the same structure (other weights,
