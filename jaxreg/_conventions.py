@@ -1,9 +1,11 @@
-"""Exact converters between jaxreg's textbook convention and Keras, PyTorch and scikit-learn.
+"""Exact converters between jaxreg's textbook convention and Keras and PyTorch.
 
 jaxreg's convention (``_kinds/separable.py``): L1 is ``strength * sum|w|``, L2 is
 ``strength / 2 * sum w^2``, elastic net is ``strength * (r * sum|w| + (1 - r) / 2 * sum w^2)``,
 added to a *mean* data loss. Every factor below is derived from those formulas; none of this
-module imports Keras, PyTorch or scikit-learn except `to_keras`, which must build Keras objects.
+module imports Keras or PyTorch except `to_keras`, which must build Keras objects. The
+scikit-learn converters are one table in ``_sklearn.py``; the optimizers' update rules live in
+``_optimizers.py``, ``_keras_optimizers.py``, ``_schedules.py`` and ``_optimizer_state.py``.
 """
 
 from __future__ import annotations
