@@ -19,7 +19,7 @@ from jax.typing import ArrayLike
 
 from ._keras_optimizers import keras_optimizer
 from ._kinds.matrix import Orthogonal, orthogonal
-from ._kinds.separable import L1, L2, l1, l2
+from ._kinds.separable import l1, l2
 from ._masks import kernels
 from ._optimizers import torch_groups, torch_name
 from ._optional import require
@@ -160,19 +160,19 @@ def to_keras_config(pen: Penalty) -> dict[str, Any]:
             raise ValueError(
                 f"to_keras: Keras regularizers have no per-element weights; got {t!r}."
             )
-        for part in t.parts():
-            s = _concrete(part.strength, "to_keras")
-            if isinstance(part, L1):
-                l1_total += s
-            elif isinstance(part, L2):
-                l2_total += s / _KERAS_L2_TO_TEXTBOOK
-            elif isinstance(part, Orthogonal) and part.out_axis == -1 and not part.batch_axes:
-                ortho.append({"factor": s, "mode": part.mode})
-            else:
-                raise ValueError(
-                    f"to_keras: Keras has no built-in equivalent of {part!r}; subclass "
-                    "keras.regularizers.Regularizer and call the jaxreg formula instead."
-                )
+        # Keras's L1 / L2 / L1L2 are elementwise: a*sum|w| + l2*sum w^2, so an elementwise
+        # kind's own l1 / l2 split; OrthogonalRegularizer is one class matched to one kind
+        split = t.l1_l2_split() if t.elementwise else None
+        if split is not None:
+            l1_total += _concrete(split[0], "to_keras")
+            l2_total += _concrete(split[1], "to_keras") / _KERAS_L2_TO_TEXTBOOK
+        elif isinstance(t, Orthogonal) and t.out_axis == -1 and not t.batch_axes:
+            ortho.append({"factor": _concrete(t.strength, "to_keras"), "mode": t.mode})
+        else:
+            raise ValueError(
+                f"to_keras: Keras has no built-in equivalent of {t!r}; subclass "
+                "keras.regularizers.Regularizer and call the jaxreg formula instead."
+            )
     if ortho:
         if len(ortho) > 1 or l1_total or l2_total:
             raise ValueError("to_keras: an orthogonal penalty converts only on its own.")
@@ -224,13 +224,15 @@ def to_torch_weight_decay(pen: Penalty, params: PyTree = None) -> float | PyTree
     {'bias': 0.0, 'kernel': 0.01}
     """
     reject_centred(pen, "to_torch_weight_decay")
-    if len(pen.terms) != 1 or not isinstance(pen.terms[0], L2) or pen.terms[0].weights is not None:
+    # a single quadratic kind (l2) without weights: its split is (0, weight_decay)
+    term = pen.terms[0] if len(pen.terms) == 1 else None
+    split = None if term is None or not term.quadratic else term.l1_l2_split()
+    if term is None or split is None or getattr(term, "weights", None) is not None:
         raise ValueError(
             f"to_torch_weight_decay: only a single l2 penalty is a coupled weight decay; "
             f"got {pen!r}."
         )
-    term = pen.terms[0]
-    wd = _concrete(term.strength, "to_torch_weight_decay")
+    wd = _concrete(split[1], "to_torch_weight_decay")
     if term.mask is None and params is None:
         return wd
     if params is None:

@@ -27,9 +27,9 @@ import numpy as np
 
 from ._kinds.constraints import non_negative
 from ._kinds.group import GroupLasso, group_lasso
-from ._kinds.separable import L1, L2, ElasticNet, elastic_net, l1, l2
+from ._kinds.separable import ElasticNet, elastic_net, l1, l2
 from ._masks import kernels
-from ._penalty import Penalty, Sum, reject_centred
+from ._penalty import Penalty, Sum, Term, reject_centred
 from ._typing import MaskLike, SklearnEstimator
 
 E = TypeVar("E")  # a scikit-learn estimator class's instances
@@ -390,28 +390,34 @@ def from_sklearn(
 
 
 def _parts(pen: Penalty) -> tuple[float, float, float, bool]:
-    """(l1, l2, group) strengths of a penalty made of l1 / l2 / elastic-net / group-lasso
-    (axis=-1) terms without weights, the shapes scikit-learn's penalties take, and whether it
-    holds ``non_negative`` (scikit-learn's ``positive=True``)."""
+    """(l1, l2, group) strengths of a penalty whose terms have an l1 / l2 split (l1, l2,
+    elastic net, and group lasso over the rows of ``coef_.T``) without weights, the shapes
+    scikit-learn's penalties take, and whether it holds ``non_negative`` (``positive=True``)."""
     a = b = g = 0.0
     positive = False
     for t in pen.terms:
         if getattr(t, "weights", None) is not None:
             raise ValueError(f"to_sklearn: scikit-learn has no per-element weights; got {t!r}.")
-        for part in t.parts():
-            if part.orthant_projection:  # non_negative: coef_ >= 0
-                positive = True
-                continue
-            s = _number(part.strength, "to_sklearn")
-            if isinstance(part, L1):
-                a += s
-            elif isinstance(part, L2):
-                b += s
-            elif type(part) is GroupLasso and part.axis in ((-1,), (1,)) and part.reshape is None:
-                g += s
-            else:
-                raise ValueError(f"to_sklearn: no scikit-learn estimator penalizes {part!r}.")
+        if t.orthant_projection:  # non_negative: coef_ >= 0
+            positive = True
+            continue
+        split = t.l1_l2_split()
+        if split is None or not (t.elementwise or _task_groups(t)):
+            raise ValueError(f"to_sklearn: no scikit-learn estimator penalizes {t!r}.")
+        norm, quad = (_number(v, "to_sklearn") for v in split)
+        if t.elementwise:
+            a += norm
+        else:
+            g += norm
+        b += quad
     return a, b, g, positive
+
+
+def _task_groups(t: Term) -> bool:
+    """Whether ``t``'s groups are the rows of ``coef_.T`` ``(n_features, n_tasks)``, any number
+    of tasks: the multi-task estimators' L2,1 norm. A layout of scikit-learn's matrix, not of a
+    coefficient vector, so the converter reads the group kind's own options."""
+    return isinstance(t, GroupLasso) and t.axis in ((-1,), (1,)) and t.reshape is None
 
 
 def _strength_and_ratio(pen: Penalty, l1_part: float, l2_part: float) -> tuple[float, float]:

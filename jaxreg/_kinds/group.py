@@ -147,6 +147,22 @@ class GroupLasso(Term):
             nx.ratio_or_inf(norms, None if w is None else self._group_weight(w, g.shape))
         )
 
+    def l1_l2_split(self):
+        return self.strength, 0.0
+
+    def coefficient_block_size(self, p: int) -> int:
+        """The group size ``B`` of ``reshape=(-1, B), axis=-1``: consecutive features, celer's /
+        skglm's contiguous groups. ``(..., B)`` views trailing axes, not ``(-1, B)``."""
+        r = self.reshape
+        if r is None or len(r) != 2 or r[0] is Ellipsis:
+            return super().coefficient_block_size(p)  # one group of every feature: raises
+        if self.axis not in ((-1,), (1,)) or r[-1] == -1 or not isinstance(r[-1], int):
+            raise NotImplementedError(
+                f"jr.linear takes group penalties on consecutive features: "
+                f"reshape=(-1, group_size), axis=-1; got {self!r}."
+            )
+        return r[-1]
+
 
 def group_lasso(
     strength: ArrayLike,
@@ -252,6 +268,9 @@ class SparseGroupLasso(GroupLasso):
 
     l1_ratio: Any = None
     name: ClassVar[str] = "sparse_group_lasso"
+
+    def l1_l2_split(self):
+        return None  # an l1 inside each group: not a norm of whole groups
 
     def unscaled_value(self, x: jax.Array, w: Any) -> jax.Array:
         r = nx.checked_hyperparameter(self.l1_ratio, nx.acc_dtype(x.dtype), high=1.0)

@@ -44,6 +44,9 @@ class L1(Term):
     def dual_norm(self, g, w):
         return jnp.max(nx.ratio_or_inf(jnp.abs(g), w))
 
+    def l1_l2_split(self):
+        return self.strength, 0.0
+
 
 def l1(
     strength: ArrayLike, *, mask: MaskLike = None, weights: Weights = None, center: Center = None
@@ -96,6 +99,9 @@ class L2(Term):
 
     def unscaled_value(self, x: jax.Array, w: Any) -> jax.Array:
         return nx.half_sum_squares(x, w)
+
+    def l1_l2_split(self):
+        return 0.0, self.strength
 
 
 def l2(
@@ -159,6 +165,9 @@ class ElasticNet(Term):
 
     def dual_norm(self, g, w):
         return self.parts()[0].dual_norm(g, w) / self.l1_ratio
+
+    def l1_l2_split(self):
+        return self.strength * self.l1_ratio, self.strength * (1 - self.l1_ratio)
 
 
 def elastic_net(

@@ -1,10 +1,11 @@
 r"""The one adapter from jaxreg's penalty kinds to what the coordinate solvers need.
 
-Every place where `jaxreg.linear` touches a kind is here: which kinds it takes, their prox on
-a block of coefficients, their value, and the split of an l1 / group lasso / l2 / elastic-net
-penalty into per-block coefficients :math:`h_j(v) = a_j \lVert v\rVert + \frac{b_j}{2}
-\lVert v\rVert^2` (the fast block prox, the dual norm and the conjugate of the duality gap).
-The solvers call `BlockPenalty`'s and `L1L2Split`'s methods and never name a kind.
+Every place where `jaxreg.linear` touches a penalty is here, and it only calls the kinds'
+own methods (it never names a kind): `Term.coefficient_block_size` (the consecutive blocks a
+kind penalizes one by one), `Term.l1_l2_split` (a kind that is :math:`h_j(v) = a_j \lVert
+v\rVert + \frac{b_j}{2} \lVert v\rVert^2` per block: the fast block prox, the dual norm and
+the conjugate of the duality gap), and the general prox (`leaf_prox`) and value of the others.
+The solvers call `BlockPenalty`'s and `L1L2Split`'s methods.
 """
 
 from __future__ import annotations
@@ -14,14 +15,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .._kinds.group import GroupLasso
 from .._numerics import checked_hyperparameter as checked
 from .._penalty import Penalty, Term, leaf_prox, reject_centred, resolve_terms
-
-
-def soft_threshold(v: Any, threshold: Any) -> Any:
-    """The l1 prox: :math:`\\mathrm{sign}(v) (|v| - \\tau)_+`."""
-    return jnp.sign(v) * jnp.maximum(jnp.abs(v) - threshold, 0.0)
+from .._prox_kernels import block_soft_threshold
+from .._prox_kernels import soft_threshold as soft_threshold  # the inner solvers' l1 prox
 
 
 class L1L2Split(NamedTuple):
@@ -38,8 +35,7 @@ class L1L2Split(NamedTuple):
         if v.shape[0] == 1:
             shrunk = soft_threshold(v, thr)
         else:
-            norm = jnp.sqrt(jnp.sum(v * v))
-            shrunk = v * jnp.maximum(1.0 - thr[0] / jnp.where(norm > 0, norm, 1.0), 0.0)
+            shrunk = block_soft_threshold(v, thr[0], (0,))
         return shrunk / (1.0 + t * self.b[j])
 
     def unpenalized(self) -> jax.Array:
@@ -69,29 +65,35 @@ class L1L2Split(NamedTuple):
 class BlockPenalty:
     """The penalty on coefficient blocks ``(G, B)``: its kinds with their weights in block form.
 
-    ``size`` is 1 for elementwise kinds, ``B`` for a group lasso on consecutive features
-    (``reshape=(-1, B)``, ``axis=-1``: celer's / skglm's contiguous groups)."""
+    ``size`` is the kinds' `Term.coefficient_block_size` on ``p`` features: 1 for
+    elementwise kinds, ``B`` for a group lasso on consecutive features (``reshape=(-1, B)``,
+    ``axis=-1``: celer's / skglm's contiguous groups)."""
 
-    def __init__(self, parts: list[tuple[Term, Any]], size: int):
+    def __init__(self, parts: list[tuple[Term, Any]], size: int, p: int):
         self.parts = parts
         self.size = size
+        self.p = p
 
     def split(self, shape: tuple[int, ...], dtype: Any) -> L1L2Split | None:
-        """The l1 / group lasso / l2 coefficients, or None for other kinds."""
-        names = {part.name for part, _ in self.parts}
-        if not (names <= {"l1", "l2"} or names <= {"group_lasso", "l2"}):
+        """The per-block ``a`` and per-feature ``b`` (``shape``: ``(G, B)``), or None unless
+        every part has an `l1_l2_split` whose norm is of whole blocks (a quadratic part's is of
+        any block: l2 beside a group lasso, not l1 beside it)."""
+        splits = [part.l1_l2_split() for part, _ in self.parts]
+        if any(
+            ab is None or not (part.quadratic or part.coefficient_block_size(self.p) == self.size)
+            for (part, _), ab in zip(self.parts, splits, strict=True)
+        ):
             return None
         a = jnp.zeros(shape, dtype)
         b = jnp.zeros(shape, dtype)
         # checked: a traced negative strength or weight becomes NaN
-        for part, w in self.parts:
-            c = checked(part.strength, dtype) * (1.0 if w is None else checked(w, dtype))
-            if part.name == "l2":
-                b = b + c
-            elif part.name == "l1":
-                a = a + c
-            else:  # group lasso: one coefficient per group, broadcast over its block
-                a = a + jnp.reshape(c, (-1, 1)) if jnp.ndim(c) else a + c
+        for (part, w), ab in zip(self.parts, splits, strict=True):
+            assert ab is not None
+            wt = 1.0 if w is None else checked(w, dtype)
+            ca, cb = checked(ab[0], dtype) * wt, checked(ab[1], dtype) * wt
+            if not part.elementwise and jnp.ndim(wt):  # one weight per block: over its features
+                ca, cb = jnp.reshape(ca, (-1, 1)), jnp.reshape(cb, (-1, 1))
+            a, b = a + ca, b + cb
         return L1L2Split(a, b)
 
     def at(self, j: Any) -> list[tuple[Term, Any]]:
@@ -141,7 +143,7 @@ def block_penalty(penalty: Penalty, p: int, dtype: Any) -> BlockPenalty:
             else:
                 w = jnp.broadcast_to(w.reshape(-1) if w.ndim else w, (g,))
         parts.extend((part, w) for part in term.parts())
-    return BlockPenalty(parts, size)
+    return BlockPenalty(parts, size, p)
 
 
 def _chosen_terms(penalty: Penalty, p: int, dtype: Any) -> list[tuple[Term, Any]]:
@@ -170,28 +172,8 @@ def _chosen_terms(penalty: Penalty, p: int, dtype: Any) -> list[tuple[Term, Any]
 
 
 def _block_size(terms: list[Term], p: int) -> int:
-    """1, or the group size of group lasso terms on consecutive features."""
-    sizes = set()
-    for term in terms:
-        if (
-            isinstance(term, GroupLasso)
-            and term.reshape is not None
-            and len(term.reshape) == 2
-            and term.reshape[0] is not Ellipsis  # (..., g) views trailing axes: not (-1, g)
-        ):
-            if term.axis not in ((-1,), (1,)) or term.reshape[-1] == -1:
-                raise NotImplementedError(
-                    f"jr.linear takes group penalties on consecutive features: "
-                    f"reshape=(-1, group_size), axis=-1; got {term!r}."
-                )
-            sizes.add(term.reshape[-1])
-        elif not term.elementwise or not term.has_prox:
-            raise NotImplementedError(
-                f"jr.linear supports elementwise penalties with a prox (l1, l2, elastic_net, "
-                f"weighted or not, mcp, scad, lq, l0) and group lasso on consecutive features "
-                f"(group_lasso(s, reshape=(-1, group_size))); got {term!r}. Use jr.solve for "
-                "others."
-            )
+    """The one block size of the terms that couple features (elementwise ones fit any)."""
+    sizes = {term.coefficient_block_size(p) for term in terms} - {1}
     if len(sizes) > 1:
         raise NotImplementedError(f"jr.linear needs one group size; got {sorted(sizes)}.")
     size = sizes.pop() if sizes else 1

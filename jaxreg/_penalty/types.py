@@ -259,8 +259,9 @@ class Term(Penalty):
     A subclass (one per kind, in a family module of ``jaxreg/_kinds/``) is everything about its
     kind: the formula (docstring), `unscaled_value` on one leaf, its proximal map (`prox_leaf`,
     and `prox_step` when it averages a diagonal metric; or `parts` for a sum of kinds),
-    `dual_norm` (what `lambda_max` needs), `min_ndim`, `default_mask`, and `parts` for the
-    converters.
+    `dual_norm` (what `lambda_max` needs), `min_ndim`, `default_mask`; and what the solvers
+    and converters ask of it: `l1_l2_split` (None by default) and `coefficient_block_size`
+    (1 for an elementwise kind with a prox by default).
     """
 
     strength: Any
@@ -388,6 +389,31 @@ class Term(Penalty):
             (f.name, getattr(self, f.name))
             for f in dataclasses.fields(self)
             if f.metadata.get("static") and f.name != "mask"
+        )
+
+    def l1_l2_split(self) -> tuple[Any, Any] | None:
+        r"""``(a, b)`` when the term is :math:`\sum_g w_g \left(a \lVert x_g\rVert_2 +
+        \frac{b}{2} \lVert x_g\rVert_2^2\right)` over its groups :math:`g` (single elements
+        for an `elementwise` kind), else None (the default).
+
+        ``a`` and ``b`` are scalar leaves (traced under `jit`), ``w_g`` the term's weights. The
+        solvers read it for the fast l1 / l2 prox, the dual norm and the conjugate of the
+        duality gap; the converters for Keras's ``l1`` / ``l2``, torch's weight decay and
+        scikit-learn's ``alpha`` / ``l1_ratio``.
+        """
+        return None
+
+    def coefficient_block_size(self, p: int) -> int:
+        """The size of the consecutive blocks of a coefficient vector ``(p,)`` that this kind
+        penalizes one by one: 1 for an `elementwise` kind with a prox; a kind that is neither
+        (and does not override this) cannot run in a coordinate solver and raises."""
+        if self.elementwise and self.has_prox:
+            return 1
+        raise NotImplementedError(
+            f"jr.linear supports elementwise penalties with a prox (l1, l2, elastic_net, "
+            f"weighted or not, mcp, scad, lq, l0) and group lasso on consecutive features "
+            f"(group_lasso(s, reshape=(-1, group_size))); got {self!r}. Use jr.solve for "
+            "others."
         )
 
     def dual_norm(self, g: jax.Array, w: Any) -> jax.Array:
