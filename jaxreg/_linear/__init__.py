@@ -43,7 +43,8 @@ The package, by job (each module reaches the others only through public names):
   label check, tolerance scale, cross-validation score).
 - ``_design.py``: ``X`` as columns (dense, scipy sparse, BCOO).
 - ``_penalty_parts.py``: the one adapter from the penalty kinds to the solvers (block prox,
-  value, the l1 / l2 split with its dual norm and conjugate).
+  value, the l1 / l2 split with its dual norm and conjugate), through the kinds' own
+  ``Term.l1_l2_split`` and ``Term.coefficient_block_size``: it never names a kind.
 - ``_problem.py``: one fit's problem as the solvers evaluate it.
 - ``_certificates.py``: violations, duality gaps, the returned state.
 - ``_working_set.py``, ``_anderson.py``: the working set; epochs with Anderson extrapolation.
@@ -51,6 +52,15 @@ The package, by job (each module reaches the others only through public names):
 - ``_least_squares.py``: the least-squares solver, its inner solvers a parameter:
   ``_ls_dense.py``, ``_ls_sparse.py`` (sharing ``_least_squares_parts.py``), and
   ``_unpenalized.py`` (the exact step on unpenalized features).
+
+A loss is one class: a frozen dataclass subclassing ``_datafits.Datafit`` with `value`,
+`derivative`, `curvature`, ``curvature_bound`` (None: the steps backtrack) and
+`null_intercept` (what ``tol`` is relative to); `dual` and ``has_dual = True`` give it a
+duality gap, ``check_labels``, ``intercept_step``, ``tol_scale`` and ``score_loss`` have
+defaults. The solvers take it in `SolverOptions` (``tests/test_linear_extension.py`` fits a
+log-cosh loss defined in the test through `fit_compiled`). The public ``loss=`` takes names:
+making one public is one entry in ``_datafits._BY_NAME`` and in ``jaxreg._typing.LinearLoss``.
+A penalty kind is one class too (see ``jaxreg/_kinds/__init__.py``).
 """
 
 from ._api import cross_validate as cross_validate
