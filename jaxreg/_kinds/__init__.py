@@ -1,4 +1,4 @@
-"""The penalty kinds, one class each, grouped in families; each builder sits below its class.
+r"""The penalty kinds, one class each, grouped in families; each builder sits below its class.
 
 - `separable`: `l1`, `l2`, `elastic_net` (sums over elements; small leaves are batched).
 - `nonconvex`: `mcp`, `scad` (folded concave), `l0`, `lq`.
