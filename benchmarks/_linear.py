@@ -86,9 +86,11 @@ def run_worker(
     except subprocess.TimeoutExpired:
         return None, {"status": "timed out", "timeout_seconds": timeout}
     if proc.returncode != 0:
-        oom = proc.returncode < 0 or any(s in proc.stderr for s in _OOM)
-        last = (proc.stderr.strip().splitlines() or ["?"])[-1][:200]
-        return None, {"status": "out of memory" if oom else "failed", "error": last}
+        lines = proc.stderr.strip().splitlines() or ["?"]
+        named = [line for line in lines if any(s in line for s in _OOM)]
+        oom = proc.returncode < 0 or bool(named)
+        error = (named or lines)[-1].strip()[:200]
+        return None, {"status": "out of memory" if oom else "failed", "error": error}
     return np.load(out), {"status": "ok", **json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
