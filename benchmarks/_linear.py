@@ -172,11 +172,13 @@ def compare(
 def _rows(*, quick: bool, progress: Callable[[str], None]) -> list[dict[str, Any]]:
     peers = peers_python()
     if peers is None:
+        where = os.environ.get("JAXREG_BENCH_PEERS_PYTHON", ROOT / ".venv-peers/bin/python")
         progress(
-            f"linear: {', '.join(PEERS)} skipped: no peers environment at "
-            f"{ROOT / '.venv-peers'} (make peers builds it; or set JAXREG_BENCH_PEERS_PYTHON)"
+            f"linear: {', '.join(PEERS)} skipped: no peers environment ({where} is missing; "
+            "make peers builds .venv-peers, or set JAXREG_BENCH_PEERS_PYTHON)"
         )
-    rows = []
+    rows: list[dict[str, Any]] = []
+    gave_up: dict[str, int] = {}  # solver -> n * p of the problem it timed out on
     with tempfile.TemporaryDirectory() as tmp:
         for i, pb in enumerate(problems(quick=quick)):
             path = Path(tmp) / f"problem{i}.npz"
@@ -192,9 +194,16 @@ def _rows(*, quick: bool, progress: Callable[[str], None]) -> list[dict[str, Any
                     continue
                 if quick and (s == "glum" or (s == "skglm" and pb.kind != "lasso")):
                     continue
+                if gave_up.get(s, np.inf) <= pb.shape[0] * pb.shape[1]:
+                    progress(f"linear {pb.name}: {s} skipped (timed out on a smaller problem)")
+                    continue
                 local = quick and s not in PEERS
                 solvers[s] = (lambda s, tol, pb=pb: _in_process(s, pb, tol)) if local else worker
-            rows += compare(pb, solvers, progress=progress)
+            got = compare(pb, solvers, progress=progress)
+            for r in got:
+                if r["status"] == "timed out":
+                    gave_up.setdefault(r["library"], r["n"] * r["p"])
+            rows += got
     if not quick and jax.default_backend() != "cpu":
         rows.append(large(50_000, 50_000, 10, progress=progress))
     return rows
