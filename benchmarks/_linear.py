@@ -204,6 +204,8 @@ def _rows(*, quick: bool, progress: Callable[[str], None]) -> list[dict[str, Any
                 if r["status"] == "timed out":
                     gave_up.setdefault(r["library"], r["n"] * r["p"])
             rows += got
+            if partial := os.environ.get("JAXREG_BENCH_LINEAR_PARTIAL"):  # rows so far, for
+                Path(partial).write_text(json.dumps(rows, indent=1) + "\n")  # long runs
     if not quick and jax.default_backend() != "cpu":
         rows.append(large(50_000, 50_000, 10, progress=progress))
     return rows

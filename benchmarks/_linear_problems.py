@@ -195,14 +195,6 @@ def problems(*, quick: bool) -> list[Problem]:
         ]  # fmt: skip
     return [
         make(
-            "dense", "lasso", ar1_design(rng, 500, 2_000, 0.5), rng, K=30, target=1e-6,
-            description="AR(1) rho=0.5",
-        ),
-        make(
-            "dense", "lasso", ar1_design(rng, 1_000, 10_000, 0.5), rng, K=20, target=1e-6,
-            description="AR(1) rho=0.5",
-        ),
-        make(
             "tall", "lasso", ar1_design(rng, 20_000, 200, 0.5), rng, K=50, target=1e-6,
             description="AR(1) rho=0.5, n >> p",
         ),
@@ -223,11 +215,19 @@ def problems(*, quick: bool) -> list[Problem]:
             group_size=5, description="AR(1) rho=0.5, groups of 5",
         ),
         make(
-            "sparse", "lasso", uniform_sparse_design(rng, 10_000, 100_000, 1e-3), rng, K=20,
-            target=1e-6, description="uniform 0.1% nonzeros",
-        ),
-        make(
             "text", "lasso", text_design(rng, 20_000, 50_000, 0.0019), rng, K=20, target=1e-6,
             description="0.19% nonzeros, Zipf column frequencies",
+        ),
+        make(
+            "dense", "lasso", ar1_design(rng, 500, 2_000, 0.5), rng, K=30, target=1e-6,
+            description="AR(1) rho=0.5",
+        ),
+        make(
+            "dense", "lasso", ar1_design(rng, 1_000, 10_000, 0.5), rng, K=20, target=1e-6,
+            description="AR(1) rho=0.5",
+        ),
+        make(
+            "sparse", "lasso", uniform_sparse_design(rng, 10_000, 100_000, 1e-3), rng, K=20,
+            target=1e-6, description="uniform 0.1% nonzeros",
         ),
     ]  # fmt: skip
