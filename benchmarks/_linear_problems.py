@@ -177,7 +177,7 @@ def make(
 
 
 def problems(*, quick: bool) -> list[Problem]:
-    """The benchmark's problems (tiny ones with ``quick``: one per generator and kind)."""
+    """The benchmark's problems (with ``quick`` tiny ones: one per kind, and the text design)."""
     rng = np.random.default_rng(0)
     if quick:
         return [
@@ -186,12 +186,12 @@ def problems(*, quick: bool) -> list[Problem]:
                 "elastic net", "enet", ar1_design(rng, 60, 150, 0.5), rng, K=5, target=1e-6,
                 l1_ratio=0.5,
             ),
-            make("logistic L1", "logistic", ar1_design(rng, 80, 150, 0.5), rng, K=5, target=1e-6),
+            make("logistic L1", "logistic", ar1_design(rng, 60, 150, 0.5), rng, K=5, target=1e-6),
             make(
                 "group lasso", "group", ar1_design(rng, 60, 150, 0.5), rng, K=5, target=1e-6,
                 group_size=5,
             ),
-            make("text", "lasso", text_design(rng, 300, 2_000, 0.01), rng, K=5, target=1e-6),
+            make("text", "lasso", text_design(rng, 200, 1_000, 0.01), rng, K=5, target=1e-6),
         ]  # fmt: skip
     return [
         make(
