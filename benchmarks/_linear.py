@@ -69,6 +69,37 @@ def peers_python() -> Path | None:
     return path if path.exists() else None
 
 
+DISTRIBUTIONS = {
+    "jaxreg": "jax", "sklearn": "scikit-learn", "celer": "celer", "skglm": "skglm",
+    "glmnet": "python-glmnet", "adelie": "adelie", "glum": "glum",
+}  # fmt: skip
+
+
+def versions(peers: Path | None) -> dict[str, str]:
+    """Each solver's distribution version (jaxreg: JAX's), the peers' read in their environment."""
+    script = (
+        "import importlib.metadata as m, json, sys\n"
+        "out = {}\n"
+        "for k, d in json.loads(sys.argv[1]).items():\n"
+        "    try: out[k] = m.version(d)\n"
+        "    except m.PackageNotFoundError: pass\n"
+        "print(json.dumps(out))"
+    )
+    out = {}
+    for python, names in ((sys.executable, SOLVERS), (peers, PEERS)):
+        if python is None:
+            continue
+        wanted = json.dumps(
+            {k: DISTRIBUTIONS[k] for k in names if k not in PEERS or python == peers}
+        )
+        proc = subprocess.run(
+            [str(python), "-c", script, wanted], capture_output=True, text=True, check=False
+        )
+        if proc.returncode == 0:
+            out |= json.loads(proc.stdout)
+    return out
+
+
 def run_worker(
     solver: str, problem: Path, tol: float, out: Path, *, python: str
 ) -> tuple[np.ndarray | None, dict[str, Any]]:
@@ -177,6 +208,7 @@ def _rows(*, quick: bool, progress: Callable[[str], None]) -> list[dict[str, Any
             f"linear: {', '.join(PEERS)} skipped: no peers environment ({where} is missing; "
             "make peers builds .venv-peers, or set JAXREG_BENCH_PEERS_PYTHON)"
         )
+    version = versions(peers)
     rows: list[dict[str, Any]] = []
     gave_up: dict[str, int] = {}  # solver -> n * p of the problem it timed out on
     with tempfile.TemporaryDirectory() as tmp:
@@ -201,6 +233,7 @@ def _rows(*, quick: bool, progress: Callable[[str], None]) -> list[dict[str, Any
                 solvers[s] = (lambda s, tol, pb=pb: _in_process(s, pb, tol)) if local else worker
             got = compare(pb, solvers, progress=progress)
             for r in got:
+                r["version"] = version.get(r["library"])
                 if r["status"] == "timed out":
                     gave_up.setdefault(r["library"], r["n"] * r["p"])
             rows += got

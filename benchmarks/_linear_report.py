@@ -82,6 +82,15 @@ def markdown(rows: list[dict[str, Any]], table: Any) -> list[str]:
         "tolerance that reached the target (tightened 10x at a time; tries). Peak MB: the "
         "process's maximum resident set (interpreter and imports included).",
     ]
+    version = {r["library"]: r["version"] for r in _linear(rows) if r.get("version")}
+    if version:
+        names = {"jaxreg": "jaxreg on jax", "glmnet": "python-glmnet"}
+        parts += [
+            "",
+            "Versions: "
+            + ", ".join(f"{names.get(k, k)} {v}" for k, v in version.items())
+            + " (glmnet, adelie and glum in .venv-peers, NumPy 1.26).",
+        ]
     header = [
         "library", "compiled s", "first call s", "x fastest", "x fastest (first)", "subopt.",
         "tol (tries)", "peak MB", "support",
