@@ -154,9 +154,16 @@ def plot(rows: list[dict[str, Any]], out: Path) -> Path | None:
         ax.set_xscale("log")
         ax.set_title(title, fontsize=10)
         ax.grid(axis="x", which="both", alpha=0.3)
-    axes[0].set_yticks(range(len(labels)), labels, fontsize=8)
+    failed = {
+        label: r["status"]
+        for label in labels
+        for r in groups[label]
+        if r["library"] == "jaxreg" and r["status"] != "ok"
+    }
+    ticks = [f"{lb}\n(jaxreg: {failed[lb]})" if lb in failed else lb for lb in labels]
+    axes[0].set_yticks(range(len(labels)), ticks, fontsize=8)
     axes[0].invert_yaxis()
-    axes[1].legend(fontsize=8, loc="lower right")
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     path = out / "linear_vs_fastest.png"
     fig.savefig(path, dpi=110)
