@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install test test-fast parity lint format bench docs clean
+.PHONY: help install test test-fast parity lint format bench peers docs clean
 
 help:
 	@echo "make parity     set up and run the parity suite (JAX vs TensorFlow/Keras vs PyTorch)"
@@ -13,6 +13,7 @@ help:
 	@echo "                (no lint, docs, doctests, parity, examples or other subprocess suites)"
 	@echo "make lint       ruff (lint and format check) and pyright"
 	@echo "make bench      set up and run the CPU benchmarks (about 15 minutes; writes benchmarks/results/)"
+	@echo "make peers      build .venv-peers: glmnet, adelie, glum (NumPy < 2) for the linear benchmark"
 	@echo "make docs       build the documentation site into site/ (mkdocs --strict; part of make test)"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -61,11 +62,22 @@ parity: $(STAMP)
 # the allocator's page faults cost value+grad (benchmarks/README.md).
 TUNED_MALLOC = MALLOC_ARENA_MAX=1 MALLOC_MMAP_THRESHOLD_=4000000000 \
 	MALLOC_TRIM_THRESHOLD_=8000000000 MALLOC_TOP_PAD_=1000000000
-bench: $(STAMP)
+# The linear benchmark's peers pin NumPy < 2: their own environment, run in their own processes.
+PEERS_VENV  := .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
+$(PEERS_STAMP): benchmarks/peers-requirements.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r benchmarks/peers-requirements.txt
+	touch $(PEERS_STAMP)
+
+peers: $(PEERS_STAMP)
+
+bench: $(STAMP) $(PEERS_STAMP)
 	$(PY) -m benchmarks --json benchmarks/results/cpu.json --markdown benchmarks/results/cpu.md --plot-dir benchmarks/results
 	$(TUNED_MALLOC) $(PY) -m benchmarks --sections penalty \
 	  --penalty-sizes 10000000 30000000 100000000 --layouts one mix thousand \
 	  --json benchmarks/results/cpu-malloc-tuned.json --markdown benchmarks/results/cpu-malloc-tuned.md
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) .pytest_cache .ruff_cache

@@ -1,251 +1,252 @@
-r"""Section ``linear``: a Lasso path by `jr.linear.path` against scikit-learn, celer and skglm.
+r"""Section ``linear``: penalized linear-model paths by `jr.linear.path` against the fastest
+solvers there are: scikit-learn, celer, skglm, glmnet (Fortran), adelie (C++) and glum.
 
-The problem, for each strength :math:`\lambda` of a path of ``K`` from :math:`\lambda_{max}`
-to :math:`\lambda_{max}/100` (``jr.select.strength_grid(lmax, num=K, ratio=1e-2)``), each
-fit warm-started from the one before:
+The problems (``_linear_problems.py``): Lasso paths on dense designs (AR(1), also n >> p and
+strongly correlated), an elastic net, a logistic L1 path, a group lasso and sparse designs (a
+uniform one and a text-like one with power-law column frequencies). Every solver's path is
+scored with one NumPy objective (``_linear_objective.py``) in jaxreg's scaling, each library's
+convention mapped onto it (``_linear_solvers.py``).
 
-.. math:: \min_w \frac{1}{2n}\lVert y - Xw\rVert^2 + \lambda \lVert w\rVert_1 .
+**Tolerances reach the same suboptimality.** Each library's ``tol`` means something else, so
+each solver starts at a tolerance of its own (``START_TOL``: the problem's target, a hundredth
+of it for glmnet and adelie, whose coordinate-change criteria leave about 100x their ``tol`` in
+objective) and, while its worst relative suboptimality on the path exceeds the problem's
+``target`` (1e-6 of :math:`F(0)`), is run again at a tolerance 10x tighter (at most
+``TIGHTENINGS`` times). The suboptimality is against the best objective any solver reached
+at each strength, recomputed after every round; the rows report the tolerance that reached
+it (or the tightest tried).
 
-Like for like: ``X`` and ``y`` are centred here and every library fits without an intercept
-(``lasso_path`` fits none; jaxreg gets ``fit_intercept=False``); a sparse ``X`` is left as it
-is (centring would densify it) and only ``y`` is centred. float64 (``jax.enable_x64`` inside
-this section only), ``X`` Fortran-ordered for the NumPy solvers (column ``j`` contiguous, no
-copy) and CSC when sparse. One ``tol`` for all, each library's own meaning of it:
+**Times.** Each (problem, solver) runs in a fresh process (``python -m
+benchmarks._linear_solvers``; the peers in their own environment, ``.venv-peers``, which ``make
+peers`` builds, NumPy < 2): imports first, untimed, then the first call (compilation included:
+jaxreg's XLA, skglm's numba) and the median of 3 more calls (1 when a call takes over a
+second): first call and compiled time side by side. Peak memory: the process's ``VmHWM``
+(interpreter, imports and the problem included; ``baseline_mb`` is after the imports). Every
+process runs under ``RLIMIT_AS`` = 8 GB and a timeout: a process that dies of memory is
+reported "out of memory", one over the timeout "timed out". The NumPy-based solvers get one
+BLAS thread (their coordinate updates are length-``n`` dots, which OpenBLAS threads slow down
+on this 2-core machine); XLA keeps its own pool.
 
-- scikit-learn and celer stop on the duality gap of the problem above at most
-  ``tol * ||y||^2 / n`` (sklearn: gap of ``½||y - Xw||² + nλ||w||₁`` at most
-  ``tol * ||y||²``, ``_cd_fast.pyx``; celer: ``tol *= ||y||² / n``, ``lasso_fast.pyx``);
-- jaxreg the same (``||y - ȳ||² / n`` with an intercept; ``y`` is centred here);
-- skglm's ``AndersonCD`` stops when the largest distance of ``-∇_j f`` to ``∂|w_j|λ`` (a
-  KKT violation, absolute, in gradient units) is at most ``tol``: another criterion, so the
-  achieved relative duality gap of every library's path is recomputed here in NumPy and
-  reported (``max_rel_gap``), whatever each one's own stopping rule.
-
-Timing: the four libraries called in turn, one after the other, ``rounds`` times after one
-untimed call each (jaxreg compiles on its first call, skglm's numba too): medians, and the
-median of the per-round ratios jaxreg/sklearn and jaxreg/celer. The NumPy solvers run with
-one BLAS thread (``threadpool_limits(1)``): their coordinate updates are length-``n`` dots and
-axpys, which OpenBLAS threads only slow down (x2 to x8 on this shared 2-core machine); XLA
-keeps its own thread pool. jaxreg gets the same NumPy arrays as the others (its conversion to
-a ``(p, n)`` device array is inside the timed call).
-
-Accuracy, separately: every library at ``tol=1e-8``, coefficients compared with
-scikit-learn's at ``tol=1e-8`` (largest difference over the path relative to the largest
-coefficient); at the timed ``tol`` each path's largest relative duality gap.
-
-Problems: the AR(1) Gaussian design of the ``hypergrad`` section (neighbouring columns
-correlated 0.5, 20 true features, unit noise) at n=500, p=2,000, K=30 and n=1,000, p=10,000,
-K=20; a sparse Gaussian design n=10,000, p=100,000, density 0.1%, K=20; time against p at
-n=1,000 (p = 1,000, 2,000, 5,000 and the 10,000 above). On an accelerator also a large float32
-problem, n = p = 50,000, jaxreg alone (the CPU libraries would take minutes there).
+``--quick`` runs tiny problems (one per generator and kind) in this process, the peers (not
+glum) in theirs when ``.venv-peers`` is there, skglm on the Lasso problems only (numba
+compiles each datafit and penalty for tens of seconds): it checks the machinery, not speed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.sparse as sp
 
 import jaxreg as jr
 
-from ._hypergrad import TRUE_FEATURES, design
-from ._timing import interleaved, json_from_worker, once
+from ._linear_objective import objective, suboptimality
+from ._linear_problems import Problem, problems
+from ._linear_solvers import PEERS, SOLVERS, measure, prepare, supports
+from ._timing import once
 
-TOL = 1e-4
-TIGHT_TOL = 1e-8
-# seconds for jaxreg's two calls on the sparse problem on an accelerator, where it runs in a
-# worker under this timeout (see README); gpu.sh shortens it
-SPARSE_TIMEOUT = float(os.environ.get("JAXREG_BENCH_SPARSE_TIMEOUT", "300"))
-LIBRARIES = ("jaxreg", "sklearn", "celer", "skglm")
-
-
-# --------------------------------------------------------------------------------------------
-# Problems
-
-
-def _truth(rng: np.random.Generator, p: int) -> np.ndarray:
-    w = np.zeros(p)
-    k = min(TRUE_FEATURES, p)
-    idx = rng.choice(p, k, replace=False)
-    w[idx] = rng.choice([-1.0, 1.0], k) * rng.uniform(0.5, 2.0, k)
-    return w
+ROOT = Path(__file__).resolve().parent.parent
+START_TOL = {"glmnet": 1e-2, "adelie": 1e-2}  # times the target; 1 for the others
+TIGHTENINGS = 2
+MEMORY_LIMIT = 8 * 2**30
+TIMEOUT = {"glum": 60.0}  # seconds per process; TIMEOUT_DEFAULT for the others
+TIMEOUT_DEFAULT = 300.0
+_OOM = ("RESOURCE_EXHAUSTED", "MemoryError", "bad_alloc", "Out of memory", "Cannot allocate")
 
 
-def dense_problem(n: int, p: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Centred AR(1) design (Fortran order) and centred response."""
-    rng = np.random.default_rng(seed)
-    w = _truth(rng, p)
-    X = design(rng, n, p)
-    y = X @ w + rng.standard_normal(n)
-    return np.asfortranarray(X - X.mean(axis=0)), y - y.mean()
+def peers_python() -> Path | None:
+    """The peers' interpreter: ``$JAXREG_BENCH_PEERS_PYTHON`` or ``.venv-peers/bin/python``."""
+    path = Path(os.environ.get("JAXREG_BENCH_PEERS_PYTHON", ROOT / ".venv-peers/bin/python"))
+    return path if path.exists() else None
 
 
-def sparse_problem(n: int, p: int, density: float, seed: int = 0) -> tuple[sp.csc_matrix, Any]:
-    """Gaussian nonzeros at uniformly random places (CSC, not centred), centred response."""
-    rng = np.random.default_rng(seed)
-    w = _truth(rng, p)
-    X = sp.random(n, p, density=density, format="csc", random_state=rng, data_rvs=None)
-    X.data = rng.standard_normal(X.nnz)
-    y = X @ w + rng.standard_normal(n)
-    return X, y - y.mean()
+DISTRIBUTIONS = {
+    "jaxreg": "jax", "sklearn": "scikit-learn", "celer": "celer", "skglm": "skglm",
+    "glmnet": "python-glmnet", "adelie": "adelie", "glum": "glum",
+}  # fmt: skip
 
 
-def strengths(X: Any, y: np.ndarray, K: int) -> np.ndarray:
-    lmax = float(np.max(np.abs(X.T @ y))) / X.shape[0]
-    return np.asarray(jr.select.strength_grid(lmax, num=K, ratio=1e-2))
-
-
-def rel_gaps(X: Any, y: np.ndarray, s: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """Duality gap of each ``coef[k]`` at ``s[k]``, relative to ``||y||² / n`` (as sklearn's tol).
-
-    sklearn's dual point: the residual scaled into ``||X^T v||_inf <= n lambda``.
-    """
-    n = X.shape[0]
-    out = []
-    for lam, w in zip(s, coef, strict=True):
-        r = y - X @ w
-        alpha = n * lam
-        v = r * min(1.0, alpha / max(float(np.max(np.abs(X.T @ r))), 1e-300))
-        primal = 0.5 * r @ r + alpha * np.sum(np.abs(w))
-        dual = -0.5 * v @ v + y @ v
-        out.append((primal - dual) / (y @ y))
-    return np.asarray(out)
-
-
-def coef_rel_diff(coef: np.ndarray, ref: np.ndarray) -> float:
-    """Largest coefficient difference over the path, relative to the largest coefficient."""
-    return float(np.max(np.abs(coef - ref)) / np.max(np.abs(ref)))
-
-
-# --------------------------------------------------------------------------------------------
-# The libraries: each returns (coef (K, p), outer iterations, CD epochs or None)
-
-
-def _solvers(X: Any, y: np.ndarray, s: np.ndarray) -> dict[str, Callable[[float], Any]]:
-    """The libraries installed here (the accelerator image has no celer nor skglm: their rows
-    are left out there and the CPU numbers of this machine stand in; benchmarks/README.md)."""
-    from sklearn.linear_model import lasso_path
-
-    def jaxreg_(tol):
-        return jr.linear.path(X, y, jr.l1, s, tol=tol, fit_intercept=False)
-
-    def sklearn_(tol):
-        return lasso_path(X, y, alphas=s, tol=tol, max_iter=100_000, return_n_iter=True)
-
-    out = {"jaxreg": jaxreg_, "sklearn": sklearn_}
-    with contextlib.suppress(ImportError):
-        from celer import celer_path
-
-        def celer_(tol):
-            return celer_path(X, y, "lasso", alphas=s, tol=tol, max_iter=100, return_n_iter=True)
-
-        out["celer"] = celer_
-    with contextlib.suppress(ImportError):
-        from skglm.datafits import Quadratic
-        from skglm.penalties import L1
-        from skglm.solvers import AndersonCD
-
-        def skglm_(tol):
-            solver = AndersonCD(tol=tol, fit_intercept=False, max_iter=100)
-            return solver.path(X, y, Quadratic(), L1(1.0), s, return_n_iter=True)
-
-        out["skglm"] = skglm_
+def versions(peers: Path | None) -> dict[str, str]:
+    """Each solver's distribution version (jaxreg: JAX's), the peers' read in their environment."""
+    script = (
+        "import importlib.metadata as m, json, sys\n"
+        "out = {}\n"
+        "for k, d in json.loads(sys.argv[1]).items():\n"
+        "    try: out[k] = m.version(d)\n"
+        "    except m.PackageNotFoundError: pass\n"
+        "print(json.dumps(out))"
+    )
+    out = {}
+    for python, names in ((sys.executable, SOLVERS), (peers, PEERS)):
+        if python is None:
+            continue
+        wanted = json.dumps(
+            {k: DISTRIBUTIONS[k] for k in names if k not in PEERS or python == peers}
+        )
+        proc = subprocess.run(
+            [str(python), "-c", script, wanted], capture_output=True, text=True, check=False
+        )
+        if proc.returncode == 0:
+            out |= json.loads(proc.stdout)
     return out
 
 
-def _unpack(name: str, out: Any) -> tuple[np.ndarray, int, int | None]:
-    if name == "jaxreg":
-        return np.asarray(out.coef), int(out.iterations.sum()), int(out.epochs.sum())
-    if name == "sklearn":  # (alphas, coefs (p, K), gaps, n_iter = CD epochs per strength)
-        return np.asarray(out[1]).T, None, int(np.sum(out[3]))
-    # celer: (alphas, coefs, gaps, n_iters = gaps recorded = outer iterations + 1)
-    # skglm: (alphas, coefs, stop_crits, n_iters = outer iterations)
-    its = int(np.sum(out[-1])) - (len(out[-1]) if name == "celer" else 0)
-    return np.asarray(out[1]).T, its, None
-
-
-def _blas_one_thread():
+def run_worker(
+    solver: str, problem: Path, tol: float, out: Path, *, python: str
+) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """One solver on one saved problem in a fresh process: ``(coef or None, what it reported
+    or its ``status``)``."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAXREG_BENCH_RLIMIT_AS=str(MEMORY_LIMIT))
+    if solver != "jaxreg":
+        env |= {"OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    timeout = TIMEOUT.get(solver, TIMEOUT_DEFAULT)
+    cmd = [python, "-m", "benchmarks._linear_solvers", solver, str(problem), repr(tol), str(out)]
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+        proc = subprocess.run(
+            cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return None, {"status": "timed out", "timeout_seconds": timeout}
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines() or ["?"]
+        named = [line for line in lines if any(s in line for s in _OOM)]
+        oom = proc.returncode < 0 or bool(named)
+        error = (named or lines)[-1].strip()[:200]
+        return None, {"status": "out of memory" if oom else "failed", "error": error}
+    return np.load(out), {"status": "ok", **json.loads(proc.stdout.strip().splitlines()[-1])}
+
+
+def _in_process(solver: str, pb: Problem, tol: float) -> tuple[np.ndarray, dict[str, Any]]:
+    prepare(solver)
+    coef, times = measure(solver, pb, tol, repeats=1)
+    return coef, {"status": "ok", **times}
 
 
 def compare(
-    label: str,
-    X: Any,
-    y: np.ndarray,
-    K: int,
+    pb: Problem,
+    solvers: dict[str, Callable[[str, float], tuple[np.ndarray | None, dict[str, Any]]]],
     *,
-    rounds: int,
-    accuracy: bool,
     progress: Callable[[str], None],
-    extra: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    s = strengths(X, y, K)
-    solvers = _solvers(X, y, s)
-    with _blas_one_thread():
-        timed, outs = interleaved(
-            {name: lambda f=f: f(TOL) for name, f in solvers.items()},
-            rounds=rounds,
-            ratios_to=tuple(k for k in ("sklearn", "celer") if k in solvers),
-        )
-        results = {name: _unpack(name, out) for name, out in outs.items()}
-        tight = {}
-        if accuracy:
-            tight = {name: _unpack(name, f(TIGHT_TOL))[0] for name, f in solvers.items()}
-    n, p = X.shape
+    """Every solver on ``pb``, tightening each one's tolerance until it reaches the target."""
+    tols = {s: pb.target * START_TOL.get(s, 1.0) for s in solvers}
+    got: dict[str, tuple[np.ndarray | None, dict[str, Any]]] = {}
+    values: dict[str, np.ndarray] = {}
+    worst: dict[str, float] = {}
+    todo, tries = list(solvers), dict.fromkeys(solvers, 0)
+    while todo:
+        for s in todo:
+            got[s] = solvers[s](s, tols[s])
+            tries[s] += 1
+            if got[s][0] is not None:
+                values[s] = objective(pb, got[s][0])
+        if not values:
+            break
+        best = np.nanmin(np.stack(list(values.values())), axis=0)
+        worst = {s: float(np.nanmax(suboptimality(pb, v, best))) for s, v in values.items()}
+        todo = [s for s in values if worst[s] > pb.target and tries[s] <= TIGHTENINGS]
+        for s in todo:
+            tols[s] /= 10
+    reached = [s for s in values if worst[s] <= pb.target]
+    pool = reached or list(values)
+    fastest = min((got[s][1]["seconds"] for s in pool), default=None)
+    fastest_first = min((got[s][1]["first_call_seconds"] for s in pool), default=None)
+    n, p = pb.shape
     rows = []
-    for name in (k for k in LIBRARIES if k in results):
-        coef, its, epochs = results[name]
-        t = timed[name]
+    for s in solvers:
+        coef, info = got[s]
         row = {
             "section": "linear",
-            "problem": label,
-            "sparse": sp.issparse(X),
+            "problem": pb.name,
+            "description": pb.description,
+            "kind": pb.kind,
+            "sparse": pb.sparse,
             "n": n,
             "p": p,
-            "K": K,
+            "K": int(pb.strengths.size),
             "dtype": "float64",
-            "device": "cpu" if name != "jaxreg" else str(jax.devices()[0]),
-            "library": name,
-            "tol": TOL,
-            "seconds": t["seconds"],
-            "first_call_seconds": t["first_call_seconds"],
-            "outer_iterations": its,
-            "epochs": epochs,
-            "support_at_smallest": int(np.sum(coef[-1] != 0)),
-            "max_rel_gap": float(np.max(rel_gaps(X, y, s, coef))),
-            **extra,
+            "library": s,
+            "device": str(jax.devices()[0]) if s == "jaxreg" else "cpu",
+            "tol": tols[s],
+            "tries": tries[s],
+            "target": pb.target,
+            **info,
         }
-        row |= {k: v for k, v in t.items() if k.startswith("ratio_to_")}
-        if name == "jaxreg":
-            row["compile_seconds"] = t["first_call_seconds"] - t["seconds"]
-        row["coef_rel_diff_to_sklearn"] = coef_rel_diff(coef, results["sklearn"][0])
-        if tight:
-            row["coef_rel_diff_to_sklearn_tight"] = coef_rel_diff(tight[name], tight["sklearn"])
+        if pb.sparse:
+            row["density"] = pb.X.nnz / (n * p)
+        if coef is not None:
+            row["max_rel_subopt"] = worst[s]
+            row["reached_target"] = worst[s] <= pb.target
+            row["support_at_smallest"] = int(np.sum(coef[-1] != 0))
+            row["ratio_to_fastest"] = info["seconds"] / fastest
+            row["first_call_ratio_to_fastest"] = info["first_call_seconds"] / fastest_first
         rows.append(row)
-    jx = timed["jaxreg"]
-    others = ", ".join(
-        f"{f'x{r:.2f} ' if (r := jx.get(f'ratio_to_{k}')) else ''}{k} {timed[k]['seconds']:.3f}s"
-        for k in timed
-        if k != "jaxreg"
+    summary = ", ".join(
+        f"{r['library']} {r['seconds']:.3f}s/{r['first_call_seconds']:.2f}s"
+        if r["status"] == "ok"
+        else f"{r['library']} {r['status']}"
+        for r in rows
     )
-    progress(
-        f"linear {label} n={n} p={p} K={K}: jaxreg {jx['seconds']:.3f}s ({others}); "
-        f"first call {jx['first_call_seconds']:.1f}s"
-    )
+    progress(f"linear {pb.name} n={n} p={p} K={pb.strengths.size} (compiled/first): {summary}")
     return rows
+
+
+def _rows(*, quick: bool, progress: Callable[[str], None]) -> list[dict[str, Any]]:
+    peers = peers_python()
+    if peers is None:
+        where = os.environ.get("JAXREG_BENCH_PEERS_PYTHON", ROOT / ".venv-peers/bin/python")
+        progress(
+            f"linear: {', '.join(PEERS)} skipped: no peers environment ({where} is missing; "
+            "make peers builds .venv-peers, or set JAXREG_BENCH_PEERS_PYTHON)"
+        )
+    version = versions(peers)
+    rows: list[dict[str, Any]] = []
+    gave_up: dict[str, int] = {}  # solver -> n * p of the problem it timed out on
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, pb in enumerate(problems(quick=quick)):
+            path = Path(tmp) / f"problem{i}.npz"
+            pb.save(path)
+
+            def worker(s, tol, path=path, i=i):
+                python = str(peers) if s in PEERS else sys.executable
+                return run_worker(s, path, tol, Path(tmp) / f"coef{i}-{s}.npy", python=python)
+
+            solvers: dict[str, Any] = {}
+            for s in SOLVERS:
+                if not supports(s, pb) or (s in PEERS and peers is None):
+                    continue
+                if quick and (s == "glum" or (s == "skglm" and pb.kind != "lasso")):
+                    continue
+                if gave_up.get(s, np.inf) <= pb.shape[0] * pb.shape[1]:
+                    progress(f"linear {pb.name}: {s} skipped (timed out on a smaller problem)")
+                    continue
+                local = quick and s not in PEERS
+                solvers[s] = (lambda s, tol, pb=pb: _in_process(s, pb, tol)) if local else worker
+            got = compare(pb, solvers, progress=progress)
+            for r in got:
+                r["version"] = version.get(r["library"])
+                if r["status"] == "timed out":
+                    gave_up.setdefault(r["library"], r["n"] * r["p"])
+            rows += got
+            if partial := os.environ.get("JAXREG_BENCH_LINEAR_PARTIAL"):  # rows so far, for
+                Path(partial).write_text(json.dumps(rows, indent=1) + "\n")  # long runs
+    if not quick and jax.default_backend() != "cpu":
+        rows.append(large(50_000, 50_000, 10, progress=progress))
+    return rows
+
+
+def run(*, quick: bool, progress: Callable[[str], None], **_: Any) -> list[dict[str, Any]]:
+    with jax.enable_x64(True):
+        return _rows(quick=quick, progress=progress)
 
 
 # --------------------------------------------------------------------------------------------
@@ -255,14 +256,14 @@ def compare(
 def large(n: int, p: int, K: int, *, progress: Callable[[str], None]) -> dict[str, Any]:
     """AR(1) design built on the device (float32; ``(p, n)`` then transposed, as jaxreg wants)."""
     k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
-    rho = 0.5
+    rho, tol = 0.5, 1e-4
 
     @jax.jit
     def make(k1, k2, k3):
         z = jax.random.normal(k1, (p, n), jnp.float32)
         cols = jax.lax.scan(lambda c, zj: (rho * c + (1 - rho**2) ** 0.5 * zj,) * 2, z[0], z[1:])
         Xt = jnp.concatenate([z[:1], cols[1]])
-        idx = jax.random.choice(k2, p, (min(TRUE_FEATURES, p),), replace=False)
+        idx = jax.random.choice(k2, p, (20,), replace=False)
         w = (
             jnp.zeros(p, jnp.float32)
             .at[idx]
@@ -277,7 +278,7 @@ def large(n: int, p: int, K: int, *, progress: Callable[[str], None]) -> dict[st
     s = jr.select.strength_grid(lmax, num=K, ratio=1e-2)
 
     def fit():
-        return jr.linear.path(X, y, jr.l1, s, tol=TOL, fit_intercept=False, dtype=jnp.float32)
+        return jr.linear.path(X, y, jr.l1, s, tol=tol, fit_intercept=False, dtype=jnp.float32)
 
     first = once(fit)
     seconds = min(once(fit) for _ in range(2))
@@ -289,154 +290,18 @@ def large(n: int, p: int, K: int, *, progress: Callable[[str], None]) -> dict[st
     return {
         "section": "linear",
         "problem": "large",
+        "kind": "lasso",
         "sparse": False,
-        "scan": False,
         "n": n,
         "p": p,
         "K": K,
         "dtype": "float32",
         "device": str(jax.devices()[0]),
         "library": "jaxreg",
-        "tol": TOL,
+        "status": "ok",
+        "tol": tol,
         "seconds": seconds,
         "first_call_seconds": first,
-        "compile_seconds": first - seconds,
-        "outer_iterations": int(res.iterations.sum()),
-        "epochs": int(res.epochs.sum()),
         "support_at_smallest": int(jnp.sum(res.coef[-1] != 0)),
         "converged": bool(jnp.all(res.converged)),
     }
-
-
-def _sparse_jaxreg_worker(n: int, p: int, density: float, K: int) -> dict[str, Any]:
-    """jaxreg alone on the sparse problem, two calls: run in its own process under a timeout."""
-    with jax.enable_x64(True):
-        X, y = sparse_problem(n, p, density)
-        s = strengths(X, y, K)
-        f = _solvers(X, y, s)["jaxreg"]
-        first = once(lambda: f(TOL))
-        seconds = once(lambda: f(TOL))
-        coef, its, epochs = _unpack("jaxreg", f(TOL))
-        return {
-            "first_call_seconds": first,
-            "seconds": seconds,
-            "outer_iterations": its,
-            "epochs": epochs,
-            "support_at_smallest": int(np.sum(coef[-1] != 0)),
-            "max_rel_gap": float(np.max(rel_gaps(X, y, s, coef))),
-        }
-
-
-def sparse_capped(
-    n: int, p: int, density: float, K: int, *, timeout: float, progress: Callable[[str], None]
-) -> list[dict[str, Any]]:
-    """The sparse problem when jaxreg may take too long: jaxreg in a worker under ``timeout``
-    (a row with ``timed_out`` if it does not finish), the references timed in turn here."""
-    X, y = sparse_problem(n, p, density)
-    s = strengths(X, y, K)
-    refs = {k: v for k, v in _solvers(X, y, s).items() if k != "jaxreg"}
-    with _blas_one_thread():
-        timed, outs = interleaved(
-            {k: lambda f=f: f(TOL) for k, f in refs.items()},
-            rounds=2,
-            ratios_to=tuple(k for k in ("celer",) if k in refs),
-        )
-    common = {"section": "linear", "problem": "sparse", "sparse": True, "n": n, "p": p, "K": K}
-    common |= {"dtype": "float64", "tol": TOL, "scan": False, "density": density}
-    rows = []
-    for name in refs:
-        coef, its, epochs = _unpack(name, outs[name])
-        rows.append(
-            {
-                **common,
-                "device": "cpu",
-                "library": name,
-                "seconds": timed[name]["seconds"],
-                "first_call_seconds": timed[name]["first_call_seconds"],
-                "outer_iterations": its,
-                "epochs": epochs,
-                "support_at_smallest": int(np.sum(coef[-1] != 0)),
-                "max_rel_gap": float(np.max(rel_gaps(X, y, s, coef))),
-                **{k: v for k, v in timed[name].items() if k.startswith("ratio_to_")},
-            }
-        )
-    row = {**common, "device": str(jax.devices()[0]), "library": "jaxreg"}
-    try:
-        got = json_from_worker(
-            "benchmarks._linear", str(n), str(p), str(density), str(K), timeout=timeout
-        )
-    except subprocess.TimeoutExpired:
-        row |= {"timed_out": True, "timeout_seconds": float(timeout)}
-        progress(f"linear sparse n={n} p={p} K={K}: jaxreg did not finish in {timeout:.0f}s")
-    else:
-        row |= got
-        row |= {
-            f"ratio_to_{k}": got["seconds"] / timed[k]["seconds"]
-            for k in ("sklearn", "celer")
-            if k in timed
-        }
-        progress(
-            f"linear sparse n={n} p={p} K={K}: jaxreg {got['seconds']:.2f}s "
-            f"(x{row['ratio_to_sklearn']:.1f} sklearn, not interleaved)"
-        )
-    return [row, *rows]
-
-
-def _rows(*, quick: bool, progress: Callable[[str], None]) -> list[dict[str, Any]]:
-    if quick:
-        dense = [("dense", 50, 200, 5)]
-        scan_n, scan_p, scan_K = 50, (100,), 5
-        sparse = (300, 2_000, 0.01, 5)
-        big = (200, 200, 3)
-        rounds = 1
-    else:
-        dense = [("dense", 500, 2_000, 30), ("dense", 1_000, 10_000, 20)]
-        scan_n, scan_p, scan_K = 1_000, (1_000, 2_000, 5_000), 20
-        sparse = (10_000, 100_000, 1e-3, 20)
-        big = (50_000, 50_000, 10) if jax.default_backend() != "cpu" else None
-        rounds = 5
-    rows = []
-    for label, n, p, K in dense:
-        X, y = dense_problem(n, p)
-        rows += compare(
-            label, X, y, K, rounds=rounds, accuracy=True, progress=progress, extra={"scan": False}
-        )
-    for p in scan_p:
-        X, y = dense_problem(scan_n, p)
-        rows += compare(
-            "dense",
-            X,
-            y,
-            scan_K,
-            rounds=1 if quick else 3,
-            accuracy=False,
-            progress=progress,
-            extra={"scan": True},
-        )
-    if big:
-        rows.append(large(*big, progress=progress))
-    n, p, density, K = sparse
-    if not quick and jax.default_backend() != "cpu":  # the per-coordinate loop is slow there
-        return rows + sparse_capped(n, p, density, K, timeout=SPARSE_TIMEOUT, progress=progress)
-    X, y = sparse_problem(n, p, density)
-    rows += compare(
-        "sparse",
-        X,
-        y,
-        K,
-        rounds=max(1, rounds - 2),
-        accuracy=quick,  # at tol=1e-8 scikit-learn alone takes minutes on the full problem
-        progress=progress,
-        extra={"scan": False, "density": density},
-    )
-    return rows
-
-
-def run(*, quick: bool, progress: Callable[[str], None], **_: Any) -> list[dict[str, Any]]:
-    with jax.enable_x64(True):
-        return _rows(quick=quick, progress=progress)
-
-
-if __name__ == "__main__":  # the sparse worker: python -m benchmarks._linear n p density K
-    a = sys.argv[1:]
-    print(json.dumps(_sparse_jaxreg_worker(int(a[0]), int(a[1]), float(a[2]), int(a[3]))))

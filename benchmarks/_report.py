@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from . import _linear_report
+
 
 def check_sane(report: dict[str, Any]) -> None:
     """Every timing positive and finite, every requested section present: what --quick asserts."""
@@ -26,13 +28,6 @@ def check_sane(report: dict[str, Any]) -> None:
 
 def _by(rows, section):
     return [r for r in rows if r["section"] == section]
-
-
-def _linear_vs_p(rows):
-    """The dense float64 Lasso paths at the n of the time-against-p scan."""
-    lin = [r for r in _by(rows, "linear") if not r["sparse"] and r["dtype"] == "float64"]
-    ns = {r["n"] for r in lin if r["scan"]}
-    return [r for r in lin if r["n"] in ns]
 
 
 def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
@@ -166,30 +161,7 @@ def goals(report: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 worst["ratio_to_solve"] <= 3,
             )
         )
-    backend = report["machine"]["jax_backend"]
-    lin = [r for r in _by(rows, "linear") if r["library"] == "jaxreg" and not r["scan"]]
-    if lin and not report["quick"]:
-        for r in lin:
-            if r["problem"] == "large":
-                continue
-            where = f"{r['problem']} n={r['n']} p={r['p']} K={r['K']}, {backend}, compiled"
-            checks = [("celer", 2.0)] if r["sparse"] else [("sklearn", 1.5), ("celer", 2.0)]
-            for ref, limit in checks:
-                name = "scikit-learn's lasso_path" if ref == "sklearn" else "celer_path"
-                if r.get("timed_out"):
-                    goal = f"Lasso path <= {limit}x {name} ({where})"
-                    out.append((goal, f"did not finish in {r['timeout_seconds']:.0f} s", False))
-                    continue
-                ratio = r.get(f"ratio_to_{ref}")
-                if ratio is None:  # that library is not installed here (accelerator image)
-                    continue
-                out.append(
-                    (
-                        f"Lasso path <= {limit}x {name} ({where})",
-                        f"x{ratio:.2f} ({r['seconds']:.3f} s)",
-                        ratio <= limit,
-                    )
-                )
+    out += _linear_report.goals(report)
     return out
 
 
@@ -326,87 +298,7 @@ def markdown(report: dict[str, Any]) -> str:
                     f"the tolerance on the support); {r['adjoint_over_cold_solve']:.2f} of the "
                     f"cold solve, which costs {r['cold_solve_over_hvp']:.0f} HVPs.",
                 ]
-    lin = [r for r in _by(rows, "linear") if not r["scan"]]
-    if lin:
-
-        def num(r, k, fmt):
-            return "-" if r.get(k) is None else format(r[k], fmt)
-
-        parts += [
-            "",
-            f"## Lasso path: jr.linear.path vs scikit-learn, celer, skglm (tol={lin[0]['tol']:g})",
-            "",
-            "Centred data, no intercept, float64 (except `large`), K strengths from lambda_max "
-            "to lambda_max/100, warm starts. Seconds per path (median of interleaved rounds, "
-            "compiled); x sklearn / x celer: median of the per-round ratios. Max rel. gap: the "
-            "largest duality gap on the path over ||y||^2/n, recomputed in NumPy. Coef. diff: "
-            "largest coefficient difference to scikit-learn's over the largest coefficient, "
-            "both at tol=1e-8 (tight) and at the timed tol. Iterations: outer (working-set) "
-            "iterations; epochs: coordinate-descent passes (sklearn: over all active "
-            "features).",
-            "",
-            _table(
-                [
-                    "problem",
-                    "n",
-                    "p",
-                    "K",
-                    "library",
-                    "device",
-                    "seconds",
-                    "first call",
-                    "x sklearn",
-                    "x celer",
-                    "max rel. gap",
-                    "coef. diff (tight)",
-                    "coef. diff (tol)",
-                    "iterations",
-                    "epochs",
-                    "support",
-                ],
-                [
-                    [
-                        r["problem"] + (f" ({100 * r['density']:g}%)" if r["sparse"] else ""),
-                        str(r["n"]),
-                        str(r["p"]),
-                        str(r["K"]),
-                        r["library"],
-                        r["device"],
-                        num(r, "seconds", ".3f")
-                        if not r.get("timed_out")
-                        else f"> {r['timeout_seconds']:.0f}",
-                        num(r, "first_call_seconds", ".2f"),
-                        num(r, "ratio_to_sklearn", ".2f"),
-                        num(r, "ratio_to_celer", ".2f"),
-                        num(r, "max_rel_gap", ".1e"),
-                        num(r, "coef_rel_diff_to_sklearn_tight", ".1e"),
-                        num(r, "coef_rel_diff_to_sklearn", ".1e"),
-                        num(r, "outer_iterations", "d"),
-                        num(r, "epochs", "d"),
-                        num(r, "support_at_smallest", "d"),
-                    ]
-                    for r in lin
-                ],
-            ),
-        ]
-        scan = sorted(_linear_vs_p(rows), key=lambda r: (r["p"], r["library"]))
-        if scan:
-            ps = sorted({r["p"] for r in scan})
-            libs = sorted({r["library"] for r in scan})
-            cell = {(r["p"], r["library"]): r["seconds"] for r in scan if not r["sparse"]}
-            parts += [
-                "",
-                f"Time against p at n={scan[0]['n']} (seconds per path, K={scan[0]['K']}):",
-                "",
-                _table(
-                    ["p", *libs],
-                    [
-                        [str(p)]
-                        + [f"{cell[p, lib]:.3f}" if (p, lib) in cell else "-" for lib in libs]
-                        for p in ps
-                    ],
-                ),
-            ]
+    parts += _linear_report.markdown(rows, _table)
     mat = _by(rows, "matrix")
     if mat:
         parts += [
@@ -588,33 +480,6 @@ def plots(report: dict[str, Any], out: Path) -> list[Path]:
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)
-    lin = _linear_vs_p(report["rows"])
-    if lin:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for lib in ("jaxreg", "sklearn", "celer", "skglm"):
-            pts = sorted((r["p"], r["seconds"]) for r in lin if r["library"] == lib)
-            if pts:
-                style = {"lw": 2.5, "zorder": 3} if lib == "jaxreg" else {"ls": "--"}
-                label = {
-                    "jaxreg": "jr.linear.path (compiled)",
-                    "sklearn": "scikit-learn lasso_path",
-                    "celer": "celer_path",
-                    "skglm": "skglm AndersonCD.path",
-                }[lib]
-                ax.loglog(*zip(*pts, strict=True), marker="o", label=label, **style)
-        first = sorted((r["p"], r["first_call_seconds"]) for r in lin if r["library"] == "jaxreg")
-        ax.loglog(*zip(*first, strict=True), "k:", marker="x", label="jr.linear.path, first call")
-        ax.set_xlabel("features p")
-        ax.set_ylabel("seconds per path")
-        r0 = lin[0]
-        ax.set_title(
-            f"Lasso path, n={r0['n']}, K={r0['K']} strengths, tol={r0['tol']:g}, float64, "
-            f"{report['machine']['jax_backend']}"
-        )
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = out / "linear_time_vs_p.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+    if (path := _linear_report.plot(report["rows"], out)) is not None:
         written.append(path)
     return written
