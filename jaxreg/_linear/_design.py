@@ -184,7 +184,12 @@ def as_columns(X: Any, dtype: Any) -> tuple[Columns, int, int]:
         X = sp.csc_matrix(X)
         X.sum_duplicates()
         return _sparse_columns(X, dtype), X.shape[0], X.shape[1]
-    X = jnp.asarray(X, dtype)
+    if not isinstance(X, jax.Array):  # a host array: transposed by NumPy (no eager compile)
+        X = np.asarray(X, dtype)
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-d matrix (n_samples, n_features); got shape {X.shape}.")
-    return Columns(X.T[:, None, :], None, X.shape[0]), X.shape[0], X.shape[1]
+    if isinstance(X, np.ndarray):
+        xt = jnp.asarray(np.ascontiguousarray(X.T)[:, None, :])
+    else:
+        xt = X.astype(dtype).T[:, None, :]
+    return Columns(xt, None, X.shape[0]), X.shape[0], X.shape[1]
