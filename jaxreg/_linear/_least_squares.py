@@ -30,10 +30,10 @@ from ._unpenalized import unpenalized
 from ._working_set import working_set
 
 # Working-set capacities: static shapes, one compiled inner solver each (about 100 XLA
-# kernels: most of a first call's compile time), so a dense X's grow by 16 (n = 500, p = 2,000:
-# 3 branches instead of 4, compiled in 0.8x the time, and no slower); a sparse X's in powers
-# of 2 from 4,096 (its branch pads its columns to the capacity: powers of 4 were much slower
-# there). Measured in benchmarks/README.md.
+# kernels: most of a first call's compile time), so a dense X's grow by 16 (n = 500,
+# p = 2,000: 3 branches, 531 kernels instead of 626 with powers of 4, and no slower); a sparse
+# X's in powers of 2 from 4,096 (its branch pads its columns to the capacity: powers of 4 were
+# much slower there, benchmarks/README.md).
 _CAPACITIES = (64, 1024, 16384, 65536)
 _SPARSE_CAPACITIES = (64, 256, 1024) + tuple(2**k for k in range(12, 21))
 # The inner loop stops at this fraction of the outer violation: on a dense X an outer
