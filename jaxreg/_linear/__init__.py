@@ -21,8 +21,10 @@ set is the current support plus the most violating features, twice the support's
 least ``ws_min``); an inner loop runs cyclic coordinate descent on it, with Anderson
 extrapolation every ``anderson`` epochs (kept when it lowers the objective), until its own
 violation is below a tenth of the outer one. ``X`` is stored transposed, ``(p, n)``, so a
-column is a contiguous row; a sparse ``X`` as its columns' nonzeros padded to the longest
-column (ELLPACK), so a coordinate update touches only those.
+column is a contiguous row; a sparse ``X`` as its columns' nonzeros in 0-padded chunks (one
+per column when their lengths are similar: ELLPACK), so a coordinate update touches only
+those and the memory is O(nnz + p) whatever the column counts. A tall least-squares problem
+(dense, ``n >= 4p``, ``p <= 1024``) is first compressed to its ``p x p`` Gram form.
 
 The squared loss with an l1 / l2 / elastic-net penalty (Lasso, ElasticNet) has its own
 solver (``_least_squares.py``), with one pass over ``X`` per outer iteration; a path carries
@@ -41,7 +43,8 @@ The package, by job (each module reaches the others only through public names):
   `solve`, which picks the solver.
 - ``_datafits.py``: one class per loss (value, derivative, curvature, intercept step, dual,
   label check, tolerance scale, cross-validation score).
-- ``_design.py``: ``X`` as columns (dense, scipy sparse, BCOO).
+- ``_design.py``: ``X`` as columns (dense, scipy sparse, BCOO); ``_gram.py``: a tall
+  least-squares problem in its Gram form.
 - ``_penalty_parts.py``: the one adapter from the penalty kinds to the solvers (block prox,
   value, the l1 / l2 split with its dual norm and conjugate), through the kinds' own
   ``Term.l1_l2_split`` and ``Term.coefficient_block_size``: it never names a kind.

@@ -35,10 +35,17 @@ def check_dtype(dtype: Any) -> Any:
     return dtype
 
 
+def _as_array(v: Any, dtype: Any) -> jax.Array:
+    """``v`` as a JAX array of ``dtype``, host data converted by NumPy (no eager compile)."""
+    if isinstance(v, jax.Array):
+        return jnp.asarray(v, dtype)
+    return jnp.asarray(np.asarray(v, dtype))
+
+
 def _sample_weight(sample_weight: Any, n: int, dtype: Any) -> jax.Array:
     if sample_weight is None:
-        return jnp.ones(n, dtype)
-    s = jnp.asarray(sample_weight, dtype)
+        return jnp.asarray(np.ones(n, dtype))  # (NumPy's: an eager jnp.ones compiles)
+    s = _as_array(sample_weight, dtype)
     if s.shape != (n,):
         raise ValueError(f"sample_weight must have shape ({n},); got shape {s.shape}.")
     if isinstance(s, jax.core.Tracer):  # traced: a bad weight gives NaN (eagerly: raises)
@@ -80,7 +87,7 @@ def prepare(
     if n == 0 or p == 0:
         raise ValueError(f"X needs at least one sample and one feature; got shape ({n}, {p}).")
     _check_numeric_labels(y)
-    y = jnp.asarray(y, dtype)
+    y = _as_array(y, dtype)
     if y.shape != (n,):
         raise ValueError(f"y must have shape (n_samples,) = ({n},); got shape {y.shape}.")
     s = _sample_weight(sample_weight, n, dtype)
@@ -99,7 +106,7 @@ def check_penalty(penalty: Any) -> None:
 
 def initial_point(init: Any, p: int, dtype: Any) -> tuple[jax.Array, jax.Array]:
     if init is None:
-        return jnp.zeros(p, dtype), jnp.zeros((), dtype)
+        return jnp.asarray(np.zeros(p, dtype)), jnp.asarray(np.zeros((), dtype))
     if not isinstance(init, tuple | list) or len(init) != 2:
         raise ValueError(
             f"init must be a pair (coef of shape ({p},), intercept), e.g. (np.zeros({p}), 0.0); "
@@ -142,7 +149,7 @@ def path_args(
     strengths = check_strengths(strengths, dtype)
     build, template = builder(penalty)
     # its errors, with readable values (any valid strength has the same structure)
-    first = 1.0 if isinstance(strengths, jax.core.Tracer) else float(strengths[0])
+    first = 1.0 if isinstance(strengths, jax.core.Tracer) else float(np.asarray(strengths)[0])
     block_penalty(build(template, first), p, dtype)
     return strengths, build, template
 

@@ -1,11 +1,14 @@
 """The compiled drivers: one fit, a warm-started path in one `lax.scan`, a fold's scores.
 
 Each is a `jax.jit` whose static arguments are the `SolverOptions` and (for a path) the
-penalty's builder; the data, the penalty's leaves, the strengths and ``tol`` are traced.
+penalty's builder; the data, the penalty's leaves, the strengths and ``tol`` are traced. A
+tall least-squares problem is solved in its Gram form (`jaxreg._linear._gram`), a choice
+made from the shapes at trace time, so only the branch taken is compiled.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any
 
@@ -15,6 +18,7 @@ import jax.numpy as jnp
 from ._certificates import State
 from ._coordinate_descent import solve_cd
 from ._design import Columns
+from ._gram import GramForm, gram_form, uses_gram_form
 from ._least_squares import solve_least_squares
 from ._options import SolverOptions
 from ._penalty_parts import BlockPenalty, block_penalty
@@ -54,16 +58,30 @@ def _tol_abs(tol: Any, y: jax.Array, s: jax.Array, options: SolverOptions) -> ja
     return floored * options.datafit.tol_scale(y, sn, options.fit_intercept)
 
 
+def _compressed(cols, y, s, options: SolverOptions) -> tuple[GramForm | None, Any]:
+    """The Gram form and the options of its fit (no intercept) when it applies (a static
+    fact of the shapes and the loss: `uses_gram_form`), else ``(None, options)``."""
+    if not uses_gram_form(cols, options.datafit.is_least_squares):
+        return None, options
+    gf = gram_form(cols, y, s, options.fit_intercept)
+    return gf, dataclasses.replace(options, fit_intercept=False)
+
+
 @functools.partial(jax.jit, static_argnames=("options",))
 def fit_compiled(cols, y, s, penalty, w0, b0, tol, *, options: SolverOptions) -> LinearResult:
     p = w0.shape[0]
     parts = block_penalty(penalty, p, w0.dtype)
     size = parts.size
     tol_abs = _tol_abs(tol, y, s, options)
+    gf, options = _compressed(cols, y, s, options)
+    if gf is not None:
+        cols, y, s, b0 = gf.cols, gf.y, gf.s, jnp.zeros_like(b0)
     st = solve(
         cols.blocks(size), y, s, parts, w0.reshape(-1, size), b0, tol=tol_abs, options=options
     )
-    return LinearResult(st.w.reshape(p), st.b, st.gap, st.it, st.epochs, st.done)
+    w = st.w.reshape(p)
+    b = st.b if gf is None else gf.intercept(w)
+    return LinearResult(w, b, st.gap, st.it, st.epochs, st.done)
 
 
 def _path_start(blocks: Columns, y, sn, p: int, size: int, start, options: SolverOptions):
@@ -89,9 +107,13 @@ def path_compiled(
 ):
     """``build(template, strength)`` at each strength; ``template`` is traced (a template
     penalty scaled by the strengths), ``build`` static."""
-    p = cols.values.shape[0]
+    p = cols.num_features
     dtype = cols.values.dtype
     tol_abs = _tol_abs(tol, y, s, options)
+    gf, options = _compressed(cols, y, s, options)
+    if gf is not None:
+        cols, y, s = gf.cols, gf.y, gf.s
+        start = None if start is None else (start[0], jnp.zeros_like(start[1]))
     size = block_penalty(build(template, strengths[0]), p, dtype).size
     blocks = cols.blocks(size)
     datafit = options.datafit
@@ -114,7 +136,8 @@ def path_compiled(
         # a NaN result (a traced bad strength) must not poison the next fits' warm start
         ok = jnp.isfinite(w).all() & jnp.isfinite(st.b)
         nxt = jax.tree.map(lambda u, v: jnp.where(ok, u, v), (w, st.b, st.z, st.g), init)
-        return nxt, LinearResult(w, st.b, st.gap, st.it, st.epochs, st.done)
+        b = st.b if gf is None else gf.intercept(w)
+        return nxt, LinearResult(w, b, st.gap, st.it, st.epochs, st.done)
 
     return jax.lax.scan(step, init, strengths)[1]
 

@@ -29,10 +29,12 @@ from ._problem import Problem
 from ._unpenalized import unpenalized
 from ._working_set import working_set
 
-# Working-set capacities: static shapes, one compiled inner solver each, so each one more
-# costs compile time; a sparse X's in powers of 2 from 4,096 (its branch pads its columns to
-# the capacity: powers of 4 were much slower there). Measured in benchmarks/README.md.
-_CAPACITIES = (64, 256, 1024, 4096, 16384, 65536)
+# Working-set capacities: static shapes, one compiled inner solver each (about 100 XLA
+# kernels: most of a first call's compile time), so a dense X's grow by 16 (n = 500,
+# p = 2,000: 3 branches, 531 kernels instead of 626 with powers of 4, and no slower); a sparse
+# X's in powers of 2 from 4,096 (its branch pads its columns to the capacity: powers of 4 were
+# much slower there, benchmarks/README.md).
+_CAPACITIES = (64, 1024, 16384, 65536)
 _SPARSE_CAPACITIES = (64, 256, 1024) + tuple(2**k for k in range(12, 21))
 # The inner loop stops at this fraction of the outer violation: on a dense X an outer
 # iteration costs more than its epochs; on a sparse X the reverse (benchmarks/README.md).

@@ -83,5 +83,5 @@ def make_problem(
         )
     if lips is None and kappa is not None:
         lips = kappa * cols.lipschitz(sn)  # (G,)
-    split = penalty.split((cols.values.shape[0], penalty.size), y.dtype)
+    split = penalty.split((cols.num_blocks, penalty.size), y.dtype)
     return Problem(cols, y, sn, datafit, penalty, split, lips, fit_intercept)

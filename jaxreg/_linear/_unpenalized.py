@@ -54,9 +54,18 @@ def _eigen(cols: Columns, sn, idx, fm, fit_intercept: bool):
     cap, dtype = idx.shape[0], sn.dtype
     if cols.rows is None:
         xv = cols.values[idx, 0]  # (cap, n)
-    else:  # row n takes the padding
+    elif cols.owner is None:  # row n takes the padding
         xv = jnp.zeros((cap, cols.n + 1), dtype).at[jnp.arange(cap)[:, None], cols.rows[idx]]
         xv = xv.add(cols.values[idx])[:, : cols.n]
+    else:  # chunks: each to its column's place among idx (cap: dropped)
+        place = (
+            jnp.full(cols.num_features, cap, jnp.int32)
+            .at[idx]
+            .set(jnp.arange(cap, dtype=jnp.int32))
+        )
+        at = place[cols.owner][:, None]
+        xv = jnp.zeros((cap, cols.n + 1), dtype).at[at, cols.rows].add(cols.values, mode="drop")
+        xv = xv[:, : cols.n]
     u = xv @ sn if fit_intercept else jnp.zeros(cap, dtype)
     xv = (xv - u[:, None]) * fm[:, None]
     h = (xv * sn) @ xv.T + jnp.diag(1.0 - fm)

@@ -1,0 +1,150 @@
+"""`jr.linear` on the layouts its shapes choose: a sparse X with power-law column lengths (in
+chunks, O(nnz) memory), a tall dense X (the Gram form), against scikit-learn's own solvers;
+and how many programs a path compiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import ElasticNet, Lasso
+
+import jaxreg as jr
+from jaxreg._linear._design import as_columns
+from jaxreg._linear._gram import uses_gram_form
+
+
+def power_law_design(n=500, p=3000, density=0.01, a=0.6, seed=0):
+    """Text-like: column j in about n / 2 / (j + 1)^a rows (a few words in half the rows)."""
+    rng = np.random.default_rng(seed)
+    raw = 1.0 / (np.arange(p) + 1.0) ** a
+    counts = np.clip(np.round(raw * density * n * p / raw.sum()), 1, n).astype(int)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    rows = np.concatenate([rng.choice(n, size=k, replace=False) for k in counts])
+    X = sp.csc_matrix((rng.random(indptr[-1]) + 0.5, rows, indptr), shape=(n, p))
+    X = X[:, rng.permutation(p)].tocsc()
+    w = np.zeros(p)
+    w[rng.choice(p, 20, replace=False)] = rng.normal(size=20)
+    return X, X @ w + 0.3 * rng.normal(size=n)
+
+
+def objective(X, y, coef, intercept, l1, l2=0.0, weights=None):
+    r = y - X @ coef - intercept
+    s = np.ones(len(y)) if weights is None else weights
+    return 0.5 * np.sum(s * r * r) / np.sum(s) + l1 * np.abs(coef).sum() + 0.5 * l2 * coef @ coef
+
+
+def test_power_law_sparse_design_is_chunked_in_o_nnz_memory():
+    X, _ = power_law_design()
+    cols, n, p = as_columns(X, np.float64)
+    counts = np.diff(X.indptr)
+    assert counts.max() > 20 * counts.mean()  # the case ELLPACK padded to the longest column
+    assert cols.chunked and cols.num_features == p
+    width = cols.values.shape[1]
+    assert cols.values.size <= X.nnz + p * width  # O(nnz + p): no column padded to the longest
+    assert width <= max(8, 4 * counts.mean()) and cols.values.size < p * counts.max() / 10
+    # every column's nonzeros, in order, and nothing else
+    dense = np.zeros((n + 1, p))
+    np.add.at(dense, (np.asarray(cols.rows), np.asarray(cols.owner)[:, None]), cols.values)
+    np.testing.assert_array_equal(dense[:n], X.toarray())
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_power_law_sparse_path_equals_sklearn(fit_intercept):
+    X, y = power_law_design()
+    n = X.shape[0]
+    yc = y - y.mean() if fit_intercept else y
+    xm = np.asarray(X.mean(axis=0)).ravel() if fit_intercept else 0.0
+    lmax = np.max(np.abs(X.T @ yc - xm * yc.sum())) / n
+    strengths = lmax * np.array([0.5, 0.1, 0.02])
+    res = jr.linear.path(X, y, jr.l1, strengths, tol=1e-10, fit_intercept=fit_intercept)
+    assert np.asarray(res.converged).all()
+    for k, a in enumerate(strengths):
+        sk = Lasso(alpha=a, tol=1e-12, max_iter=100_000, fit_intercept=fit_intercept).fit(X, y)
+        ours = objective(X, y, np.asarray(res.coef[k]), float(res.intercept[k]), a)
+        theirs = objective(X, y, sk.coef_, sk.intercept_, a)
+        assert abs(ours - theirs) <= 1e-6 * theirs, (a, ours, theirs)
+        np.testing.assert_allclose(res.coef[k], sk.coef_, atol=1e-5 * np.abs(sk.coef_).max())
+
+
+def test_power_law_sparse_logistic_fit_runs_on_chunks():
+    """The general solver (coordinate steps through `Columns.dot_fn` / `axpy`) on chunks: the
+    same fit as on the dense matrix."""
+    X, y = power_law_design()
+    assert as_columns(X, np.float64)[0].chunked
+    labels = (y > np.median(y)).astype(float)
+    pen = jr.l1(0.02)
+    sparse = jr.linear.fit(X, labels, pen, loss="logistic", tol=1e-10)
+    dense = jr.linear.fit(X.toarray(), labels, pen, loss="logistic", tol=1e-10)
+    assert bool(sparse.converged) and bool(dense.converged)
+    np.testing.assert_allclose(sparse.coef, dense.coef, atol=1e-6)
+
+
+def tall(n=3000, p=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)) + rng.normal(size=p)  # columns of nonzero mean
+    X[:, 1] = X[:, 0] + 1e-3 * rng.normal(size=n)  # nearly collinear
+    w = np.zeros(p)
+    w[:6] = rng.normal(size=6)
+    return X, X @ w + rng.normal(size=n)
+
+
+def test_tall_problem_uses_the_gram_form():
+    X, _ = tall()
+    cols, _, _ = as_columns(X, np.float64)
+    assert uses_gram_form(cols, True)
+    assert not uses_gram_form(cols, False)  # the logistic loss: no Gram form
+    wide, _, _ = as_columns(X[:100], np.float64)
+    assert not uses_gram_form(wide, True)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gram_form_path_equals_sklearn_elastic_net(weighted):
+    X, y = tall()
+    n = len(y)
+    s = np.random.default_rng(1).uniform(0.2, 2.0, size=n) if weighted else None
+    strengths = np.array([1.0, 0.1, 0.01])
+    res = jr.linear.path(
+        X, y, lambda a: jr.elastic_net(a, 0.7), strengths, sample_weight=s, tol=1e-12
+    )
+    assert np.asarray(res.converged).all()
+    for k, a in enumerate(strengths):
+        sk = ElasticNet(alpha=a, l1_ratio=0.7, tol=1e-14, max_iter=1_000_000)
+        sk.fit(X, y, sample_weight=None if s is None else s * n / s.sum())
+        args = (a * 0.7, a * 0.3, s)
+        ours = objective(X, y, np.asarray(res.coef[k]), float(res.intercept[k]), *args)
+        theirs = objective(X, y, sk.coef_, sk.intercept_, *args)
+        assert ours - theirs <= 1e-9 * theirs, (a, ours, theirs)
+        np.testing.assert_allclose(res.coef[k], sk.coef_, atol=1e-4 * np.abs(sk.coef_).max())
+        np.testing.assert_allclose(res.intercept[k], sk.intercept_, atol=1e-4)
+
+
+def test_gram_form_fit_without_intercept_and_nan():
+    X, y = tall()
+    a = 0.05
+    res = jr.linear.fit(X, y, jr.l1(a), fit_intercept=False, tol=1e-12)
+    sk = Lasso(alpha=a, fit_intercept=False, tol=1e-14, max_iter=1_000_000).fit(X, y)
+    assert float(res.intercept) == 0.0
+    np.testing.assert_allclose(res.coef, sk.coef_, atol=1e-6 * np.abs(sk.coef_).max())
+    X[5, 3] = np.nan
+    with pytest.warns(RuntimeWarning, match="NaN"):
+        bad = jr.linear.fit(X, y, jr.l1(a))
+    assert np.isnan(bad.coef).all() and not bool(bad.converged)
+
+
+def test_a_path_compiles_once_per_shape():
+    """A template (traced, scaled) and a builder (static) compile once per shape: new data,
+    strengths and templates of the same structure reuse the program."""
+    from jaxreg._linear import _compiled
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 30)), rng.normal(size=60)
+    strengths = np.array([0.5, 0.1])
+    cache = _compiled.path_compiled._cache_size
+    jr.linear.path(X, y, jr.l1(1.0), strengths)
+    jr.linear.path(X, y, jr.l1, strengths)
+    compiled = cache()
+    jr.linear.path(2 * X, y + 1, jr.l1(1.0), 3 * strengths)
+    jr.linear.path(X, -y, jr.l1, strengths / 2)
+    jr.linear.path(X, y, jr.l1(1.0), np.array([0.3, 0.2]))
+    assert cache() == compiled
