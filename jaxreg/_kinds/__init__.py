@@ -26,7 +26,9 @@ elastic net), the flags the core reads (`linear_in_strength`, `positively_homoge
 Adding a kind (say a Huber-type penalty): write its class and, right below it, its builder
 (validate with `jaxreg._penalty.validation.term_fields` and friends, return the class) in the
 family module it belongs to; re-export the builder in ``jaxreg/__init__.py`` and list it in
-``docs/api/jaxreg.md``; add its tests (value, prox and dual norm against NumPy references,
+``docs/api/jaxreg.md`` (explicit re-exports keep the typed wheel readable by type checkers;
+``tests/test_kind_registration.py`` finds every builder here and names what is missing); add
+its tests (value, prox and dual norm against NumPy references,
 eagerly and under `jax.jit`). Nothing else changes: the core (``jaxreg/_penalty/``), the
 solvers and the converters never name a kind; they read the methods and flags above. The
 class alone is enough to use it: ``tests/test_linear_extension.py`` defines two kinds in the
