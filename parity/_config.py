@@ -20,7 +20,7 @@ import numpy as np
 FRAMEWORKS = ("tf", "keras-jax", "keras-torch", "torch", "jax")
 CV_FRAMEWORKS = ("tf", "torch", "jax")  # cross-validation: Keras on TF, torch, jaxreg
 KERAS_BACKENDS = {"tf": "tensorflow", "keras-jax": "jax", "keras-torch": "torch"}
-OPTIMIZERS = ("adam", "sgd", "adamw")
+OPTIMIZERS = ("adam", "sgd", "nesterov", "adamw")  # nesterov: SGD with Nesterov momentum
 PENALTIES = ("none", "l1", "l2", "elastic_net", "l2_group")
 DTYPES = ("float64", "float32")
 # epsilon is set explicitly to the same value in all three: Keras's default (torch's and optax's
@@ -82,13 +82,6 @@ class Preset:
     batch: int
     epochs: int
     seeds: tuple[int, ...]
-    # per dtype: the largest ||a - b|| / ||w_final - w_init|| that passes at the worst epoch
-    # (the max elementwise measure gets ELEMENTWISE x this; see _report.divergence); negative
-    # controls must exceed it. float64: 1e-12 everywhere (measured worst 2e-14). float32:
-    # rounding differences grow with training (ReLU boundaries, Adam dividing near-zero
-    # gradients by their own sqrt(v)), so each preset's float32 tolerance sits 4-11x above
-    # its measured worst spread (docs/parity/index.md); float64 is the proof.
-    tolerance: dict[str, float]
     keras_backends: bool = False  # also run Keras 3 on its JAX and torch backends
     # grade Keras's Adam vs torch's in float32 as a negative control (where the float32
     # spread is far below their difference; elsewhere the pair is shown)
@@ -97,10 +90,27 @@ class Preset:
 
 
 ELEMENTWISE = 10.0  # one weight may differ more, relative to the largest movement
-
-
-def tol(float32: float) -> dict[str, float]:
-    return {"float64": 1e-12, "float32": float32}
+# float64: the largest ||a - b|| / ||w_final - w_init|| that passes at the worst epoch (the max
+# elementwise measure gets ELEMENTWISE x this; see _report.divergence); negative controls and
+# faults must exceed it. Measured worst graded pair: 2e-14; the float64 noise floor ~1e-15.
+FLOAT64_TOLERANCE = 1e-12
+# float32 is graded against its measured noise floor: the largest divergence of a framework's
+# run from its own twins whose initial weights differ by one float32 ulp (NUDGED members).
+# A pair passes within FLOOR_MULTIPLE x the floor of its configuration; where the floor
+# itself exceeds CHAOTIC, one ulp decides the outcome and float32 rows are information.
+NUDGED = 2  # members per framework: each weight moved one ulp up or down (random signs)
+FLOOR_MULTIPLE = 10.0
+CHAOTIC = 1e-2
+# Faults injected into one side (the first seed of each preset), each a relative size: float64
+# must tell every one apart from the correct run at FLOAT64_TOLERANCE.
+FAULTS = {
+    "strength": 1e-6,  # every penalty strength (AdamW without one: the weight decay) x (1 + 1e-6)
+    "eps": 1e-2,  # Adam's epsilon x 1.01
+    "momentum": 1e-7,  # SGD's momentum 0.9 -> 0.9000001 (its 7th digit)
+    "lr": None,  # the learning rate plus one float32 ulp (the rounding Keras-on-TF applies)
+}
+FLOOR_FRAMEWORKS = ("torch", "jax", "tf")
+TF_FLOOR_DTYPES = ("float32",)  # Keras-on-TF's members cost most; float64 floors: torch, jax
 
 
 PRESETS = {
@@ -111,8 +121,7 @@ PRESETS = {
         {"adam": 0.001},
         32,
         10,
-        (0,),
-        tol(3e-6),
+        (0, 1, 2),
         adam_control=True,
         note=(
             "The article's settings as they are (Adam 0.001, batch 32, 10 epochs): underfit in "
@@ -128,7 +137,6 @@ PRESETS = {
         16,
         100,
         (0, 1, 2),
-        tol(1e-4),
         keras_backends=True,
         note=(
             "The article's Iris MLP (4-4-3, ReLU, Adam, cross-entropy, L2 0.01) trained until "
@@ -144,7 +152,6 @@ PRESETS = {
         16,
         100,
         (0, 1, 2),
-        tol(3e-3),
         note="No penalty, L1 and elastic net (L2 is the seed preset's), 100 epochs.",
     ),
     "digits_mlp": Preset(
@@ -155,22 +162,20 @@ PRESETS = {
         64,
         10,
         (0, 1, 2),
-        tol(1e-1),
         note="A deeper MLP (64-64-64-10) on scikit-learn's digits.",
     ),
     "digits_cnn": Preset(
         "digits_cnn",
         "digits_cnn",
-        (("adam", "l2_group"),),
-        {"adam": 0.003},
+        (("adam", "l2_group"), ("sgd", "l2_group"), ("nesterov", "l2"), ("adamw", "none")),
+        {"adam": 0.003, "sgd": 0.03, "nesterov": 0.03, "adamw": 0.003},
         64,
         6,
         (0, 1, 2),
-        tol(3e-5),
         note=(
             "Two 3x3 convs and a dense head on digits as 8x8 images: torch's OIHW kernels and "
             "NCHW flatten converted exactly; L2 on every kernel, group lasso per output channel "
-            "of the second conv."
+            "of the second conv; Adam, SGD with momentum, SGD with Nesterov momentum, AdamW."
         ),
     ),
 }
@@ -213,6 +218,11 @@ class Run:
       in the Keras-on-TF run (float32-rounded momentum and regularizer strengths).
       Negative controls: torch ``adam_l2`` (Adam with coupled weight decay where AdamW is
       meant), tf ``no_half`` (``L2(l2=lambda)``: Keras's missing 1/2 forgotten).
+      Noise floor (torch, jax, tf): ``nudge<k>``, the stock run from initial weights each moved
+      one ulp of the run's dtype, up or down (signs drawn with seed k).
+      Faults (torch): ``fault_<name>``, the stock run with one number of `FAULTS` perturbed.
+      jax ``x64``: stock optax in float32 with ``jax_enable_x64`` on (only to measure its
+      effect; every other float32 JAX run has it off, JAX's default).
     """
 
     config: Config
@@ -252,7 +262,7 @@ class Run:
         pen = penalty_spec(c.penalty)
         if self.variant == "no_half":  # the control: Keras's L2 given the textbook strength
             pen = {**pen, "keras": {**pen["keras"], "l2": pen["l2"]}}
-        return {
+        h = {
             "lr": p.lr[c.optimizer],
             "batch": p.batch,
             "epochs": p.epochs,
@@ -261,9 +271,52 @@ class Run:
             "b2": ADAM["b2"],
             "eps": ADAM["eps"],
             "momentum": MOMENTUM,
+            "nesterov": c.optimizer == "nesterov",
             "weight_decay": WEIGHT_DECAY if c.optimizer == "adamw" else 0.0,
             "penalty": pen,
+            "nudge": int(self.variant[5:]) if self.variant.startswith("nudge") else 0,
+            "fault": None,
         }
+        if self.variant.startswith("fault_"):
+            h = with_fault(h, self.variant[6:])
+        return h
+
+
+def faults_for(optimizer: str, penalty: str) -> list[str]:
+    """The `FAULTS` that change a run of this optimizer and penalty."""
+    out = ["strength"] if penalty != "none" or optimizer == "adamw" else []
+    out += ["eps"] if optimizer in ("adam", "adamw") else ["momentum"]
+    return [*out, "lr"]
+
+
+def with_fault(h: dict[str, Any], name: str) -> dict[str, Any]:
+    """``h`` with the fault ``name`` injected; ``h["fault"]`` records its relative size."""
+    h = dict(h)
+    if name == "strength":
+        scale = 1 + FAULTS["strength"]
+        pen = dict(h["penalty"])
+        if pen["name"] == "none":  # AdamW: its decoupled decay is the strength
+            h["weight_decay"] *= scale
+        else:
+            for k in ("l1", "l2", "group", "strength"):
+                pen[k] *= scale
+            pen["keras"] = {k: v * scale for k, v in pen["keras"].items()}
+        h["penalty"] = pen
+        size = FAULTS["strength"]
+    elif name == "eps":
+        h["eps"] *= 1 + FAULTS["eps"]
+        size = FAULTS["eps"]
+    elif name == "momentum":
+        h["momentum"] += FAULTS["momentum"]
+        size = FAULTS["momentum"] / MOMENTUM
+    elif name == "lr":  # one float32 ulp: a float64 ulp (1e-16) is below float64's own noise
+        step = float(np.spacing(np.float32(h["lr"])))
+        h["lr"] += step
+        size = step / (h["lr"] - step)
+    else:
+        raise ValueError(f"fault: {name!r} is not one of {sorted(FAULTS)}")
+    h["fault"] = {"name": name, "size": size}
+    return h
 
 
 def penalty_spec(name: str) -> dict[str, Any]:
@@ -293,7 +346,9 @@ def penalty_spec(name: str) -> dict[str, Any]:
 @dataclasses.dataclass(frozen=True)
 class Pair:
     """Two runs compared. kind: ``graded`` (must agree), ``control`` (must be reported as
-    different: the measure can fail), ``info`` (shown with its named cause)."""
+    different: the measure can fail), ``info`` (shown with its named cause), ``floor`` (a
+    nudged member vs its framework's run: the noise floor), ``fault`` (a run with one of
+    `FAULTS` vs the correct run: float64 must tell them apart; float32 shows its resolution)."""
 
     a: Run
     b: Run
@@ -307,8 +362,15 @@ def build_runs(
     dtypes: list[str],
     frameworks: list[str],
     n_seeds: int | None = None,
+    *,
+    members: int = NUDGED,
+    faults: bool = True,
 ) -> tuple[list[Run], list[Pair]]:
-    """All runs and all pairs; a run whose framework (or source's) is absent is left out."""
+    """All runs and all pairs; a run whose framework (or source's) is absent is left out.
+
+    ``members``: nudged runs per framework and configuration (the noise floor; 0: none, and
+    float32 rows are then information); ``faults``: whether to inject `FAULTS`.
+    """
     runs: list[Run] = []
     pairs: list[Pair] = []
 
@@ -323,24 +385,31 @@ def build_runs(
                     continue
                 for dtype in dtypes:
                     cfg = Config(preset, optimizer, penalty, dtype, seed)
-                    r, q = _config_pairs(cfg, p)
+                    r, q = _config_pairs(cfg, p, members, faults)
                     runs += [x for x in r if ok(x)]
                     pairs += [x for x in q if ok(x.a) and ok(x.b)]
     return list(dict.fromkeys(runs)), list(dict.fromkeys(pairs))
 
 
-def _config_pairs(cfg: Config, preset: Preset) -> tuple[list[Run], list[Pair]]:
+def _config_pairs(
+    cfg: Config, preset: Preset, members: int, faults: bool
+) -> tuple[list[Run], list[Pair]]:
     R = lambda fw, v="stock": Run(cfg, fw, v)  # noqa: E731
     tf, torch, jax = R("tf"), R("torch"), R("jax")
     jk, jt = R("jax", "keras"), R("jax", "torch")
     f64 = cfg.dtype == "float64"
     o, pen = cfg.optimizer, cfg.penalty
+    sgd = o in ("sgd", "nesterov")
+    # Stock optax computes Adam's bias corrections 1 - b^t in the weights' dtype unless
+    # jax_enable_x64 is on; torch in Python floats: in float32 shown with that cause
+    x64_effect = not f64 and not sgd
     pairs = [
         Pair(jt, torch, "graded"),  # torch's exported optimizer through the converter
         Pair(jk, tf, "graded"),  # Keras's exported optimizer + regularizers, converted
-        Pair(jax, torch, "graded"),  # stock optax vs stock torch.optim: the same algorithms
+        # stock optax vs stock torch.optim: the same algorithms
+        Pair(jax, torch, "info" if x64_effect else "graded"),
     ]
-    if o == "sgd":
+    if sgd:
         # Keras SGD is the same algorithm; in float64 Keras-on-TF rounds its constants
         kind = "info" if f64 else "graded"
         pairs += [Pair(tf, torch, kind), Pair(jax, tf, kind)]
@@ -349,14 +418,19 @@ def _config_pairs(cfg: Config, preset: Preset) -> tuple[list[Run], list[Pair]]:
     else:  # Keras's Adam is "epsilon hat": not the algorithm of optax and torch
         control = not f64 and preset.adam_control
         pairs.append(Pair(tf, torch, "control" if control else "info"))
-    first = cfg.seed == preset.seeds[0]  # negative controls: on each preset's first seed
+    first = cfg.seed == preset.seeds[0]  # controls, faults, floors: each preset's first seed
+    if x64_effect and first:  # the measured cause: the same optax run with x64 on
+        pairs.append(Pair(R("jax", "x64"), torch, "info"))
     if o == "adamw" and first:
         pairs.append(Pair(R("torch", "adam_l2"), torch, "control"))
     if pen in ("l2", "l2_group") and first:
         pairs.append(Pair(R("tf", "no_half"), tf, "control"))
-    if pen == "l2" and o in ("adam", "sgd"):
+    if pen == "l2" and o != "adamw":
         wd = R("torch", "weight_decay")
-        pairs += [Pair(wd, jax, "graded"), Pair(R("jax", "torch_wd"), wd, "graded")]
+        pairs += [
+            Pair(wd, jax, "info" if x64_effect else "graded"),
+            Pair(R("jax", "torch_wd"), wd, "graded"),
+        ]
     if preset.keras_backends:
         kj, kt = R("keras-jax"), R("keras-torch")
         exact = R("jax", "keras_exact") if f64 else jk
@@ -364,6 +438,16 @@ def _config_pairs(cfg: Config, preset: Preset) -> tuple[list[Run], list[Pair]]:
         pairs += [Pair(exact, kj, "graded"), Pair(exact, kt, "info" if f64 else "graded")]
         if f64:  # the float32 rounding of Keras-on-TF, absent on the other backends
             pairs += [Pair(jk, kj, "info"), Pair(tf, kj, "info")]
+    if first:
+        for fw in FLOOR_FRAMEWORKS:
+            if fw == "tf" and cfg.dtype not in TF_FLOOR_DTYPES:
+                continue
+            pairs += [Pair(R(fw, f"nudge{k}"), R(fw), "floor") for k in range(1, members + 1)]
+        if faults:  # float64: against the other framework, as a graded pair would see it
+            pairs += [
+                Pair(R("torch", f"fault_{f}"), jax if f64 else torch, "fault")
+                for f in faults_for(o, pen)
+            ]
     runs = [x for pr in pairs for x in (pr.a, pr.b)]
     return runs, pairs
 

@@ -1,23 +1,25 @@
 """JAX side: flax linen models, optax and jaxreg, as a JAX user writes them; plus the library's
 converters fed with what the Keras and torch runs exported (``get_config()``,
-``state_dict()["param_groups"]``), so each converter is graded against the real framework."""
+``state_dict()["param_groups"]``), so each converter is graded against the real framework.
+
+Each run sets ``jax_enable_x64`` as a user would: on for float64 runs, off (JAX's default) for
+float32 runs, except the ``x64`` variant that measures its effect; each run records it.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import flax.linen as nn
 import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
 
-jax.config.update("jax_enable_x64", True)
-
-import flax.linen as nn  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-
-import jaxreg as jr  # noqa: E402
-from parity._config import f32  # noqa: E402
-from parity._worker import cv_inputs, main, run_inputs, weight_names  # noqa: E402
+import jaxreg as jr
+from parity._config import f32
+from parity._worker import cv_inputs, main, run_inputs, weight_names
 
 
 class MLP(nn.Module):
@@ -70,9 +72,10 @@ def to_params(init: dict[str, np.ndarray], model: dict[str, Any]) -> dict[str, A
 
 
 def flat(p: dict[str, Any], model: dict[str, Any]) -> jax.Array:
+    """The canonical weight vector in the weights' dtype (float64 needs x64 on)."""
     q = p["params"]
     leaves = [q[layer][k] for layer in layer_names(model) for k in ("kernel", "bias")]
-    return jnp.concatenate([x.ravel().astype(jnp.float64) for x in leaves])
+    return jnp.concatenate([x.ravel() for x in leaves])
 
 
 def conv2_kernel() -> jr.masks.Mask:
@@ -117,8 +120,8 @@ def keras_penalty(regs: list[Any], model: dict[str, Any], tf_rounding: bool) -> 
 
 
 def stock_optimizer(name: str, h: dict[str, Any]) -> optax.GradientTransformation:
-    if name == "sgd":
-        return optax.sgd(h["lr"], momentum=h["momentum"])
+    if name in ("sgd", "nesterov"):
+        return optax.sgd(h["lr"], momentum=h["momentum"], nesterov=h["nesterov"])
     if name == "adamw":
         return optax.adamw(
             h["lr"], b1=h["b1"], b2=h["b2"], eps=h["eps"], weight_decay=h["weight_decay"]
@@ -145,8 +148,8 @@ def setup(spec, exported, params) -> tuple[optax.GradientTransformation, jr.Pena
     return stock_optimizer(cfg["optimizer"], h), penalty(pen)
 
 
-def fit_fn(model_def, opt, pen, batch: int, n: int):
-    """``jit(fit)(params, orders) -> (final, trajectory)``: a scan over epochs, in each a scan
+def fit_fn(model_def, opt, pen, batch: int, n: int, flat_fn):
+    """``fit(params, orders, X, y) -> (final, trajectory)``: a scan over epochs, in each a scan
     over the full batches and one step for the shorter last batch."""
 
     def data_loss(p, x, y):
@@ -155,7 +158,7 @@ def fit_fn(model_def, opt, pen, batch: int, n: int):
     loss = jr.regularized(data_loss, pen)
     full, rest = divmod(n, batch)
 
-    def fit(params, orders, X, y, flat_fn):
+    def fit(params, orders, X, y):
         def step(carry, idx):
             p, s = carry
             grads = jax.grad(loss)(p, X[idx], y[idx])
@@ -174,26 +177,50 @@ def fit_fn(model_def, opt, pen, batch: int, n: int):
     return fit
 
 
+# One compiled fit per optimizer, penalty, model and dtype: seeds and nudged members differ
+# only in the initial weights and batch orders, which are arguments.
+COMPILED: dict[str, Any] = {}
+
+
 def train(spec: dict[str, Any], job: dict[str, np.ndarray], exported) -> dict[str, Any]:
+    x64 = spec["config"]["dtype"] == "float64" or spec["variant"] == "x64"
+    with jax.enable_x64(x64):
+        return {**fit_run(spec, job, exported), "jax_enable_x64": bool(jax.config.x64_enabled)}
+
+
+def fit_run(spec: dict[str, Any], job: dict[str, np.ndarray], exported) -> dict[str, Any]:
     h, d = spec["hyper"], run_inputs(spec, job)
     model = h["model"]
     model_def = module(model, d["dtype"])
     params = to_params(d["init"], model)
-    opt, pen = setup(spec, exported, params)
-    X, y = jnp.asarray(d["X_train"]), jnp.asarray(d["y_train"])
-    fit = fit_fn(model_def, opt, pen, h["batch"], len(y))
-    final, traj = jax.jit(fit, static_argnums=4)(
-        params, jnp.asarray(d["orders"]), X, y, lambda p: flat(p, model)
+    source = exported(spec["source"]) if spec["source"] is not None else None
+    key = json.dumps(
+        ["stock" if spec["variant"].startswith("nudge") else spec["variant"]]
+        + [{**spec["config"], "seed": 0}, {**h, "nudge": 0}, len(d["y_train"]), source],
+        sort_keys=True,
+        default=str,
     )
+    if key not in COMPILED:
+        opt, pen = setup(spec, exported, params)
+        fit = fit_fn(model_def, opt, pen, h["batch"], len(d["y_train"]), lambda p: flat(p, model))
+        COMPILED[key] = jax.jit(fit)
+    X, y = jnp.asarray(d["X_train"]), jnp.asarray(d["y_train"])
+    final, traj = COMPILED[key](params, jnp.asarray(d["orders"]), X, y)
+    f64 = lambda x: np.asarray(x).astype(np.float64)  # noqa: E731
     return {
-        "trajectory": np.concatenate([np.asarray(flat(params, model))[None], np.asarray(traj)]),
-        "train_logits": np.asarray(model_def.apply(final, X)),
-        "test_logits": np.asarray(model_def.apply(final, jnp.asarray(d["X_test"]))),
+        "trajectory": np.concatenate([f64(flat(params, model))[None], f64(traj)]),
+        "train_logits": f64(model_def.apply(final, X)),
+        "test_logits": f64(model_def.apply(final, jnp.asarray(d["X_test"]))),
     }
 
 
 def cross_validate(cv: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:
     """``jr.select.cross_validate``: every fold and strength in one vmapped, jitted call."""
+    with jax.enable_x64(True):
+        return fit_cv(cv, job)
+
+
+def fit_cv(cv: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:
     from parity._config import cv_splitter
 
     d = cv_inputs(cv, job)

@@ -79,8 +79,8 @@ def build(model: dict[str, Any], pen: dict[str, Any], dtype: str) -> keras.Seque
 
 
 def optimizer(name: str, h: dict[str, Any]) -> keras.optimizers.Optimizer:
-    if name == "sgd":
-        return keras.optimizers.SGD(h["lr"], momentum=h["momentum"])
+    if name in ("sgd", "nesterov"):
+        return keras.optimizers.SGD(h["lr"], momentum=h["momentum"], nesterov=h["nesterov"])
     common = {"beta_1": h["b1"], "beta_2": h["b2"], "epsilon": h["eps"]}
     if name == "adamw":
         return keras.optimizers.AdamW(h["lr"], weight_decay=h["weight_decay"], **common)
@@ -129,6 +129,8 @@ def exports(opt, model, pen: dict[str, Any], h: dict[str, Any], dtype: str) -> d
         "beta_1_as_cast": as_cast(opt.beta_1) if hasattr(opt, "beta_1") else None,
         "beta_2_as_cast": as_cast(opt.beta_2) if hasattr(opt, "beta_2") else None,
         "weight_decay_as_cast": as_cast(opt.weight_decay) if opt.weight_decay else None,
+        # GroupLassoL2's ops.cast(group, dtype): TensorFlow goes through float32
+        "group_as_cast": as_cast(pen["group"]) if pen["group"] else None,
     }
     return {
         "optimizer": keras.optimizers.serialize(opt),
