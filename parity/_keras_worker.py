@@ -27,6 +27,14 @@ import tensorflow as tf  # noqa: E402  (tf.data feeds every backend)
 from parity._worker import flat, main, run_inputs  # noqa: E402
 
 tf.config.experimental.enable_op_determinism()
+# Tiny models: one thread per process is as fast, and on shared cores idle worker threads
+# spinning for work cost more CPU than the models themselves (Keras on torch: 4x).
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+if KERAS_BACKENDS[sys.argv[2]] == "torch":
+    import torch
+
+    torch.set_num_threads(1)
 ops = keras.ops
 
 
