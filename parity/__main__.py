@@ -186,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     for fw, why in skipped.items():
         print(f"parity: skipping {fw}: {why}", flush=True)
     if not any(p.kind == "graded" for p in pairs):
-        print(nothing_compared(frameworks), flush=True)
+        why = nothing_compared(frameworks)
+        print(why, flush=True)
+        if args.json:  # the verdict, for scripts that read it; nothing was trained
+            empty = {"ok": False, "error": why, "skipped": skipped, "runs": [], "comparisons": []}
+            Path(args.json).write_text(json.dumps(empty, indent=1) + "\n")
         return 1
 
     results: dict[int, dict] = {}

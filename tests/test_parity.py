@@ -324,4 +324,7 @@ def test_one_framework_alone_exits_non_zero_before_training(tmp_path, capsys):
     assert cli.main(args) == 1
     out = capsys.readouterr().out
     assert "FAIL: nothing compared across frameworks" in out and "(tf)" in out
-    assert "PASS" not in out and not (tmp_path / "a.json").exists()  # nothing trained
+    assert "PASS" not in out
+    report = json.loads((tmp_path / "a.json").read_text())
+    assert report["ok"] is False and report["runs"] == []  # nothing trained
+    assert report["error"].startswith("parity: FAIL: nothing compared")
