@@ -406,7 +406,7 @@ def plot(report: dict[str, Any], path: str) -> list[str]:
                 k = (c["kind"], c["penalty"], c["a"], c["b"])
                 lines[k] = np.fmax(lines[k], y) if k in lines else y
             for (kind, pen, a, b), y in sorted(lines.items()):
-                style = {"graded": "-", "control": "--", "info": ":"}[kind]
+                style = {"graded": "-", "control": "--", "fault": "-.", "info": ":"}[kind]
                 ax.semilogy(np.maximum(y, 1e-17), style, lw=1.2, label=f"{pen}: {a} vs {b}")
             tols = [c["tolerance"] for c in groups[key] if c["kind"] == "graded" and c["tolerance"]]
             title = f"{key[0]} / {key[1]} / {key[2]}"
@@ -421,7 +421,7 @@ def plot(report: dict[str, Any], path: str) -> list[str]:
             ax.set_visible(False)
         fig.suptitle(
             f"{model}: divergence per epoch, max over seeds (solid: graded, dashed: negative "
-            "controls, dotted: shown with their cause)",
+            "controls, dash-dot: injected faults, dotted: shown with their cause)",
             fontsize=10,
         )
         fig.tight_layout()
