@@ -424,7 +424,7 @@ def plot(report: dict[str, Any], path: str) -> list[str]:
             "controls, dash-dot: injected faults, dotted: shown with their cause)",
             fontsize=10,
         )
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, 0.98))  # room for the suptitle
         target = base.with_name(f"{base.stem}-{model}{base.suffix or '.png'}")
         fig.savefig(target, dpi=100)
         plt.close(fig)
