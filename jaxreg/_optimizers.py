@@ -1,11 +1,14 @@
 """PyTorch's optimizers as optax transformations, operation for operation.
 
 Each transformation below restates one ``torch.optim`` single-tensor update (the path torch
-takes for CPU tensors) in the same order of floating-point operations, so that in float64 the
-weights agree to rounding after hundreds of steps. Scalars that torch computes in Python double
-(bias corrections, Adagrad's decayed rate) are computed here in the parameters' dtype, the bias
-corrections as ``-expm1(t log beta)`` so that float32 stays within 2e-7 of torch's double. The
-per-leaf machinery (`per_leaf_transform`, `ConvertedState`) is shared with the Keras optimizers
+takes for CPU tensors; its foreach path computes the same values) in the same order of
+floating-point operations, so that in float64 the weights agree to rounding after hundreds of
+steps. Scalars that torch computes in Python double (Adam's ``lr / (1 - beta1**t)`` and
+``(1 - beta2**t) ** 0.5``, AdamW's ``1 - lr * weight_decay``, Adagrad's decayed rate) enter its
+tensor ops rounded once to the tensor's dtype; here they are computed in float64 under
+``jax_enable_x64`` and otherwise in float-float arithmetic (``_float_float.py``), then rounded
+once, so that float32 gets torch's very scalars with or without x64. The per-leaf machinery
+(`per_leaf_transform`, `ConvertedState`) is shared with the Keras optimizers
 (``_keras_optimizers.py``).
 """
 
@@ -18,6 +21,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+
+from . import _float_float as ff
 
 # torch's defaults, per optimizer (torch 2.x); a spec may leave any of them out
 _TORCH_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -97,14 +102,59 @@ def _lerp(start: jax.Array, end: jax.Array, weight: Any) -> jax.Array:
 
 
 def _one_minus_power(beta: Any, t: jax.Array) -> jax.Array:
-    """``1 - beta ** t`` as ``-expm1(t log beta)`` with ``log beta`` taken in Python double
-    (for a scheduled beta, in the params' dtype).
-
-    torch computes it in double; in float32 ``1 - float32(0.999) ** t`` is off by up to 2e-5
-    relative (the rounding of 0.999), this by up to 2e-7 (measured for t <= 300).
-    """
+    """``1 - beta ** t`` in float64 as ``-expm1(t log beta)``, ``log beta`` taken in Python
+    double (for a scheduled beta, in float64)."""
     log_beta = math.log(beta) if isinstance(beta, float) else jnp.log(beta)
     return -jnp.expm1(t * jnp.asarray(log_beta, t.dtype))
+
+
+def _wide_rate(rate: Rate, count: jax.Array) -> Any:
+    """The rate of the update that makes ``count`` updates, uncast: a Python float as is, a
+    schedule's value in the default float dtype (float64 under x64)."""
+    return rate(count - 1) if callable(rate) else rate
+
+
+def _x64() -> bool:
+    return jnp.result_type(float) == jnp.float64
+
+
+def _float_float(x: Any) -> ff.FloatFloat:
+    """A Python float (torch's double) or a traced float32 (a scheduled rate) as float-float."""
+    return ff.constant(x) if isinstance(x, float) else ff.exact(x)
+
+
+def _adam_scalars(lr: Any, beta1: Any, beta2: float, count: jax.Array, dtype: Any) -> Any:
+    """torch's ``step_size = lr / (1 - beta1**t)`` and ``bias_correction2_sqrt = (1 -
+    beta2**t) ** 0.5``, both Python doubles, each rounded once to ``dtype``."""
+    if _x64():
+        t = count.astype(jnp.float64)
+        step_size = lr / _one_minus_power(beta1, t)
+        return step_size.astype(dtype), jnp.sqrt(_one_minus_power(beta2, t)).astype(dtype)
+    t = count.astype(jnp.float32)
+    log_beta1 = ff.log_constant(beta1) if isinstance(beta1, float) else ff.log(beta1)
+    step_size = ff.div(_float_float(lr), ff.one_minus_power(log_beta1, t))
+    bc2_sqrt = ff.sqrt(ff.one_minus_power(ff.log_constant(beta2), t))
+    return ff.to_float(step_size, dtype), ff.to_float(bc2_sqrt, dtype)
+
+
+def _decay_factor(lr: Any, weight_decay: float, dtype: Any) -> Any:
+    """AdamW's ``1 - lr * weight_decay`` (a Python double in torch), rounded once to ``dtype``."""
+    if isinstance(lr, float):
+        return 1 - lr * weight_decay  # a Python double already; enters the op rounded
+    if _x64():
+        return (1 - lr * weight_decay).astype(dtype)
+    factor = ff.sub(ff.constant(1.0), ff.mul(ff.exact(lr), ff.constant(weight_decay)))
+    return ff.to_float(factor, dtype)
+
+
+def _adagrad_rate(lr: Any, lr_decay: float, count: jax.Array, dtype: Any) -> Any:
+    """Adagrad's ``clr = lr / (1 + (t - 1) * lr_decay)`` (a Python double in torch), rounded
+    once to ``dtype``."""
+    if _x64():
+        return (lr / (1 + (count.astype(jnp.float64) - 1) * lr_decay)).astype(dtype)
+    steps_before = ff.exact((count - 1).astype(jnp.float32))
+    denominator = ff.add(ff.constant(1.0), ff.mul(steps_before, ff.constant(float(lr_decay))))
+    return ff.to_float(ff.div(_float_float(lr), denominator), dtype)
 
 
 def per_leaf_transform(
@@ -168,18 +218,17 @@ def torch_adam(
     b2 = float(betas[1])
 
     def step(count, g, p, m, v, vmax):
-        lr_t, b1 = rate_at(lr, count, p.dtype), rate_at(beta1, count, p.dtype)
+        lr_t, b1 = _wide_rate(lr, count), _wide_rate(beta1, count)
         g = -g if maximize else g
         decay = None
         if weight_decay and decoupled_weight_decay:
-            decay = p * (1 - lr_t * weight_decay) - p  # param.mul_(1 - lr * wd), before the step
+            # param.mul_(1 - lr * wd), before the step
+            decay = p * _decay_factor(lr_t, weight_decay, p.dtype) - p
         elif weight_decay:
             g = g + weight_decay * p
-        m = _lerp(m, g, 1 - b1)
+        m = _lerp(m, g, 1 - b1 if isinstance(b1, float) else (1 - b1).astype(p.dtype))
         v = v * b2 + (1 - b2) * g * g
-        t = count.astype(p.dtype)
-        step_size = lr_t / _one_minus_power(b1, t)
-        bc2_sqrt = jnp.sqrt(_one_minus_power(b2, t))
+        step_size, bc2_sqrt = _adam_scalars(lr_t, b1, b2, count, p.dtype)
         if amsgrad:
             vmax = jnp.maximum(vmax, v)
         denom = jnp.sqrt(vmax if amsgrad else v) / bc2_sqrt + eps
@@ -221,11 +270,10 @@ def torch_adagrad(
     """``torch.optim.Adagrad``: the rate decays as lr / (1 + (t - 1) lr_decay)."""
 
     def step(count, g, p, total):
-        lr_t = rate_at(lr, count, p.dtype)
         g = -g if maximize else g
         if weight_decay:
             g = g + weight_decay * p
-        clr = lr_t / (1 + (count.astype(p.dtype) - 1) * lr_decay)
+        clr = _adagrad_rate(_wide_rate(lr, count), lr_decay, count, p.dtype)
         total = total + 1 * g * g
         std = jnp.sqrt(total) + eps
         return (-clr * g) / std, total

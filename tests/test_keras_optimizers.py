@@ -1,6 +1,7 @@
 """jr.conventions.from_keras_optimizer against Keras itself (TensorFlow, in its own process):
-300 steps of the same random gradients, float64 to 1e-12 relative and float32 to 1e-6, with
-clipping and learning-rate schedules (TensorFlow's float32 cos and pow: see TF_FLOAT32_MATH)."""
+300 steps of the same random gradients, float64 to 1e-12 relative and float32 to 16 ulps of the
+largest weight, with clipping and learning-rate schedules (TensorFlow's float32 cos and pow:
+see TF_FLOAT32_MATH)."""
 
 from __future__ import annotations
 
