@@ -53,8 +53,20 @@ def config_check(run: Run, exports: dict[str, Any]) -> list[str]:
         expect("optimizer", o["class_name"], classes[opt])
         # the learning rate lives in a variable of the weights' dtype: float32 rounds it
         lr = f32(h["lr"]) if run.config.dtype == "float32" else h["lr"]
-        expect("learning_rate", c["learning_rate"], lr)
-        for key in ("clipnorm", "clipvalue", "global_clipnorm", "loss_scale_factor"):
+        schedule = h["schedule"]
+        if schedule:  # ExponentialDecay(staircase=True) of the plain numbers, global_clipnorm
+            rate = c["learning_rate"]
+            expect("learning_rate schedule", rate.get("class_name"), "ExponentialDecay")
+            got = rate.get("config", {})
+            keys = ("initial_learning_rate", "decay_rate", "staircase")
+            want = (h["lr"], schedule["gamma"], True)
+            for key, w in zip(keys, want, strict=True):
+                expect(f"learning_rate {key}", got.get(key), w)
+        else:
+            expect("learning_rate", c["learning_rate"], lr)
+        clip = schedule["max_norm"] if schedule else None
+        expect("global_clipnorm", c.get("global_clipnorm"), clip)
+        for key in ("clipnorm", "clipvalue", "loss_scale_factor"):
             expect(key, c.get(key), None)
         expect("use_ema", c.get("use_ema"), False)
         if opt in ("sgd", "nesterov"):
@@ -80,8 +92,12 @@ def config_check(run: Run, exports: dict[str, Any]) -> list[str]:
             if h["penalty"]["name"] != "l2_group":  # probes the plain L1/L2/L1L2 regularizer
                 want = {"l1": r(keras["l1"]), "l2": r(keras["l2"])}
                 expect("measured regularizer", m["regularizer"], want)
-    if "param_groups" in exports:  # torch
+    if "param_groups" in exports:  # torch (scheduled: as they were before training)
         groups = exports["param_groups"]
+        if h["schedule"]:
+            sched = exports.get("scheduler", {})
+            expect("StepLR step_size", sched.get("step_size"), h["schedule"]["step_epochs"])
+            expect("StepLR gamma", sched.get("gamma"), h["schedule"]["gamma"])
         pen = h["penalty"]
         wd = {"weight_decay": [pen["l2"], 0.0], "adam_l2": [h["weight_decay"]]}
         expect(

@@ -74,6 +74,25 @@ MODELS = {
 
 
 @dataclasses.dataclass(frozen=True)
+class Schedule:
+    """A step schedule and global-norm clipping, written as each framework's users write them.
+
+    torch: ``clip_grad_norm_(params, max_norm)`` before each ``opt.step()``, ``StepLR(opt,
+    step_size=step_epochs, gamma=gamma)`` stepped once per epoch. Keras: ``ExponentialDecay(lr,
+    decay_steps=step_epochs * steps_per_epoch, decay_rate=gamma, staircase=True)`` and
+    ``global_clipnorm=max_norm``. optax: ``chain(clip_by_global_norm(max_norm), sgd(
+    exponential_decay(..., staircase=True)))``. The rate after ``k`` steps is
+    ``lr * gamma ** floor(k / (step_epochs * steps_per_epoch))`` in all three; the clipping
+    scale is ``min(1, max_norm / ||g||)`` in Keras and optax, ``min(1, max_norm / (||g|| +
+    1e-6))`` in torch (``torch.nn.utils.clip_grad_norm_``).
+    """
+
+    step_epochs: int
+    gamma: float
+    max_norm: float
+
+
+@dataclasses.dataclass(frozen=True)
 class Preset:
     name: str
     model: str
@@ -86,6 +105,9 @@ class Preset:
     # grade Keras's Adam vs torch's in float32 as a negative control (where the float32
     # spread is far below their difference; elsewhere the pair is shown)
     adam_control: bool = False
+    schedule: Schedule | None = None
+    momentum: float = MOMENTUM
+    strengths: dict[str, float] | None = None  # replaces STRENGTHS' entries
     note: str = ""
 
 
@@ -142,6 +164,26 @@ PRESETS = {
         note=(
             "The article's Iris MLP (4-4-3, ReLU, Adam, cross-entropy, L2 0.01) trained until "
             "it learns (test accuracy >= 0.9 in every framework), with SGD and AdamW beside it."
+        ),
+    ),
+    "scheduled": Preset(
+        "scheduled",
+        "iris_mlp",
+        (("sgd", "l2"),),
+        {"sgd": 0.125},
+        16,
+        12,
+        (0, 1, 2),
+        schedule=Schedule(step_epochs=2, gamma=0.5, max_norm=0.5),
+        # powers of two and 7/8: Keras-on-TF's float32 rounding of its constants is exact
+        momentum=0.875,
+        strengths={"l2": 2.0**-7},
+        note=(
+            "SGD with momentum, a step schedule (the rate halved every 2 epochs) and global-norm "
+            "clipping at 0.5, as each framework's users write them: torch's StepLR stepped per "
+            "epoch and clip_grad_norm_ before each step, Keras's ExponentialDecay(staircase="
+            "True) and global_clipnorm, optax's exponential_decay and clip_by_global_norm. "
+            "Every constant is exact in float32, so Keras-on-TF's rounding changes nothing."
         ),
     ),
     "converged": Preset(
@@ -222,6 +264,8 @@ class Run:
       Noise floor (torch, jax, tf): ``nudge<k>``, the stock run from initial weights each moved
       one ulp of the run's dtype, up or down (signs drawn with seed k).
       Faults (torch): ``fault_<name>``, the stock run with one number of `FAULTS` perturbed.
+      jax ``clip_eps`` (scheduled presets): stock optax with torch's ``clip_grad_norm_``
+      formula (``||g|| + 1e-6``) in place of ``optax.clip_by_global_norm``.
       jax ``x64``: stock optax in float32 with ``jax_enable_x64`` on (only to measure its
       effect; every other float32 JAX run has it off, JAX's default).
     """
@@ -260,7 +304,7 @@ class Run:
         """Every number the run needs, as plain numbers."""
         c = self.config
         p = PRESETS[c.preset]
-        pen = penalty_spec(c.penalty)
+        pen = penalty_spec(c.penalty, p.strengths)
         if self.variant == "no_half":  # the control: Keras's L2 given the textbook strength
             pen = {**pen, "keras": {**pen["keras"], "l2": pen["l2"]}}
         h = {
@@ -271,12 +315,13 @@ class Run:
             "b1": ADAM["b1"],
             "b2": ADAM["b2"],
             "eps": ADAM["eps"],
-            "momentum": MOMENTUM,
+            "momentum": p.momentum,
             "nesterov": c.optimizer == "nesterov",
             "weight_decay": WEIGHT_DECAY if c.optimizer == "adamw" else 0.0,
             "penalty": pen,
             "nudge": int(self.variant[5:]) if self.variant.startswith("nudge") else 0,
             "fault": None,
+            "schedule": dataclasses.asdict(p.schedule) if p.schedule else None,
         }
         if self.variant.startswith("fault_"):
             h = with_fault(h, self.variant[6:])
@@ -309,7 +354,7 @@ def with_fault(h: dict[str, Any], name: str) -> dict[str, Any]:
         size = FAULTS["eps"]
     elif name == "momentum":
         h["momentum"] += FAULTS["momentum"]
-        size = FAULTS["momentum"] / MOMENTUM
+        size = FAULTS["momentum"] / (h["momentum"] - FAULTS["momentum"])
     elif name == "lr":  # one float32 ulp: a float64 ulp (1e-16) is below float64's own noise
         step = float(np.spacing(np.float32(h["lr"])))
         h["lr"] += step
@@ -320,23 +365,25 @@ def with_fault(h: dict[str, Any], name: str) -> dict[str, Any]:
     return h
 
 
-def penalty_spec(name: str) -> dict[str, Any]:
+def penalty_spec(name: str, strengths: dict[str, float] | None = None) -> dict[str, Any]:
     """The penalty as plain numbers every worker reads; no framework's converter is involved.
 
     ``l1 * sum|w| + l2 / 2 * sum w^2`` over every kernel (textbook units), plus
     ``group * sum_c ||K2[..., c]||_2`` for ``l2_group``. ``elastic_net`` is
     ``strength * (l1_ratio * |w| + (1 - l1_ratio) / 2 * w^2)``. ``keras`` holds the same
     penalty in Keras's units, written out from Keras's documented formulas:
-    ``L1L2(l1=l1, l2=l2 / 2)`` (Keras's L2 has no 1/2).
+    ``L1L2(l1=l1, l2=l2 / 2)`` (Keras's L2 has no 1/2). ``strengths`` replaces entries of
+    `STRENGTHS` (a preset's own).
     """
+    table = {**STRENGTHS, **(strengths or {})}
     spec: dict[str, Any] = {"name": name, "l1": 0.0, "l2": 0.0, "group": 0.0}
-    spec |= {"strength": STRENGTHS.get(name, 0.0), "l1_ratio": None}
+    spec |= {"strength": table.get(name, 0.0), "l1_ratio": None}
     if name == "l1":
-        spec["l1"] = STRENGTHS["l1"]
+        spec["l1"] = table["l1"]
     elif name in ("l2", "l2_group"):
-        spec["l2"] = STRENGTHS[name]
+        spec["l2"] = table[name]
     elif name == "elastic_net":
-        s = STRENGTHS[name]
+        s = table[name]
         spec |= {"l1_ratio": L1_RATIO, "l1": s * L1_RATIO, "l2": s * (1 - L1_RATIO)}
     if name == "l2_group":
         spec["group"] = GROUP
@@ -399,6 +446,22 @@ def _config_pairs(
     tf, torch, jax = R("tf"), R("torch"), R("jax")
     jk, jt = R("jax", "keras"), R("jax", "torch")
     f64 = cfg.dtype == "float64"
+    first = cfg.seed == preset.seeds[0]  # controls, faults, floors: each preset's first seed
+    if preset.schedule:
+        pairs = [
+            Pair(jt, torch, "graded"),  # torch's optimizer + StepLR converted, torch's clipping
+            Pair(jk, tf, "graded"),  # Keras's optimizer (its schedule, global_clipnorm) converted
+            # stock optax with torch's clipping formula: torch's algorithm, written in optax
+            Pair(R("jax", "clip_eps"), torch, "graded"),
+            # torch's clip_grad_norm_ divides by ||g|| + 1e-6, optax's clip_by_global_norm
+            # by ||g||: the difference on the clipped steps (the row above is its measure)
+            Pair(jax, torch, "info"),
+            # Keras's SGD keeps the rate inside its momentum (m = mu*m - lr*g): once the rate
+            # changes it is another algorithm than torch's and optax's (w -= lr*(mu*b + g))
+            Pair(jax, tf, "info"),
+            Pair(tf, torch, "info"),
+        ]
+        return _floors_and_faults(cfg, pairs, members, faults and first, first, reference=jt)
     o, pen = cfg.optimizer, cfg.penalty
     sgd = o in ("sgd", "nesterov")
     # Stock optax computes Adam's bias corrections 1 - b^t in the weights' dtype unless
@@ -419,7 +482,6 @@ def _config_pairs(
     else:  # Keras's Adam is "epsilon hat": not the algorithm of optax and torch
         control = not f64 and preset.adam_control
         pairs.append(Pair(tf, torch, "control" if control else "info"))
-    first = cfg.seed == preset.seeds[0]  # controls, faults, floors: each preset's first seed
     if x64_effect and first:  # the measured cause: the same optax run with x64 on
         pairs.append(Pair(R("jax", "x64"), torch, "info"))
     if o == "adamw" and first:
@@ -439,16 +501,26 @@ def _config_pairs(
         pairs += [Pair(exact, kj, "graded"), Pair(exact, kt, "info" if f64 else "graded")]
         if f64:  # the float32 rounding of Keras-on-TF, absent on the other backends
             pairs += [Pair(jk, kj, "info"), Pair(tf, kj, "info")]
-    if first:
+    return _floors_and_faults(cfg, pairs, members, faults and first, first, reference=jax)
+
+
+def _floors_and_faults(
+    cfg: Config, pairs: list[Pair], members: int, faults: bool, floors: bool, *, reference: Run
+) -> tuple[list[Run], list[Pair]]:
+    """``pairs`` plus the noise-floor members and the faults; ``reference``: the JAX run a
+    float64 fault is compared with, as a graded pair would see it (float32: torch's own)."""
+    R = lambda fw, v="stock": Run(cfg, fw, v)  # noqa: E731
+    if floors:
         for fw in FLOOR_FRAMEWORKS:
             if fw == "tf" and cfg.dtype not in TF_FLOOR_DTYPES:
                 continue
             pairs += [Pair(R(fw, f"nudge{k}"), R(fw), "floor") for k in range(1, members + 1)]
-        if faults:  # float64: against the other framework, as a graded pair would see it
-            pairs += [
-                Pair(R("torch", f"fault_{f}"), jax if f64 else torch, "fault")
-                for f in faults_for(o, pen)
-            ]
+    if faults:
+        against = reference if cfg.dtype == "float64" else R("torch")
+        pairs += [
+            Pair(R("torch", f"fault_{f}"), against, "fault")
+            for f in faults_for(cfg.optimizer, cfg.penalty)
+        ]
     runs = [x for pr in pairs for x in (pr.a, pr.b)]
     return runs, pairs
 

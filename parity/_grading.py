@@ -9,7 +9,16 @@ from typing import Any
 
 import numpy as np
 
-from ._config import CHAOTIC, ELEMENTWISE, FLOAT64_TOLERANCE, FLOOR_MULTIPLE, Model, Pair, Run
+from ._config import (
+    CHAOTIC,
+    ELEMENTWISE,
+    FLOAT64_TOLERANCE,
+    FLOOR_MULTIPLE,
+    PRESETS,
+    Model,
+    Pair,
+    Run,
+)
 from ._notes import note
 
 
@@ -111,6 +120,8 @@ def run_row(run: Run, res: dict[str, Any], job: dict[str, np.ndarray]) -> dict[s
         "final_loss": _ce(res["train_logits"], y_train) + penalty_value(run, res["trajectory"][-1]),
         "min_test_margin": _margin(res["test_logits"]),
         "jax_enable_x64": res.get("jax_enable_x64"),
+        # scheduled runs: the rate of each epoch and how many steps were clipped
+        "schedule_record": res.get("schedule_record"),
         "seconds": round(res["seconds"], 3),
         "cpu_seconds": round(res.get("cpu_seconds", math.nan), 3),
     }
@@ -195,7 +206,7 @@ def comparison_row(
         "detected": detected if pair.kind == "fault" else None,
         "same_test_predictions": same,
         "passed": passed,
-        "note": note(c.optimizer, a.name, b.name),
+        "note": note(c.optimizer, a.name, b.name, scheduled=PRESETS[c.preset].schedule is not None),
         # float32 pairs: how far each side's float32 run is from its own float64 run
         "float32_spread": list(spreads) if spreads else None,
         "per_epoch_max_rel_weight_diff": per_epoch,

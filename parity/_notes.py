@@ -88,19 +88,55 @@ NOTES = {
 }
 
 
+# The scheduled presets (a step schedule and global-norm clipping): their own causes.
+SCHEDULED_NOTES = {
+    ("jax[torch]", "torch"): (
+        "torch's SGD and StepLR (their state_dict() before training, rebuilt) through "
+        "jr.conventions.from_torch_optimizer(scheduler=, updates_per_scheduler_step=batches per "
+        "epoch), after torch's clip_grad_norm_ formula written in JAX "
+        "(g * min(max_norm / (||g|| + 1e-6), 1)), vs torch itself."
+    ),
+    ("jax[keras]", "tf"): (
+        "Keras's SGD with ExponentialDecay(staircase=True) and global_clipnorm (its "
+        "serialize(...)) through jr.conventions.from_keras_optimizer, which applies the "
+        "schedule and Keras's clipping itself, vs Keras on TensorFlow."
+    ),
+    ("jax[clip_eps]", "torch"): (
+        "Stock optax (exponential_decay(staircase=True), sgd) with torch's clipping formula in "
+        "place of optax.clip_by_global_norm vs torch: the measured cause of the jax vs torch row."
+    ),
+    ("jax", "torch"): (
+        "Stock optax vs torch: optax.clip_by_global_norm scales by max_norm / ||g||, torch's "
+        "clip_grad_norm_ by max_norm / (||g|| + 1e-6): a 1e-6 / ||g|| relative difference on "
+        "each clipped step (shown; the jax[clip_eps] row removes it)."
+    ),
+    ("jax", "tf"): (
+        "Not the same algorithm once the rate changes: Keras's SGD keeps the rate inside its "
+        "momentum (m = mu*m - lr*g; w += m), optax and torch outside (b = mu*b + g; w -= lr*b); "
+        "equal while the rate is constant (shown; jax[keras] reproduces Keras's form)."
+    ),
+    ("tf", "torch"): (
+        "Keras's rate inside the momentum and torch's clip_grad_norm_ + 1e-6: the two causes "
+        "of the rows above (shown)."
+    ),
+}
+
+
 FAULT_NOTES = {
     "strength": "every penalty strength (AdamW without a penalty: its weight decay) x (1 + 1e-6)",
     "eps": "Adam's epsilon x 1.01",
-    "momentum": "SGD's momentum 0.9 -> 0.9000001",
+    "momentum": "SGD's momentum + 1e-7 (0.9 -> 0.9000001)",
     "lr": "the learning rate plus one float32 ulp",
 }
 
 
-def note(optimizer: str, a: str, b: str) -> str:
+def note(optimizer: str, a: str, b: str, *, scheduled: bool = False) -> str:
     if a.startswith("torch[fault_"):
         fault = a[len("torch[fault_") : -1]
         return (
             f"Fault: torch with {FAULT_NOTES[fault]} vs the correct {b} run; float64 must tell "
             "them apart (1e-12), float32 shows whether its noise floor lets it."
         )
+    if scheduled and (a, b) in SCHEDULED_NOTES:
+        return SCHEDULED_NOTES[(a, b)]
     return NOTES.get((optimizer, a, b)) or NOTES.get(("*", a, b), "")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._config import FLOOR_MULTIPLE
+from ._config import FLOOR_MULTIPLE, PRESETS
 
 # --------------------------------------------------------------------------------------------
 # Tables, Markdown, plots
@@ -155,13 +155,22 @@ def _matches(graded: list[dict[str, Any]]) -> str:
         out.append("jaxreg's converters fed Keras's / torch's exported configs")
     if ("tf", "torch") in pairs or ("torch[keras_f32]", "tf") in pairs:
         out.append("TF vs torch SGD")
+    if any(_scheduled(c) for c in graded):
+        out.append("a step schedule with global-norm clipping (torch, Keras, optax)")
     return "; ".join(out) or "nothing graded"
+
+
+def _scheduled(c: dict[str, Any]) -> bool:
+    """A row of a preset with a learning-rate schedule and clipping."""
+    return PRESETS[c["preset"]].schedule is not None
 
 
 def _differs(info: list[dict[str, Any]], dtype: str) -> str:
     """The information rows of one dtype, grouped by cause, each with its worst gap."""
     rows = [c for c in info if c["dtype"] == dtype and c["kind"] == "info"]
     chaotic = [c for c in info if c["dtype"] == dtype and "chaotic" in c["judged"]]
+    plain = [c for c in rows if not _scheduled(c)]
+    scheduled = [c for c in rows if _scheduled(c)]
     causes = [
         (
             "Keras's epsilon-hat Adam/AdamW vs torch's",
@@ -187,10 +196,20 @@ def _differs(info: list[dict[str, Any]], dtype: str) -> str:
         ),
         ("the same with x64 on (the measured cause)", lambda c: c["a"] == "jax[x64]"),
     ]
+    scheduled_causes = [
+        ("torch's clip_grad_norm_ + 1e-6 vs optax's clip_by_global_norm", ("jax", "torch")),
+        ("Keras's SGD with the rate inside its momentum, once the rate changes", ("jax", "tf")),
+        ("both (TF vs torch, scheduled)", ("tf", "torch")),
+    ]
     out = [
         f"{name}: {_worst(sel, floor=dtype == 'float32')}"
         for name, test in causes
-        if (sel := list(filter(test, rows)))
+        if (sel := list(filter(test, plain)))
+    ]
+    out += [
+        f"{name}: {_worst(sel, floor=dtype == 'float32')}"
+        for name, ab in scheduled_causes
+        if (sel := [c for c in scheduled if (c["a"], c["b"]) == ab])
     ]
     if chaotic:
         out.append(f"chaotic float32 (noise floor above 1e-2): {_worst(chaotic, floor=True)}")

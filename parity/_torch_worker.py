@@ -5,13 +5,21 @@ CNN's dense head runs over (c, h, w) instead of Keras's (h, w, c); each is conve
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from parity._worker import batches, cv_inputs, main, run_inputs, weight_names
+from parity._worker import (
+    batches,
+    cv_inputs,
+    main,
+    run_inputs,
+    schedule_record,
+    weight_names,
+)
 
 torch.use_deterministic_algorithms(True)
 torch.set_num_threads(1)  # tiny models: one thread is as fast and leaves the other core free
@@ -126,21 +134,40 @@ def train(spec: dict[str, Any], job: dict[str, np.ndarray], exported) -> dict[st
         return out
 
     X, y = tensor(d["X_train"], model), torch.from_numpy(d["y_train"])
-    traj = [flat(net, model)]
+    exports: dict[str, Any] = {}
+    sched, schedule = None, h["schedule"]
+    if schedule:  # as torch users do: StepLR stepped once per epoch
+        sched = torch.optim.lr_scheduler.StepLR(
+            opt, step_size=schedule["step_epochs"], gamma=schedule["gamma"]
+        )
+        # the converter reads the optimizer and scheduler as they were before training
+        exports = {
+            "param_groups": copy.deepcopy(opt.state_dict()["param_groups"]),
+            "scheduler": sched.state_dict(),
+            "updates_per_epoch": len(batches(d["orders"][0], h["batch"])),
+        }
+    traj, rates, norms = [flat(net, model)], [], []
     for order in d["orders"]:
+        rates.append(opt.param_groups[0]["lr"])
         for idx in batches(order, h["batch"]):
             idx = torch.from_numpy(idx)
             opt.zero_grad()
             loss = F.cross_entropy(net(X[idx]), y[idx]) + penalty()
             loss.backward()
+            if schedule:
+                total = torch.nn.utils.clip_grad_norm_(params(net), schedule["max_norm"])
+                norms.append(float(total))
             opt.step()
+        if sched is not None:
+            sched.step()
         traj.append(flat(net, model))
     with torch.no_grad():
         return {
             "trajectory": np.stack(traj),
             "train_logits": net(X).numpy(),
             "test_logits": net(tensor(d["X_test"], model)).numpy(),
-            "exports": {"param_groups": opt.state_dict()["param_groups"]},
+            "exports": exports or {"param_groups": opt.state_dict()["param_groups"]},
+            "schedule_record": schedule_record(schedule, rates, norms),
         }
 
 

@@ -99,6 +99,22 @@ def run_inputs(spec: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, An
     }
 
 
+def schedule_record(
+    schedule: dict[str, Any] | None, rates: list[float] | None, norms: list[float] | None
+) -> dict[str, Any] | None:
+    """What shows the schedule and the clipping at work: the rate of each epoch, and the
+    gradient's global norm before clipping at each step (clipped where above ``max_norm``);
+    None where a framework does not expose it."""
+    if not schedule:
+        return None
+    return {
+        "lr_per_epoch": rates,
+        "steps": None if norms is None else len(norms),
+        "clipped_steps": None if norms is None else sum(n > schedule["max_norm"] for n in norms),
+        "grad_norm_range": [min(norms), max(norms)] if norms else None,
+    }
+
+
 def nudged(init: dict[str, np.ndarray], member: int) -> dict[str, np.ndarray]:
     """Every nonzero weight moved one ulp of its own dtype, up or down (signs drawn with seed
     ``member``): a noise-floor member, as different as rounding alone can make two runs.
