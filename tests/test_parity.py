@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import json
 
+import jax
 import numpy as np
+import optax
 import pytest
 from helpers import finish, run_parity, start_parity
 
 import parity.__main__ as cli
 from parity._checks import choose
-from parity._config import ELEMENTWISE, FAULTS, FLOOR_MULTIPLE, MODELS, STRENGTHS, f32
+from parity._config import (
+    ELEMENTWISE,
+    FAULTS,
+    FLOOR_MULTIPLE,
+    MODELS,
+    PRESETS,
+    STRENGTHS,
+    f32,
+)
 from parity._grading import divergence, forward
 
 REDUCED = (
-    *("--presets", "tutorial", "seed", "digits_cnn"),
+    *("--presets", "tutorial", "seed", "digits_cnn", "scheduled"),
     *("--seeds", "1", "--epochs", "3", "--cv-epochs", "20", "--members", "1"),
 )
 # lighter (no Keras on JAX/torch, no floors or faults, fewer configurations): its measurements
@@ -124,7 +134,9 @@ def test_faults_of_a_millionth_are_told_apart_in_float64(reduced):
     f64 = [c for c in faults if c["dtype"] == "float64"]
     assert {c["fault"] for c in f64} == set(FAULTS)
     for c in f64:  # against the other framework's correct run, as a graded pair sees it
-        assert c["b"] == "jax" and c["detected"] and c["passed"], c
+        # (scheduled: the converted torch run; stock optax differs by its clipping formula)
+        assert c["b"] == ("jax[torch]" if c["preset"] == "scheduled" else "jax"), c
+        assert c["detected"] and c["passed"], c
         assert c["rel_movement"] > c["tolerance"] == 1e-12
     sizes = {c["fault"]: c["fault_size"] for c in f64}
     assert sizes["strength"] == 1e-6 and sizes["eps"] == 1e-2
@@ -132,6 +144,59 @@ def test_faults_of_a_millionth_are_told_apart_in_float64(reduced):
     for c in faults:
         if c["dtype"] == "float32":  # its resolution, shown: never a pass or a failure
             assert c["passed"] is None and c["b"] == "torch"
+
+
+@pytest.mark.slow
+def test_schedule_and_clipping_are_active_and_three_frameworks_agree(reduced):
+    _, report, *_ = reduced
+    runs = {(r["framework"], r["dtype"]): r for r in report["runs"] if r["preset"] == "scheduled"}
+    schedule = PRESETS["scheduled"].schedule
+    lr = PRESETS["scheduled"].lr["sgd"]
+    for dtype in ("float64", "float32"):
+        # the rate each epoch, as torch's StepLR and Keras's ExponentialDecay report it
+        want = [lr * schedule.gamma ** (e // schedule.step_epochs) for e in range(3)]
+        assert runs[("torch", dtype)]["schedule_record"]["lr_per_epoch"] == want
+        assert runs[("tf", dtype)]["schedule_record"]["lr_per_epoch"] == want
+        assert len(set(want)) > 1  # the rate changes within the reduced run
+        torch_record = runs[("torch", dtype)]["schedule_record"]
+        assert 0 < torch_record["clipped_steps"] < torch_record["steps"], torch_record
+        for fw in ("jax", "jax[torch]", "jax[keras]", "jax[clip_eps]"):
+            record = runs[(fw, dtype)]["schedule_record"]
+            assert 0 < record["clipped_steps"] < record["steps"] == torch_record["steps"]
+    rows = {
+        (c["dtype"], c["a"], c["b"]): c for c in report["comparisons"] if c["preset"] == "scheduled"
+    }
+    for a, b in (("jax[torch]", "torch"), ("jax[keras]", "tf"), ("jax[clip_eps]", "torch")):
+        c = rows[("float64", a, b)]
+        assert c["kind"] == "graded" and c["passed"] and c["tolerance"] == 1e-12, c
+        assert c["rel_movement"] < 1e-14, c
+        assert rows[("float32", a, b)]["passed"], rows[("float32", a, b)]
+    # the causes shown are real: torch's + 1e-6 in the clipping, Keras's rate in the momentum
+    assert 1e-9 < rows[("float64", "jax", "torch")]["rel_movement"] < 1e-5
+    assert rows[("float64", "jax", "tf")]["rel_movement"] > 1e-3
+    assert "1e-6" in rows[("float64", "jax", "torch")]["note"]
+
+
+def test_torch_clip_grad_norm_in_jax_is_torchs_formula():
+    torch = pytest.importorskip("torch")
+    from parity._jax_worker import torch_clip_grad_norm
+
+    rng = np.random.default_rng(0)
+    grads = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=5)}
+    total = np.sqrt(sum((g**2).sum() for g in grads.values()))
+    for max_norm in (0.5 * total, 2.0 * total):  # clipped, then not
+        tensors = [torch.tensor(grads[k], requires_grad=True) for k in ("a", "b")]
+        for t, k in zip(tensors, ("a", "b"), strict=True):
+            t.grad = torch.tensor(grads[k])
+        torch.nn.utils.clip_grad_norm_(tensors, max_norm)
+        tx = torch_clip_grad_norm(float(max_norm))
+        out, _ = jax.jit(tx.update)(grads, tx.init(grads))
+        for t, k in zip(tensors, ("a", "b"), strict=True):
+            np.testing.assert_allclose(np.asarray(out[k]), t.grad.numpy(), rtol=1e-15)
+    clipped, _ = torch_clip_grad_norm(0.5 * total).update(grads, optax.EmptyState())
+    optax_clipped, _ = optax.clip_by_global_norm(0.5 * total).update(grads, optax.EmptyState())
+    gap = np.abs(np.asarray(clipped["a"]) / np.asarray(optax_clipped["a"]) - 1).max()
+    np.testing.assert_allclose(gap, 1e-6 / total, rtol=1e-6)  # torch's + 1e-6, not optax's
 
 
 def test_accuracy_at_initialization_is_the_networks_own_forward_pass():
@@ -241,7 +306,8 @@ def test_report_first_screen_plots_and_schema(reduced):
     assert any("jax_enable_x64" in ln for ln in first)  # the cause of the float32 Adam gap
     assert any("Smallest fault told apart" in ln for ln in first)
     acc = next(ln for ln in first if ln.startswith("- **Test accuracy**"))
-    assert all(p in acc for p in ("tutorial", "seed", "digits_cnn"))  # every preset
+    assert all(p in acc for p in ("tutorial", "seed", "digits_cnn", "scheduled"))  # every preset
+    assert any("clip_grad_norm_" in ln for ln in first)  # the scheduled rows' causes
 
 
 @pytest.mark.slow
