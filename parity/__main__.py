@@ -1,7 +1,7 @@
 """``python -m parity``: train the same models in JAX, TensorFlow/Keras and PyTorch; prove it.
 
-Exit status: 0 when every graded comparison passes, 1 when one fails (or a framework is
-missing, unless --allow-missing), 2 on bad usage.
+Exit status: 0 when every graded comparison passes, 1 when one fails, when nothing is compared
+across frameworks, or when a framework is missing (unless --allow-missing), 2 on bad usage.
 """
 
 from __future__ import annotations
@@ -23,11 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import config_check, cv_report
 from ._config import (
     CV,
     CV_FRAMEWORKS,
     DTYPES,
     FRAMEWORKS,
+    NUDGED,
     OPTIMIZERS,
     PENALTIES,
     PRESETS,
@@ -35,20 +37,8 @@ from ._config import (
     build_runs,
     write_job,
 )
-from ._report import (
-    CMP_HEADER,
-    RUN_HEADER,
-    comparison_row,
-    config_check,
-    cv_report,
-    divergence,
-    markdown,
-    plot,
-    run_row,
-    summary,
-    tables,
-    text_table,
-)
+from ._grading import comparison_row, divergence, noise_floors, run_row
+from ._report import CMP_HEADER, RUN_HEADER, markdown, plot, summary, tables, text_table
 
 NEEDS = {
     "tf": ("tensorflow", "keras"),
@@ -88,6 +78,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=CV.epochs,
         help="epochs of each cross-validation fit (0: no cross-validation)",
     )
+    ap.add_argument(
+        "--members",
+        type=int,
+        default=NUDGED,
+        help="nudged runs per framework measuring each float32 noise floor (0: none, and "
+        "float32 rows are then shown, not graded)",
+    )
+    ap.add_argument("--no-faults", action="store_true", help="skip the injected-fault controls")
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--markdown", metavar="PATH")
     ap.add_argument("--plot", metavar="PATH", help="PATH-<model>.png: one figure per model")
@@ -103,6 +101,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             ap.error(f"--{name} must be a positive integer; got {v}")
     if args.cv_epochs < 0:
         ap.error(f"--cv-epochs must be >= 0; got {args.cv_epochs}")
+    if args.members < 0:
+        ap.error(f"--members must be >= 0; got {args.members}")
     return args
 
 
@@ -158,13 +158,23 @@ def run_worker(fw: str, job_dir: Path, env: dict[str, str], failed: dict[str, st
             print(f"parity: {fw} done in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
+def nothing_compared(frameworks: list[str]) -> str:
+    return (
+        "parity: FAIL: nothing compared across frameworks: the frameworks run "
+        f"({', '.join(frameworks) or 'none'}) make no graded pair; each needs two of tf, torch, "
+        "jax (for example --frameworks tf torch jax)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     start = time.perf_counter()
     skipped = {fw: why for fw in args.frameworks if (why := missing(fw))}
     frameworks = [fw for fw in FRAMEWORKS if fw in args.frameworks and fw not in skipped]
     runs, pairs = build_runs(
-        args.presets, args.optimizers, args.penalties, args.dtypes, frameworks, args.seeds
+        *(args.presets, args.optimizers, args.penalties, args.dtypes, frameworks, args.seeds),
+        members=args.members,
+        faults=not args.no_faults,
     )
     cv_frameworks = [fw for fw in CV_FRAMEWORKS if fw in frameworks]
     cv = CV(epochs=args.cv_epochs) if args.cv_epochs and len(cv_frameworks) > 1 else None
@@ -175,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     for fw, why in skipped.items():
         print(f"parity: skipping {fw}: {why}", flush=True)
+    if not any(p.kind == "graded" for p in pairs):
+        why = nothing_compared(frameworks)
+        print(why, flush=True)
+        if args.json:  # the verdict, for scripts that read it; nothing was trained
+            empty = {"ok": False, "error": why, "skipped": skipped, "runs": [], "comparisons": []}
+            Path(args.json).write_text(json.dumps(empty, indent=1) + "\n")
+        return 1
 
     results: dict[int, dict] = {}
     cv_results: dict[str, dict] = {}
@@ -228,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
             out.append(float(np.max(divergence(ta, tb)[0])))
         return out[0], out[1]
 
+    floors = noise_floors(pairs, lambda r: results[index[r]]["trajectory"] if done(r) else None)
+
+    def floor_of(pair: Pair) -> dict | None:
+        c = pair.a.config
+        return floors.get((c.preset, c.optimizer, c.penalty, c.dtype))
+
     report = {
         "ok": False,
         "versions": versions(),
@@ -237,10 +260,14 @@ def main(argv: list[str] | None = None) -> int:
             if p.name in args.presets
         ],
         "runs": [run_row(r, results[index[r]], job) for r in runs if done(r)],
+        "noise_floors": [
+            {"preset": k[0], "optimizer": k[1], "penalty": k[2], "dtype": k[3], **v}
+            for k, v in floors.items()
+        ],
         "comparisons": [
-            comparison_row(p, results[index[p.a]], results[index[p.b]], spreads(p))
+            comparison_row(p, results[index[p.a]], results[index[p.b]], spreads(p), floor_of(p))
             for p in pairs
-            if done(p.a) and done(p.b)
+            if p.kind != "floor" and done(p.a) and done(p.b)
         ],
         "effective_constants": {
             fw: sorted(
@@ -277,22 +304,22 @@ def main(argv: list[str] | None = None) -> int:
             f"parity: {c['run']} {c['preset']} {c['optimizer']} {c['dtype']}: built "
             f"otherwise than asked: {'; '.join(c['mismatches'])}"
         )
-    report["ok"] = bool(checked) and all_pass and not failed and not skipped
+    graded = [c for c in checked if c["kind"] == "graded"]  # each pairs two frameworks
+    report["ok"] = bool(graded) and all_pass and not failed and not skipped
     report["passed_allowing_missing"] = bool(
-        args.allow_missing and checked and all_pass and not failed
+        args.allow_missing and graded and all_pass and not failed
     )
     report["seconds"] = round(time.perf_counter() - start, 1)
 
     crow, rrow = tables(report)
     print("\n" + text_table(RUN_HEADER, rrow) + "\n\n" + text_table(CMP_HEADER, crow) + "\n")
     print("\n".join(summary(report)) + "\n")
-    graded = [c for c in checked if c["kind"] == "graded"]
-    controls = [c for c in checked if c["kind"] == "control"]
+    controls = [c for c in checked if c["kind"] in ("control", "fault")]
     cv_word = "agrees" if all(c["passed"] for c in cv_checked) else "DISAGREES"
     print(
         f"parity: {sum(bool(c['passed']) for c in graded)}/{len(graded)} graded comparisons pass, "
-        f"{sum(bool(c['passed']) for c in controls)}/{len(controls)} negative controls told apart"
-        f"{', cross-validation ' + cv_word if cv_checked else ''} "
+        f"{sum(bool(c['passed']) for c in controls)}/{len(controls)} negative controls and "
+        f"faults told apart{', cross-validation ' + cv_word if cv_checked else ''} "
         f"({len(report['comparisons']) - len(checked)} shown for information) "
         f"in {report['seconds']:.0f} s"
     )
@@ -303,8 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot and report["comparisons"]:
         for path in plot(report, args.plot):
             print(f"parity: wrote {path}")
-    if not checked:
-        print("parity: nothing compared (every pair needs two frameworks): failing")
+    if not graded:
+        print(nothing_compared(frameworks))
         return 1
     if skipped and args.allow_missing:
         return 0 if all_pass and not failed else 1

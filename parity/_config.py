@@ -20,7 +20,7 @@ import numpy as np
 FRAMEWORKS = ("tf", "keras-jax", "keras-torch", "torch", "jax")
 CV_FRAMEWORKS = ("tf", "torch", "jax")  # cross-validation: Keras on TF, torch, jaxreg
 KERAS_BACKENDS = {"tf": "tensorflow", "keras-jax": "jax", "keras-torch": "torch"}
-OPTIMIZERS = ("adam", "sgd", "adamw")
+OPTIMIZERS = ("adam", "sgd", "nesterov", "adamw")  # nesterov: SGD with Nesterov momentum
 PENALTIES = ("none", "l1", "l2", "elastic_net", "l2_group")
 DTYPES = ("float64", "float32")
 # epsilon is set explicitly to the same value in all three: Keras's default (torch's and optax's
@@ -74,6 +74,25 @@ MODELS = {
 
 
 @dataclasses.dataclass(frozen=True)
+class Schedule:
+    """A step schedule and global-norm clipping, written as each framework's users write them.
+
+    torch: ``clip_grad_norm_(params, max_norm)`` before each ``opt.step()``, ``StepLR(opt,
+    step_size=step_epochs, gamma=gamma)`` stepped once per epoch. Keras: ``ExponentialDecay(lr,
+    decay_steps=step_epochs * steps_per_epoch, decay_rate=gamma, staircase=True)`` and
+    ``global_clipnorm=max_norm``. optax: ``chain(clip_by_global_norm(max_norm), sgd(
+    exponential_decay(..., staircase=True)))``. The rate after ``k`` steps is
+    ``lr * gamma ** floor(k / (step_epochs * steps_per_epoch))`` in all three; the clipping
+    scale is ``min(1, max_norm / ||g||)`` in Keras and optax, ``min(1, max_norm / (||g|| +
+    1e-6))`` in torch (``torch.nn.utils.clip_grad_norm_``).
+    """
+
+    step_epochs: int
+    gamma: float
+    max_norm: float
+
+
+@dataclasses.dataclass(frozen=True)
 class Preset:
     name: str
     model: str
@@ -82,25 +101,38 @@ class Preset:
     batch: int
     epochs: int
     seeds: tuple[int, ...]
-    # per dtype: the largest ||a - b|| / ||w_final - w_init|| that passes at the worst epoch
-    # (the max elementwise measure gets ELEMENTWISE x this; see _report.divergence); negative
-    # controls must exceed it. float64: 1e-12 everywhere (measured worst 2e-14). float32:
-    # rounding differences grow with training (ReLU boundaries, Adam dividing near-zero
-    # gradients by their own sqrt(v)), so each preset's float32 tolerance sits 4-11x above
-    # its measured worst spread (docs/parity/index.md); float64 is the proof.
-    tolerance: dict[str, float]
     keras_backends: bool = False  # also run Keras 3 on its JAX and torch backends
     # grade Keras's Adam vs torch's in float32 as a negative control (where the float32
     # spread is far below their difference; elsewhere the pair is shown)
     adam_control: bool = False
+    schedule: Schedule | None = None
+    momentum: float = MOMENTUM
+    strengths: dict[str, float] | None = None  # replaces STRENGTHS' entries
     note: str = ""
 
 
 ELEMENTWISE = 10.0  # one weight may differ more, relative to the largest movement
-
-
-def tol(float32: float) -> dict[str, float]:
-    return {"float64": 1e-12, "float32": float32}
+# float64: the largest ||a - b|| / ||w_final - w_init|| that passes at the worst epoch (the max
+# elementwise measure gets ELEMENTWISE x this; see _report.divergence); negative controls and
+# faults must exceed it. Measured worst graded pair: 2e-14; the float64 noise floor ~1e-15.
+FLOAT64_TOLERANCE = 1e-12
+# float32 is graded against its measured noise floor: the largest divergence of a framework's
+# run from its own twins whose initial weights differ by one float32 ulp (NUDGED members).
+# A pair passes within FLOOR_MULTIPLE x the floor of its configuration; where the floor
+# itself exceeds CHAOTIC, one ulp decides the outcome and float32 rows are information.
+NUDGED = 2  # members per framework: each weight moved one ulp up or down (random signs)
+FLOOR_MULTIPLE = 10.0
+CHAOTIC = 1e-2
+# Faults injected into one side (the first seed of each preset), each a relative size: float64
+# must tell every one apart from the correct run at FLOAT64_TOLERANCE.
+FAULTS = {
+    "strength": 1e-6,  # every penalty strength (AdamW without one: the weight decay) x (1 + 1e-6)
+    "eps": 1e-2,  # Adam's epsilon x 1.01
+    "momentum": 1e-7,  # SGD's momentum 0.9 -> 0.9000001 (its 7th digit)
+    "lr": None,  # the learning rate plus one float32 ulp (the rounding Keras-on-TF applies)
+}
+FLOOR_FRAMEWORKS = ("torch", "jax", "tf")
+TF_FLOOR_DTYPES = ("float32",)  # Keras-on-TF's members cost most; float64 floors: torch, jax
 
 
 PRESETS = {
@@ -111,13 +143,13 @@ PRESETS = {
         {"adam": 0.001},
         32,
         10,
-        (0,),
-        tol(3e-6),
+        (0, 1, 2),
         adam_control=True,
         note=(
-            "The article's settings as they are (Adam 0.001, batch 32, 10 epochs): underfit in "
-            "every framework (training loss 1.83 > ln 3: worse than a constant guess), so only "
-            "its weights, not its accuracy, say anything."
+            "The article's settings as they are (Adam 0.001, batch 32, 10 epochs): too short to "
+            "learn in every framework, so only its weights, not its accuracy, say anything; "
+            "each run's test accuracy at initialization is printed beside the final one (seed "
+            "0 predicts the same classes before and after training: 0.0 on the test split)."
         ),
     ),
     "seed": Preset(
@@ -128,11 +160,30 @@ PRESETS = {
         16,
         100,
         (0, 1, 2),
-        tol(1e-4),
         keras_backends=True,
         note=(
             "The article's Iris MLP (4-4-3, ReLU, Adam, cross-entropy, L2 0.01) trained until "
             "it learns (test accuracy >= 0.9 in every framework), with SGD and AdamW beside it."
+        ),
+    ),
+    "scheduled": Preset(
+        "scheduled",
+        "iris_mlp",
+        (("sgd", "l2"),),
+        {"sgd": 0.125},
+        16,
+        12,
+        (0, 1, 2),
+        schedule=Schedule(step_epochs=2, gamma=0.5, max_norm=0.5),
+        # powers of two and 7/8: Keras-on-TF's float32 rounding of its constants is exact
+        momentum=0.875,
+        strengths={"l2": 2.0**-7},
+        note=(
+            "SGD with momentum, a step schedule (the rate halved every 2 epochs) and global-norm "
+            "clipping at 0.5, as each framework's users write them: torch's StepLR stepped per "
+            "epoch and clip_grad_norm_ before each step, Keras's ExponentialDecay(staircase="
+            "True) and global_clipnorm, optax's exponential_decay and clip_by_global_norm. "
+            "Every constant is exact in float32, so Keras-on-TF's rounding changes nothing."
         ),
     ),
     "converged": Preset(
@@ -144,7 +195,6 @@ PRESETS = {
         16,
         100,
         (0, 1, 2),
-        tol(3e-3),
         note="No penalty, L1 and elastic net (L2 is the seed preset's), 100 epochs.",
     ),
     "digits_mlp": Preset(
@@ -155,22 +205,20 @@ PRESETS = {
         64,
         10,
         (0, 1, 2),
-        tol(1e-1),
         note="A deeper MLP (64-64-64-10) on scikit-learn's digits.",
     ),
     "digits_cnn": Preset(
         "digits_cnn",
         "digits_cnn",
-        (("adam", "l2_group"),),
-        {"adam": 0.003},
+        (("adam", "l2_group"), ("sgd", "l2_group"), ("nesterov", "l2"), ("adamw", "none")),
+        {"adam": 0.003, "sgd": 0.03, "nesterov": 0.03, "adamw": 0.003},
         64,
         6,
         (0, 1, 2),
-        tol(3e-5),
         note=(
             "Two 3x3 convs and a dense head on digits as 8x8 images: torch's OIHW kernels and "
             "NCHW flatten converted exactly; L2 on every kernel, group lasso per output channel "
-            "of the second conv."
+            "of the second conv; Adam, SGD with momentum, SGD with Nesterov momentum, AdamW."
         ),
     ),
 }
@@ -213,6 +261,13 @@ class Run:
       in the Keras-on-TF run (float32-rounded momentum and regularizer strengths).
       Negative controls: torch ``adam_l2`` (Adam with coupled weight decay where AdamW is
       meant), tf ``no_half`` (``L2(l2=lambda)``: Keras's missing 1/2 forgotten).
+      Noise floor (torch, jax, tf): ``nudge<k>``, the stock run from initial weights each moved
+      one ulp of the run's dtype, up or down (signs drawn with seed k).
+      Faults (torch): ``fault_<name>``, the stock run with one number of `FAULTS` perturbed.
+      jax ``clip_eps`` (scheduled presets): stock optax with torch's ``clip_grad_norm_``
+      formula (``||g|| + 1e-6``) in place of ``optax.clip_by_global_norm``.
+      jax ``x64``: stock optax in float32 with ``jax_enable_x64`` on (only to measure its
+      effect; every other float32 JAX run has it off, JAX's default).
     """
 
     config: Config
@@ -249,10 +304,10 @@ class Run:
         """Every number the run needs, as plain numbers."""
         c = self.config
         p = PRESETS[c.preset]
-        pen = penalty_spec(c.penalty)
+        pen = penalty_spec(c.penalty, p.strengths)
         if self.variant == "no_half":  # the control: Keras's L2 given the textbook strength
             pen = {**pen, "keras": {**pen["keras"], "l2": pen["l2"]}}
-        return {
+        h = {
             "lr": p.lr[c.optimizer],
             "batch": p.batch,
             "epochs": p.epochs,
@@ -260,29 +315,75 @@ class Run:
             "b1": ADAM["b1"],
             "b2": ADAM["b2"],
             "eps": ADAM["eps"],
-            "momentum": MOMENTUM,
+            "momentum": p.momentum,
+            "nesterov": c.optimizer == "nesterov",
             "weight_decay": WEIGHT_DECAY if c.optimizer == "adamw" else 0.0,
             "penalty": pen,
+            "nudge": int(self.variant[5:]) if self.variant.startswith("nudge") else 0,
+            "fault": None,
+            "schedule": dataclasses.asdict(p.schedule) if p.schedule else None,
         }
+        if self.variant.startswith("fault_"):
+            h = with_fault(h, self.variant[6:])
+        return h
 
 
-def penalty_spec(name: str) -> dict[str, Any]:
+def faults_for(optimizer: str, penalty: str) -> list[str]:
+    """The `FAULTS` that change a run of this optimizer and penalty."""
+    out = ["strength"] if penalty != "none" or optimizer == "adamw" else []
+    out += ["eps"] if optimizer in ("adam", "adamw") else ["momentum"]
+    return [*out, "lr"]
+
+
+def with_fault(h: dict[str, Any], name: str) -> dict[str, Any]:
+    """``h`` with the fault ``name`` injected; ``h["fault"]`` records its relative size."""
+    h = dict(h)
+    if name == "strength":
+        scale = 1 + FAULTS["strength"]
+        pen = dict(h["penalty"])
+        if pen["name"] == "none":  # AdamW: its decoupled decay is the strength
+            h["weight_decay"] *= scale
+        else:
+            for k in ("l1", "l2", "group", "strength"):
+                pen[k] *= scale
+            pen["keras"] = {k: v * scale for k, v in pen["keras"].items()}
+        h["penalty"] = pen
+        size = FAULTS["strength"]
+    elif name == "eps":
+        h["eps"] *= 1 + FAULTS["eps"]
+        size = FAULTS["eps"]
+    elif name == "momentum":
+        h["momentum"] += FAULTS["momentum"]
+        size = FAULTS["momentum"] / (h["momentum"] - FAULTS["momentum"])
+    elif name == "lr":  # one float32 ulp: a float64 ulp (1e-16) is below float64's own noise
+        step = float(np.spacing(np.float32(h["lr"])))
+        h["lr"] += step
+        size = step / (h["lr"] - step)
+    else:
+        raise ValueError(f"fault: {name!r} is not one of {sorted(FAULTS)}")
+    h["fault"] = {"name": name, "size": size}
+    return h
+
+
+def penalty_spec(name: str, strengths: dict[str, float] | None = None) -> dict[str, Any]:
     """The penalty as plain numbers every worker reads; no framework's converter is involved.
 
     ``l1 * sum|w| + l2 / 2 * sum w^2`` over every kernel (textbook units), plus
     ``group * sum_c ||K2[..., c]||_2`` for ``l2_group``. ``elastic_net`` is
     ``strength * (l1_ratio * |w| + (1 - l1_ratio) / 2 * w^2)``. ``keras`` holds the same
     penalty in Keras's units, written out from Keras's documented formulas:
-    ``L1L2(l1=l1, l2=l2 / 2)`` (Keras's L2 has no 1/2).
+    ``L1L2(l1=l1, l2=l2 / 2)`` (Keras's L2 has no 1/2). ``strengths`` replaces entries of
+    `STRENGTHS` (a preset's own).
     """
+    table = {**STRENGTHS, **(strengths or {})}
     spec: dict[str, Any] = {"name": name, "l1": 0.0, "l2": 0.0, "group": 0.0}
-    spec |= {"strength": STRENGTHS.get(name, 0.0), "l1_ratio": None}
+    spec |= {"strength": table.get(name, 0.0), "l1_ratio": None}
     if name == "l1":
-        spec["l1"] = STRENGTHS["l1"]
+        spec["l1"] = table["l1"]
     elif name in ("l2", "l2_group"):
-        spec["l2"] = STRENGTHS[name]
+        spec["l2"] = table[name]
     elif name == "elastic_net":
-        s = STRENGTHS[name]
+        s = table[name]
         spec |= {"l1_ratio": L1_RATIO, "l1": s * L1_RATIO, "l2": s * (1 - L1_RATIO)}
     if name == "l2_group":
         spec["group"] = GROUP
@@ -293,7 +394,9 @@ def penalty_spec(name: str) -> dict[str, Any]:
 @dataclasses.dataclass(frozen=True)
 class Pair:
     """Two runs compared. kind: ``graded`` (must agree), ``control`` (must be reported as
-    different: the measure can fail), ``info`` (shown with its named cause)."""
+    different: the measure can fail), ``info`` (shown with its named cause), ``floor`` (a
+    nudged member vs its framework's run: the noise floor), ``fault`` (a run with one of
+    `FAULTS` vs the correct run: float64 must tell them apart; float32 shows its resolution)."""
 
     a: Run
     b: Run
@@ -307,8 +410,15 @@ def build_runs(
     dtypes: list[str],
     frameworks: list[str],
     n_seeds: int | None = None,
+    *,
+    members: int = NUDGED,
+    faults: bool = True,
 ) -> tuple[list[Run], list[Pair]]:
-    """All runs and all pairs; a run whose framework (or source's) is absent is left out."""
+    """All runs and all pairs; a run whose framework (or source's) is absent is left out.
+
+    ``members``: nudged runs per framework and configuration (the noise floor; 0: none, and
+    float32 rows are then information); ``faults``: whether to inject `FAULTS`.
+    """
     runs: list[Run] = []
     pairs: list[Pair] = []
 
@@ -323,24 +433,47 @@ def build_runs(
                     continue
                 for dtype in dtypes:
                     cfg = Config(preset, optimizer, penalty, dtype, seed)
-                    r, q = _config_pairs(cfg, p)
+                    r, q = _config_pairs(cfg, p, members, faults)
                     runs += [x for x in r if ok(x)]
                     pairs += [x for x in q if ok(x.a) and ok(x.b)]
     return list(dict.fromkeys(runs)), list(dict.fromkeys(pairs))
 
 
-def _config_pairs(cfg: Config, preset: Preset) -> tuple[list[Run], list[Pair]]:
+def _config_pairs(
+    cfg: Config, preset: Preset, members: int, faults: bool
+) -> tuple[list[Run], list[Pair]]:
     R = lambda fw, v="stock": Run(cfg, fw, v)  # noqa: E731
     tf, torch, jax = R("tf"), R("torch"), R("jax")
     jk, jt = R("jax", "keras"), R("jax", "torch")
     f64 = cfg.dtype == "float64"
+    first = cfg.seed == preset.seeds[0]  # controls, faults, floors: each preset's first seed
+    if preset.schedule:
+        pairs = [
+            Pair(jt, torch, "graded"),  # torch's optimizer + StepLR converted, torch's clipping
+            Pair(jk, tf, "graded"),  # Keras's optimizer (its schedule, global_clipnorm) converted
+            # stock optax with torch's clipping formula: torch's algorithm, written in optax
+            Pair(R("jax", "clip_eps"), torch, "graded"),
+            # torch's clip_grad_norm_ divides by ||g|| + 1e-6, optax's clip_by_global_norm
+            # by ||g||: the difference on the clipped steps (the row above is its measure)
+            Pair(jax, torch, "info"),
+            # Keras's SGD keeps the rate inside its momentum (m = mu*m - lr*g): once the rate
+            # changes it is another algorithm than torch's and optax's (w -= lr*(mu*b + g))
+            Pair(jax, tf, "info"),
+            Pair(tf, torch, "info"),
+        ]
+        return _floors_and_faults(cfg, pairs, members, faults and first, first, reference=jt)
     o, pen = cfg.optimizer, cfg.penalty
+    sgd = o in ("sgd", "nesterov")
+    # Stock optax computes Adam's bias corrections 1 - b^t in the weights' dtype unless
+    # jax_enable_x64 is on; torch in Python floats: in float32 shown with that cause
+    x64_effect = not f64 and not sgd
     pairs = [
         Pair(jt, torch, "graded"),  # torch's exported optimizer through the converter
         Pair(jk, tf, "graded"),  # Keras's exported optimizer + regularizers, converted
-        Pair(jax, torch, "graded"),  # stock optax vs stock torch.optim: the same algorithms
+        # stock optax vs stock torch.optim: the same algorithms
+        Pair(jax, torch, "info" if x64_effect else "graded"),
     ]
-    if o == "sgd":
+    if sgd:
         # Keras SGD is the same algorithm; in float64 Keras-on-TF rounds its constants
         kind = "info" if f64 else "graded"
         pairs += [Pair(tf, torch, kind), Pair(jax, tf, kind)]
@@ -349,14 +482,18 @@ def _config_pairs(cfg: Config, preset: Preset) -> tuple[list[Run], list[Pair]]:
     else:  # Keras's Adam is "epsilon hat": not the algorithm of optax and torch
         control = not f64 and preset.adam_control
         pairs.append(Pair(tf, torch, "control" if control else "info"))
-    first = cfg.seed == preset.seeds[0]  # negative controls: on each preset's first seed
+    if x64_effect and first:  # the measured cause: the same optax run with x64 on
+        pairs.append(Pair(R("jax", "x64"), torch, "info"))
     if o == "adamw" and first:
         pairs.append(Pair(R("torch", "adam_l2"), torch, "control"))
     if pen in ("l2", "l2_group") and first:
         pairs.append(Pair(R("tf", "no_half"), tf, "control"))
-    if pen == "l2" and o in ("adam", "sgd"):
+    if pen == "l2" and o != "adamw":
         wd = R("torch", "weight_decay")
-        pairs += [Pair(wd, jax, "graded"), Pair(R("jax", "torch_wd"), wd, "graded")]
+        pairs += [
+            Pair(wd, jax, "info" if x64_effect else "graded"),
+            Pair(R("jax", "torch_wd"), wd, "graded"),
+        ]
     if preset.keras_backends:
         kj, kt = R("keras-jax"), R("keras-torch")
         exact = R("jax", "keras_exact") if f64 else jk
@@ -364,6 +501,26 @@ def _config_pairs(cfg: Config, preset: Preset) -> tuple[list[Run], list[Pair]]:
         pairs += [Pair(exact, kj, "graded"), Pair(exact, kt, "info" if f64 else "graded")]
         if f64:  # the float32 rounding of Keras-on-TF, absent on the other backends
             pairs += [Pair(jk, kj, "info"), Pair(tf, kj, "info")]
+    return _floors_and_faults(cfg, pairs, members, faults and first, first, reference=jax)
+
+
+def _floors_and_faults(
+    cfg: Config, pairs: list[Pair], members: int, faults: bool, floors: bool, *, reference: Run
+) -> tuple[list[Run], list[Pair]]:
+    """``pairs`` plus the noise-floor members and the faults; ``reference``: the JAX run a
+    float64 fault is compared with, as a graded pair would see it (float32: torch's own)."""
+    R = lambda fw, v="stock": Run(cfg, fw, v)  # noqa: E731
+    if floors:
+        for fw in FLOOR_FRAMEWORKS:
+            if fw == "tf" and cfg.dtype not in TF_FLOOR_DTYPES:
+                continue
+            pairs += [Pair(R(fw, f"nudge{k}"), R(fw), "floor") for k in range(1, members + 1)]
+    if faults:
+        against = reference if cfg.dtype == "float64" else R("torch")
+        pairs += [
+            Pair(R("torch", f"fault_{f}"), against, "fault")
+            for f in faults_for(cfg.optimizer, cfg.penalty)
+        ]
     runs = [x for pr in pairs for x in (pr.a, pr.b)]
     return runs, pairs
 

@@ -24,9 +24,17 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402  (tf.data feeds every backend)
 
-from parity._worker import flat, main, run_inputs  # noqa: E402
+from parity._worker import flat, main, run_inputs, schedule_record  # noqa: E402
 
 tf.config.experimental.enable_op_determinism()
+# Tiny models: one thread per process is as fast, and on shared cores idle worker threads
+# spinning for work cost more CPU than the models themselves (Keras on torch: 4x).
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+if KERAS_BACKENDS[sys.argv[2]] == "torch":
+    import torch
+
+    torch.set_num_threads(1)
 ops = keras.ops
 
 
@@ -78,9 +86,23 @@ def build(model: dict[str, Any], pen: dict[str, Any], dtype: str) -> keras.Seque
     )
 
 
-def optimizer(name: str, h: dict[str, Any]) -> keras.optimizers.Optimizer:
-    if name == "sgd":
-        return keras.optimizers.SGD(h["lr"], momentum=h["momentum"])
+def optimizer(name: str, h: dict[str, Any], steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    schedule = h["schedule"]
+    if schedule:  # a step schedule and global-norm clipping (SGD only)
+        rate = keras.optimizers.schedules.ExponentialDecay(
+            h["lr"],
+            decay_steps=schedule["step_epochs"] * steps_per_epoch,
+            decay_rate=schedule["gamma"],
+            staircase=True,
+        )
+        return keras.optimizers.SGD(
+            rate,
+            momentum=h["momentum"],
+            nesterov=h["nesterov"],
+            global_clipnorm=schedule["max_norm"],
+        )
+    if name in ("sgd", "nesterov"):
+        return keras.optimizers.SGD(h["lr"], momentum=h["momentum"], nesterov=h["nesterov"])
     common = {"beta_1": h["b1"], "beta_2": h["b2"], "epsilon": h["eps"]}
     if name == "adamw":
         return keras.optimizers.AdamW(h["lr"], weight_decay=h["weight_decay"], **common)
@@ -129,6 +151,8 @@ def exports(opt, model, pen: dict[str, Any], h: dict[str, Any], dtype: str) -> d
         "beta_1_as_cast": as_cast(opt.beta_1) if hasattr(opt, "beta_1") else None,
         "beta_2_as_cast": as_cast(opt.beta_2) if hasattr(opt, "beta_2") else None,
         "weight_decay_as_cast": as_cast(opt.weight_decay) if opt.weight_decay else None,
+        # GroupLassoL2's ops.cast(group, dtype): TensorFlow goes through float32
+        "group_as_cast": as_cast(pen["group"]) if pen["group"] else None,
     }
     return {
         "optimizer": keras.optimizers.serialize(opt),
@@ -147,9 +171,10 @@ def train(spec: dict[str, Any], job: dict[str, np.ndarray], exported) -> dict[st
     keras.utils.set_random_seed(0)
     model = build(h["model"], h["penalty"], dtype)
     model.set_weights([d["init"][k] for k in d["init"]])
-    opt = optimizer(cfg["optimizer"], h)
-    model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     X, y, orders = d["X_train"], d["y_train"], d["orders"]
+    steps_per_epoch = -(-len(y) // h["batch"])
+    opt = optimizer(cfg["optimizer"], h, steps_per_epoch)
+    model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     # The shared batch order: epoch e is X[orders[e]] cut into batches (the last one shorter).
     # With steps_per_epoch set, fit keeps one iterator across epochs, so epoch e of fit is
     # exactly epoch e of the dataset; shuffle=False (tf.data is never shuffled by fit anyway).
@@ -157,14 +182,16 @@ def train(spec: dict[str, Any], job: dict[str, np.ndarray], exported) -> dict[st
     data = per_epoch.flat_map(
         lambda xe, ye: tf.data.Dataset.from_tensor_slices((xe, ye)).batch(h["batch"])
     )
-    traj = [flat(model.get_weights())]
+    traj, rates = [flat(model.get_weights())], []
     record = keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: traj.append(flat(model.get_weights()))
+        # the optimizer's learning_rate is its schedule at the current iteration
+        on_epoch_begin=lambda epoch, logs: rates.append(to_float(opt.learning_rate)),
+        on_epoch_end=lambda epoch, logs: traj.append(flat(model.get_weights())),
     )
     model.fit(
         data,
         epochs=len(orders),
-        steps_per_epoch=-(-len(y) // h["batch"]),
+        steps_per_epoch=steps_per_epoch,
         shuffle=False,
         verbose=0,
         callbacks=[record],
@@ -174,6 +201,8 @@ def train(spec: dict[str, Any], job: dict[str, np.ndarray], exported) -> dict[st
         "train_logits": logits(model, X),
         "test_logits": logits(model, d["X_test"]),
         "exports": exports(opt, model, h["penalty"], h, dtype),
+        # Keras clips inside apply(): the norms are not exposed (torch and JAX record them)
+        "schedule_record": schedule_record(h["schedule"], rates, None),
     }
 
 

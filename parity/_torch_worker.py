@@ -5,15 +5,24 @@ CNN's dense head runs over (c, h, w) instead of Keras's (h, w, c); each is conve
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from parity._worker import batches, cv_inputs, main, run_inputs, weight_names
+from parity._worker import (
+    batches,
+    cv_inputs,
+    main,
+    run_inputs,
+    schedule_record,
+    weight_names,
+)
 
 torch.use_deterministic_algorithms(True)
+torch.set_num_threads(1)  # tiny models: one thread is as fast and leaves the other core free
 
 
 def build(model: dict[str, Any]) -> torch.nn.Sequential:
@@ -78,8 +87,8 @@ def flat(net: torch.nn.Module, model: dict[str, Any]) -> np.ndarray:
 
 def make_optimizer(name: str, groups, h: dict[str, Any], variant: str):
     betas = (h["b1"], h["b2"])
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=h["lr"], momentum=h["momentum"])
+    if name in ("sgd", "nesterov"):
+        return torch.optim.SGD(groups, lr=h["lr"], momentum=h["momentum"], nesterov=h["nesterov"])
     if name == "adamw" and variant == "adam_l2":  # the control: coupled decay, not decoupled
         return torch.optim.Adam(
             groups, lr=h["lr"], betas=betas, eps=h["eps"], weight_decay=h["weight_decay"]
@@ -99,11 +108,12 @@ def train(spec: dict[str, Any], job: dict[str, np.ndarray], exported) -> dict[st
     kernels = [p for p in params(net) if p.ndim > 1]
     biases = [p for p in params(net) if p.ndim == 1]
     pen = h["penalty"]
-    l1, l2 = pen["l1"], pen["l2"]
+    l1, l2, group = pen["l1"], pen["l2"], pen["group"]
     if spec["variant"] == "keras_f32":  # the constants Keras-on-TF applies, as it measured them
         c = exported(spec["source"])["constants"]
         h["momentum"] = c["momentum"]
         l1, l2 = c["regularizer"]["l1"], 2 * c["regularizer"]["l2"]  # Keras's L2 has no 1/2
+        group = c["group_as_cast"] or 0.0
     if spec["variant"] == "weight_decay":
         # torch's coupled weight_decay is the gradient of wd / 2 * sum w^2
         groups = [{"params": kernels, "weight_decay": l2}, {"params": biases, "weight_decay": 0.0}]
@@ -119,26 +129,45 @@ def train(spec: dict[str, Any], job: dict[str, np.ndarray], exported) -> dict[st
             out = out + l1 * sum(w.abs().sum() for w in kernels)
         if l2:
             out = out + l2 / 2 * sum(w.square().sum() for w in kernels)
-        if pen["group"]:  # one norm per output channel of the OIHW kernel
-            out = out + pen["group"] * conv2.square().sum(dim=(1, 2, 3)).sqrt().sum()
+        if group:  # one norm per output channel of the OIHW kernel
+            out = out + group * conv2.square().sum(dim=(1, 2, 3)).sqrt().sum()
         return out
 
     X, y = tensor(d["X_train"], model), torch.from_numpy(d["y_train"])
-    traj = [flat(net, model)]
+    exports: dict[str, Any] = {}
+    sched, schedule = None, h["schedule"]
+    if schedule:  # as torch users do: StepLR stepped once per epoch
+        sched = torch.optim.lr_scheduler.StepLR(
+            opt, step_size=schedule["step_epochs"], gamma=schedule["gamma"]
+        )
+        # the converter reads the optimizer and scheduler as they were before training
+        exports = {
+            "param_groups": copy.deepcopy(opt.state_dict()["param_groups"]),
+            "scheduler": sched.state_dict(),
+            "updates_per_epoch": len(batches(d["orders"][0], h["batch"])),
+        }
+    traj, rates, norms = [flat(net, model)], [], []
     for order in d["orders"]:
+        rates.append(opt.param_groups[0]["lr"])
         for idx in batches(order, h["batch"]):
             idx = torch.from_numpy(idx)
             opt.zero_grad()
             loss = F.cross_entropy(net(X[idx]), y[idx]) + penalty()
             loss.backward()
+            if schedule:
+                total = torch.nn.utils.clip_grad_norm_(params(net), schedule["max_norm"])
+                norms.append(float(total))
             opt.step()
+        if sched is not None:
+            sched.step()
         traj.append(flat(net, model))
     with torch.no_grad():
         return {
             "trajectory": np.stack(traj),
             "train_logits": net(X).numpy(),
             "test_logits": net(tensor(d["X_test"], model)).numpy(),
-            "exports": {"param_groups": opt.state_dict()["param_groups"]},
+            "exports": exports or {"param_groups": opt.state_dict()["param_groups"]},
+            "schedule_record": schedule_record(schedule, rates, norms),
         }
 
 

@@ -50,19 +50,21 @@ def main(
     meta: dict[str, Any] = {}
     specs = job_spec["runs"]
     for n, spec in enumerate(specs, 1):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             out = train(spec, job, exported)
         except MissingExport as e:  # its source's worker failed: that failure is reported
             print(f"{framework} {n}/{len(specs)} {spec['name']} skipped: {e}", file=sys.stderr)
             continue
         seconds = time.perf_counter() - start
+        cpu = time.process_time() - cpu  # every thread of this process: the load it puts
         i = spec["index"]
         for key in ("trajectory", "train_logits", "test_logits"):
             arrays[f"{i}/{key}"] = np.asarray(out.pop(key), np.float64)
-        meta[str(i)] = {"seconds": seconds, **out}
+        meta[str(i)] = {"seconds": seconds, "cpu_seconds": cpu, **out}
         print(
-            f"{framework} {n}/{len(specs)} {spec['name']} {spec['config']} {seconds:.2f}s",
+            f"{framework} {n}/{len(specs)} {spec['name']} {spec['config']} {seconds:.2f}s "
+            f"(CPU {cpu:.2f}s)",
             file=sys.stderr,
             flush=True,
         )
@@ -84,14 +86,50 @@ def run_inputs(spec: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, An
     ds = model["dataset"]
     key = f"{cfg['preset']}/{cfg['seed']}"
     names = weight_names(model)
+    init = {k: job[f"{key}/{k}"].astype(dt) for k in names}
+    if h.get("nudge"):
+        init = nudged(init, h["nudge"])
     return {
         "dtype": dt,
         "X_train": inputs(job[f"{ds}/X_train"], model).astype(dt),
         "y_train": job[f"{ds}/y_train"],
         "X_test": inputs(job[f"{ds}/X_test"], model).astype(dt),
-        "init": {k: job[f"{key}/{k}"].astype(dt) for k in names},
+        "init": init,
         "orders": job[f"{key}/orders"][: h["epochs"]],
     }
+
+
+def schedule_record(
+    schedule: dict[str, Any] | None, rates: list[float] | None, norms: list[float] | None
+) -> dict[str, Any] | None:
+    """What shows the schedule and the clipping at work: the rate of each epoch, and the
+    gradient's global norm before clipping at each step (clipped where above ``max_norm``);
+    None where a framework does not expose it."""
+    if not schedule:
+        return None
+    return {
+        "lr_per_epoch": rates,
+        "steps": None if norms is None else len(norms),
+        "clipped_steps": None if norms is None else sum(n > schedule["max_norm"] for n in norms),
+        "grad_norm_range": [min(norms), max(norms)] if norms else None,
+    }
+
+
+def nudged(init: dict[str, np.ndarray], member: int) -> dict[str, np.ndarray]:
+    """Every nonzero weight moved one ulp of its own dtype, up or down (signs drawn with seed
+    ``member``): a noise-floor member, as different as rounding alone can make two runs.
+
+    Zeros (the initial biases) stay: rounding never moves an exact zero, and one ulp of zero
+    is a subnormal that would turn ReLU's gradient on wherever an input patch is all zeros
+    (torch keeps subnormals; XLA on CPU flushes them to zero).
+    """
+    rng = np.random.default_rng(member)
+    out = {}
+    for k, w in init.items():
+        up = rng.random(w.shape) < 0.5
+        moved = np.where(up, np.nextafter(w, np.inf), np.nextafter(w, -np.inf))
+        out[k] = np.where(w == 0, w, moved).astype(w.dtype)
+    return out
 
 
 def inputs(X: np.ndarray, model: dict[str, Any]) -> np.ndarray:
