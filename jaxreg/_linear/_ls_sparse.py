@@ -22,6 +22,7 @@ chunk's padding per column.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -201,16 +202,16 @@ def sparse_inner(ls: LeastSquares, cap: int, w, b, z, g, ws, count, inner_tol):
         rows, vals, gw0 = cols.rows[first], cols.values[first], gw_all[first]
         pad = _padded(ls, rows, vals, u, gw0, (st_c, th_c, sh_c, l_c))
 
-        def sweep(buf, order, length):  # the long columns first, then the short ones
+        def sweep_chunked(buf, order, length):  # the long columns first, then the short ones
             order, n_long = _long_first(order, length, long[order])
             buf, res_long = _sweep_chunked(ch, dtype, buf, order, n_long)
             buf, res = _sweep(pad, dtype, buf, order, length, first=n_long)
             return buf, jnp.maximum(res, res_long)
+
+        sweep = sweep_chunked
     else:
         pad = _padded(ls, rows, vals, u, gw0, (st_c, th_c, sh_c, l_c))
-
-        def sweep(buf, order, length):
-            return _sweep(pad, dtype, buf, order, length)
+        sweep = functools.partial(_sweep, pad, dtype)
 
     everyone = jnp.arange(cap, dtype=jnp.int32)
     st0 = (jnp.append(z - ls.y + delta, 0.0), wc0, jnp.zeros(1, dtype))
