@@ -143,7 +143,7 @@ def run(
     if bf16_n in sizes:
         cases += [(bf16_n, lay, jnp.bfloat16) for lay in ("one", "mix") if lay in layouts]
     for n, lay, dtype in cases:
-        leaves_np = layout(lay, n, dtype, rng, tiny=200 if quick else 10_000)
+        leaves_np = layout(lay, n, dtype, rng, tiny=50 if quick else 10_000)
         leaves = [jnp.asarray(x) for x in leaves_np]
         count = sum(x.size for x in leaves_np)
         nbytes = sum(x.nbytes for x in leaves_np)

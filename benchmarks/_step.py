@@ -112,15 +112,27 @@ def torch_steps(sizes, batch, steps, pen_name) -> Callable[[], Any]:
     return run
 
 
-def keras_steps(model: str, steps: int, repeats: int) -> dict[str, float]:
-    return json_from_worker("benchmarks._keras_step", model, str(steps), str(repeats), timeout=1800)
+def keras_steps(steps: dict[str, int], repeats: int) -> dict[str, dict[str, float]]:
+    """Keras's steps per second per model and penalty, every model in one process: TensorFlow
+    is imported once. Raises RuntimeError if the worker fails."""
+    args = [f"{model}:{n}" for model, n in steps.items()]
+    return json_from_worker("benchmarks._keras_step", str(repeats), *args, timeout=1800)
 
 
 def run(*, quick: bool, progress: Callable[[str], None]) -> list[dict[str, Any]]:
     rows = []
     pairs = 2 if quick else 7
+    steps_of = {
+        model: (10 if quick else 200) if model == "iris" else (2 if quick else 30)
+        for model in MODELS
+    }
+    try:
+        keras = keras_steps(steps_of, pairs)
+    except RuntimeError as e:
+        progress(str(e))
+        keras = {}
     for model, (sizes, batch) in MODELS.items():
-        steps = (10 if quick else 200) if model == "iris" else (2 if quick else 30)
+        steps = steps_of[model]
         fns = {("jax", p): jax_steps(sizes, batch, steps, p) for p in ("none", "l2", "l1")} | {
             ("torch", p): torch_steps(sizes, batch, steps, p) for p in ("none", "l2", "l1")
         }
@@ -143,11 +155,9 @@ def run(*, quick: bool, progress: Callable[[str], None]) -> list[dict[str, Any]]
                     f"step {model:5s} {fw:6s} {pen}: {steps / m['seconds']:9.1f} steps/s, "
                     f"penalty overhead {100 * (m['ratio'] - 1):+.1f}%"
                 )
-        try:
-            k = keras_steps(model, steps, pairs)
-        except RuntimeError as e:
-            progress(str(e))
+        if model not in keras:
             continue
+        k = keras[model]
         for pen in ("l2", "l1"):
             rows.append(
                 {

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,22 +21,30 @@ from benchmarks._linear_problems import ar1_design, load, make
 pytestmark = pytest.mark.slow  # starts Python processes (tests/conftest.py)
 
 
-def _run_quick(module: str, *args: str) -> None:
-    """``python -m module --quick *args`` from the repository root; it must exit 0."""
-    run_python("-m", module, "--quick", *args)
+# Both smoke runs in one process (JAX, torch and the benchmarks imported once), each through
+# its command line's main(argv): what `python -m benchmarks --quick` and `python -m
+# benchmarks._gpu --quick` run.
+QUICK_RUNS = """
+import sys
+from benchmarks.__main__ import main
+from benchmarks._gpu import main as gpu_main
+out = sys.argv[1]
+assert main(["--quick", "--json", out + "/bench.json", "--markdown", out + "/b.md",
+             "--plot-dir", out]) == 0
+assert gpu_main(["--quick", "--json", out + "/gpu.json", "--markdown", out + "/gpu.md"]) == 0
+"""
 
 
-def test_quick_benchmarks_run_and_report(tmp_path):
-    out = tmp_path / "bench.json"
-    _run_quick(
-        "benchmarks",
-        "--json",
-        str(out),
-        "--markdown",
-        str(tmp_path / "b.md"),
-        "--plot-dir",
-        str(tmp_path),
-    )
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory) -> Path:
+    """The folder the two quick runs wrote their reports and plots into."""
+    out = tmp_path_factory.mktemp("bench")
+    run_python("-c", QUICK_RUNS, str(out), timeout=1200)
+    return out
+
+
+def test_quick_benchmarks_run_and_report(quick_runs):
+    tmp_path, out = quick_runs, quick_runs / "bench.json"
     report = json.loads(out.read_text())
     assert report["quick"] is True and report["machine"]["versions"]["jax"]
     sections = {r["section"] for r in report["rows"]}
@@ -101,10 +110,9 @@ def test_quick_benchmarks_run_and_report(tmp_path):
     assert "## Goals" in (tmp_path / "b.md").read_text()
 
 
-def test_accelerator_benchmark_runs_quick_on_any_device(tmp_path):
+def test_accelerator_benchmark_runs_quick_on_any_device(quick_runs):
     """benchmarks/gpu.sh's penalty script, in --quick mode on this machine's device (a CPU)."""
-    out = tmp_path / "gpu.json"
-    _run_quick("benchmarks._gpu", "--json", str(out), "--markdown", str(tmp_path / "gpu.md"))
+    tmp_path, out = quick_runs, quick_runs / "gpu.json"
     report = json.loads(out.read_text())
     rows = report["rows"]
     measured = [r for r in rows if "fraction_of_copy" in r]
