@@ -119,6 +119,25 @@ def test_gram_form_path_equals_sklearn_elastic_net(weighted):
         np.testing.assert_allclose(res.intercept[k], sk.intercept_, atol=1e-4)
 
 
+def test_gram_form_in_float32_with_large_column_means_equals_sklearn():
+    # X^T X - n u u^T in float32 cancelled the means away: a fit 200x the optimum, "converged"
+    rng = np.random.default_rng(5)
+    n, p, alpha = 10_000, 50, 0.05
+    X = rng.standard_normal((n, p)) + 1000.0
+    y = X[:, :3] @ np.array([1.0, -2.0, 3.0]) + rng.standard_normal(n) + 500.0
+
+    def objective(w, b):
+        return 0.5 * np.mean((y - X @ w - b) ** 2) + alpha * np.abs(w).sum()
+
+    ref = Lasso(alpha=alpha, tol=1e-12, max_iter=100_000).fit(X, y)
+    fit = jr.linear.fit(X, y, jr.l1(alpha), dtype=np.float32)
+    assert fit.coef.dtype == np.float32 and bool(fit.converged)
+    w, b = np.asarray(fit.coef, np.float64), float(fit.intercept)
+    best = objective(ref.coef_, ref.intercept_)
+    assert (objective(w, b) - best) / best < 1e-5
+    np.testing.assert_allclose(w, ref.coef_, atol=1e-3)
+
+
 def test_gram_form_fit_without_intercept_and_nan():
     X, y = tall()
     a = 0.05
