@@ -167,3 +167,9 @@ def test_a_path_compiles_once_per_shape():
     jr.linear.path(X, -y, jr.l1, strengths / 2)
     jr.linear.path(X, y, jr.l1(1.0), np.array([0.3, 0.2]))
     assert cache() == compiled
+
+
+def test_string_design_is_refused_naming_x():
+    labels = np.array([["a", "b"], ["c", "d"], ["e", "f"]])
+    with pytest.raises(ValueError, match=r"X must be a numeric matrix.*<U1.*'a'"):
+        jr.linear.fit(labels, np.ones(3), jr.l1(0.1))

@@ -185,7 +185,13 @@ def as_columns(X: Any, dtype: Any) -> tuple[Columns, int, int]:
         X.sum_duplicates()
         return _sparse_columns(X, dtype), X.shape[0], X.shape[1]
     if not isinstance(X, jax.Array):  # a host array: transposed by NumPy (no eager compile)
-        X = np.asarray(X, dtype)
+        try:
+            X = np.asarray(X, dtype)
+        except (TypeError, ValueError) as e:
+            kind = getattr(np.asarray(X), "dtype", type(X))
+            raise ValueError(
+                f"X must be a numeric matrix (NumPy, JAX or scipy.sparse); got {kind} values ({e})."
+            ) from None
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-d matrix (n_samples, n_features); got shape {X.shape}.")
     if isinstance(X, np.ndarray):
