@@ -4,9 +4,12 @@ and how many programs a path compiles."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from helpers import ROOT, run_python
 from sklearn.linear_model import ElasticNet, Lasso
 
 import jaxreg as jr
@@ -138,17 +141,34 @@ def test_gram_form_in_float32_with_large_column_means_equals_sklearn():
     np.testing.assert_allclose(w, ref.coef_, atol=1e-3)
 
 
+GRAM_WITHOUT_INTERCEPT_AND_NAN = """
+import warnings
+import numpy as np
+import pytest
+from sklearn.linear_model import Lasso
+import jaxreg as jr
+from test_linear_layouts import tall
+
+X, y = tall()
+a = 0.05
+res = jr.linear.fit(X, y, jr.l1(a), fit_intercept=False, tol=1e-12)
+sk = Lasso(alpha=a, fit_intercept=False, tol=1e-14, max_iter=1_000_000).fit(X, y)
+assert float(res.intercept) == 0.0
+np.testing.assert_allclose(res.coef, sk.coef_, atol=1e-6 * np.abs(sk.coef_).max())
+X[5, 3] = np.nan
+with pytest.warns(RuntimeWarning, match="NaN"):
+    bad = jr.linear.fit(X, y, jr.l1(a))
+assert np.isnan(bad.coef).all() and not bool(bad.converged)
+"""
+
+
+@pytest.mark.slow  # a Python process (tests/conftest.py)
 def test_gram_form_fit_without_intercept_and_nan():
-    X, y = tall()
-    a = 0.05
-    res = jr.linear.fit(X, y, jr.l1(a), fit_intercept=False, tol=1e-12)
-    sk = Lasso(alpha=a, fit_intercept=False, tol=1e-14, max_iter=1_000_000).fit(X, y)
-    assert float(res.intercept) == 0.0
-    np.testing.assert_allclose(res.coef, sk.coef_, atol=1e-6 * np.abs(sk.coef_).max())
-    X[5, 3] = np.nan
-    with pytest.warns(RuntimeWarning, match="NaN"):
-        bad = jr.linear.fit(X, y, jr.l1(a))
-    assert np.isnan(bad.coef).all() and not bool(bad.converged)
+    # in its own process: in the full suite's long-lived xdist worker, XLA's CPU compiler
+    # segfaulted compiling this fit (twice, 2026-12-06; alone it passes), which took the
+    # worker down; not understood yet (the closing note of session 9)
+    env = dict(os.environ, JAX_ENABLE_X64="1", PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'tests'}")
+    run_python("-c", GRAM_WITHOUT_INTERCEPT_AND_NAN, env=env, timeout=600)
 
 
 def test_a_path_compiles_once_per_shape():
