@@ -760,25 +760,32 @@ def compilations(f):
 def test_template_and_builder_compile_once_per_shape():
     """A template (``jr.l1(1.0, weights=w)``) and a builder (``jr.l1``) compile their path on
     the first call only: a second call with other values of the same structure (other weights,
-    other strengths, other data) reuses it, as `fit` does (a template compiled at every call;
-    whole seconds each). The template's path equals the equivalent builder's."""
+    other strengths, other data: ``X`` too) reuses it, as `fit` does (a template compiled at
+    every call; whole seconds each), on a wide ``X`` and on a tall one (the Gram form). The
+    template's path equals the equivalent builder's."""
     rng = np.random.default_rng(3)
     X = rng.standard_normal((30, 12))
     y = X[:, :3] @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.standard_normal(30)
+    tall = rng.standard_normal((60, 12))  # n >= 4 p: the Gram form
     w = np.linspace(0.5, 1.5, 12)
     s = np.array([0.3, 0.1, 0.02])
     calls = {
-        "template": lambda y, w, s: jr.linear.path(X, y, jr.l1(1.0, weights=w), s),
-        "builder": lambda y, w, s: jr.linear.path(X, y, jr.l1, s),
-        "fit": lambda y, w, s: jr.linear.fit(X, y, jr.l1(s[1], weights=w)),
-        "cv template": lambda y, w, s: jr.linear.cross_validate(
+        "template": lambda X, y, w, s: jr.linear.path(X, y, jr.l1(1.0, weights=w), s),
+        "builder": lambda X, y, w, s: jr.linear.path(X, y, jr.l1, s),
+        "fit": lambda X, y, w, s: jr.linear.fit(X, y, jr.l1(s[1], weights=w)),
+        "cv template": lambda X, y, w, s: jr.linear.cross_validate(
             X, y, jr.l1(1.0, weights=w), s, folds=3
         ),
+        "cv builder": lambda X, y, w, s: jr.linear.cross_validate(X, y, jr.l1, s, folds=3),
     }
-    for name, call in calls.items():
-        call(y, w, s)  # compiles (or not: an earlier test may have)
-        count, _ = compilations(lambda call=call: call(y + 1, w[::-1], s / 2))
-        assert count == 0, f"{name}: {count} compilations on the second call"
+    for design in (X, tall):
+        yd = design[:, :3] @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.standard_normal(len(design))
+        for name, call in calls.items():
+            call(design, yd, w, s)  # compiles (or not: an earlier test may have)
+            count, _ = compilations(
+                lambda call=call, d=design, yd=yd: call(2 * d[::-1], yd + 1, w[::-1], s / 2)
+            )
+            assert count == 0, f"{name}, {design.shape}: {count} compilations on the second call"
     template = jr.linear.path(X, y, jr.l1(1.0, weights=w), s)
     builder = jr.linear.path(X, y, lambda v: jr.l1(v, weights=w), s)
     assert_same_coefs(template.coef, builder.coef, rtol=1e-12)

@@ -179,7 +179,7 @@ def test_a_path_compiles_once_per_shape():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(60, 30)), rng.normal(size=60)
     strengths = np.array([0.5, 0.1])
-    cache = _compiled.path_compiled._cache_size
+    cache = _compiled.path_compiled.top._cache_size
     jr.linear.path(X, y, jr.l1(1.0), strengths)
     jr.linear.path(X, y, jr.l1, strengths)
     compiled = cache()

@@ -17,7 +17,16 @@ def _extrapolate(hist: jax.Array, st: Any, unravel: Callable, objective: Callabl
     u = jnp.diff(hist, axis=0)  # (m, size)
     gram = u @ u.T
     gram = gram + 1e-10 * jnp.trace(gram) * jnp.eye(m, dtype=dtype)
-    coef = jnp.linalg.solve(gram, jnp.ones(m, dtype))
+    # Cholesky (the Gram matrix is positive definite once regularized; NaN otherwise, and the
+    # combination is rejected): three small kernels where `jnp.linalg.solve`'s pivoted LU with
+    # its permutations compiles to about twenty, in every inner solver of a program
+    chol = jax.lax.linalg.cholesky(gram)
+    half = jax.lax.linalg.triangular_solve(
+        chol, jnp.ones((m, 1), dtype), left_side=True, lower=True
+    )
+    coef = jax.lax.linalg.triangular_solve(
+        chol, half, left_side=True, lower=True, transpose_a=True
+    )[:, 0]
     ext = (coef / jnp.sum(coef)) @ hist[1:]
     new = unravel(ext)
     ok = jnp.isfinite(ext).all() & (objective(new) < objective(st))

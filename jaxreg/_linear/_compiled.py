@@ -4,12 +4,21 @@ Each is a `jax.jit` whose static arguments are the `SolverOptions` and (for a pa
 penalty's builder; the data, the penalty's leaves, the strengths and ``tol`` are traced. A
 tall least-squares problem is solved in its Gram form (`jaxreg._linear._gram`), a choice
 made from the shapes at trace time, so only the branch taken is compiled.
+
+Called outside any transformation, each is compiled with `COMPILER_OPTIONS`: XLA:CPU's
+older loop emitters instead of its MLIR fusion emitters, which run an MLIR pipeline per fused
+kernel; these programs are hundreds of small kernels in nested loops, and the option halves
+their compile time with the compiled paths no slower (benchmarks/README.md). It names an
+XLA:CPU setting (other backends ignore it). Inside a caller's `jax.jit`, `jax.vmap` or
+`jax.grad` a driver is a plain `jax.jit` (JAX takes compiler options at the top level only):
+it becomes part of the caller's program, compiled with the caller's options.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -24,6 +33,40 @@ from ._options import SolverOptions
 from ._penalty_parts import BlockPenalty, block_penalty
 from ._problem import make_problem
 from ._result import LinearResult
+
+COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+
+
+def at_top_level() -> bool:
+    """Whether no transformation traces this call: a constant made here is then concrete
+    (under a `jax.jit`, or a `jax.grad` / `jax.vmap` inside one, it is a tracer)."""
+    return not isinstance(jnp.zeros(()), jax.core.Tracer)
+
+
+@dataclasses.dataclass(frozen=True)
+class Driver:
+    """A compiled driver: ``top`` (a `jax.jit` with `COMPILER_OPTIONS`) called at the top
+    level, ``nested`` (a plain `jax.jit`) inside a transformation."""
+
+    top: Any
+    nested: Any
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return (self.top if at_top_level() else self.nested)(*args, **kwargs)
+
+    def lower(self, *args: Any, **kwargs: Any) -> Any:
+        """The top-level program, lowered (`jax.jit`'s ``lower``)."""
+        return self.top.lower(*args, **kwargs)
+
+
+def driver(*static_argnames: str) -> Callable[[Callable[..., Any]], Driver]:
+    """``fn`` as a `Driver` whose static arguments are ``static_argnames``."""
+
+    def wrap(fn: Callable[..., Any]) -> Driver:
+        jit = functools.partial(jax.jit, fn, static_argnames=static_argnames)
+        return Driver(jit(compiler_options=COMPILER_OPTIONS), jit())
+
+    return wrap
 
 
 def solve(
@@ -67,7 +110,7 @@ def _compressed(cols, y, s, options: SolverOptions) -> tuple[GramForm | None, An
     return gf, dataclasses.replace(options, fit_intercept=False)
 
 
-@functools.partial(jax.jit, static_argnames=("options",))
+@driver("options")
 def fit_compiled(cols, y, s, penalty, w0, b0, tol, *, options: SolverOptions) -> LinearResult:
     p = w0.shape[0]
     parts = block_penalty(penalty, p, w0.dtype)
@@ -101,7 +144,7 @@ def _path_start(blocks: Columns, y, sn, p: int, size: int, start, options: Solve
     return w0, b0, z0
 
 
-@functools.partial(jax.jit, static_argnames=("build", "options"))
+@driver("build", "options")
 def path_compiled(
     cols, y, s, strengths, tol, start=None, template=None, *, build, options: SolverOptions
 ):
@@ -154,10 +197,10 @@ def _fold_scores(cols, y, s, train, strengths, tol, template, *, build, options)
     return -jnp.sum(held * score, axis=1) / jnp.sum(held), res.converged
 
 
-fold_scores = jax.jit(_fold_scores, static_argnames=("build", "options"))
+fold_scores = driver("build", "options")(_fold_scores)
 
 
-@functools.partial(jax.jit, static_argnames=("build", "options"))
+@driver("build", "options")
 def fold_scores_vmapped(cols, y, s, train, strengths, tol, template, *, build, options):
     """`fold_scores` for every fold (``train``'s rows) as one `jax.vmap`."""
     one = functools.partial(_fold_scores, build=build, options=options)

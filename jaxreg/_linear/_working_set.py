@@ -12,8 +12,10 @@ def working_set(w: jax.Array, viol: jax.Array, ws_min: int) -> tuple[jax.Array, 
     permutation of ``range(G)``, in index order. The ``count``-th largest score is found by
     bisection on its bit pattern (non-negative floats order as their bits do): ``bits``
     passes of a comparison, where ``lax.top_k`` sorts all ``G`` scores (slower on XLA:CPU,
-    benchmarks/README.md)."""
+    benchmarks/README.md). With ``ws_min >= G`` it is every block, a constant."""
     g_count = w.shape[0]
+    if ws_min >= g_count:  # every block, always: nothing to choose (and nothing to compile)
+        return jnp.arange(g_count, dtype=jnp.int32), jnp.asarray(g_count, jnp.int32)
     active = jnp.any(w != 0, axis=1)
     count = jnp.clip(2 * jnp.sum(active), ws_min, g_count)
     score = jnp.where(active | jnp.isnan(viol), jnp.inf, jnp.maximum(viol, 0.0))
