@@ -39,7 +39,8 @@ def _data(case: str, seed: int):
     if "diabetes" in case:
         from sklearn.datasets import load_diabetes
 
-        X, y = load_diabetes(return_X_y=True)
+        bunch: Any = load_diabetes()
+        X, y = np.asarray(bunch["data"], float), np.asarray(bunch["target"], float)
         rng = np.random.default_rng(seed)
         return X, y + (0.0 if seed == 0 else rng.normal(size=y.shape)), None
     rng = np.random.default_rng(0)
@@ -113,9 +114,9 @@ def _child(case: str, cache: str | None) -> dict[str, Any]:
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     compiles: list[float] = []
 
-    def listen(event: str, secs: float, **_: Any) -> None:
+    def listen(event: str, duration_secs: float, **_: Any) -> None:
         if event == "/jax/core/compile/backend_compile_duration":
-            compiles.append(secs)
+            compiles.append(duration_secs)
 
     jax.monitoring.register_event_duration_secs_listener(listen)
     import jaxreg as jr  # noqa: F401  (imports untimed)
@@ -161,7 +162,7 @@ def _run(case: str, cache: str | None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("cases", nargs="*", default=list(CASES), help=", ".join(CASES))
     ap.add_argument("--repeats", type=int, default=3, help="fresh processes per case")
     ap.add_argument("--cache", help="a persistent compilation cache folder")
