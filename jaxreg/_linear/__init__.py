@@ -34,6 +34,13 @@ block's own Gram matrix), the gradient carried on the Gram matrix for working se
 64 features. Sparse ``X``: the working set's padded columns, the loop carrying the residual
 and the coefficients in one buffer that each update gathers from and scatter-adds into.
 
+The logistic loss (a datafit with ``newton_steps``) with an l1 / l2 / elastic-net penalty has
+the prox-Newton solver (``_prox_newton.py``; skglm's ``ProxNewton``, glmnet's IRLS): each outer
+iteration solves the loss's second-order model at ``z``, a weighted least-squares problem, on
+the working set with the least-squares inner solvers above, then a backtracking line search on
+the true objective moves the coefficients, and a Newton step on the intercept makes the dual
+point feasible before the gap.
+
 The package, by job (each module reaches the others only through public names):
 
 - ``_api.py``: the public `fit`, `path`, `cross_validate`; ``_result.py``: `LinearResult`.
@@ -52,17 +59,20 @@ The package, by job (each module reaches the others only through public names):
 - ``_certificates.py``: violations, duality gaps, the returned state.
 - ``_working_set.py``, ``_anderson.py``: the working set; epochs with Anderson extrapolation.
 - ``_coordinate_descent.py``: the general solver (any datafit, prox-Newton for Poisson).
+- ``_prox_newton.py``: prox-Newton steps (logistic), the least-squares inner solvers on the
+  loss's second-order model.
 - ``_least_squares.py``: the least-squares solver, its inner solvers a parameter:
   ``_ls_dense.py``, ``_ls_sparse.py`` (sharing ``_least_squares_parts.py``), and
   ``_unpenalized.py`` (the exact step on unpenalized features).
 
 A loss is one class: a frozen dataclass subclassing ``_datafits.Datafit`` with `value`,
-`derivative`, `curvature`, ``curvature_bound`` (None: the steps backtrack) and
-`null_intercept` (what ``tol`` is relative to); `dual` and ``has_dual = True`` give it a
-duality gap, ``check_labels``, ``intercept_step``, ``tol_scale`` and ``score_loss`` have
-defaults. The solvers take it in `SolverOptions` (``tests/test_linear_extension.py`` fits a
-log-cosh loss defined in the test through `fit_compiled`). The public ``loss=`` takes names:
-making one public is one entry in ``_datafits._BY_NAME`` and in ``jaxreg._typing.LinearLoss``.
+`derivative`, `curvature`, ``curvature_bound`` (None: the steps backtrack) and `null_intercept`
+(what ``tol`` is relative to); `dual` and ``has_dual = True`` give it a duality gap,
+``newton_steps = True`` the prox-Newton solver (on its `quadratic_model`); ``check_labels``,
+``intercept_step``, ``tol_scale`` and ``score_loss`` have defaults. The solvers take it in
+`SolverOptions` (``tests/test_linear_extension.py`` fits a log-cosh loss defined in the test
+through `fit_compiled`). The public ``loss=`` takes names: making one public is one entry in
+``_datafits._BY_NAME`` and in ``jaxreg._typing.LinearLoss``.
 A penalty kind is one class too (see ``jaxreg/_kinds/__init__.py``).
 """
 
