@@ -1,4 +1,4 @@
-"""The logistic loss's prox-Newton solver against scikit-learn and skglm (independent solvers).
+"""The prox-Newton solver (logistic, Poisson) against scikit-learn and skglm (independent solvers).
 
 Every problem is scored with one NumPy objective, :math:`\\sum_i s_i \\ell_i / \\sum_i s_i +
 \\mathrm{pen}(w)`: the fit must be within the requested tolerance of the reference's objective
@@ -193,3 +193,34 @@ def test_newton_steps_few_outer_iterations_and_float32():
         X, y, jr.l1, lams[1:4], loss="logistic", folds=3, tol=1e-8, vmap_folds=True
     )
     np.testing.assert_allclose(vm.scores, loop.scores, rtol=1e-7)
+
+
+@pytest.mark.slow  # skglm's numba compiles its solver
+def test_poisson_l1_path_equals_skglm_prox_newton():
+    """The Poisson loss takes the same prox-Newton steps: an L1 path against skglm's
+    ``ProxNewton`` with its ``Poisson`` datafit (:math:`\\frac1n \\sum_i e^{z_i} - y_i z_i`)."""
+    from skglm.datafits import Poisson
+    from skglm.penalties import L1
+    from skglm.solvers import ProxNewton
+
+    rng = np.random.default_rng(7)
+    X = 0.4 * rng.standard_normal((150, 40))
+    w = np.zeros(40)
+    w[:5] = [0.8, -0.6, 0.5, 0.4, -0.3]
+    y = rng.poisson(np.exp(X @ w + 0.2)).astype(float)
+    lam_max = np.max(np.abs(X.T @ (y - 1.0))) / len(y)  # the gradient at w = 0 (no intercept)
+    lams = lam_max * np.array([0.5, 0.2, 0.05])
+    res = jr.linear.path(X, y, jr.l1, lams, loss="poisson", tol=1e-12, fit_intercept=False)
+    assert bool(np.all(res.converged))
+    for k, lam in enumerate(lams):
+        ref = ProxNewton(tol=1e-12, fit_intercept=False, max_iter=200).solve(
+            X, y, Poisson(), L1(lam)
+        )[0]
+
+        def obj(c, lam=lam):
+            z = X @ c
+            return np.mean(np.exp(z) - y * z) + lam * np.sum(np.abs(c))
+
+        coef = np.asarray(res.coef[k])
+        assert obj(coef) <= obj(ref) + 1e-12, (k, obj(coef) - obj(ref))
+        np.testing.assert_allclose(coef, ref, atol=1e-6 * np.abs(ref).max())

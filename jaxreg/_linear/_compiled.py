@@ -42,7 +42,7 @@ def solve(
 ) -> State:
     """One fit from ``w0`` of shape ``(G, B)`` on ``cols`` in blocks: with an l1 / l2 split
     on single features, the least-squares solver (the squared loss) or the prox-Newton one (a
-    datafit with ``newton_steps``: logistic); else the general one. ``lips`` (the blocks'
+    datafit with ``newton_steps``: logistic, Poisson); else the general one. ``lips`` (the blocks'
     curvature bounds) and ``zg0`` (``X w0 + b0`` and the full gradient there, as the previous
     fit of a path returns them) save passes over ``X``."""
     pb = make_problem(cols, y, s, options.datafit, penalty, options.fit_intercept, lips)

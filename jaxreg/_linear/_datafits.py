@@ -217,6 +217,7 @@ class Poisson(Datafit):
     r""":math:`e^z - y z`, ``y >= 0`` (no curvature bound: coordinate steps backtrack)."""
 
     name: ClassVar[str] = "poisson"
+    newton_steps: ClassVar[bool] = True
 
     def value(self, z, y):
         return jnp.exp(z) - y * z

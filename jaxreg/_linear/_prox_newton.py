@@ -1,4 +1,4 @@
-r"""The prox-Newton solver: a smooth loss with an l1 / l2 / elastic-net penalty (logistic L1).
+r"""The prox-Newton solver: a smooth loss with an l1 / l2 / elastic-net penalty (logistic, Poisson).
 
 Each outer iteration computes the full gradient, each feature's violation, the certificate
 and the working set as the other solvers do; then the datafit's second-order model at
