@@ -175,6 +175,7 @@ def test_unpenalized_features_equal_skglm_prox_newton():
     np.testing.assert_allclose(np.asarray(res.coef), ref, atol=1e-5 * np.abs(ref).max())
 
 
+@pytest.mark.slow  # four paths compiled, one of them vmapped
 def test_newton_steps_few_outer_iterations_and_float32():
     """The path's fits take a handful of prox-Newton steps each (coordinate descent on the
     loss took tens of outer iterations here); float32 reaches its own floor and float64's
