@@ -5,11 +5,11 @@ The problem, for coefficients :math:`w \in \mathbb{R}^p` and an intercept :math:
 .. math:: \min_{w, b}\; \frac{1}{\sum_i s_i} \sum_i s_i\, \ell(y_i, x_i^\top w + b)
    + \mathrm{pen}(w),
 
-with :math:`\ell` the squared loss :math:`\frac12 (y - z)^2`, the logistic loss
-:math:`\log(1 + e^{z}) - y z` (:math:`y \in \{0, 1\}`), the Huber loss or the Poisson loss
-:math:`e^z - y z` (whose curvature has no bound: its coordinate steps double their curvature
-until the objective decreases), and ``pen`` any
-elementwise jaxreg penalty with a prox (l1, elastic_net, l2, weighted, mcp, scad, lq, l0).
+with :math:`\ell` the squared loss :math:`\frac12 (y - z)^2`, the logistic loss :math:`\log(1 +
+e^{z}) - y z` (:math:`y \in \{0, 1\}`), the Huber loss or the Poisson loss :math:`e^z - y z`
+(whose curvature has no bound: with a non-convex penalty its coordinate steps double their
+curvature until the objective decreases), and ``pen`` any elementwise jaxreg penalty with a
+prox (l1, elastic_net, l2, weighted, mcp, scad, lq, l0).
 
 The algorithm is celer's / skglm's (Massias et al. 2018, Bertrand et al. 2022), in `lax`
 loops so that it is jit-able and runs unchanged on a GPU: an outer loop computes the full
@@ -34,6 +34,13 @@ block's own Gram matrix), the gradient carried on the Gram matrix for working se
 64 features. Sparse ``X``: the working set's padded columns, the loop carrying the residual
 and the coefficients in one buffer that each update gathers from and scatter-adds into.
 
+The logistic and Poisson losses (datafits with ``newton_steps``) with an l1 / l2 / elastic-net
+penalty have the prox-Newton solver (``_prox_newton.py``; skglm's ``ProxNewton``, glmnet's
+IRLS): each outer iteration solves the loss's second-order model at ``z``, a weighted
+least-squares problem, on the working set with the least-squares inner solvers above, then a
+backtracking line search on the true objective moves the coefficients, and a Newton step on the
+intercept makes the dual point feasible before the gap.
+
 The package, by job (each module reaches the others only through public names):
 
 - ``_api.py``: the public `fit`, `path`, `cross_validate`; ``_result.py``: `LinearResult`.
@@ -51,18 +58,21 @@ The package, by job (each module reaches the others only through public names):
 - ``_problem.py``: one fit's problem as the solvers evaluate it.
 - ``_certificates.py``: violations, duality gaps, the returned state.
 - ``_working_set.py``, ``_anderson.py``: the working set; epochs with Anderson extrapolation.
-- ``_coordinate_descent.py``: the general solver (any datafit, prox-Newton for Poisson).
+- ``_coordinate_descent.py``: the general solver (any datafit; coordinate Newton steps for Poisson).
+- ``_prox_newton.py``: prox-Newton steps (logistic, Poisson), the least-squares inner solvers on the
+  loss's second-order model.
 - ``_least_squares.py``: the least-squares solver, its inner solvers a parameter:
   ``_ls_dense.py``, ``_ls_sparse.py`` (sharing ``_least_squares_parts.py``), and
   ``_unpenalized.py`` (the exact step on unpenalized features).
 
 A loss is one class: a frozen dataclass subclassing ``_datafits.Datafit`` with `value`,
-`derivative`, `curvature`, ``curvature_bound`` (None: the steps backtrack) and
-`null_intercept` (what ``tol`` is relative to); `dual` and ``has_dual = True`` give it a
-duality gap, ``check_labels``, ``intercept_step``, ``tol_scale`` and ``score_loss`` have
-defaults. The solvers take it in `SolverOptions` (``tests/test_linear_extension.py`` fits a
-log-cosh loss defined in the test through `fit_compiled`). The public ``loss=`` takes names:
-making one public is one entry in ``_datafits._BY_NAME`` and in ``jaxreg._typing.LinearLoss``.
+`derivative`, `curvature`, ``curvature_bound`` (None: the steps backtrack) and `null_intercept`
+(what ``tol`` is relative to); `dual` and ``has_dual = True`` give it a duality gap,
+``newton_steps = True`` the prox-Newton solver (on its `quadratic_model`); ``check_labels``,
+``intercept_step``, ``tol_scale`` and ``score_loss`` have defaults. The solvers take it in
+`SolverOptions` (``tests/test_linear_extension.py`` fits a log-cosh loss defined in the test
+through `fit_compiled`). The public ``loss=`` takes names: making one public is one entry in
+``_datafits._BY_NAME`` and in ``jaxreg._typing.LinearLoss``.
 A penalty kind is one class too (see ``jaxreg/_kinds/__init__.py``).
 """
 

@@ -33,6 +33,7 @@ from ._least_squares import solve_least_squares
 from ._options import SolverOptions
 from ._penalty_parts import BlockPenalty, block_penalty
 from ._problem import make_problem
+from ._prox_newton import solve_prox_newton
 from ._result import LinearResult
 
 COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
@@ -83,14 +84,18 @@ def solve(
     lips: jax.Array | None = None,
     zg0: tuple[jax.Array, jax.Array] | None = None,
 ) -> State:
-    """One fit from ``w0`` of shape ``(G, B)`` on ``cols`` in blocks: the least-squares
-    solver where it applies (the squared loss, an l1 / l2 split, single features), else the
-    general one. ``lips`` (the blocks' curvature bounds) and ``zg0`` (``X w0 + b0`` and the
-    full gradient there, as the previous fit of a path returns them) save passes over ``X``."""
+    """One fit from ``w0`` of shape ``(G, B)`` on ``cols`` in blocks: with an l1 / l2 split
+    on single features, the least-squares solver (the squared loss) or the prox-Newton one (a
+    datafit with ``newton_steps``: logistic, Poisson); else the general one. ``lips`` (the blocks'
+    curvature bounds) and ``zg0`` (``X w0 + b0`` and the full gradient there, as the previous
+    fit of a path returns them) save passes over ``X``."""
     pb = make_problem(cols, y, s, options.datafit, penalty, options.fit_intercept, lips)
     ws_min = min(options.ws_min, w0.shape[0])
-    if options.datafit.is_least_squares and penalty.size == 1 and pb.split is not None:
-        return solve_least_squares(pb, w0, b0, zg0, tol=tol, options=options, ws_min=ws_min)
+    if penalty.size == 1 and pb.split is not None:
+        if options.datafit.is_least_squares:
+            return solve_least_squares(pb, w0, b0, zg0, tol=tol, options=options, ws_min=ws_min)
+        if options.datafit.newton_steps:
+            return solve_prox_newton(pb, w0, b0, zg0, tol=tol, options=options, ws_min=ws_min)
     z0 = None if zg0 is None else zg0[0]
     return solve_cd(pb, w0, b0, z0, tol=tol, options=options, ws_min=ws_min)
 

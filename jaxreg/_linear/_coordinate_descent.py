@@ -4,9 +4,9 @@ The outer loop computes ``X w + b`` afresh, the intercept's Newton step, the ful
 :math:`X^\top s \ell'(z)`, each block's violation and the certificate; the working set is the
 support plus the most violating blocks; the inner loop runs CD epochs on it (Anderson
 extrapolation, `run_epochs`) until its own violation is below a tenth of the outer one. A
-datafit with a curvature bound takes prox-gradient steps of size :math:`1 / L_j`; one
-without (Poisson) takes prox-Newton steps whose curvature doubles until the objective
-decreases.
+datafit with a curvature bound takes prox-gradient steps of size :math:`1 / L_j`; one without
+(Poisson with a non-convex penalty) takes coordinate Newton steps whose curvature doubles until
+the objective decreases.
 """
 
 from __future__ import annotations

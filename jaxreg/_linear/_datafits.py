@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+_CURVATURE_FLOOR = 1e-6  # of the largest curvature: the second-order model's weights
+
 
 @dataclasses.dataclass(frozen=True)
 class Datafit:
@@ -37,6 +39,9 @@ class Datafit:
     has_dual: ClassVar[bool] = False
     # l(y, z) = (z - y)^2 / 2: the least-squares inner solvers apply
     is_least_squares: ClassVar[bool] = False
+    # With an l1 / l2 split, the outer loop takes prox-Newton steps on the second-order model
+    # (`quadratic_model`, `jaxreg._linear._prox_newton`) instead of coordinate steps on the loss
+    newton_steps: ClassVar[bool] = False
 
     @classmethod
     def from_options(cls, *, huber_delta: Any) -> Datafit:
@@ -53,6 +58,18 @@ class Datafit:
     def curvature(self, z: jax.Array, y: jax.Array) -> jax.Array:
         """:math:`\\partial^2 \\ell / \\partial z^2`."""
         raise NotImplementedError
+
+    def quadratic_model(self, z: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+        r"""The weights ``h`` and the working response ``t`` of the loss's second-order model
+        at ``z``: :math:`\ell(z') \approx \ell(z) + \ell'(z)(z' - z) + \frac{h}{2}(z' - z)^2
+        = \frac{h}{2}(z' - t)^2 + \mathrm{const}`, :math:`t = z - \ell'(z) / h`, with
+        :math:`h = \max(\ell''(z), 10^{-6} \max_i \ell''(z_i))`: a row far on its side of
+        the margin has :math:`\ell'' \approx 0` and :math:`\ell' / \ell''` unbounded (glmnet
+        clamps its probabilities for the same reason). A larger ``h`` is a more cautious model
+        with the same fixed point."""
+        c = self.curvature(z, y)
+        h = jnp.maximum(c, _CURVATURE_FLOOR * jnp.max(c))
+        return h, z - self.derivative(z, y) / h
 
     def intercept_step(self, b: Any, z: jax.Array, y: jax.Array, sn: jax.Array) -> tuple[Any, ...]:
         """A Newton step on the intercept (exact for the squared loss): ``(b, z)`` moved by
@@ -127,6 +144,7 @@ class Logistic(Datafit):
     name: ClassVar[str] = "logistic"
     curvature_bound: ClassVar[float | None] = 0.25
     has_dual: ClassVar[bool] = True
+    newton_steps: ClassVar[bool] = True
 
     def value(self, z, y):
         return jax.nn.softplus(z) - y * z
@@ -199,6 +217,7 @@ class Poisson(Datafit):
     r""":math:`e^z - y z`, ``y >= 0`` (no curvature bound: coordinate steps backtrack)."""
 
     name: ClassVar[str] = "poisson"
+    newton_steps: ClassVar[bool] = True
 
     def value(self, z, y):
         return jnp.exp(z) - y * z

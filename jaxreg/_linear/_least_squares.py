@@ -55,7 +55,8 @@ class _Free(NamedTuple):
     excess: Callable[[Any], Any]
 
 
-def _capacities(cols_sparse: bool, g_count: int) -> list[int]:
+def inner_capacities(cols_sparse: bool, g_count: int) -> list[int]:
+    """The inner solvers' working-set capacities for ``g_count`` blocks (the last: all)."""
     capacities = _SPARSE_CAPACITIES if cols_sparse else _CAPACITIES
     return sorted({c for c in capacities if c < g_count} | {g_count})
 
@@ -106,7 +107,7 @@ def solve_least_squares(
     a, b2 = pb.split.a[:, 0], pb.split.b[:, 0]
     cols, y, sn = pb.cols, pb.y, pb.sn
     g_count = w0.shape[0]
-    caps = _capacities(cols.rows is not None, g_count)
+    caps = inner_capacities(cols.rows is not None, g_count)
     lpos = pb.lips > 0
     ybar = jnp.sum(sn * y)  # the optimal intercept of centred columns (sum(sn) = 1)
     ls = LeastSquares(
