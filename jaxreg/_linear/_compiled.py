@@ -45,6 +45,18 @@ def at_top_level() -> bool:
     return not isinstance(jnp.zeros(()), jax.core.Tracer)
 
 
+@functools.cache
+def compiler_options_known() -> bool:
+    """Whether this XLA knows `COMPILER_OPTIONS`: a debug option can be renamed or dropped in
+    a later release, and an unknown one fails every compile; without it the drivers are plain
+    `jax.jit`s (slower to compile, as fast compiled)."""
+    try:
+        jax.jit(lambda x: x, compiler_options=COMPILER_OPTIONS).lower(jnp.zeros(())).compile()
+    except jax.errors.JaxRuntimeError:
+        return False
+    return True
+
+
 @dataclasses.dataclass(frozen=True)
 class Driver:
     """A compiled driver: ``top`` (a `jax.jit` with `COMPILER_OPTIONS`) called at the top
@@ -54,7 +66,8 @@ class Driver:
     nested: Any
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return (self.top if at_top_level() else self.nested)(*args, **kwargs)
+        top = at_top_level() and compiler_options_known()
+        return (self.top if top else self.nested)(*args, **kwargs)
 
     def lower(self, *args: Any, **kwargs: Any) -> Any:
         """The top-level program, lowered (`jax.jit`'s ``lower``)."""
