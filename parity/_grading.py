@@ -127,29 +127,52 @@ def run_row(run: Run, res: dict[str, Any], job: dict[str, np.ndarray]) -> dict[s
     }
 
 
+FloorKey = tuple[str, str, str, str, int]  # preset, optimizer, penalty, dtype, seed
+
+
+def floor_key(run: Run) -> FloorKey:
+    c = run.config
+    return (c.preset, c.optimizer, c.penalty, c.dtype, c.seed)
+
+
 def noise_floors(
     pairs: list[Pair], trajectory: Callable[[Run], np.ndarray | None]
-) -> dict[tuple[str, str, str, str], dict[str, Any]]:
-    """Per (preset, optimizer, penalty, dtype): each framework's largest divergence of a nudged
-    member from its own run, and their max, the floor that configuration's rows are graded by."""
-    out: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+) -> dict[FloorKey, dict[str, Any]]:
+    """Per (preset, optimizer, penalty, dtype, seed): each framework's largest divergence of a
+    noise-floor member from its own run, and their max, the floor that configuration's rows on
+    that seed are graded by (training from other initial weights may be more or less chaotic)."""
+    out: dict[FloorKey, dict[str, Any]] = {}
     for p in pairs:
         if p.kind != "floor":
             continue
         ta, tb = trajectory(p.a), trajectory(p.b)
         if ta is None or tb is None:
             continue
-        c = p.a.config
-        key = (c.preset, c.optimizer, c.penalty, c.dtype)
-        row = out.setdefault(key, {"frameworks": {}, "members": 0})
+        row = out.setdefault(floor_key(p.a), {"frameworks": {}, "kinds": {}, "members": 0})
         rel = float(np.max(divergence(ta, tb)[0]))
-        fw = p.a.framework
+        fw, kind = p.a.framework, p.a.variant.rstrip("0123456789")
         row["frameworks"][fw] = max(row["frameworks"].get(fw, 0.0), rel)
+        row["kinds"][kind] = max(row["kinds"].get(kind, 0.0), rel)
         row["members"] += 1
     for row in out.values():
         row["floor"] = max(row["frameworks"].values())
         row["chaotic"] = bool(row["floor"] > CHAOTIC or not math.isfinite(row["floor"]))
     return out
+
+
+def pair_floor(floor: dict[str, Any], pair: Pair) -> dict[str, Any]:
+    """The floor a pair is graded by: the largest of its two frameworks' own floors (a run
+    near a knife edge in one framework says little about two others), or of every framework
+    where a side has no members (Keras on JAX or torch)."""
+    sides = [r.framework for r in (pair.a, pair.b)]
+    own = floor["frameworks"]
+    value = max(own[fw] for fw in sides) if all(fw in own for fw in sides) else floor["floor"]
+    return {
+        **floor,
+        "floor": value,
+        "chaotic": bool(value > CHAOTIC or not math.isfinite(value)),
+        "of": sorted(set(sides)) if all(fw in own for fw in sides) else sorted(own),
+    }
 
 
 def tolerance_for(kind: str, dtype: str, floor: dict[str, Any] | None) -> tuple[float | None, str]:
@@ -201,6 +224,7 @@ def comparison_row(
         "worst_epoch": worst,
         "tolerance": tol,
         "noise_floor": floor["floor"] if floor else None,
+        "noise_floor_of": floor["of"] if floor else None,
         "fault": fault["name"] if fault else None,
         "fault_size": fault["size"] if fault else None,
         "detected": detected if pair.kind == "fault" else None,

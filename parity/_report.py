@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._config import FLOOR_MULTIPLE, PRESETS
+from ._config import CHAOTIC, FLOOR_MULTIPLE, MEMBERS, PRESETS
 
 # --------------------------------------------------------------------------------------------
 # Tables, Markdown, plots
@@ -62,7 +62,10 @@ RUN_HEADER = [
     "min margin",
     "s",
 ]
-FLOOR_HEADER = ["preset", "optimizer", "penalty", "dtype", "torch", "jax", "tf", "floor", "graded"]
+FLOOR_HEADER = [
+    *("preset", "optimizer", "penalty", "dtype", "seed", "torch", "jax", "tf"),
+    *("nudge", "reorder", "floor", "chaotic in"),
+]
 
 
 def tables(report: dict[str, Any]) -> tuple[list[list[str]], list[list[str]]]:
@@ -114,9 +117,11 @@ def floor_rows(report: dict[str, Any]) -> list[list[str]]:
             f["optimizer"],
             f["penalty"],
             f["dtype"],
+            str(f["seed"]),
             *(_fmt(f["frameworks"].get(fw)) for fw in ("torch", "jax", "tf")),
+            *(_fmt(f["kinds"].get(kind)) for kind in MEMBERS),
             _fmt(f["floor"]),
-            "no: chaotic" if f["chaotic"] and f["dtype"] == "float32" else "yes",
+            ", ".join(fw for fw, v in f["frameworks"].items() if not v <= CHAOTIC) or "-",
         ]
         for f in report.get("noise_floors", [])
     ]
@@ -343,10 +348,14 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## Noise floors",
         "",
-        "Per configuration (first seed): each framework's largest divergence of a run whose "
-        "initial weights were moved one ulp from its unmoved run (max over members and epochs). "
-        f"float32 rows are graded at {FLOOR_MULTIPLE:g}x the floor; where it exceeds 1e-2, "
-        "one ulp decides the outcome: the rows are shown, not graded.",
+        "Per configuration and seed (float32: every seed; float64: the first, for information): "
+        "each framework's largest divergence of a member from its own run (max over members and "
+        "epochs), and the largest per kind of member: nudge (every initial weight moved one "
+        "ulp), reorder (the rows of every batch summed in another order: a rounding difference "
+        f"at every step). A float32 row is graded at {FLOOR_MULTIPLE:g}x the floor of its own "
+        "configuration and seed, the larger of its two frameworks' (every framework's where a "
+        "side has no members: Keras on JAX or torch); where that exceeds 1e-2, rounding decides "
+        "the outcome: the row is shown, not graded.",
         "",
         md(FLOOR_HEADER, floor_rows(report)),
         "",
