@@ -5,7 +5,7 @@ A task is one worker process (``python -m parity._<worker> JOB_DIR FRAMEWORK TAS
 a share of one framework's runs. A run that reads another run's exports (a converter run reads
 Keras's or torch's configs; torch's ``keras_f32`` reads Keras's measured constants) is in a task
 that waits for the tasks holding its sources; every other run starts at once. A framework's
-runs are split into shares of about `SHARE_SECONDS` of estimated CPU time, keeping the runs
+runs are split into shares of about `SHARE_SECONDS` of estimated CPU time (a worker costs a few seconds to start), keeping the runs
 that share one JAX executable (a configuration's seeds and noise-floor members) together, so
 no program is compiled twice. On ``jobs`` cores the wall time is then about the total CPU
 time over ``jobs`` (the tasks of one framework depend on no other), instead of the sum of each
@@ -33,7 +33,7 @@ RUN_SECONDS = {"tf": 1.5, "keras-jax": 2.5, "keras-torch": 3.0, "torch": 0.35, "
 COMPILE_SECONDS = 3.0
 START_SECONDS = {"tf": 6.0, "keras-jax": 6.0, "keras-torch": 6.0, "torch": 2.0, "jax": 3.0}
 CV_SECONDS = {"tf": 45.0, "torch": 6.0, "jax": 6.0}
-SHARE_SECONDS = 60.0
+SHARE_SECONDS = 90.0
 
 
 @dataclasses.dataclass

@@ -149,7 +149,9 @@ def test_noise_floors_are_measured_per_configuration_and_seed(reduced):
     for f in floors.values():
         assert {"torch", "jax"} <= set(f["frameworks"]) and set(f["kinds"]) == {"nudge", "reorder"}
         assert f["members"] >= 4  # one of each kind per framework
-        assert 0 < f["floor"] < (1e-9 if f["dtype"] == "float64" else 1.0), f
+        # 3 epochs from one seed: calm; a member that inherited its run's optimizer state
+        # (Keras reuses one compiled model per configuration) would land far above this
+        assert 0 < f["floor"] < (1e-9 if f["dtype"] == "float64" else 1e-4), f
 
 
 def test_float32_floors_on_every_seed_float64_on_the_first():
