@@ -189,7 +189,14 @@ def _differs(info: list[dict[str, Any]], dtype: str) -> str:
                 and c["optimizer"] in ("sgd", "nesterov")
             ),
         ),
-        ("Keras-on-torch's float32 matmuls", lambda c: c["b"] == "keras-torch"),
+        (
+            "Keras-on-torch's float32 matmuls",
+            lambda c: c["b"] == "keras-torch" and c["dtype"] == "float64",
+        ),
+        (
+            "Keras-on-torch's own AdamW step (its decay factor 1 - wd*lr rounded to float32)",
+            lambda c: c["b"] == "keras-torch" and c["dtype"] == "float32",
+        ),
         (
             "stock optax's float32 Adam bias corrections (jax_enable_x64 off)",
             lambda c: (

@@ -23,6 +23,7 @@ from parity._config import (
     ELEMENTWISE,
     FAULTS,
     FLOOR_MULTIPLE,
+    FRAMEWORKS,
     MODELS,
     OPTIMIZERS,
     PENALTIES,
@@ -43,6 +44,7 @@ from parity._grading import (
     pair_floor,
     tolerance_for,
 )
+from parity._notes import note
 from parity._tasks import critical_path, executable, plan
 from parity._worker import reordered
 
@@ -518,3 +520,20 @@ def test_one_framework_alone_exits_non_zero_before_training(tmp_path, capsys):
     report = json.loads((tmp_path / "a.json").read_text())
     assert report["ok"] is False and report["runs"] == []  # nothing trained
     assert report["error"].startswith("parity: FAIL: nothing compared")
+
+
+def test_keras_on_torch_adamw_in_float32_is_shown_with_its_cause():
+    """Keras's torch backend applies AdamW's decay as w *= fl32(1 - wd*lr), the generic step
+    (TF, JAX, the converter) as w - w*wd*lr: shown, not graded; its Adam stays graded."""
+    kinds = {}
+    for opt in ("adam", "adamw"):
+        _, pairs = build_runs(["seed"], [opt], list(PENALTIES), ["float32"], list(FRAMEWORKS), 1)
+        kinds |= {(opt, p.a.name, p.b.name): p.kind for p in pairs}
+    assert kinds[("adamw", "jax[keras]", "keras-torch")] == "info"
+    assert kinds[("adam", "jax[keras]", "keras-torch")] == "graded"
+    assert kinds[("adamw", "jax[keras]", "keras-jax")] == "graded"
+    assert "1 - wd*lr" in note("adamw", "jax[keras]", "keras-torch")
+    # the decay factor rounded to float32: 1.66e-4 too large, relative, at lr = wd = 0.01
+    lr = np.float32(PRESETS["seed"].lr["adamw"])
+    applied = 1 - float(np.float32(1) - np.float32(0.01 * float(lr)))
+    np.testing.assert_allclose(applied / (0.01 * float(lr)) - 1, 1.66e-4, rtol=1e-2)
