@@ -50,7 +50,7 @@ from parity._worker import reordered
 
 REDUCED = (
     *("--presets", "tutorial", "seed", "digits_cnn", "scheduled"),
-    *("--seeds", "1", "--epochs", "3", "--cv-epochs", "20", "--members", "2", "--jobs", "1"),
+    *("--seeds", "1", "--epochs", "3", "--cv-epochs", "20", "--members", "2", "--jobs", "2"),
 )
 # lighter (no Keras on JAX/torch, no floors or faults, fewer configurations): its measurements
 # must equal the first run's same rows
@@ -63,8 +63,8 @@ AGAIN = (
 
 @pytest.fixture(scope="module")
 def reduced(tmp_path_factory):
-    """The reduced suite, twice at once (2 cores, one worker process each): the second run
-    checks determinism."""
+    """The reduced suite, twice at once: the second run (lighter, one worker process at a
+    time) checks determinism; the first runs two workers at once when the second is done."""
     tmp = tmp_path_factory.mktemp("parity")
     plot, md = tmp / "w.png", tmp / "r.md"
     first = start_parity(tmp, *REDUCED, "--plot", str(plot), "--markdown", str(md))
