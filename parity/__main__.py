@@ -39,7 +39,6 @@ from ._grading import (
     divergence,
     floor_key,
     noise_floors,
-    pair_floor,
     run_row,
 )
 from ._report import CMP_HEADER, RUN_HEADER, markdown, plot, summary, tables, text_table
@@ -208,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     floors = noise_floors(pairs, lambda r: results[index[r]]["trajectory"] if done(r) else None)
 
     def floor_of(pair: Pair) -> dict | None:
-        f = floors.get(floor_key(pair.a))
-        return pair_floor(f, pair) if f else None
+        return floors.get(floor_key(pair.a))
 
     report = {
         "ok": False,

@@ -123,7 +123,9 @@ FLOAT64_TOLERANCE = 1e-12
 # signs: one perturbation) and ``reorder`` (the rows of every batch summed in another order:
 # a rounding difference at every step, as between two frameworks' kernels).
 MEMBERS = ("nudge", "reorder")
-NUDGED = 2  # members per framework and (configuration, seed)
+# Members per framework and (configuration, seed): nudge1, reorder1, nudge2. With two (nudge1,
+# reorder1) the floor missed knife edges that nudge2 finds (measured: see docs/parity).
+NUDGED = 3
 FLOOR_MULTIPLE = 10.0
 CHAOTIC = 1e-2
 # Faults injected into one side (the first seed of each preset), each a relative size: float64

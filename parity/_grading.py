@@ -140,7 +140,12 @@ def noise_floors(
 ) -> dict[FloorKey, dict[str, Any]]:
     """Per (preset, optimizer, penalty, dtype, seed): each framework's largest divergence of a
     noise-floor member from its own run, and their max, the floor that configuration's rows on
-    that seed are graded by (training from other initial weights may be more or less chaotic)."""
+    that seed are graded by (training from other initial weights may be more or less chaotic).
+
+    The max over every framework's members, not only the two a row compares: the floor is how
+    sensitive this training problem is to rounding, and a knife edge (an L1 weight crossing
+    zero, a ReLU unit dying) is found by some members and missed by others, whichever framework
+    runs them."""
     out: dict[FloorKey, dict[str, Any]] = {}
     for p in pairs:
         if p.kind != "floor":
@@ -158,21 +163,6 @@ def noise_floors(
         row["floor"] = max(row["frameworks"].values())
         row["chaotic"] = bool(row["floor"] > CHAOTIC or not math.isfinite(row["floor"]))
     return out
-
-
-def pair_floor(floor: dict[str, Any], pair: Pair) -> dict[str, Any]:
-    """The floor a pair is graded by: the largest of its two frameworks' own floors (a run
-    near a knife edge in one framework says little about two others), or of every framework
-    where a side has no members (Keras on JAX or torch)."""
-    sides = [r.framework for r in (pair.a, pair.b)]
-    own = floor["frameworks"]
-    value = max(own[fw] for fw in sides) if all(fw in own for fw in sides) else floor["floor"]
-    return {
-        **floor,
-        "floor": value,
-        "chaotic": bool(value > CHAOTIC or not math.isfinite(value)),
-        "of": sorted(set(sides)) if all(fw in own for fw in sides) else sorted(own),
-    }
 
 
 def tolerance_for(kind: str, dtype: str, floor: dict[str, Any] | None) -> tuple[float | None, str]:
@@ -224,7 +214,6 @@ def comparison_row(
         "worst_epoch": worst,
         "tolerance": tol,
         "noise_floor": floor["floor"] if floor else None,
-        "noise_floor_of": floor["of"] if floor else None,
         "fault": fault["name"] if fault else None,
         "fault_size": fault["size"] if fault else None,
         "detected": detected if pair.kind == "fault" else None,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._config import CHAOTIC, FLOOR_MULTIPLE, MEMBERS, PRESETS
+from ._config import FLOOR_MULTIPLE, MEMBERS, PRESETS
 
 # --------------------------------------------------------------------------------------------
 # Tables, Markdown, plots
@@ -64,7 +64,7 @@ RUN_HEADER = [
 ]
 FLOOR_HEADER = [
     *("preset", "optimizer", "penalty", "dtype", "seed", "torch", "jax", "tf"),
-    *("nudge", "reorder", "floor", "chaotic in"),
+    *("nudge", "reorder", "floor", "graded"),
 ]
 
 
@@ -121,7 +121,7 @@ def floor_rows(report: dict[str, Any]) -> list[list[str]]:
             *(_fmt(f["frameworks"].get(fw)) for fw in ("torch", "jax", "tf")),
             *(_fmt(f["kinds"].get(kind)) for kind in MEMBERS),
             _fmt(f["floor"]),
-            ", ".join(fw for fw, v in f["frameworks"].items() if not v <= CHAOTIC) or "-",
+            "no: chaotic" if f["chaotic"] and f["dtype"] == "float32" else "yes",
         ]
         for f in report.get("noise_floors", [])
     ]
@@ -360,9 +360,8 @@ def markdown(report: dict[str, Any]) -> str:
         "epochs), and the largest per kind of member: nudge (every initial weight moved one "
         "ulp), reorder (the rows of every batch summed in another order: a rounding difference "
         f"at every step). A float32 row is graded at {FLOOR_MULTIPLE:g}x the floor of its own "
-        "configuration and seed, the larger of its two frameworks' (every framework's where a "
-        "side has no members: Keras on JAX or torch); where that exceeds 1e-2, rounding decides "
-        "the outcome: the row is shown, not graded.",
+        "configuration and seed (the largest over every framework's members); where that "
+        "exceeds 1e-2, rounding decides the outcome: the rows are shown, not graded.",
         "",
         md(FLOOR_HEADER, floor_rows(report)),
         "",

@@ -5,11 +5,11 @@ A task is one worker process (``python -m parity._<worker> JOB_DIR FRAMEWORK TAS
 a share of one framework's runs. A run that reads another run's exports (a converter run reads
 Keras's or torch's configs; torch's ``keras_f32`` reads Keras's measured constants) is in a task
 that waits for the tasks holding its sources; every other run starts at once. A framework's
-runs are split into shares of about `SHARE_SECONDS` of estimated CPU time (a worker costs a few seconds to start), keeping the runs
-that share one JAX executable (a configuration's seeds and noise-floor members) together, so
-no program is compiled twice. On ``jobs`` cores the wall time is then about the total CPU
-time over ``jobs`` (the tasks of one framework depend on no other), instead of the sum of each
-framework's time in turn.
+runs are split into shares of about `SHARE_SECONDS` of estimated CPU time (a worker costs a
+few seconds to start), keeping the runs that share one JAX executable (a configuration's seeds
+and noise-floor members) together, so no program is compiled twice. On ``jobs`` cores the
+wall time is then about the total CPU time over ``jobs`` (the tasks of one framework depend on
+no other), instead of the sum of each framework's time in turn.
 """
 
 from __future__ import annotations
