@@ -7,17 +7,14 @@ across frameworks, or when a framework is missing (unless --allow-missing), 2 on
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
 import dataclasses
 import importlib.metadata
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -37,8 +34,15 @@ from ._config import (
     build_runs,
     write_job,
 )
-from ._grading import comparison_row, divergence, noise_floors, run_row
+from ._grading import (
+    comparison_row,
+    divergence,
+    floor_key,
+    noise_floors,
+    run_row,
+)
 from ._report import CMP_HEADER, RUN_HEADER, markdown, plot, summary, tables, text_table
+from ._tasks import cores, plan, run_all, write_tasks
 
 NEEDS = {
     "tf": ("tensorflow", "keras"),
@@ -86,6 +90,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "float32 rows are then shown, not graded)",
     )
     ap.add_argument("--no-faults", action="store_true", help="skip the injected-fault controls")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=cores(),
+        help="worker processes at once (default: the cores this process may use)",
+    )
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--markdown", metavar="PATH")
     ap.add_argument("--plot", metavar="PATH", help="PATH-<model>.png: one figure per model")
@@ -101,6 +111,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
             ap.error(f"--{name} must be a positive integer; got {v}")
     if args.cv_epochs < 0:
         ap.error(f"--cv-epochs must be >= 0; got {args.cv_epochs}")
+    if args.jobs < 1:
+        ap.error(f"--jobs must be a positive integer; got {args.jobs}")
     if args.members < 0:
         ap.error(f"--members must be >= 0; got {args.members}")
     return args
@@ -117,45 +129,6 @@ def versions() -> dict[str, str]:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             out[d] = importlib.metadata.version(d)
     return out
-
-
-def worker(framework: str) -> str:
-    return (
-        "parity._keras_worker"
-        if framework in ("tf", "keras-jax", "keras-torch")
-        else f"parity._{framework}_worker"
-    )
-
-
-# Keras on its three backends needs nothing from the others; torch reads Keras-on-TF's measured
-# constants; JAX reads the configs Keras and torch exported.
-STAGES = (("tf", "keras-jax", "keras-torch"), ("torch",), ("jax",))
-PRINT = threading.Lock()
-
-
-def run_worker(fw: str, job_dir: Path, env: dict[str, str], failed: dict[str, str]) -> None:
-    """Run one worker process, streaming its progress lines; record its error if it fails."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", worker(fw), str(job_dir), fw],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    tail: collections.deque[str] = collections.deque(maxlen=60)
-    for ln in proc.stderr:
-        if ln.startswith(f"{fw} "):
-            with PRINT:
-                print("  " + ln.rstrip(), flush=True)
-        else:
-            tail.append(ln)
-    proc.wait()
-    with PRINT:
-        if proc.returncode != 0:
-            failed[fw] = "".join(tail)[-4000:]
-            print(f"parity: the {fw} worker failed:\n{failed[fw]}", flush=True)
-        else:
-            print(f"parity: {fw} done in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
 def nothing_compared(frameworks: list[str]) -> str:
@@ -195,39 +168,25 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[int, dict] = {}
     cv_results: dict[str, dict] = {}
-    failed: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="parity-") as tmp:
         job_dir = Path(tmp)
         write_job(job_dir, runs, cv, args.epochs)
+        tasks = plan(runs, cv, frameworks)
+        write_tasks(job_dir, tasks, runs, cv, args.epochs)
         with np.load(job_dir / "job.npz") as f:
             job = {k: f[k] for k in f.files}
-        env = dict(os.environ, PYTHONHASHSEED="0")
-        todo = [
-            fw
-            for fw in frameworks
-            if json.loads((job_dir / f"{fw}.json").read_text())["runs"]
-            or (cv and fw in cv_frameworks)
-        ]
-        for stage in STAGES:  # the workers of a stage run at once
-            threads = [
-                threading.Thread(target=run_worker, args=(fw, job_dir, env, failed))
-                for fw in stage
-                if fw in todo
-            ]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-        for fw in todo:
-            if fw in failed:
+        print(f"parity: {len(tasks)} worker processes, {args.jobs} at a time", flush=True)
+        failed = run_all(tasks, job_dir, dict(os.environ, PYTHONHASHSEED="0"), args.jobs)
+        for t in tasks:
+            if t.name in failed:
                 continue
-            meta = json.loads((job_dir / f"{fw}.meta.json").read_text())
-            with np.load(job_dir / f"{fw}.npz") as f:
+            meta = json.loads((job_dir / f"{t.name}.meta.json").read_text())
+            with np.load(job_dir / f"{t.name}.npz") as f:
                 for i, m in meta.items():
                     keys = ("trajectory", "train_logits", "test_logits")
                     results[int(i)] = {**m, **{k: f[f"{i}/{k}"] for k in keys}}
-            if (job_dir / f"{fw}.cv.json").exists():
-                cv_results[fw] = json.loads((job_dir / f"{fw}.cv.json").read_text())
+            if (job_dir / f"{t.name}.cv.json").exists():
+                cv_results[t.framework] = json.loads((job_dir / f"{t.name}.cv.json").read_text())
 
     index = {r: i for i, r in enumerate(runs)}
     done = lambda r: index[r] in results  # noqa: E731
@@ -248,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     floors = noise_floors(pairs, lambda r: results[index[r]]["trajectory"] if done(r) else None)
 
     def floor_of(pair: Pair) -> dict | None:
-        c = pair.a.config
-        return floors.get((c.preset, c.optimizer, c.penalty, c.dtype))
+        return floors.get(floor_key(pair.a))
 
     report = {
         "ok": False,
@@ -261,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
         "runs": [run_row(r, results[index[r]], job) for r in runs if done(r)],
         "noise_floors": [
-            {"preset": k[0], "optimizer": k[1], "penalty": k[2], "dtype": k[3], **v}
+            {"preset": k[0], "optimizer": k[1], "penalty": k[2], "dtype": k[3], "seed": k[4], **v}
             for k, v in floors.items()
         ],
         "comparisons": [

@@ -127,24 +127,37 @@ def run_row(run: Run, res: dict[str, Any], job: dict[str, np.ndarray]) -> dict[s
     }
 
 
+FloorKey = tuple[str, str, str, str, int]  # preset, optimizer, penalty, dtype, seed
+
+
+def floor_key(run: Run) -> FloorKey:
+    c = run.config
+    return (c.preset, c.optimizer, c.penalty, c.dtype, c.seed)
+
+
 def noise_floors(
     pairs: list[Pair], trajectory: Callable[[Run], np.ndarray | None]
-) -> dict[tuple[str, str, str, str], dict[str, Any]]:
-    """Per (preset, optimizer, penalty, dtype): each framework's largest divergence of a nudged
-    member from its own run, and their max, the floor that configuration's rows are graded by."""
-    out: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+) -> dict[FloorKey, dict[str, Any]]:
+    """Per (preset, optimizer, penalty, dtype, seed): each framework's largest divergence of a
+    noise-floor member from its own run, and their max, the floor that configuration's rows on
+    that seed are graded by (training from other initial weights may be more or less chaotic).
+
+    The max over every framework's members, not only the two a row compares: the floor is how
+    sensitive this training problem is to rounding, and a knife edge (an L1 weight crossing
+    zero, a ReLU unit dying) is found by some members and missed by others, whichever framework
+    runs them."""
+    out: dict[FloorKey, dict[str, Any]] = {}
     for p in pairs:
         if p.kind != "floor":
             continue
         ta, tb = trajectory(p.a), trajectory(p.b)
         if ta is None or tb is None:
             continue
-        c = p.a.config
-        key = (c.preset, c.optimizer, c.penalty, c.dtype)
-        row = out.setdefault(key, {"frameworks": {}, "members": 0})
+        row = out.setdefault(floor_key(p.a), {"frameworks": {}, "kinds": {}, "members": 0})
         rel = float(np.max(divergence(ta, tb)[0]))
-        fw = p.a.framework
+        fw, kind = p.a.framework, p.a.variant.rstrip("0123456789")
         row["frameworks"][fw] = max(row["frameworks"].get(fw, 0.0), rel)
+        row["kinds"][kind] = max(row["kinds"].get(kind, 0.0), rel)
         row["members"] += 1
     for row in out.values():
         row["floor"] = max(row["frameworks"].values())

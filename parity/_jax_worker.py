@@ -18,7 +18,7 @@ import numpy as np
 import optax
 
 import jaxreg as jr
-from parity._config import f32
+from parity._config import MEMBERS, f32
 from parity._worker import cv_inputs, main, run_inputs, schedule_record, weight_names
 
 
@@ -243,7 +243,7 @@ def fit_fn(model_def, opt, pen, batch: int, n: int, flat_fn):
     return fit
 
 
-# One compiled fit per optimizer, penalty, model and dtype: seeds and nudged members differ
+# One compiled fit per optimizer, penalty, model and dtype: seeds and noise-floor members differ
 # only in the initial weights and batch orders, which are arguments.
 COMPILED: dict[str, Any] = {}
 
@@ -260,9 +260,14 @@ def fit_run(spec: dict[str, Any], job: dict[str, np.ndarray], exported) -> dict[
     model_def = module(model, d["dtype"])
     params = to_params(d["init"], model)
     source = exported(spec["source"]) if spec["source"] is not None else None
+    if source and "optimizer" in source:  # Keras numbers its optimizers (adam, adam_1, ...)
+        optimizer = source["optimizer"]
+        source = {**source, "optimizer": {**optimizer, "config": {**optimizer["config"]}}}
+        source["optimizer"]["config"].pop("name", None)
     key = json.dumps(
-        ["stock" if spec["variant"].startswith("nudge") else spec["variant"]]
-        + [{**spec["config"], "seed": 0}, {**h, "nudge": 0}, len(d["y_train"]), source],
+        ["stock" if spec["variant"].startswith(MEMBERS) else spec["variant"]]
+        + [{**spec["config"], "seed": 0}, {**h, "nudge": 0, "reorder": 0}, len(d["y_train"])]
+        + [source],
         sort_keys=True,
         default=str,
     )

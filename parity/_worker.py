@@ -1,9 +1,10 @@
 """What the framework workers share: reading the job, batch slicing, writing results.
 
-A worker is started as ``python -m parity._<worker> JOB_DIR FRAMEWORK``; it trains every run in
-``JOB_DIR/<framework>.json`` and writes ``JOB_DIR/<framework>.npz`` and ``.meta.json`` (with
-what each run exports for later workers: Keras's configs and measured constants, torch's param
-groups), then the cross-validation (``<framework>.cv.json``) when the job has one.
+A worker is started as ``python -m parity._<worker> JOB_DIR FRAMEWORK TASK`` (see
+`parity._tasks`); it trains every run in ``JOB_DIR/<task>.json`` and writes
+``JOB_DIR/<task>.npz`` and ``.meta.json`` (with what each run exports for later workers:
+Keras's configs and measured constants, torch's param groups), then the cross-validation
+(``<task>.cv.json``) when the task has one.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ def main(
     train: Callable[[dict[str, Any], dict[str, np.ndarray], Callable], dict],
     cross_validate: Callable[[dict[str, Any], dict[str, np.ndarray]], dict] | None = None,
 ) -> None:
-    job_dir, framework = Path(sys.argv[1]), sys.argv[2]
-    job_spec = json.loads((job_dir / f"{framework}.json").read_text())
+    job_dir, framework, task = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    job_spec = json.loads((job_dir / f"{task}.json").read_text())
     with np.load(job_dir / "job.npz") as f:
         job = {k: f[k] for k in f.files}
     exports: dict[str, dict[str, Any]] = {}
@@ -68,14 +69,14 @@ def main(
             file=sys.stderr,
             flush=True,
         )
-    np.savez(job_dir / f"{framework}.npz", **arrays)
-    (job_dir / f"{framework}.meta.json").write_text(json.dumps(meta))
+    np.savez(job_dir / f"{task}.npz", **arrays)
+    (job_dir / f"{task}.meta.json").write_text(json.dumps(meta))
     if job_spec["cv"] and cross_validate:
         start = time.perf_counter()
         out = cross_validate(job_spec["cv"], job)
         out["seconds"] = time.perf_counter() - start
         print(f"{framework} cross-validation {out['seconds']:.1f}s", file=sys.stderr, flush=True)
-        (job_dir / f"{framework}.cv.json").write_text(json.dumps(out))
+        (job_dir / f"{task}.cv.json").write_text(json.dumps(out))
 
 
 def run_inputs(spec: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -89,13 +90,16 @@ def run_inputs(spec: dict[str, Any], job: dict[str, np.ndarray]) -> dict[str, An
     init = {k: job[f"{key}/{k}"].astype(dt) for k in names}
     if h.get("nudge"):
         init = nudged(init, h["nudge"])
+    orders = job[f"{key}/orders"][: h["epochs"]]
+    if h.get("reorder"):
+        orders = reordered(orders, h["batch"], h["reorder"])
     return {
         "dtype": dt,
         "X_train": inputs(job[f"{ds}/X_train"], model).astype(dt),
         "y_train": job[f"{ds}/y_train"],
         "X_test": inputs(job[f"{ds}/X_test"], model).astype(dt),
         "init": init,
-        "orders": job[f"{key}/orders"][: h["epochs"]],
+        "orders": orders,
     }
 
 
@@ -129,6 +133,19 @@ def nudged(init: dict[str, np.ndarray], member: int) -> dict[str, np.ndarray]:
         up = rng.random(w.shape) < 0.5
         moved = np.where(up, np.nextafter(w, np.inf), np.nextafter(w, -np.inf))
         out[k] = np.where(w == 0, w, moved).astype(w.dtype)
+    return out
+
+
+def reordered(orders: np.ndarray, batch: int, member: int) -> np.ndarray:
+    """The rows of every batch in another order (drawn with seed ``member``), the batches kept:
+    each step's mean gradient is the same number, summed in another order. A noise-floor member
+    that rounds differently at every step, as two frameworks' kernels do, where a nudge of the
+    initial weights perturbs once."""
+    rng = np.random.default_rng(10_000 + member)
+    out = orders.copy()
+    for e in range(len(out)):
+        for i in range(0, out.shape[1], batch):
+            out[e, i : i + batch] = rng.permutation(out[e, i : i + batch])
     return out
 
 
