@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._penalty.resolution import resolve_terms
-from ._penalty.types import Penalty
+from ._penalty.types import Penalty, kind_names
 
 
 def free_mask(penalty: Penalty, x: Any) -> Any:
@@ -50,8 +50,8 @@ def free_mask(penalty: Penalty, x: Any) -> Any:
             raise NotImplementedError(
                 f"jr.solve cannot be differentiated through {unsupported[0]!r} (on the leaf "
                 f"'{plan.paths[i] or '<root>'}'): its solution is not a smooth function of the "
-                "hyperparameters on a fixed zero pattern. Differentiable kinds: l1, l2, "
-                "elastic_net, group_lasso, sparse_group_lasso, mcp, scad, lq, l0."
+                "hyperparameters on a fixed zero pattern. Differentiable kinds: "
+                f"{kind_names(lambda kind: kind.smooth_on is not None)}."
             )
         # a kind smooth off its kink: free where x is not at the kink, 0 or the term's center
         kinks = {id(c): c for p, c in kinds.get(i, []) if p.smooth_on == "nonzeros"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal, TypeVar, cast, dataclass_transform
 
 import jax
@@ -178,8 +179,8 @@ class Penalty:
             if not term.has_prox:
                 raise NotImplementedError(
                     f"{term.name} has no closed-form proximal operator in jaxreg; use it as a "
-                    "penalty in the loss, or use a kind with a prox (l1, l2, elastic_net, "
-                    "group_lasso, nuclear, mcp, scad, lq, l0, jaxreg.constraints)."
+                    "penalty in the loss, or use a kind with a prox "
+                    f"({kind_names(lambda kind: kind.has_prox)})."
                 )
         plan = resolve_terms(self.terms, params)
         steps = leaf_steps(step, params, len(plan.leaves))
@@ -410,8 +411,9 @@ class Term(Penalty):
         if self.elementwise and self.has_prox:
             return 1
         raise NotImplementedError(
-            f"jr.linear supports elementwise penalties with a prox (l1, l2, elastic_net, "
-            f"weighted or not, mcp, scad, lq, l0) and group lasso on consecutive features "
+            "jr.linear supports elementwise penalties with a prox, weighted or not ("
+            f"{kind_names(lambda kind: kind.elementwise and kind.has_prox)}) and group lasso on "
+            "consecutive features "
             f"(group_lasso(s, reshape=(-1, group_size))); got {self!r}. Use jr.solve for "
             "others."
         )
@@ -420,9 +422,8 @@ class Term(Penalty):
         """The dual norm of ``g``, the loss gradient at 0 on one leaf: the smallest strength for
         which 0 is optimal there (``w``: the leaf's weight or None)."""
         raise ValueError(
-            f"lambda_max is defined for penalties that zero weights with a finite slope at 0 "
-            "(l1, elastic_net, group_lasso, sparse_group_lasso, slope, nuclear, spectral, mcp, "
-            f"scad); got {self.name}."
+            "lambda_max is defined for penalties that zero weights with a finite slope at 0 ("
+            f"{kind_names(lambda kind: kind.dual_norm is not Term.dual_norm)}); got {self.name}."
         )
 
     def __repr__(self) -> str:
@@ -444,6 +445,19 @@ class Term(Penalty):
         if self.mask is not None:
             args.append(f"mask={self.mask!r}")
         return f"{self.name}({', '.join(args)})"
+
+
+def kind_names(has: Callable[[type[Term]], bool]) -> str:
+    """The names of the kinds defined so far (jaxreg's and a user's subclasses of `Term`) for
+    which ``has(kind)``, for an error message: it lists what exists, so a new kind appears in
+    the messages without an edit to them."""
+    names, stack = set(), list(Term.__subclasses__())
+    while stack:
+        kind = stack.pop()
+        stack.extend(kind.__subclasses__())
+        if kind.name and has(kind):
+            names.add(kind.name)
+    return ", ".join(sorted(names))
 
 
 def reject_centred(pen: Any, caller: str) -> None:
