@@ -137,27 +137,6 @@ def _adam_scalars(lr: Any, beta1: Any, beta2: float, count: jax.Array, dtype: An
     return ff.to_float(step_size, dtype), ff.to_float(bc2_sqrt, dtype)
 
 
-def once_per_update(scalars: Callable[[jax.Array, Any], Any]) -> Callable[[jax.Array, Any], Any]:
-    """``scalars(count, dtype)`` computed once per update and dtype, not once per leaf.
-
-    A per-leaf ``step`` is traced once for each leaf with the same ``count``; the float-float
-    scalars are a few hundred ops behind optimization barriers, which XLA does not merge, so
-    each leaf's copy was compiled anew (a 6-leaf network compiled 2.4x longer than one leaf).
-    The cache holds the ``count`` it was computed for and is used only for that very object.
-    """
-    cached: list[Any] = []  # [count, {dtype: scalars}]
-
-    def get(count: jax.Array, dtype: Any) -> Any:
-        if not cached or cached[0] is not count:
-            cached[:] = [count, {}]
-        per_dtype = cached[1]
-        if dtype not in per_dtype:
-            per_dtype[dtype] = scalars(count, dtype)
-        return per_dtype[dtype]
-
-    return get
-
-
 def _decay_factor(lr: Any, weight_decay: float, dtype: Any) -> Any:
     """AdamW's ``1 - lr * weight_decay`` (a Python double in torch), rounded once to ``dtype``."""
     if isinstance(lr, float):
@@ -179,9 +158,19 @@ def _adagrad_rate(lr: Any, lr_decay: float, count: jax.Array, dtype: Any) -> Any
 
 
 def per_leaf_transform(
-    n_buffers: int, init_buffer: Callable[[int, jax.Array], jax.Array], step: Callable[..., Any]
+    n_buffers: int,
+    init_buffer: Callable[[int, jax.Array], jax.Array],
+    step: Callable[..., Any],
+    *,
+    scalars: Callable[[jax.Array, Any], Any] | None = None,
 ) -> optax.GradientTransformation:
-    """An optax transformation from a per-leaf ``step(count, g, p, *buffers) -> (u, *buffers)``."""
+    """An optax transformation from a per-leaf ``step(count, g, p, *buffers) -> (u, *buffers)``.
+
+    With ``scalars``, ``step`` gets ``scalars(count, p.dtype)`` in place of ``count``, computed
+    once per update and dtype: the float-float scalars are a few hundred ops behind optimization
+    barriers that XLA does not merge, so a copy per leaf compiled anew for each leaf (a 6-leaf
+    network compiled 2.4x longer than one leaf).
+    """
 
     def init(params: Any) -> ConvertedState:
         buffers = tuple(
@@ -198,8 +187,20 @@ def per_leaf_transform(
         count = state.count + 1
         if not jax.tree.leaves(grads):  # a group that holds no leaf (optax.masked): no step
             return grads, ConvertedState(count, state.buffers)
+        per_dtype: dict[Any, Any] = {}
+
+        def first_argument(dtype: Any) -> Any:
+            if scalars is None:
+                return count
+            if dtype not in per_dtype:
+                per_dtype[dtype] = scalars(count, dtype)
+            return per_dtype[dtype]
+
         out = jax.tree.map(
-            lambda g, p, *bufs: step(count, g, p, *bufs), grads, params, *state.buffers
+            lambda g, p, *bufs: step(first_argument(p.dtype), g, p, *bufs),
+            grads,
+            params,
+            *state.buffers,
         )
         # a tree of (u, *buffers) tuples into a tuple of trees; transposing by the grads' own
         # structure leaves the params' tuples (eqx.nn.MLP's layers) alone
@@ -245,10 +246,8 @@ def torch_adam(
             factor = _decay_factor(lr_t, weight_decay, dtype)
         return b1, factor, _adam_scalars(lr_t, b1, b2, count, dtype)
 
-    shared = once_per_update(scalars)
-
-    def step(count, g, p, m, v, vmax):
-        b1, factor, (step_size, bc2_sqrt) = shared(count, p.dtype)
+    def step(per_update, g, p, m, v, vmax):
+        b1, factor, (step_size, bc2_sqrt) = per_update
         g = -g if maximize else g
         decay = None
         if factor is not None:  # param.mul_(1 - lr * wd), before the step
@@ -263,7 +262,7 @@ def torch_adam(
         u = (-step_size * m) / denom  # param.addcdiv_(m, denom, value=-step_size)
         return (u if decay is None else decay + u), m, v, vmax
 
-    return per_leaf_transform(3, lambda k, p: jnp.zeros_like(p), step)
+    return per_leaf_transform(3, lambda k, p: jnp.zeros_like(p), step, scalars=scalars)
 
 
 def torch_rmsprop(
@@ -297,20 +296,19 @@ def torch_adagrad(
 ) -> optax.GradientTransformation:  # fmt: skip
     """``torch.optim.Adagrad``: the rate decays as lr / (1 + (t - 1) lr_decay)."""
 
-    shared = once_per_update(
-        lambda count, dtype: _adagrad_rate(_wide_rate(lr, count), lr_decay, count, dtype)
-    )
+    def rate(count, dtype):
+        return _adagrad_rate(_wide_rate(lr, count), lr_decay, count, dtype)
 
-    def step(count, g, p, total):
+    def step(clr, g, p, total):
         g = -g if maximize else g
         if weight_decay:
             g = g + weight_decay * p
-        clr = shared(count, p.dtype)
         total = total + 1 * g * g
         std = jnp.sqrt(total) + eps
         return (-clr * g) / std, total
 
-    return per_leaf_transform(1, lambda k, p: jnp.full_like(p, initial_accumulator_value), step)
+    init = initial_accumulator_value
+    return per_leaf_transform(1, lambda k, p: jnp.full_like(p, init), step, scalars=rate)
 
 
 _TORCH_BUILDERS: dict[str, Callable[..., optax.GradientTransformation]] = {
