@@ -117,8 +117,10 @@ ELEMENTWISE = 10.0  # one weight may differ more, relative to the largest moveme
 FLOAT64_TOLERANCE = 1e-12
 # float32 is graded against its measured noise floor: the largest divergence of a framework's
 # run from its own twins whose initial weights differ by one float32 ulp (NUDGED members).
-# A pair passes within FLOOR_MULTIPLE x the floor of its configuration; where the floor
-# itself exceeds CHAOTIC, one ulp decides the outcome and float32 rows are information.
+# A pair passes within FLOOR_MULTIPLE x the floor of its configuration and seed; where that
+# tolerance would exceed CHAOTIC (the floor above CHAOTIC / FLOOR_MULTIPLE), rounding decides
+# too much of the outcome to resolve anything below CHAOTIC: that configuration and seed is
+# chaotic and its float32 rows are information.
 # Member kinds, alternating: ``nudge`` (each initial weight moved one ulp up or down, random
 # signs: one perturbation) and ``reorder`` (the rows of every batch summed in another order:
 # a rounding difference at every step, as between two frameworks' kernels).
@@ -127,7 +129,7 @@ MEMBERS = ("nudge", "reorder")
 # reorder1) the floor missed knife edges that nudge2 finds (measured: see docs/parity).
 NUDGED = 3
 FLOOR_MULTIPLE = 10.0
-CHAOTIC = 1e-2
+CHAOTIC = 1e-2  # the largest float32 tolerance graded
 # Faults injected into one side (the first seed of each preset), each a relative size: float64
 # must tell every one apart from the correct run at FLOAT64_TOLERANCE.
 FAULTS = {

@@ -127,6 +127,8 @@ def run_row(run: Run, res: dict[str, Any], job: dict[str, np.ndarray]) -> dict[s
     }
 
 
+NO_EFFECT = "no effect in this dtype (the fault rounds away)"
+
 FloorKey = tuple[str, str, str, str, int]  # preset, optimizer, penalty, dtype, seed
 
 
@@ -161,8 +163,14 @@ def noise_floors(
         row["members"] += 1
     for row in out.values():
         row["floor"] = max(row["frameworks"].values())
-        row["chaotic"] = bool(row["floor"] > CHAOTIC or not math.isfinite(row["floor"]))
+        row["chaotic"] = is_chaotic(row["floor"])
     return out
+
+
+def is_chaotic(floor: float) -> bool:
+    """Whether a float32 noise floor is too high to grade by: its tolerance,
+    `FLOOR_MULTIPLE` x the floor, would exceed `CHAOTIC` (or the floor is not finite)."""
+    return bool(not math.isfinite(floor) or FLOOR_MULTIPLE * floor > CHAOTIC)
 
 
 def tolerance_for(kind: str, dtype: str, floor: dict[str, Any] | None) -> tuple[float | None, str]:
@@ -176,7 +184,10 @@ def tolerance_for(kind: str, dtype: str, floor: dict[str, Any] | None) -> tuple[
     if floor is None:
         return None, "info: no noise floor measured"
     if floor["chaotic"]:
-        return None, f"info: chaotic (noise floor {floor['floor']:.1e} > {CHAOTIC:g})"
+        return None, (
+            f"info: chaotic (tolerance {FLOOR_MULTIPLE:g} x floor {floor['floor']:.1e} "
+            f"> {CHAOTIC:g})"
+        )
     return FLOOR_MULTIPLE * floor["floor"], kind
 
 
@@ -195,12 +206,20 @@ def comparison_row(
     rel, rel_max = float(np.max(l2)), float(np.max(mx))
     same = bool(np.array_equal(ra["test_logits"].argmax(1), rb["test_logits"].argmax(1)))
     tol, judged = tolerance_for(pair.kind, c.dtype, floor)
+    # a fault that rounds away in this dtype (AdamW's decay x (1 + 1e-6) in float32: torch's
+    # fl32(1 - lr*wd) is the same number) leaves the run bit for bit as it was: nothing was
+    # injected, so nothing can be missed
+    no_effect = pair.kind == "fault" and bool(np.array_equal(ta, tb))
+    if no_effect:
+        judged = NO_EFFECT
     detected = None if tol is None else bool(rel > tol)  # NaN is not "different"
     passed = None
     if tol is not None and pair.kind == "graded":
         passed = bool(rel <= tol and rel_max <= ELEMENTWISE * tol and same)
     elif pair.kind == "control" or (pair.kind == "fault" and c.dtype == "float64"):
-        passed = detected
+        passed = detected  # a float64 fault must change the run: no effect fails
+    if no_effect and c.dtype != "float64":
+        detected = None
     fault = a.hyper()["fault"]
     return {
         **config_fields(a),
@@ -214,6 +233,8 @@ def comparison_row(
         "worst_epoch": worst,
         "tolerance": tol,
         "noise_floor": floor["floor"] if floor else None,
+        "chaotic": floor["chaotic"] if floor and c.dtype == "float32" else False,
+        "fault_has_effect": (not no_effect) if pair.kind == "fault" else None,
         "fault": fault["name"] if fault else None,
         "fault_size": fault["size"] if fault else None,
         "detected": detected if pair.kind == "fault" else None,

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ._config import FLOOR_MULTIPLE, MEMBERS, PRESETS
+from ._config import CHAOTIC, FLOOR_MULTIPLE, MEMBERS, PRESETS
+from ._grading import NO_EFFECT
 
 # --------------------------------------------------------------------------------------------
 # Tables, Markdown, plots
@@ -19,6 +20,8 @@ def _fmt(x: float | None) -> str:
 
 def _verdict(c: dict[str, Any]) -> str:
     if c["kind"] == "fault":
+        if c.get("fault_has_effect") is False:
+            return NO_EFFECT if c["passed"] is not False else f"FAIL: {NO_EFFECT}"
         if c["detected"] is None:
             return "info"
         told = "told apart" if c["detected"] else "not resolved"
@@ -135,18 +138,39 @@ def text_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
+def _ratio(c: dict[str, Any]) -> float:
+    """A row's divergence over its noise floor (its divergence where no floor was measured)."""
+    return c["rel_movement"] / c["noise_floor"] if c.get("noise_floor") else c["rel_movement"]
+
+
 def _worst(cs: list[dict[str, Any]], *, floor: bool = False) -> str:
+    """The row with the largest divergence, in words (``floor``: with its ratio to its floor)."""
     cs = [c for c in cs if c["rel_movement"] == c["rel_movement"]]
     if not cs:
         return "-"
-    c = max(cs, key=lambda c: c["rel_movement"])
+    return _row(max(cs, key=lambda c: c["rel_movement"]), floor=floor)
+
+
+def _row(c: dict[str, Any], *, floor: bool) -> str:
     where = f"{c['preset']} {c['optimizer']}"
-    ratio = (
-        f", {c['rel_movement'] / c['noise_floor']:.1f}x its floor"
-        if floor and c.get("noise_floor")
-        else ""
-    )
+    ratio = f", {_ratio(c):.1f}x its floor" if floor and c.get("noise_floor") else ""
     return f"{c['rel_movement']:.1e} ({c['a']} vs {c['b']}, {where}{ratio})"
+
+
+def _cause(cs: list[dict[str, Any]], *, float32: bool) -> str:
+    """One cause's most representative row. float32: among the rows of configurations that
+    are not chaotic, the one with the largest ratio to its floor; "within 10x its floor" where
+    even that one is within the tolerance (``FLOOR_MULTIPLE`` x its floor: a match), "only
+    chaotic" where every row is from a chaotic configuration."""
+    if not float32:
+        return _worst(cs)
+    calm = [c for c in cs if not c.get("chaotic") and c["rel_movement"] == c["rel_movement"]]
+    if not calm:
+        return f"only chaotic configurations ({_worst(cs, floor=True)})"
+    c = max(calm, key=_ratio)
+    if c.get("noise_floor") and _ratio(c) <= FLOOR_MULTIPLE:
+        return f"within {FLOOR_MULTIPLE:g}x its floor, a match: at most {_row(c, floor=True)}"
+    return _row(c, floor=True)
 
 
 def _matches(graded: list[dict[str, Any]]) -> str:
@@ -173,7 +197,7 @@ def _scheduled(c: dict[str, Any]) -> bool:
 def _differs(info: list[dict[str, Any]], dtype: str) -> str:
     """The information rows of one dtype, grouped by cause, each with its worst gap."""
     rows = [c for c in info if c["dtype"] == dtype and c["kind"] == "info"]
-    chaotic = [c for c in info if c["dtype"] == dtype and "chaotic" in c["judged"]]
+    chaotic = [c for c in info if c["dtype"] == dtype and c.get("chaotic")]
     plain = [c for c in rows if not _scheduled(c)]
     scheduled = [c for c in rows if _scheduled(c)]
     causes = [
@@ -213,29 +237,47 @@ def _differs(info: list[dict[str, Any]], dtype: str) -> str:
         ("Keras's SGD with the rate inside its momentum, once the rate changes", ("jax", "tf")),
         ("both (TF vs torch, scheduled)", ("tf", "torch")),
     ]
+    f32 = dtype == "float32"
     out = [
-        f"{name}: {_worst(sel, floor=dtype == 'float32')}"
+        f"{name}: {_cause(sel, float32=f32)}"
         for name, test in causes
         if (sel := list(filter(test, plain)))
     ]
     out += [
-        f"{name}: {_worst(sel, floor=dtype == 'float32')}"
+        f"{name}: {_cause(sel, float32=f32)}"
         for name, ab in scheduled_causes
         if (sel := [c for c in scheduled if (c["a"], c["b"]) == ab])
     ]
     if chaotic:
-        out.append(f"chaotic float32 (noise floor above 1e-2): {_worst(chaotic, floor=True)}")
+        out.append(
+            f"chaotic float32 ({FLOOR_MULTIPLE:g}x the floor above {CHAOTIC:g}; not graded): "
+            f"{_worst(chaotic, floor=True)}"
+        )
     return "; ".join(out) or "nothing"
 
 
 def smallest_faults(report: dict[str, Any]) -> dict[str, dict[str, float | None]]:
-    """Per preset and dtype, the smallest fault (relative size) told apart from the correct run."""
+    """Per preset and dtype, the smallest fault (relative size) told apart from the correct run.
+
+    float32 counts a fault only where its divergence exceeds `FLOOR_MULTIPLE` x the LARGEST
+    floor over its configuration's seeds: told apart against one seed's floor only, it may
+    have been amplified by a knife edge of that seed (an L1 weight crossing zero), which says
+    nothing of resolving power."""
+    largest: dict[tuple[str, str, str], float] = {}
+    for f in report.get("noise_floors", []):
+        if f["dtype"] == "float32":
+            k = (f["preset"], f["optimizer"], f["penalty"])
+            largest[k] = max(largest.get(k, 0.0), f["floor"])
     out: dict[str, dict[str, float | None]] = {}
     for c in report["comparisons"]:
         if c["kind"] != "fault":
             continue
         row = out.setdefault(c["preset"], {"float64": None, "float32": None})
-        if c["detected"]:
+        resolved = bool(c["detected"])
+        if c["dtype"] == "float32":
+            top = largest.get((c["preset"], c["optimizer"], c["penalty"]), float("inf"))
+            resolved = resolved and c["rel_movement"] > FLOOR_MULTIPLE * top
+        if resolved:
             now = row[c["dtype"]]
             row[c["dtype"]] = c["fault_size"] if now is None else min(now, c["fault_size"])
     return out
@@ -288,7 +330,11 @@ def summary(report: dict[str, Any]) -> list[str]:
         shown = [
             c["rel_movement"]
             for c in info
-            if c["dtype"] == dtype and c["kind"] == "info" and c["a"] != "jax[x64]"
+            if c["dtype"] == dtype
+            and c["kind"] == "info"
+            and c["a"] != "jax[x64]"
+            and not c.get("chaotic")
+            and not (c.get("noise_floor") and _ratio(c) <= FLOOR_MULTIPLE)
         ]
         matched = [c["rel_movement"] for c in g]
         if shown and matched and max(matched) > min(shown):
@@ -301,7 +347,10 @@ def summary(report: dict[str, Any]) -> list[str]:
     if faults:
         show = lambda x: "none" if x is None else f"{x:.1e}"  # noqa: E731
         lines.append(
-            "- **Smallest fault told apart** (relative; float64 / float32): "
+            "- **Smallest fault told apart** (relative; float64 / float32, a float32 fault "
+            f"counted only where it exceeds {FLOOR_MULTIPLE:g}x the largest floor over its "
+            "configuration's seeds: beyond one seed's floor only, a knife edge may have "
+            "amplified it): "
             + "; ".join(
                 f"{k} {show(v['float64'])} / {show(v['float32'])}" for k, v in faults.items()
             )
@@ -361,7 +410,10 @@ def markdown(report: dict[str, Any]) -> str:
         "ulp), reorder (the rows of every batch summed in another order: a rounding difference "
         f"at every step). A float32 row is graded at {FLOOR_MULTIPLE:g}x the floor of its own "
         "configuration and seed (the largest over every framework's members); where that "
-        "exceeds 1e-2, rounding decides the outcome: the rows are shown, not graded.",
+        f"tolerance would exceed {CHAOTIC:g} (a floor above {CHAOTIC / FLOOR_MULTIPLE:g}), the "
+        "configuration and seed cannot resolve anything below it: chaotic, its rows shown, not "
+        "graded. A fault that leaves its run bit for bit unchanged (it rounds away in that "
+        "dtype) is shown as having no effect, not as missed.",
         "",
         md(FLOOR_HEADER, floor_rows(report)),
         "",
@@ -437,7 +489,9 @@ def plot(report: dict[str, Any], path: str) -> list[str]:
             lines: dict[tuple[str, str, str, str], np.ndarray] = {}
             for c in groups[key]:  # the envelope over seeds
                 y = np.asarray(c["per_epoch_rel_movement"], float)
-                k = (c["kind"], c["penalty"], c["a"], c["b"])
+                # a chaotic seed's pairs are shown, not graded: dotted, apart from the graded
+                kind = "info" if c["kind"] == "graded" and c.get("chaotic") else c["kind"]
+                k = (kind, c["penalty"], c["a"], c["b"])
                 lines[k] = np.fmax(lines[k], y) if k in lines else y
             for (kind, pen, a, b), y in sorted(lines.items()):
                 style = {"graded": "-", "control": "--", "fault": "-.", "info": ":"}[kind]
@@ -455,7 +509,8 @@ def plot(report: dict[str, Any], path: str) -> list[str]:
             ax.set_visible(False)
         fig.suptitle(
             f"{model}: divergence per epoch, max over seeds (solid: graded, dashed: negative "
-            "controls, dash-dot: injected faults, dotted: shown with their cause)",
+            "controls, dash-dot: injected faults, dotted: shown with their cause or from a "
+            "chaotic seed)",
             fontsize=10,
         )
         fig.tight_layout(rect=(0, 0, 1, 0.98))  # room for the suptitle

@@ -18,6 +18,7 @@ from helpers import finish, run_parity, start_parity
 import parity.__main__ as cli
 from parity._checks import choose
 from parity._config import (
+    CHAOTIC,
     CV,
     DTYPES,
     ELEMENTWISE,
@@ -37,13 +38,17 @@ from parity._config import (
     f32,
 )
 from parity._grading import (
+    NO_EFFECT,
+    comparison_row,
     divergence,
     floor_key,
     forward,
+    is_chaotic,
     noise_floors,
     tolerance_for,
 )
 from parity._notes import note
+from parity._report import smallest_faults, summary, tables
 from parity._tasks import critical_path, executable, plan
 from parity._worker import reordered
 
@@ -530,3 +535,111 @@ def test_keras_on_torch_adamw_in_float32_is_shown_with_its_cause():
     lr = np.float32(PRESETS["seed"].lr["adamw"])
     applied = 1 - float(np.float32(1) - np.float32(0.01 * float(lr)))
     np.testing.assert_allclose(applied / (0.01 * float(lr)) - 1, 1.66e-4, rtol=1e-2)
+
+
+# --------------------------------------------------------------------------------------------
+# Grading and the report's first screen on synthetic comparison records (no training)
+
+
+def verdict(row: dict) -> str:
+    """The result column of the report's comparison table for ``row``."""
+    return tables({"comparisons": [row], "runs": []})[0][0][-1]
+
+
+def _fault_row(dtype: str, identical: bool) -> dict:
+    cfg = Config("seed", "adamw", "none", dtype, 0)
+    pair = Pair(Run(cfg, "torch", "fault_strength"), Run(cfg, "torch"), "fault")
+    traj = np.linspace(0.0, 1.0, 12).reshape(3, 4)
+    logits = np.eye(3)
+    faulty = traj if identical else traj + 1e-3
+    floor = {"floor": 1e-7, "chaotic": False} if dtype == "float32" else None
+    ra, rb = (
+        {"trajectory": faulty, "test_logits": logits},
+        {"trajectory": traj, "test_logits": logits},
+    )
+    return comparison_row(pair, ra, rb, floor=floor)
+
+
+def test_a_fault_that_rounds_away_has_no_effect_rather_than_being_missed():
+    """AdamW's strength fault x (1 + 1e-6) in float32: torch's decay factor fl32(1 - lr*wd) is
+    the same number, so the faulty run is the correct one bit for bit."""
+    lr, wd = np.float32(0.01), np.float32(0.01)
+    assert np.float32(1) - lr * wd == np.float32(1) - lr * np.float32(wd * (1 + 1e-6))
+    row = _fault_row("float32", identical=True)
+    assert row["fault_has_effect"] is False and row["detected"] is None
+    assert row["judged"] == NO_EFFECT and verdict(row) == NO_EFFECT
+    moved = _fault_row("float32", identical=False)
+    assert moved["fault_has_effect"] and moved["detected"] and verdict(moved) == "told apart"
+    # float64 must tell every fault apart: one that changes nothing fails
+    row64 = _fault_row("float64", identical=True)
+    assert row64["passed"] is False and verdict(row64) == f"FAIL: {NO_EFFECT}"
+
+
+def test_chaotic_where_ten_times_the_floor_exceeds_1e_2():
+    assert CHAOTIC == 1e-2 and FLOOR_MULTIPLE == 10
+    for floor, chaotic in ((9.9e-4, False), (1e-3, False), (1.01e-3, True), (3.2e-3, True)):
+        assert is_chaotic(floor) is chaotic, floor
+    assert is_chaotic(float("nan"))
+    f = {"floor": 3.2e-3, "chaotic": is_chaotic(3.2e-3)}  # digits_mlp sgd's, tolerance 3.2e-2
+    tol, judged = tolerance_for("graded", "float32", f)
+    assert tol is None and judged.startswith("info: chaotic")
+
+
+def _cmp(kind, a, b, rel, floor, *, seed=0, preset="converged", optimizer="sgd", **kw):
+    base = {"preset": preset, "optimizer": optimizer, "penalty": "l1", "dtype": "float32"}
+    row = {**base, "seed": seed, "a": a, "b": b, "kind": kind, "rel_movement": rel}
+    row |= {"noise_floor": floor, "chaotic": is_chaotic(floor), "judged": kind}
+    row |= {"passed": None, "detected": None, "fault_has_effect": None}
+    return row | kw
+
+
+def _floors(preset, optimizer, floors):
+    base = {"preset": preset, "optimizer": optimizer, "penalty": "l1", "dtype": "float32"}
+    return [{**base, "seed": s, "floor": f, "chaotic": is_chaotic(f)} for s, f in enumerate(floors)]
+
+
+def test_smallest_float32_fault_only_beyond_ten_times_the_largest_floor_over_seeds():
+    """converged SGD + L1: a 1.1e-7 fault amplified to 1.1e-4 on seed 0 (floor 2.2e-7), while
+    seeds 1 and 2 have floors 1.3e-4 and 3.9e-5: a knife edge, not resolving power."""
+    floors = _floors("converged", "sgd", [2.2e-7, 1.3e-4, 3.9e-5])
+    fault = dict(fault="momentum", fault_size=1.1e-7, detected=True, fault_has_effect=True)
+    amplified = _cmp("fault", "torch[fault_momentum]", "torch", 1.1e-4, 2.2e-7, **fault)
+    report = {"comparisons": [amplified], "noise_floors": floors}
+    assert smallest_faults(report)["converged"]["float32"] is None
+    resolved = {**amplified, "rel_movement": 1.4e-3, "fault_size": 1e-2}  # > 10 x 1.3e-4
+    report["comparisons"].append(resolved)
+    assert smallest_faults(report)["converged"]["float32"] == 1e-2
+    f64 = {**amplified, "dtype": "float64", "rel_movement": 1e-9}
+    assert smallest_faults({"comparisons": [f64], "noise_floors": floors})["converged"] == {
+        "float64": 1.1e-7,
+        "float32": None,
+    }
+
+
+def test_each_cause_is_quoted_by_its_calmest_most_telling_row():
+    """A cause is quoted by its row with the largest ratio to its floor among configurations
+    that are not chaotic; a cause whose rows are all within 10x their floors is a match."""
+    ok = dict(passed=True, tolerance=1e-6)
+    graded = [_cmp("graded", "jax", "torch", 2e-7, 1e-7, optimizer="adam", **ok)]
+    info = [
+        # stock optax's float32 bias corrections: a chaotic seed must not be quoted
+        _cmp("info", "jax", "torch", 2.7e-2, 2.7e-3, preset="digits_mlp", optimizer="adam"),
+        _cmp("info", "jax", "torch", 3e-4, 1e-7, seed=1, preset="digits_mlp", optimizer="adam"),
+        # the same with x64 on: within 10x its floor
+        _cmp("info", "jax[x64]", "torch", 5.5e-5, 5.5e-5, optimizer="adam"),
+        # Keras-on-torch AdamW: the largest ratio, not the largest divergence
+        _cmp("info", "jax[keras]", "keras-torch", 1.4e-5, 1e-5, seed=1, optimizer="adamw"),
+        _cmp("info", "jax[keras]", "keras-torch", 7.7e-6, 1.7e-7, optimizer="adamw"),
+    ]
+    report = {"comparisons": graded + info, "ok": True, "skipped": {}, "runs": []}
+    line = next(ln for ln in summary(report) if ln.startswith("- **float32 matched**"))
+    shown = line.split("(shown): ")[1]
+    assert (
+        "bias corrections (jax_enable_x64 off): 3.0e-04 (jax vs torch, digits_mlp adam, "
+        "3000.0x its floor)" in shown
+    )
+    assert "(the measured cause): within 10x its floor, a match: at most 5.5e-05" in shown
+    assert "rounded to float32): 7.7e-06 (jax[keras] vs keras-torch, converged adamw, 45.3x" in (
+        shown
+    )
+    assert "not graded): 2.7e-02 (jax vs torch, digits_mlp adam, 10.0x" in shown  # chaotic
