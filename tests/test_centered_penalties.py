@@ -463,6 +463,7 @@ def test_finetune_example_l2_sp_stays_closer_to_the_start(tmp_path):
     assert res["l2_sp"][top]["accuracy"] > 0.8 > 0.3 > res["l2"][top]["accuracy"]
 
 
+@pytest.mark.slow  # about 9 s on one core
 def test_solution_moves_with_the_center_where_it_is_held_there():
     """dw*/dc is 1 on the weights held at the center (0 before: a silent wrong hypergradient),
     against central finite differences of the solve."""

@@ -52,6 +52,7 @@ def test_power_law_sparse_design_is_chunked_in_o_nnz_memory():
     np.testing.assert_array_equal(dense[:n], X.toarray())
 
 
+@pytest.mark.slow  # about 8 s each on one core
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_power_law_sparse_path_equals_sklearn(fit_intercept):
     X, y = power_law_design()
@@ -70,6 +71,7 @@ def test_power_law_sparse_path_equals_sklearn(fit_intercept):
         np.testing.assert_allclose(res.coef[k], sk.coef_, atol=1e-5 * np.abs(sk.coef_).max())
 
 
+@pytest.mark.slow  # about 13 s on one core
 def test_power_law_sparse_logistic_fit_runs_on_chunks():
     """The general solver (coordinate steps through `Columns.dot_fn` / `axpy`) on chunks: the
     same fit as on the dense matrix."""
