@@ -1,7 +1,8 @@
 """``python -m parity``: train the same models in JAX, TensorFlow/Keras and PyTorch; prove it.
 
 Exit status: 0 when every graded comparison passes, 1 when one fails, when nothing is compared
-across frameworks, or when a framework is missing (unless --allow-missing), 2 on bad usage.
+across frameworks, or when a framework is missing (unless --allow-missing), 2 on bad usage (an
+unknown name, or presets, optimizers and penalties that no configuration combines).
 """
 
 from __future__ import annotations
@@ -115,7 +116,31 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         ap.error(f"--jobs must be a positive integer; got {args.jobs}")
     if args.members < 0:
         ap.error(f"--members must be >= 0; got {args.members}")
+    if why := empty_selection(args.presets, args.optimizers, args.penalties):
+        ap.error(why)
     return args
+
+
+def _either(names: list[str]) -> str:
+    quoted = [f"'{n}'" for n in dict.fromkeys(names)]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+def empty_selection(presets: list[str], optimizers: list[str], penalties: list[str]) -> str | None:
+    """Why no configuration matches the selection, naming what was asked and what each preset
+    offers; None when one does. (Every configuration runs in every dtype asked.)"""
+    if any(o in optimizers and p in penalties for n in presets for o, p in PRESETS[n].cases):
+        return None
+    asked = [f"optimizer {_either(optimizers)}"] if set(optimizers) != set(OPTIMIZERS) else []
+    asked += [f"penalty {_either(penalties)}"] if set(penalties) != set(PENALTIES) else []
+    names = list(dict.fromkeys(presets))
+    offers = lambda n: ", ".join(f"{o} + {p}" for o, p in PRESETS[n].cases)  # noqa: E731
+    if len(names) == 1:
+        where, has = f"preset '{names[0]}'", f"it has (optimizer + penalty): {offers(names[0])}"
+    else:
+        where = f"presets {', '.join(repr(n) for n in names)}"
+        has = "they have (optimizer + penalty): " + "; ".join(f"{n}: {offers(n)}" for n in names)
+    return f"no configuration of {where} uses {' with '.join(asked)}; {has}"
 
 
 def missing(framework: str) -> str | None:
@@ -131,11 +156,29 @@ def versions() -> dict[str, str]:
     return out
 
 
-def nothing_compared(frameworks: list[str]) -> str:
+def graded_needs(args: argparse.Namespace) -> list[tuple[str, ...]]:
+    """The smallest sets of frameworks that make a graded pair of the selection (a pair's two
+    frameworks and those whose exports its runs read)."""
+    _, pairs = build_runs(
+        *(args.presets, args.optimizers, args.penalties, args.dtypes, list(FRAMEWORKS), 1),
+        members=0,
+        faults=False,
+    )
+    sets = {
+        frozenset((p.a.framework, p.b.framework, *p.a.needs, *p.b.needs))
+        for p in pairs
+        if p.kind == "graded"
+    }
+    smallest = [s for s in sets if not any(t < s for t in sets)]
+    return sorted(tuple(fw for fw in FRAMEWORKS if fw in s) for s in smallest)
+
+
+def nothing_compared(frameworks: list[str], needs: list[tuple[str, ...]]) -> str:
+    options = " or ".join(" + ".join(s) for s in needs) or "frameworks this selection does not have"
     return (
         "parity: FAIL: nothing compared across frameworks: the frameworks run "
-        f"({', '.join(frameworks) or 'none'}) make no graded pair; each needs two of tf, torch, "
-        "jax (for example --frameworks tf torch jax)"
+        f"({', '.join(frameworks) or 'none'}) make no graded pair; a graded pair of this "
+        f"selection needs {options} (leave out --frameworks to run every one)"
     )
 
 
@@ -159,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     for fw, why in skipped.items():
         print(f"parity: skipping {fw}: {why}", flush=True)
     if not any(p.kind == "graded" for p in pairs):
-        why = nothing_compared(frameworks)
+        why = nothing_compared(frameworks, graded_needs(args))
         print(why, flush=True)
         if args.json:  # the verdict, for scripts that read it; nothing was trained
             empty = {"ok": False, "error": why, "skipped": skipped, "runs": [], "comparisons": []}
@@ -289,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in plot(report, args.plot):
             print(f"parity: wrote {path}")
     if not graded:
-        print(nothing_compared(frameworks))
+        print(nothing_compared(frameworks, graded_needs(args)))
         return 1
     if skipped and args.allow_missing:
         return 0 if all_pass and not failed else 1

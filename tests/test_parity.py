@@ -520,6 +520,41 @@ def test_one_framework_alone_exits_non_zero_before_training(tmp_path, capsys):
     assert report["error"].startswith("parity: FAIL: nothing compared")
 
 
+def test_a_selection_no_preset_offers_is_bad_usage_naming_what_it_has(capsys):
+    """`scheduled` has no Adam configuration: exit 2 before anything runs, saying so, rather
+    than "0 runs" and a complaint about the frameworks."""
+    args = ["--presets", "scheduled", "--optimizers", "adam", "--frameworks", "jax", "torch"]
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(args)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "no configuration of preset 'scheduled' uses optimizer 'adam'" in err
+    assert "it has (optimizer + penalty): sgd + l2" in err
+    # several presets, optimizers and a penalty: each named, with what each preset has
+    why = cli.empty_selection(["seed", "tutorial"], ["adam", "nesterov"], ["l1"])
+    assert why is not None
+    assert why.startswith("no configuration of presets 'seed', 'tutorial' uses optimizer ")
+    assert "'adam' or 'nesterov' with penalty 'l1'" in why
+    assert "seed: adam + l2, sgd + l2, adamw + none; tutorial: adam + l2" in why
+    # every preset has a configuration of its own optimizers and penalties; dtypes never empty
+    for name, preset in PRESETS.items():
+        for optimizer, penalty in preset.cases:
+            assert cli.empty_selection([name], [optimizer], [penalty]) is None
+    assert cli.empty_selection(list(PRESETS), list(OPTIMIZERS), list(PENALTIES)) is None
+
+
+def test_no_graded_pair_names_the_frameworks_that_would_make_one(capsys):
+    """tf and torch with Adam make no graded pair (Keras's Adam is not torch's): the line says
+    which frameworks would, not that two were needed; exit 1 as the docs say."""
+    args = ["--presets", "seed", "--optimizers", "adam", "--frameworks", "tf", "torch"]
+    assert cli.main(args) == 1
+    out = capsys.readouterr().out
+    assert "nothing compared across frameworks" in out and "(tf, torch)" in out
+    assert "needs tf + jax or torch + jax" in out
+    sgd = cli.parse(["--presets", "seed", "--optimizers", "sgd", "--dtypes", "float32"])
+    assert cli.graded_needs(sgd) == [("tf", "jax"), ("tf", "torch"), ("torch", "jax")]
+
+
 def test_keras_on_torch_adamw_in_float32_is_shown_with_its_cause():
     """Keras's torch backend applies AdamW's decay as w *= fl32(1 - wd*lr), the generic step
     (TF, JAX, the converter) as w - w*wd*lr: shown, not graded; its Adam stays graded."""
