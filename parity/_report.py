@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._config import CHAOTIC, FLOOR_MULTIPLE, MEMBERS, PRESETS
+from ._config import CHAOTIC, FLOAT64_TOLERANCE, FLOOR_MULTIPLE, MEMBERS, PRESETS
 from ._grading import NO_EFFECT
 
 # --------------------------------------------------------------------------------------------
@@ -152,25 +152,34 @@ def _worst(cs: list[dict[str, Any]], *, floor: bool = False) -> str:
 
 
 def _row(c: dict[str, Any], *, floor: bool) -> str:
-    where = f"{c['preset']} {c['optimizer']}"
+    """A row's ``rel_movement`` and what finds it in the comparisons table (the dtype is the
+    line's): its pair, preset (in backticks), optimizer + penalty and seed."""
+    where = f"`{c['preset']}` {c['optimizer']} + {c['penalty']}, seed {c['seed']}"
     ratio = f", {_ratio(c):.1f}x its floor" if floor and c.get("noise_floor") else ""
     return f"{c['rel_movement']:.1e} ({c['a']} vs {c['b']}, {where}{ratio})"
 
 
-def _cause(cs: list[dict[str, Any]], *, float32: bool) -> str:
-    """One cause's most representative row. float32: among the rows of configurations that
-    are not chaotic, the one with the largest ratio to its floor; "within 10x its floor" where
-    even that one is within the tolerance (``FLOOR_MULTIPLE`` x its floor: a match), "only
-    chaotic" where every row is from a chaotic configuration."""
+def _cause(cs: list[dict[str, Any]], *, float32: bool) -> tuple[str, dict[str, Any] | None]:
+    """One cause's most representative row, in words, and that row where it lies beyond the
+    tolerance a graded pair of its configuration would have (None otherwise). float64: the
+    largest divergence. float32: among the rows of configurations that are not chaotic, the
+    one with the largest ratio to its floor; "within 10x its floor" where even that one is
+    within ``FLOOR_MULTIPLE`` x its floor, "only chaotic" where every row is from a chaotic
+    configuration."""
     if not float32:
-        return _worst(cs)
+        finite = [c for c in cs if c["rel_movement"] == c["rel_movement"]]
+        if not finite:
+            return "-", None
+        top = max(finite, key=lambda c: c["rel_movement"])
+        return _row(top, floor=False), top if top["rel_movement"] > FLOAT64_TOLERANCE else None
     calm = [c for c in cs if not c.get("chaotic") and c["rel_movement"] == c["rel_movement"]]
     if not calm:
-        return f"only chaotic configurations ({_worst(cs, floor=True)})"
+        return f"only chaotic configurations ({_worst(cs, floor=True)})", None
     c = max(calm, key=_ratio)
     if c.get("noise_floor") and _ratio(c) <= FLOOR_MULTIPLE:
-        return f"within {FLOOR_MULTIPLE:g}x its floor, a match: at most {_row(c, floor=True)}"
-    return _row(c, floor=True)
+        within = f"within {FLOOR_MULTIPLE:g}x its floor (a graded pair's tolerance)"
+        return f"{within}: at most {_row(c, floor=True)}", None
+    return _row(c, floor=True), c if c.get("noise_floor") else None
 
 
 def _matches(graded: list[dict[str, Any]]) -> str:
@@ -194,10 +203,16 @@ def _scheduled(c: dict[str, Any]) -> bool:
     return PRESETS[c["preset"]].schedule is not None
 
 
-def _differs(info: list[dict[str, Any]], dtype: str) -> str:
-    """The information rows of one dtype, grouped by cause, each with its worst gap."""
+def _shown(info: list[dict[str, Any]], dtype: str) -> tuple[str, list[dict[str, Any]]]:
+    """The information rows of one dtype, grouped by cause, each cause quoted by one row (see
+    `_cause`), then the graded pairs of chaotic configurations; and the quoted rows that lie
+    beyond their tolerance."""
     rows = [c for c in info if c["dtype"] == dtype and c["kind"] == "info"]
-    chaotic = [c for c in info if c["dtype"] == dtype and c.get("chaotic")]
+    # pairs that would be graded but for their chaotic floor (not the controls, which differ
+    # on purpose, nor the information rows, quoted under their cause)
+    chaotic = [
+        c for c in info if c["dtype"] == dtype and c.get("chaotic") and c["kind"] == "graded"
+    ]
     plain = [c for c in rows if not _scheduled(c)]
     scheduled = [c for c in rows if _scheduled(c)]
     causes = [
@@ -238,22 +253,23 @@ def _differs(info: list[dict[str, Any]], dtype: str) -> str:
         ("both (TF vs torch, scheduled)", ("tf", "torch")),
     ]
     f32 = dtype == "float32"
-    out = [
-        f"{name}: {_cause(sel, float32=f32)}"
-        for name, test in causes
-        if (sel := list(filter(test, plain)))
-    ]
-    out += [
-        f"{name}: {_cause(sel, float32=f32)}"
+    groups = [(name, sel) for name, test in causes if (sel := list(filter(test, plain)))]
+    groups += [
+        (name, sel)
         for name, ab in scheduled_causes
         if (sel := [c for c in scheduled if (c["a"], c["b"]) == ab])
     ]
+    out, beyond = [], []
+    for name, sel in groups:
+        words, row = _cause(sel, float32=f32)
+        out.append(f"{name}: {words}")
+        beyond += [row] if row else []
     if chaotic:
         out.append(
-            f"chaotic float32 ({FLOOR_MULTIPLE:g}x the floor above {CHAOTIC:g}; not graded): "
-            f"{_worst(chaotic, floor=True)}"
+            f"pairs from chaotic configurations ({FLOOR_MULTIPLE:g}x the floor above "
+            f"{CHAOTIC:g}): worst {_worst(chaotic, floor=True)}"
         )
-    return "; ".join(out) or "nothing"
+    return "; ".join(out) or "nothing", beyond
 
 
 def smallest_faults(report: dict[str, Any]) -> dict[str, dict[str, float | None]]:
@@ -323,31 +339,35 @@ def summary(report: dict[str, Any]) -> list[str]:
         g = [c for c in graded if c["dtype"] == dtype]
         if not g and not any(c["dtype"] == dtype for c in info):
             continue
+        f32 = dtype == "float32"
+        failed = sum(not c["passed"] for c in g)
+        head = f"graded, {failed} FAIL" if failed else "matched"
+        shown, beyond = _shown(info, dtype)
+        quoted = "row with the largest ratio to its floor" if f32 else "largest divergence"
         line = (
-            f"- **{dtype} matched**: {_matches(g)}: worst {_worst(g, floor=dtype == 'float32')}."
-            f" **Differs, with its cause** (shown): {_differs(info, dtype)}."
+            f"- **{dtype} {head}**: {_matches(g)}: worst {_worst(g, floor=f32)}. "
+            f"**Not graded, shown with its cause** (per cause its {quoted}): {shown}."
         )
-        shown = [
-            c["rel_movement"]
-            for c in info
-            if c["dtype"] == dtype
-            and c["kind"] == "info"
-            and c["a"] != "jax[x64]"
-            and not c.get("chaotic")
-            and not (c.get("noise_floor") and _ratio(c) <= FLOOR_MULTIPLE)
-        ]
-        matched = [c["rel_movement"] for c in g]
-        if shown and matched and max(matched) > min(shown):
+        top = max(
+            (c for c in g if c["rel_movement"] == c["rel_movement"]),
+            key=lambda c: c["rel_movement"],
+            default=None,
+        )
+        low = min(beyond, key=lambda c: c["rel_movement"], default=None)
+        if top and low and low["rel_movement"] < top["rel_movement"]:
             line += (
-                f" Some differences shown ({min(shown):.1e}) are smaller than the worst match "
-                f"({max(matched):.1e}): each row is judged against its own configuration's floor."
+                f" A row shown beyond its tolerance, {low['rel_movement']:.1e} "
+                f"({low['a']} vs {low['b']}), is below the worst graded match, "
+                f"{top['rel_movement']:.1e} ({top['a']} vs {top['b']}): each row is judged "
+                "against the noise floor of its own configuration and seed."
             )
         lines.append(line)
     faults = smallest_faults(report)
     if faults:
         show = lambda x: "none" if x is None else f"{x:.1e}"  # noqa: E731
         lines.append(
-            "- **Smallest fault told apart** (relative; float64 / float32, a float32 fault "
+            "- **Smallest fault told apart** (its relative size, `fault_size` in the JSON; "
+            "float64 / float32, a float32 fault "
             f"counted only where it exceeds {FLOOR_MULTIPLE:g}x the largest floor over its "
             "configuration's seeds: beyond one seed's floor only, a knife edge may have "
             "amplified it): "
