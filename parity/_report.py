@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._config import CHAOTIC, FLOAT64_TOLERANCE, FLOOR_MULTIPLE, MEMBERS, PRESETS
+from ._config import CHAOTIC, ELEMENTWISE, FLOAT64_TOLERANCE, FLOOR_MULTIPLE, MEMBERS, PRESETS
 from ._grading import NO_EFFECT
 
 # --------------------------------------------------------------------------------------------
@@ -33,37 +33,28 @@ def _verdict(c: dict[str, Any]) -> str:
     return "PASS" if c["passed"] else "FAIL"
 
 
+# The comparisons' and runs' columns are named by their rows' JSON fields (but `result`, from
+# `passed`, `judged`, `detected`, `fault_has_effect`): one name for one number, table and JSON.
 CMP_HEADER = [
-    "preset",
-    "optimizer",
-    "penalty",
-    "dtype",
-    "seed",
-    "a",
-    "b",
-    "kind",
-    "worst rel. to movement",
-    "max elementwise",
-    "epoch",
-    "noise floor",
-    "tol",
-    "same preds",
-    "result",
+    *("preset", "optimizer", "penalty", "dtype", "seed", "a", "b", "kind"),
+    *("rel_movement", "max_elementwise_rel_movement", "worst_epoch", "noise_floor"),
+    *("tolerance", "same_test_predictions", "result"),
 ]
+CMP_LEGEND = (
+    "Each column is the JSON field of the `comparisons` row of that name, but `result` (from "
+    "`passed`, `judged`, `detected` and `fault_has_effect`). `rel_movement`: the largest over "
+    "epochs of `||a - b|| / ||w_final - w_init||` (of run b), the measure graded against "
+    "`tolerance`; `max_elementwise_rel_movement`: the largest over epochs of "
+    f"`max|a - b| / max|w_final - w_init|`, allowed {ELEMENTWISE:g}x `tolerance`; "
+    "`worst_epoch`: the epoch of `rel_movement`; `same_test_predictions`: yes / NO for true / "
+    "false. Only in the JSON: `max_rel_weight_diff`, the final epoch's `max|a - b| / max|b|` "
+    "(relative to the weights, not to how far they moved), `per_epoch_max_rel_weight_diff`, "
+    "the same at every epoch, and `per_epoch_rel_movement`, `rel_movement`'s every epoch."
+)
 RUN_HEADER = [
-    "preset",
-    "optimizer",
-    "penalty",
-    "dtype",
-    "seed",
-    "run",
-    "x64",
-    "test acc at init",
-    "train acc",
-    "test acc",
-    "final loss",
-    "min margin",
-    "s",
+    *("preset", "optimizer", "penalty", "dtype", "seed", "framework", "jax_enable_x64"),
+    *("init_test_accuracy", "train_accuracy", "test_accuracy", "final_loss", "min_test_margin"),
+    "seconds",
 ]
 FLOOR_HEADER = [
     *("preset", "optimizer", "penalty", "dtype", "seed", "torch", "jax", "tf"),
@@ -435,9 +426,15 @@ def markdown(report: dict[str, Any]) -> str:
         "graded. A fault that leaves its run bit for bit unchanged (it rounds away in that "
         "dtype) is shown as having no effect, not as missed.",
         "",
+        "Columns (the JSON's `noise_floors` rows): torch, jax, tf are `frameworks`' entries, "
+        'nudge and reorder `kinds`\' entries, floor is `floor`; graded says "no: chaotic" where '
+        "a float32 row's `chaotic` is true.",
+        "",
         md(FLOOR_HEADER, floor_rows(report)),
         "",
         "## Comparisons (worst epoch)",
+        "",
+        CMP_LEGEND,
         "",
         md(CMP_HEADER, crow),
         "",
@@ -481,7 +478,15 @@ def markdown(report: dict[str, Any]) -> str:
             ),
             "",
         ]
-    lines += ["## Runs", "", md(RUN_HEADER, rrow)]
+    lines += [
+        "## Runs",
+        "",
+        "Each column is the JSON field of the `runs` row of that name (`jax_enable_x64`: on / "
+        "off, - (null) for a run outside JAX; `final_loss`: the mean training cross-entropy "
+        "plus the penalty, at the final weights).",
+        "",
+        md(RUN_HEADER, rrow),
+    ]
     if report["skipped"]:
         lines += ["", "## Skipped", "", *[f"- {k}: {v}" for k, v in report["skipped"].items()]]
     return "\n".join(lines) + "\n"

@@ -46,10 +46,11 @@ from parity._grading import (
     forward,
     is_chaotic,
     noise_floors,
+    run_row,
     tolerance_for,
 )
 from parity._notes import note
-from parity._report import smallest_faults, summary, tables
+from parity._report import CMP_HEADER, RUN_HEADER, markdown, smallest_faults, summary, tables
 from parity._tasks import critical_path, executable, plan
 from parity._worker import reordered
 
@@ -744,3 +745,34 @@ def test_first_screen_says_graded_with_failures_rather_than_matched():
     assert lines[0].startswith("**FAIL**: 1/2 graded pairs agree")
     assert lines[1].startswith("- **float32 graded, 1 FAIL**: ")
     assert "matched" not in lines[1]
+
+
+def test_table_columns_are_named_by_the_json_fields_they_show():
+    """The user's report: JSON `max_rel_weight_diff` was taken for the table's "max
+    elementwise" (`max_elementwise_rel_movement`). Each column now is its field's name, and the
+    Markdown says what the fields not in the table measure."""
+    cmp = _fault_row("float64", identical=False)
+    assert set(CMP_HEADER) - {"result"} <= set(cmp)
+    cells = dict(zip(CMP_HEADER, tables({"comparisons": [cmp], "runs": []})[0][0], strict=True))
+    for field in ("rel_movement", "max_elementwise_rel_movement", "tolerance"):
+        assert cells[field] == f"{cmp[field]:.1e}", field
+    assert cells["worst_epoch"] == str(cmp["worst_epoch"]) and cells["a"] == cmp["a"]
+    assert cmp["max_rel_weight_diff"] != cmp["max_elementwise_rel_movement"]
+
+    run = Run(Config("seed", "sgd", "l2", "float64", 0), "torch")
+    rng = np.random.default_rng(0)
+    job = {"iris/X_test": rng.normal(size=(5, 4)), "iris/y_test": np.arange(5) % 3}
+    job["iris/y_train"] = np.arange(6) % 3
+    res = {"trajectory": rng.normal(size=(3, 35)), "seconds": 1.0}
+    res |= {"train_logits": rng.normal(size=(6, 3)), "test_logits": rng.normal(size=(5, 3))}
+    row = run_row(run, res, job)
+    assert set(RUN_HEADER) <= set(row)
+    cells = dict(zip(RUN_HEADER, tables({"comparisons": [], "runs": [row]})[1][0], strict=True))
+    assert cells["framework"] == "torch" and cells["seconds"] == "1.00"
+    assert cells["final_loss"] == f"{row['final_loss']:.6f}"
+
+    report = {"comparisons": [cmp], "runs": [row], "ok": True, "skipped": {}}
+    text = markdown(report | {"versions": {}, "seconds": 1.0})
+    assert "| rel_movement | max_elementwise_rel_movement | worst_epoch |" in text
+    assert "`max_rel_weight_diff`, the final epoch's `max|a - b| / max|b|`" in text
+    assert "| framework | jax_enable_x64 | init_test_accuracy |" in text
