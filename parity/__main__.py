@@ -159,8 +159,9 @@ def versions() -> dict[str, str]:
 def graded_needs(args: argparse.Namespace) -> list[tuple[str, ...]]:
     """The smallest sets of frameworks that make a graded pair of the selection (a pair's two
     frameworks and those whose exports its runs read)."""
+    every: list[str] = list(FRAMEWORKS)
     _, pairs = build_runs(
-        *(args.presets, args.optimizers, args.penalties, args.dtypes, list(FRAMEWORKS), 1),
+        *(args.presets, args.optimizers, args.penalties, args.dtypes, every, 1),
         members=0,
         faults=False,
     )
