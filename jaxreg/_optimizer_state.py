@@ -41,8 +41,9 @@ KERAS_SLOTS: dict[str, tuple[str, ...]] = {
 
 
 class LeafState:
-    """One JAX leaf's framework state: its group, step, named buffers (NumPy arrays) and the
-    parameter's value through the leaf's view (None for a state_dict's ids)."""
+    """One JAX leaf's framework state: its group, step, named buffers (NumPy arrays), the
+    parameter's value through the leaf's view (None for a state_dict's ids), and whether torch
+    skips it (``requires_grad=False``: its grad stays None, so torch never updates it)."""
 
     def __init__(
         self,
@@ -50,8 +51,11 @@ class LeafState:
         step: float | None,
         buffers: dict[str, np.ndarray],
         value: np.ndarray | None,
+        *,
+        frozen: bool = False,
     ):
         self.group, self.step, self.buffers, self.value = group, step, buffers, value
+        self.frozen = frozen
 
 
 def _numpy(x: Any) -> np.ndarray:
@@ -104,9 +108,10 @@ def torch_leaf_states(spec: Any, torch_params: Any, name: str) -> tuple[Any, lis
         if isinstance(leaf, int) and not hasattr(spec, "param_groups"):
             if leaf not in params:
                 raise ValueError(f"params: {leaf} is not a parameter id of the state_dict.")
-            index, view, value = params.index(leaf), _numpy, None
+            index, view, value, frozen = params.index(leaf), _numpy, None, False
         else:
             (index, view), value = _view_of(leaf, params), _numpy(leaf)
+            frozen = not params[index].requires_grad
         if index in seen:
             raise ValueError(f"params: torch parameter {index} appears twice in the tree.")
         seen.add(index)
@@ -120,7 +125,7 @@ def torch_leaf_states(spec: Any, torch_params: Any, name: str) -> tuple[Any, lis
             )
         buffers = {k: view(v) for k, v in raw.items() if v is not None}
         step = None if step is None else float(step)
-        out.append(LeafState(int(group_of[index]), step, buffers, value))
+        out.append(LeafState(int(group_of[index]), step, buffers, value, frozen=frozen))
     missing = [i for i in range(len(params)) if i not in seen and state_of(i)]
     if missing:
         raise ValueError(
@@ -134,12 +139,13 @@ def torch_leaf_states(spec: Any, torch_params: Any, name: str) -> tuple[Any, lis
 def torch_group_state(
     name: str, group: dict[str, Any], leaves: list[LeafState], k: int
 ) -> tuple[int, list[list[np.ndarray | None]]]:
-    """Group ``k``'s step count and buffers per leaf (None: the leaf is in another group).
+    """Group ``k``'s step count and buffers per leaf (None: the leaf is in another group, or
+    frozen: torch never steps it, so its state, if any, says nothing of the group's count).
 
     SGD keeps no step: its count only says whether the momentum buffer exists (torch starts
     the buffer at the first step's gradient).
     """
-    mine = [leaf for leaf in leaves if leaf.group == k]
+    mine = [leaf for leaf in leaves if leaf.group == k and not leaf.frozen]
     names = TORCH_BUFFERS[name]
     expected = _expected_buffers(name, group)
     if name == "SGD":
@@ -155,7 +161,7 @@ def torch_group_state(
     count = int(steps.pop()) if steps else 0
     per_leaf: list[list[np.ndarray | None]] = []
     for leaf in leaves:
-        if leaf.group != k:
+        if leaf.group != k or leaf.frozen:
             per_leaf.append([None] * len(names))
             continue
         if count and set(leaf.buffers) != expected:
