@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._optimizer_state import keras_iterations, keras_leaf_states, resuming
+from ._optimizer_state import keras_iterations, keras_leaf_states, resuming, with_structure
 from ._optimizers import Rate, per_leaf_transform, rate_at
 from ._schedules import KERAS_SCHEDULES, keras_schedule
 
@@ -415,6 +415,11 @@ def keras_optimizer(
             "to resume from its state; or pass opt.get_config() to start from zero state on "
             "purpose."
         )
-    tx = parts["decay"] if labels is None else optax.multi_transform(parts, labels)
+    if labels is None:
+        tx = parts["decay"]
+    elif params is not None:  # labels of the map's tree (callable if it is an equinox module)
+        tx = with_structure(optax.multi_transform(parts, lambda _: labels), treedef)
+    else:
+        tx = optax.multi_transform(parts, labels)
     clip = keras_clip(config)
     return tx if clip is None else optax.chain(clip, tx)

@@ -259,6 +259,31 @@ def check_values(paths_leaves: Sequence[tuple[Any, Any]], values: Sequence[Any])
             )
 
 
+def check_structure(got: Any, treedef: Any) -> None:
+    """The JAX params' treedef ``got`` is that of the map given with ``params=``."""
+    if got != treedef:
+        raise ValueError(
+            "params: the JAX params' structure differs from the tree of framework "
+            "parameters given at conversion. Build that tree from the JAX params themselves "
+            "so that it has their very structure: jax.tree_util.tree_map_with_path(lambda "
+            "path, leaf: <the framework parameter of that path>, params) (a flax nnx.State "
+            "keeps each array in an nnx.Variable, so a plain dict, or nnx.State of a dict, "
+            f"is another structure; the docs' Conventions page shows it).\n{got}\nvs\n"
+            f"{treedef}"
+        )
+
+
+def with_structure(tx: optax.GradientTransformation, treedef: Any) -> optax.GradientTransformation:
+    """``tx`` whose ``init`` first checks the params' structure against the ``params=`` map's
+    (before `optax.multi_transform` matches its labels to the params with a bare pytree error)."""
+
+    def init(params: Any) -> Any:
+        check_structure(jax.tree.structure(params), treedef)
+        return tx.init(params)
+
+    return optax.GradientTransformation(init, tx.update)
+
+
 def resuming(
     tx: optax.GradientTransformation,
     treedef: Any,
@@ -277,11 +302,7 @@ def resuming(
     def init(params: Any) -> ConvertedState:
         is_masked = lambda x: isinstance(x, MaskedNode)  # noqa: E731
         paths_leaves, got = jax.tree_util.tree_flatten_with_path(params, is_leaf=is_masked)
-        if got != treedef:
-            raise ValueError(
-                "params: the JAX params' structure differs from the tree of framework "
-                f"parameters given at conversion:\n{got}\nvs\n{treedef}"
-            )
+        check_structure(got, treedef)
         check_values(paths_leaves, values)
         fresh: ConvertedState = init_buffers(params)
         fresh_leaves = [jax.tree.leaves(b, is_leaf=is_masked) for b in fresh.buffers]

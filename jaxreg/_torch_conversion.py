@@ -10,7 +10,13 @@ import jax
 import numpy as np
 import optax
 
-from ._optimizer_state import resuming, torch_group_state, torch_has_trained, torch_leaf_states
+from ._optimizer_state import (
+    resuming,
+    torch_group_state,
+    torch_has_trained,
+    torch_leaf_states,
+    with_structure,
+)
 from ._optimizers import Rate, torch_groups, torch_name, torch_transform
 from ._schedules import (
     check_position,
@@ -223,5 +229,6 @@ def torch_optimizer(
     if carried is not None:  # labels from the map: right by construction, frozen leaves apart
         parts = {_FROZEN: optax.set_to_zero(), **dict(enumerate(txs))}
         mapped = groups
-        return optax.multi_transform(parts, lambda _: mapped)  # the tree may be callable
+        # the labels' tree may be callable (an equinox module): a function returns it
+        return with_structure(optax.multi_transform(parts, lambda _: mapped), treedef)
     return _grouped(dict(enumerate(txs)), groups, hyper)

@@ -330,3 +330,34 @@ def test_groups_as_an_equinox_module_or_an_nnx_state_label_each_leaf():
         (biases[0], same), (weights[0], transposed), (biases[1], same), (weights[1], transposed)
     ]  # fmt: skip
     _train_both(fresh, torch_params, tx, state)
+
+
+def test_a_map_of_another_structure_than_an_nnx_state_says_how_to_build_it():
+    nnx = pytest.importorskip("flax.nnx")
+    weight, bias, opt, grads = _setup("Adam", {"lr": 0.05})
+    _torch_steps(weight, bias, opt, grads[:3])
+
+    class Dense(nnx.Module):
+        def __init__(self):
+            self.kernel = nnx.Param(jnp.asarray(weight.detach().numpy().T.copy()))
+            self.bias = nnx.Param(jnp.asarray(bias.detach().numpy().copy()))
+
+    state = nnx.state(Dense(), nnx.Param)
+    plain = {"kernel": weight.T, "bias": bias}  # the same keys, without the nnx.Variables
+    for torch_map in (plain, nnx.State(plain)):
+        tx = jr.conventions.from_torch_optimizer(opt, params=torch_map)
+        with pytest.raises(ValueError, match=r"structure differs .*tree_map_with_path"):
+            tx.init(state)
+    by_name = {"kernel": weight.T, "bias": bias}
+    torch_map = jax.tree_util.tree_map_with_path(lambda path, _: by_name[path[0].key], state)
+    tx = jr.conventions.from_torch_optimizer(opt, params=torch_map)
+    opt_state = tx.init(state)
+    for gw, gb in grads[3:]:
+        g = jax.tree_util.tree_map_with_path(
+            lambda path, _, gw=gw, gb=gb: jnp.asarray(gw.T if path[0].key == "kernel" else gb),
+            state,
+        )
+        u, opt_state = tx.update(g, opt_state, state)
+        state = optax.apply_updates(state, u)
+    _torch_steps(weight, bias, opt, grads[3:])
+    _assert_same({"kernel": state["kernel"][...], "bias": state["bias"][...]}, weight, bias)
