@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import types
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import jax
@@ -84,16 +85,16 @@ def _check_group_sizes(labels: Any, params: Any, hyper: list[dict[str, Any]]) ->
         if "params" not in group:  # a dict of hyperparameters: no parameters to count
             continue
         sizes = sorted(int(np.size(p)) for label, p in labelled if label == k)
-        torch_sizes = [getattr(p, "numel", None) for p in group["params"]]
-        if len(sizes) != len(torch_sizes):
+        torch_params = group["params"]  # tensors (the optimizer) or ids (a state_dict)
+        if len(sizes) != len(torch_params):
             raise ValueError(
                 f"groups: {len(sizes)} leaves are labelled {k}, but torch's param group {k} "
-                f"holds {len(torch_sizes)} parameters; label each leaf with the index of the "
+                f"holds {len(torch_params)} parameters; label each leaf with the index of the "
                 "param group of its torch parameter (group sizes "
                 f"{[len(g['params']) for g in hyper]})."
             )
-        if all(numel is not None for numel in torch_sizes):
-            wanted = sorted(int(numel()) for numel in torch_sizes)  # pyright: ignore[reportOptionalCall]
+        if all(hasattr(p, "numel") for p in torch_params):
+            wanted = sorted(int(p.numel()) for p in torch_params)
             if sizes != wanted:
                 raise ValueError(
                     f"groups: the leaves labelled {k} have {sizes} elements, torch's param "
@@ -103,7 +104,9 @@ def _check_group_sizes(labels: Any, params: Any, hyper: list[dict[str, Any]]) ->
 
 
 def _grouped(
-    txs: dict[int, optax.GradientTransformation], groups: Any, hyper: list[dict[str, Any]]
+    txs: Mapping[Hashable, optax.GradientTransformation],
+    groups: Any,
+    hyper: list[dict[str, Any]],
 ) -> optax.GradientTransformation:
     """`optax.multi_transform` of the groups' updates, its labels checked against torch's
     param groups when ``init`` sees the params."""
@@ -227,7 +230,8 @@ def torch_optimizer(
             "which group."
         )
     if carried is not None:  # labels from the map: right by construction, frozen leaves apart
-        parts = {_FROZEN: optax.set_to_zero(), **dict(enumerate(txs))}
+        parts: dict[Hashable, optax.GradientTransformation] = {_FROZEN: optax.set_to_zero()}
+        parts.update(enumerate(txs))
         mapped = groups
         # the labels' tree may be callable (an equinox module): a function returns it
         return with_structure(optax.multi_transform(parts, lambda _: mapped), treedef)
