@@ -363,7 +363,9 @@ def from_torch_optimizer(
         (the ones passed to ``init``) whose leaves are the torch parameters, as objects of the
         optimizer or views of them (``weight.T``, ``weight.permute(2, 3, 1, 0)``: the view that
         made the JAX weight is applied to its buffers), or, with a ``state_dict()`` spec, their
-        integer ids. ``init`` then returns torch's state: its ``step`` and every buffer
+        integer ids; build it from the JAX params (``jax.tree_util.tree_map_with_path``) so that
+        it has their structure (an ``nnx.State``'s leaves sit in ``nnx.Variable``s). ``init``
+        then returns torch's state: its ``step`` and every buffer
         (``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``, ``momentum_buffer``, ``square_avg``,
         ``grad_avg``, ``sum``), exactly, so training continues where torch stopped. A
         parameter with state missing from the tree, a group whose parameters are at different
@@ -372,7 +374,8 @@ def from_torch_optimizer(
         a crossed or untransposed map. Needed too when the optimizer holds parameters with
         ``requires_grad=False`` (frozen layers in ``model.parameters()``): torch never updates
         them (their grad stays None), and their leaves get a zero update and no state change
-        here, whatever gradient JAX gives them; without ``params=`` that raises. (torch also
+        here, whatever gradient JAX gives them; without ``params=`` that raises (a
+        ``state_dict()`` does not record ``requires_grad``: pass the object). (torch also
         skips, for one step, a parameter whose grad is None because that step's loss did not
         use it; JAX gives it a zero gradient, which the converted optimizer applies, decay and
         moments included: the conversion cannot see which steps those are.)
