@@ -337,8 +337,14 @@ def from_torch_optimizer(
         not needed for the dict forms.
       name: ``"SGD"``, ``"Adam"``, ``"AdamW"``, ``"RMSprop"`` or ``"Adagrad"``, when ``spec`` is
         a dict whose keys do not say which.
-      groups: with several param groups, a pytree with the params' structure of group indices
-        (0, 1, ... in the order of ``param_groups``); the result is an `optax.multi_transform`.
+      groups: with several param groups, a pytree with the params' structure (or a prefix of
+        it) of group indices (ints 0, 1, ... in the order of ``param_groups``), or a plain
+        function (or ``functools.partial``) of the params returning one; the result is an
+        `optax.multi_transform`. A pytree of labels is a tree even when it is callable (a
+        ``tree_map`` over an ``eqx.nn.MLP`` is an MLP). Checked at ``init``: every label is an
+        int in range, and, where the spec lists each group's ``params`` (the optimizer or its
+        ``state_dict()``), each group gets as many leaves as it holds parameters (with the same
+        numbers of elements, for the optimizer object); else it raises naming ``groups``.
         Read from ``params=`` when that is given. (torch's Adagrad fills its sums from the
         constructor's ``initial_accumulator_value``, not a group's own value; the conversion
         reads each group's value.)
@@ -357,13 +363,22 @@ def from_torch_optimizer(
         (the ones passed to ``init``) whose leaves are the torch parameters, as objects of the
         optimizer or views of them (``weight.T``, ``weight.permute(2, 3, 1, 0)``: the view that
         made the JAX weight is applied to its buffers), or, with a ``state_dict()`` spec, their
-        integer ids. ``init`` then returns torch's state: its ``step`` and every buffer
+        integer ids; build it from the JAX params (``jax.tree_util.tree_map_with_path``) so that
+        it has their structure (an ``nnx.State``'s leaves sit in ``nnx.Variable``s). ``init``
+        then returns torch's state: its ``step`` and every buffer
         (``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``, ``momentum_buffer``, ``square_avg``,
         ``grad_avg``, ``sum``), exactly, so training continues where torch stopped. A
         parameter with state missing from the tree, a group whose parameters are at different
         steps, or a buffer the settings do not use raises, and so does an eager ``init`` whose
         JAX leaf is not the value (rounded to the leaf's dtype) of the parameter mapped to it:
-        a crossed or untransposed map.
+        a crossed or untransposed map. Needed too when the optimizer holds parameters with
+        ``requires_grad=False`` (frozen layers in ``model.parameters()``): torch never updates
+        them (their grad stays None), and their leaves get a zero update and no state change
+        here, whatever gradient JAX gives them; without ``params=`` that raises (a
+        ``state_dict()`` does not record ``requires_grad``: pass the object). (torch also
+        skips, for one step, a parameter whose grad is None because that step's loss did not
+        use it; JAX gives it a zero gradient, which the converted optimizer applies, decay and
+        moments included: the conversion cannot see which steps those are.)
       updates_per_scheduler_step: the optimizer steps per ``scheduler.step()``: ``n`` for a
         scheduler stepped once per epoch of ``n`` batches. With ``params=`` (and an optimizer
         that counts its steps: not SGD) the optimizer's step count ``t`` must match the
@@ -422,12 +437,27 @@ def from_keras_optimizer(
     Keras's ``weight_decay`` is decoupled (``w -= lr * wd * w`` before each step) for every
     optimizer: it is not an L2 penalty (``kernel_regularizer=L2(...)`` is; see `from_keras`).
     ``exclude_from_weight_decay(var_names=...)`` (read from the optimizer object) is
-    reproduced: a leaf is excluded when a name ``re.search``-es its Keras ``variable.name``
-    (with ``params=``) or else the last key of its JAX path (``"bias"`` in
-    ``{"Dense_0": {"bias": ...}}``; an ``nnx.Variable``'s key, not its ``.value``), which is
-    the variable's own name for flax, equinox and dict params; ``var_list=`` needs
-    ``params=``. Keras does not serialize the exclusions: a config dict has none, so convert
-    the object. Clipping is reproduced as Keras applies it,
+    reproduced as the optimizer's backend matches it: ``re.search`` in the name of the variable
+    its ``_apply_weight_decay`` hands ``_use_weight_decay``. On JAX and torch that is the Keras
+    variable's own ``name`` (``"kernel"``); on TensorFlow the ``tf.Variable``'s full name
+    (``"dense/kernel:0"``, so ``var_names=["dense"]`` excludes the layer there and nothing on
+    JAX). With ``params=`` each leaf takes its Keras variable's name, per backend, exactly.
+    Without it, on JAX and torch a name is matched against the last key of the leaf's JAX path
+    (``"bias"`` in ``{"Dense_0": {"bias": ...}}``; an ``nnx.Variable``'s key, not its
+    ``.value``), the analogue of the variable's own name for flax, equinox and dict params; on
+    TensorFlow ``var_names`` raise (the JAX leaves carry no tf.Variable name), and
+    ``var_list=`` raises on every backend. Keras does not serialize the exclusions: a config
+    dict has none, so convert the object.
+
+    The learning rate: a Keras optimizer keeps a constant rate in a variable of
+    ``keras.config.floatx()`` as it was when the optimizer was constructed (not of the weights'
+    dtype), and casts that value to each variable's dtype: built under the default float32
+    floatx, ``Adam(2e-3)`` applies ``float32(2e-3)`` even to float64 weights, on every backend,
+    and ``get_config()`` returns that rounded value. The conversion reads the same value, so it
+    reproduces that optimizer; to train float64 at the exact rate, set floatx to float64 before
+    constructing the optimizer (as the tests do).
+
+    Clipping is reproduced as Keras applies it,
     before the decay: the first set of ``clipnorm`` (each leaf to that norm), ``global_clipnorm``
     (the whole tree) and ``clipvalue``. Learning-rate schedules ``ExponentialDecay``,
     ``PiecewiseConstantDecay``, ``PolynomialDecay``, ``InverseTimeDecay`` and ``CosineDecay``
@@ -443,10 +473,11 @@ def from_keras_optimizer(
       tf_rounding: reproduce Keras on TensorFlow with float64 weights, which turns SGD's
         momentum, Adam's betas (in their bias-correction powers), the weight decay and
         Adagrad's initial accumulator into float32 tensors first (measured against Keras; the
-        learning rate stays exact). Irrelevant for float32 weights.
+        learning rate is the variable's value, see above). Irrelevant for float32 weights.
       params: to resume a trained optimizer (one whose ``iterations`` > 0 raises without it): a
         pytree with the JAX params' structure whose leaves are the Keras variables (e.g.
-        ``{"kernel": layer.kernel, "bias": layer.bias}``). ``init`` then returns the
+        ``{"kernel": layer.kernel, "bias": layer.bias}``; needed on TensorFlow for
+        ``var_names`` exclusions, see above). ``init`` then returns the
         optimizer's ``iterations`` and slot variables (``momentums``, ``velocities``,
         ``velocity_hats``, ``average_gradients``, ``accumulators``) exactly; a variable it
         trained that the tree leaves out raises, and so does an eager ``init`` whose JAX leaf

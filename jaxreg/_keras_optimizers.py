@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._optimizer_state import keras_iterations, keras_leaf_states, resuming
+from ._optimizer_state import keras_iterations, keras_leaf_states, resuming, with_structure
 from ._optimizers import Rate, per_leaf_transform, rate_at
 from ._schedules import KERAS_SCHEDULES, keras_schedule
 
@@ -248,13 +248,36 @@ def _leaf_name(path: tuple[Any, ...]) -> str:
     return str(key)
 
 
+def _on_tensorflow(spec: Any) -> bool:
+    """Whether the Keras optimizer object runs on the TensorFlow backend."""
+    return any(c.__name__ == "TFOptimizer" for c in type(spec).__mro__)
+
+
+def _matched_name(variable: Any, *, on_tensorflow: bool) -> str:
+    """The name ``exclude_from_weight_decay(var_names=...)`` is matched against: on TensorFlow
+    the ``tf.Variable``'s (``variable.value.name``, e.g. ``"dense/kernel:0"``: TF's
+    ``_apply_weight_decay`` hands ``_use_weight_decay`` the tf.Variable), on JAX and torch the
+    Keras variable's own ``name`` (``"kernel"``)."""
+    keras = sys.modules.get("keras")
+    if keras is None or not isinstance(variable, keras.Variable):
+        raise ValueError(
+            "params: each leaf must be a Keras variable (e.g. layer.kernel) to say which "
+            f"variable's name exclude_from_weight_decay matches; got {type(variable).__name__}."
+        )
+    return variable.value.name if on_tensorflow else variable.name
+
+
 def decay_labels(spec: Any, keras_params: Any) -> Any:
     """Keras's ``exclude_from_weight_decay`` as `optax.multi_transform` labels, or None.
 
-    Keras skips a variable's decay if it is in ``var_list`` or ``re.search``-es one of
-    ``var_names`` in ``variable.name`` (its own name, e.g. ``"bias"``, not its path). With the
-    Keras variables of each leaf (``keras_params``) both rules apply exactly; without them the
-    names are matched against each JAX leaf's last path key, and ``var_list`` raises.
+    Keras (``BaseOptimizer._use_weight_decay``) skips a variable's decay if it is in
+    ``var_list`` or ``re.search``-es one of ``var_names`` in ``variable.name``, where the
+    variable is the one the backend's ``_apply_weight_decay`` passes: on JAX and torch the Keras
+    variable (its own name, ``"kernel"``), on TensorFlow its ``tf.Variable`` (the full name,
+    ``"dense/kernel:0"``). With the Keras variables of each leaf (``keras_params``) both rules
+    apply exactly, per backend. Without them, on JAX and torch ``var_names`` are matched against
+    each JAX leaf's last path key (the analogue of the variable's own name), and on TensorFlow
+    they raise (the JAX leaves carry no tf.Variable name); ``var_list`` raises.
     """
     ids = getattr(spec, "_exclude_from_weight_decay", None) or set()
     pattern: re.Pattern[str] = (
@@ -262,17 +285,28 @@ def decay_labels(spec: Any, keras_params: Any) -> Any:
     )
     if not ids and pattern is _MATCHES_NOTHING:
         return None
+    on_tensorflow = _on_tensorflow(spec)
     if keras_params is not None:
         var_key = spec._var_key
-        return jax.tree.map(
-            lambda v: "no_decay" if var_key(v) in ids or pattern.search(v.name) else "decay",
-            keras_params,
-        )
+
+        def keras_label(v: Any) -> str:
+            name = _matched_name(v, on_tensorflow=on_tensorflow)
+            return "no_decay" if var_key(v) in ids or pattern.search(name) else "decay"
+
+        return jax.tree.map(keras_label, keras_params)
     if ids:
         raise ValueError(
             "from_keras_optimizer: exclude_from_weight_decay(var_list=...) names Keras variables; "
             "pass params=, the JAX params' tree with the Keras variables as leaves, to say which "
             "leaf each is."
+        )
+    if on_tensorflow:
+        raise ValueError(
+            "from_keras_optimizer: on the TensorFlow backend Keras matches exclude_from_weight_"
+            f"decay(var_names=...) (pattern {pattern.pattern!r}) against each tf.Variable's full "
+            "name (e.g. 'dense/kernel:0'), which the JAX leaves do not carry; pass params=, the "
+            "JAX params' tree with the Keras variables as leaves (e.g. {'kernel': layer.kernel, "
+            "'bias': layer.bias}), to match exactly those names."
         )
 
     def label(path: tuple[Any, ...], node: Any) -> Any:
@@ -381,6 +415,11 @@ def keras_optimizer(
             "to resume from its state; or pass opt.get_config() to start from zero state on "
             "purpose."
         )
-    tx = parts["decay"] if labels is None else optax.multi_transform(parts, labels)
+    if labels is None:
+        tx = parts["decay"]
+    elif params is not None:  # labels of the map's tree (callable if it is an equinox module)
+        tx = with_structure(optax.multi_transform(parts, lambda _: labels), treedef)
+    else:
+        tx = optax.multi_transform(parts, labels)
     clip = keras_clip(config)
     return tx if clip is None else optax.chain(clip, tx)

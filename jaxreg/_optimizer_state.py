@@ -41,8 +41,9 @@ KERAS_SLOTS: dict[str, tuple[str, ...]] = {
 
 
 class LeafState:
-    """One JAX leaf's framework state: its group, step, named buffers (NumPy arrays) and the
-    parameter's value through the leaf's view (None for a state_dict's ids)."""
+    """One JAX leaf's framework state: its group, step, named buffers (NumPy arrays), the
+    parameter's value through the leaf's view (None for a state_dict's ids), and whether torch
+    skips it (``requires_grad=False``: its grad stays None, so torch never updates it)."""
 
     def __init__(
         self,
@@ -50,8 +51,11 @@ class LeafState:
         step: float | None,
         buffers: dict[str, np.ndarray],
         value: np.ndarray | None,
+        *,
+        frozen: bool = False,
     ):
         self.group, self.step, self.buffers, self.value = group, step, buffers, value
+        self.frozen = frozen
 
 
 def _numpy(x: Any) -> np.ndarray:
@@ -104,9 +108,10 @@ def torch_leaf_states(spec: Any, torch_params: Any, name: str) -> tuple[Any, lis
         if isinstance(leaf, int) and not hasattr(spec, "param_groups"):
             if leaf not in params:
                 raise ValueError(f"params: {leaf} is not a parameter id of the state_dict.")
-            index, view, value = params.index(leaf), _numpy, None
+            index, view, value, frozen = params.index(leaf), _numpy, None, False
         else:
             (index, view), value = _view_of(leaf, params), _numpy(leaf)
+            frozen = not params[index].requires_grad
         if index in seen:
             raise ValueError(f"params: torch parameter {index} appears twice in the tree.")
         seen.add(index)
@@ -120,7 +125,7 @@ def torch_leaf_states(spec: Any, torch_params: Any, name: str) -> tuple[Any, lis
             )
         buffers = {k: view(v) for k, v in raw.items() if v is not None}
         step = None if step is None else float(step)
-        out.append(LeafState(int(group_of[index]), step, buffers, value))
+        out.append(LeafState(int(group_of[index]), step, buffers, value, frozen=frozen))
     missing = [i for i in range(len(params)) if i not in seen and state_of(i)]
     if missing:
         raise ValueError(
@@ -134,12 +139,13 @@ def torch_leaf_states(spec: Any, torch_params: Any, name: str) -> tuple[Any, lis
 def torch_group_state(
     name: str, group: dict[str, Any], leaves: list[LeafState], k: int
 ) -> tuple[int, list[list[np.ndarray | None]]]:
-    """Group ``k``'s step count and buffers per leaf (None: the leaf is in another group).
+    """Group ``k``'s step count and buffers per leaf (None: the leaf is in another group, or
+    frozen: torch never steps it, so its state, if any, says nothing of the group's count).
 
     SGD keeps no step: its count only says whether the momentum buffer exists (torch starts
     the buffer at the first step's gradient).
     """
-    mine = [leaf for leaf in leaves if leaf.group == k]
+    mine = [leaf for leaf in leaves if leaf.group == k and not leaf.frozen]
     names = TORCH_BUFFERS[name]
     expected = _expected_buffers(name, group)
     if name == "SGD":
@@ -155,7 +161,7 @@ def torch_group_state(
     count = int(steps.pop()) if steps else 0
     per_leaf: list[list[np.ndarray | None]] = []
     for leaf in leaves:
-        if leaf.group != k:
+        if leaf.group != k or leaf.frozen:
             per_leaf.append([None] * len(names))
             continue
         if count and set(leaf.buffers) != expected:
@@ -253,6 +259,31 @@ def check_values(paths_leaves: Sequence[tuple[Any, Any]], values: Sequence[Any])
             )
 
 
+def check_structure(got: Any, treedef: Any) -> None:
+    """The JAX params' treedef ``got`` is that of the map given with ``params=``."""
+    if got != treedef:
+        raise ValueError(
+            "params: the JAX params' structure differs from the tree of framework "
+            "parameters given at conversion. Build that tree from the JAX params themselves "
+            "so that it has their very structure: jax.tree_util.tree_map_with_path(lambda "
+            "path, leaf: <the framework parameter of that path>, params) (a flax nnx.State "
+            "keeps each array in an nnx.Variable, so a plain dict, or nnx.State of a dict, "
+            f"is another structure; the docs' Conventions page shows it).\n{got}\nvs\n"
+            f"{treedef}"
+        )
+
+
+def with_structure(tx: optax.GradientTransformation, treedef: Any) -> optax.GradientTransformation:
+    """``tx`` whose ``init`` first checks the params' structure against the ``params=`` map's
+    (before `optax.multi_transform` matches its labels to the params with a bare pytree error)."""
+
+    def init(params: Any) -> Any:
+        check_structure(jax.tree.structure(params), treedef)
+        return tx.init(params)
+
+    return optax.GradientTransformation(init, tx.update)
+
+
 def resuming(
     tx: optax.GradientTransformation,
     treedef: Any,
@@ -271,11 +302,7 @@ def resuming(
     def init(params: Any) -> ConvertedState:
         is_masked = lambda x: isinstance(x, MaskedNode)  # noqa: E731
         paths_leaves, got = jax.tree_util.tree_flatten_with_path(params, is_leaf=is_masked)
-        if got != treedef:
-            raise ValueError(
-                "params: the JAX params' structure differs from the tree of framework "
-                f"parameters given at conversion:\n{got}\nvs\n{treedef}"
-            )
+        check_structure(got, treedef)
         check_values(paths_leaves, values)
         fresh: ConvertedState = init_buffers(params)
         fresh_leaves = [jax.tree.leaves(b, is_leaf=is_masked) for b in fresh.buffers]

@@ -416,6 +416,8 @@ def torch_transform(
     for key, value in hyper.items():
         if isinstance(value, jax.Array) or hasattr(value, "item"):
             hyper[key] = value.item()  # a 0-d tensor lr
+    if isinstance(hyper.get("betas"), list | tuple):  # torch also takes 0-d tensor betas
+        hyper["betas"] = tuple(b.item() if hasattr(b, "item") else b for b in hyper["betas"])
     if name == "AdamW":
         hyper["decoupled_weight_decay"] = True
     _check_torch(name, hyper)
@@ -430,6 +432,16 @@ def torch_transform(
 
 def _check_torch(name: str, h: dict[str, Any]) -> None:
     """The checks torch's constructors make, so that a config torch refuses is refused here."""
+    numbers = [
+        (k, h[k]) for k in _TORCH_DEFAULTS[name] if isinstance(_TORCH_DEFAULTS[name][k], float)
+    ]
+    numbers += [("betas", b) for b in h.get("betas", ())]
+    for key, value in numbers:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(
+                f"from_torch_optimizer: {name}'s {key} must be a number; got {key}="
+                f"{h[key]!r} ({type(value).__name__})."
+            )
     for key in ("lr", "eps", "weight_decay", "momentum", "lr_decay", "initial_accumulator_value"):
         if key in h and not h[key] >= 0:
             raise ValueError(

@@ -164,7 +164,10 @@ def torch_scheduled(exports: dict[str, Any], max_norm: float) -> optax.GradientT
     import torch
 
     groups = exports["param_groups"]
-    tensors = [torch.zeros(1, dtype=torch.float64) for g in groups for _ in g["params"]]
+    # placeholders that torch would step (requires_grad): the converter refuses frozen ones
+    tensors = [
+        torch.zeros(1, dtype=torch.float64, requires_grad=True) for g in groups for _ in g["params"]
+    ]
     opt = torch.optim.SGD(tensors, lr=groups[0]["lr"])
     opt.load_state_dict({"state": {}, "param_groups": groups})
     state = exports["scheduler"]

@@ -4,11 +4,13 @@ both sides: equal to rounding), and exclude_from_weight_decay reproduced."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import json_worker, optimizer_data, run_optax
+from helpers import json_worker, optimizer_data, run_optax, run_python
 
 import jaxreg as jr
 
@@ -146,3 +148,50 @@ def test_loss_scaling_is_not_reproduced(keras_runs):
     error = keras_runs[-1]["error"]
     assert "loss scaling (LossScaleOptimizer) is not reproduced" in error
     assert "opt.inner_optimizer" in error
+
+
+# exclude_from_weight_decay(var_names=...) per backend: TensorFlow matches the tf.Variable's
+# full name ("l1/kernel:0"), JAX the Keras variable's own name ("kernel")
+VAR_NAMES = [["l1"], ["^kernel"], ["bias"], ["kernel:0"], ["l0/b"]]
+
+
+@pytest.fixture(scope="module")
+def exclusion_runs():
+    init, grads = optimizer_data([(3, 4), (4,), (4, 2), (2,)], 4)
+    cases = [
+        {
+            "var_names": names,
+            "init": [x.tolist() for x in init],
+            "grads": [[g.tolist() for g in step] for step in grads],
+        }
+        for names in VAR_NAMES
+    ]
+    script = str(Path(__file__).with_name("keras_exclusion_reference.py"))
+    return {
+        backend: json.loads(run_python(script, backend, input=json.dumps(cases)).stdout)
+        for backend in ("tensorflow", "jax")
+    }
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+@pytest.mark.parametrize("k", range(len(VAR_NAMES)), ids=["-".join(n) for n in VAR_NAMES])
+def test_excluded_names_are_matched_as_each_backend_matches_them(exclusion_runs, backend, k):
+    run = exclusion_runs[backend][k]
+    expected = {"tensorflow": "l1/kernel:0", "jax": "kernel"}[backend]
+    assert run["names"]["l1/kernel"] == expected
+    for got, want in zip(run["jax"], run["keras"], strict=True):
+        want = np.asarray(want)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+    if backend == "tensorflow":  # the JAX leaves carry no tf.Variable name: it raises
+        assert "on the TensorFlow backend Keras matches" in run["error_without_params"]
+        assert "pass params=" in run["error_without_params"]
+    else:  # the JAX leaves' last keys are the Keras variables' own names here
+        for got, want in zip(run["jax_without_params"], run["keras"], strict=True):
+            want = np.asarray(want)
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+
+
+def test_the_backends_really_exclude_different_variables(exclusion_runs):
+    # var_names=["l1"]: TensorFlow excludes layer l1 ("l1/kernel:0"), JAX excludes nothing
+    tf_run, jax_run = exclusion_runs["tensorflow"][0], exclusion_runs["jax"][0]
+    assert np.abs(np.asarray(tf_run["keras"][2]) - jax_run["keras"][2]).max() > 1e-3

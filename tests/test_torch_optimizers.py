@@ -128,6 +128,10 @@ def test_review_fixes_ambiguous_and_invalid_specs():
         )
     with pytest.raises(ValueError, match=r"needs lr >= 0; got lr=-0.1"):
         jr.conventions.from_torch_optimizer({"lr": -0.1}, name="SGD")
+    with pytest.raises(ValueError, match=r"Adam's lr must be a number; got lr='0.1' \(str\)"):
+        jr.conventions.from_torch_optimizer({"lr": "0.1"}, name="Adam")
+    with pytest.raises(ValueError, match=r"betas must be a number; got betas=\(0.9, None\)"):
+        jr.conventions.from_torch_optimizer({"betas": (0.9, None)}, name="Adam")
     with pytest.raises(ValueError, match=r"different initial_accumulator_value"):
         jr.conventions.from_torch_optimizer(
             [{"lr": 0.1, "lr_decay": 0, "initial_accumulator_value": v} for v in (0.5, 0.1)],
