@@ -20,7 +20,31 @@ Where things live: one file per behaviour or module (`test_masks.py`, `test_prox
 `dense_params()`, `run_python`, `run_example`, `json_worker`) is in `helpers.py`.
 """
 
-import jax
+import os
+import subprocess
+import sys
+
+# Compile faster in this process: XLA:CPU's loop emitters instead of its MLIR fusion emitters
+# (the option `jr.linear`'s drivers already compile with, jaxreg/_linear/_compiled.py): most
+# of the suite's time is compiling small programs, and this cuts the suite's CPU time by about
+# a fifth with the same operations computed. The processes the tests start (the parity suite,
+# docs pages, examples, packaging) get the user's own XLA_FLAGS back (`helpers.user_env`): they
+# run as a user runs them. The option is probed in a process of its own first: XLA aborts on
+# a flag it does not know, and a later XLA may drop this one. xdist's workers inherit both
+# variables from the first process, so only it probes.
+FAST_COMPILE = "--xla_cpu_use_fusion_emitters=false"
+USER_XLA_FLAGS = "JAXREG_TESTS_USER_XLA_FLAGS"
+if USER_XLA_FLAGS not in os.environ:
+    os.environ[USER_XLA_FLAGS] = os.environ.get("XLA_FLAGS", "")
+    flags = f"{os.environ[USER_XLA_FLAGS]} {FAST_COMPILE}".strip()
+    probe = "import jax.numpy as jnp; jnp.zeros(2).sum().block_until_ready()"
+    known = subprocess.run(
+        [sys.executable, "-c", probe], env={**os.environ, "XLA_FLAGS": flags}, capture_output=True
+    )
+    if known.returncode == 0:
+        os.environ["XLA_FLAGS"] = flags
+
+import jax  # noqa: E402  (after XLA_FLAGS: XLA reads it when its backend starts)
 
 jax.config.update("jax_enable_x64", True)
 

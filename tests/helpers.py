@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -201,6 +202,18 @@ def run_example(script: str, tmp: Path, *args: str) -> tuple[str, dict, Path]:
     return proc.stdout, json.loads(out.read_text()), png
 
 
+def user_env() -> dict[str, str]:
+    """This process's environment with the user's own XLA_FLAGS (tests/conftest.py adds a
+    faster-compiling option for the tests themselves): what a process a test starts gets."""
+    env = dict(os.environ)
+    user_flags = env.pop("JAXREG_TESTS_USER_XLA_FLAGS", None)
+    if user_flags is not None:  # conftest saved them (empty: there were none)
+        env["XLA_FLAGS"] = user_flags
+        if not user_flags:
+            del env["XLA_FLAGS"]
+    return env
+
+
 def run_python(
     *args: str,
     cwd: Path = ROOT,
@@ -216,7 +229,7 @@ def run_python(
     proc = subprocess.run(
         [str(python), *args],
         cwd=cwd,
-        env=env,
+        env=user_env() if env is None else env,
         input=input,
         capture_output=True,
         text=True,
@@ -282,6 +295,7 @@ def start_parity(tmp_path: Path, *args: str, name: str = "report", cwd: Path = R
     proc = subprocess.Popen(
         [sys.executable, "-m", "parity", *args, "--json", str(out)],
         cwd=cwd,
+        env=user_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

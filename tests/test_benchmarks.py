@@ -39,7 +39,8 @@ assert gpu_main(["--quick", "--json", out + "/gpu.json", "--markdown", out + "/g
 def quick_runs(tmp_path_factory) -> Path:
     """The folder the two quick runs wrote their reports and plots into."""
     out = tmp_path_factory.mktemp("bench")
-    run_python("-c", QUICK_RUNS, str(out), timeout=1200)
+    # with the tests' faster-compiling XLA_FLAGS (tests/conftest.py): a smoke run, not a timing
+    run_python("-c", QUICK_RUNS, str(out), env=dict(os.environ), timeout=1200)
     return out
 
 

@@ -10,7 +10,6 @@ covers every example and the gallery page shows every figure it writes.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from helpers import run_python
+from helpers import run_python, user_env
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
@@ -59,7 +58,7 @@ def code_blocks(page: Path) -> tuple[list[tuple[int, str]], list[str]]:
 
 def run_page(page: Path) -> subprocess.CompletedProcess:
     blocks, _ = code_blocks(page)
-    env = {**os.environ, "MPLBACKEND": "Agg"}
+    env = {**user_env(), "MPLBACKEND": "Agg"}
     return run_python(
         "-c", RUNNER, str(page.relative_to(ROOT)), input=json.dumps(blocks), env=env, check=False
     )

@@ -58,10 +58,10 @@ REDUCED = (
     *("--presets", "tutorial", "seed", "digits_cnn", "scheduled"),
     *("--seeds", "1", "--epochs", "3", "--cv-epochs", "20", "--members", "2", "--jobs", "2"),
 )
-# lighter (no Keras on JAX/torch, no floors or faults, fewer configurations): its measurements
-# must equal the first run's same rows
+# lighter (one preset, no Keras on JAX/torch, no floors or faults): its measurements, and
+# its cross-validation in the three frameworks, must equal the first run's
 AGAIN = (
-    *("--presets", "tutorial", "digits_cnn", "--optimizers", "adam", "sgd"),
+    *("--presets", "tutorial"),
     *("--seeds", "1", "--epochs", "3", "--cv-epochs", "20", "--members", "0", "--no-faults"),
     *("--frameworks", "tf", "torch", "jax", "--jobs", "1"),
 )
@@ -447,7 +447,7 @@ def test_two_runs_give_identical_json_apart_from_timings(reduced):
 
     for key in ("runs", "comparisons"):
         a, b = rows(first, key), rows(second, key)
-        assert len(b) > 20 and set(b) <= set(a)
+        assert len(b) >= 10 and set(b) <= set(a)
         assert all(a[k] == b[k] for k in b)
     cv_a, cv_b = (json.loads(json.dumps(r["cv"])) for r in (first, second))
     for cv in (cv_a, cv_b):

@@ -4,14 +4,13 @@ set before JAX is imported), and two processes joined by jax.distributed on 127.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, run_python
+from helpers import ROOT, run_python, user_env
 
 pytestmark = pytest.mark.slow  # starts Python processes (tests/conftest.py)
 
@@ -20,7 +19,7 @@ HERE = Path(__file__).resolve().parent / "scaling"
 
 @pytest.fixture(scope="module")
 def sharded():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    env = dict(user_env(), XLA_FLAGS="--xla_force_host_platform_device_count=4")
     proc = run_python(str(HERE / "sharded_checks.py"), env=env, timeout=900)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -78,6 +77,7 @@ def test_two_processes_with_jax_distributed():
         subprocess.Popen(
             [sys.executable, str(HERE / "distributed_worker.py"), str(port), str(i)],
             cwd=ROOT,
+            env=user_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -118,7 +118,7 @@ print(json.dumps({"devices": jax.device_count(), "used": len(out.sharding.device
 
 def test_sweep_uses_every_core_through_jax_num_cpu_devices():
     """The docs' CPU recipe (docs/scaling.md): one JAX device per core, strengths sharded."""
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env = {k: v for k, v in user_env().items() if k != "XLA_FLAGS"}
     proc = run_python("-c", CPU_DEVICES_SWEEP, env=env, timeout=300)
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     assert r["devices"] == 2 and r["used"] == 2
