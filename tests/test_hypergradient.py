@@ -143,7 +143,8 @@ def test_vmap_over_strengths_equals_one_by_one():
     _, val_of = problem("squares", "l1")
     s = jnp.array([0.05, 0.1, 0.2])
     batched = jax.jit(jax.vmap(jax.grad(lambda v: val_of(v)[0])))(s)
-    single = [float(jax.grad(lambda v: val_of(v)[0])(v)) for v in s]
+    one = jax.jit(jax.grad(lambda v: val_of(v)[0]))  # compiled once, called per strength
+    single = [float(one(v)) for v in s]
     assert_close(np.asarray(batched), np.asarray(single), rtol=1e-10)
 
 
@@ -156,19 +157,13 @@ def test_hypergradient_api_returns_the_penalty_structure():
         lambda w: loss(Xt, yt, w), pen, jnp.zeros(12), lambda w: loss(Xv, yv, w), **TOL
     )
     assert isinstance(g, jr.Sum) and len(g.terms) == 2
-    fd = central(
-        lambda v: float(
-            loss(
-                Xv,
-                yv,
-                jr.solve(lambda w: loss(Xt, yt, w), pen.terms[0] + jr.l2(v), jnp.zeros(12), **TOL)[
-                    0
-                ],
-            )
-        ),
-        0.02,
-        1e-4,
-    )
+
+    @jax.jit  # compiled once for the four points of the difference
+    def val_of(v):
+        w, _ = jr.solve(lambda w: loss(Xt, yt, w), pen.terms[0] + jr.l2(v), jnp.zeros(12), **TOL)
+        return loss(Xv, yv, w)
+
+    fd = central(lambda v: float(val_of(v)), 0.02, 1e-4)
     assert_close(float(g.terms[1].strength), fd, rtol=1e-6)
     assert float(g.terms[0].l1_ratio) != 0.0  # every float leaf gets its gradient
 
@@ -203,9 +198,12 @@ def test_against_jaxopt_implicit_differentiation():
             Xv, yv, jr.solve(lambda w: loss(Xt, yt, w), jr.l1(lam), jnp.zeros(30), **TOL)[0]
         )
 
+    # each compiled once for the three strengths (eagerly, each call would compile its loops)
+    ours_vg, theirs_vg = (jax.jit(jax.value_and_grad(f)) for f in (ours, theirs))
     for lam in [0.02, 0.1, 0.3]:
-        assert_close(float(ours(lam)), float(theirs(lam)), rtol=1e-8)  # both solvers' noise
-        assert_close(float(jax.grad(ours)(lam)), float(jax.grad(theirs)(lam)), rtol=1e-8)
+        (v, g), (v_ref, g_ref) = ours_vg(lam), theirs_vg(lam)
+        assert_close(float(v), float(v_ref), rtol=1e-8)  # both solvers' noise
+        assert_close(float(g), float(g_ref), rtol=1e-8)
 
 
 @pytest.mark.slow
@@ -227,8 +225,9 @@ def test_equinox_and_nnx_models_as_the_solution():
     s = 0.3
     m = solution(s)
     assert float(m.bias[0]) > 2.0 and 0 < int(jnp.sum(m.weight != 0)) < 12
-    g = float(jax.grad(lambda v: mse(solution(v), Xv, yv))(s))
-    fd = central(lambda v: float(mse(solution(v), Xv, yv)), s, 1e-2 * s)
+    val = jax.jit(lambda v: mse(solution(v), Xv, yv))  # compiled once for the difference
+    g = float(jax.grad(val)(s))
+    fd = central(lambda v: float(val(v)), s, 1e-2 * s)
     assert abs(fd) > 1e-3
     assert_close(g, fd, rtol=1e-6, what="equinox")
 
