@@ -101,6 +101,8 @@ def test_tall_problem_uses_the_gram_form():
     assert not uses_gram_form(cols, False)  # the logistic loss: no Gram form
     wide, _, _ = as_columns(X[:100], np.float64)
     assert not uses_gram_form(wide, True)
+    single, _, _ = as_columns(X, np.float32)
+    assert not uses_gram_form(single, True)  # float32: the residual form only
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -2,8 +2,9 @@
 
 Each is a `jax.jit` whose static arguments are the `SolverOptions` and (for a path) the
 penalty's builder; the data, the penalty's leaves, the strengths and ``tol`` are traced. A
-tall least-squares problem is solved in its Gram form (`jaxreg._linear._gram`), a choice
-made from the shapes at trace time, so only the branch taken is compiled.
+tall float64 least-squares problem is first solved in its Gram form (`jaxreg._linear._gram`),
+a choice made from the shapes and the dtype at trace time, and that fit is the warm start of
+the solver on ``X`` itself, whose gap (from ``y - X w - b``) certifies the result.
 
 Called outside any transformation, each is compiled with `COMPILER_OPTIONS`: XLA:CPU's
 older loop emitters instead of its MLIR fusion emitters, which run an MLIR pipeline per fused
@@ -19,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.core  # for pyright: `import jax` loads it, but does not declare it
@@ -120,13 +121,37 @@ def _tol_abs(tol: Any, y: jax.Array, s: jax.Array, options: SolverOptions) -> ja
     return floored * options.datafit.tol_scale(y, sn, options.fit_intercept)
 
 
-def _compressed(cols, y, s, options: SolverOptions) -> tuple[GramForm | None, Any]:
-    """The Gram form and the options of its fit (no intercept) when it applies (a static
-    fact of the shapes and the loss: `uses_gram_form`), else ``(None, options)``."""
+class _GramStart(NamedTuple):
+    """The Gram form (`jaxreg._linear._gram`) and its fit's invariants: a warm start only."""
+
+    form: GramForm
+    blocks: Columns
+    lips: jax.Array | None
+    options: SolverOptions  # no intercept
+
+    def fit(self, parts: BlockPenalty, w0: jax.Array, tol_abs: Any):
+        """The compressed fit from ``w0``: ``(w, b, iterations, epochs)``. Its gap is that of
+        the compressed problem, which rounding can make another problem: the caller's fit on
+        ``X`` itself certifies."""
+        dtype = w0.dtype
+        st = solve(
+            self.blocks, self.form.y, self.form.s, parts, w0.reshape(self.blocks.num_blocks, -1),
+            jnp.zeros((), dtype), tol=tol_abs, options=self.options, lips=self.lips,
+        )  # fmt: skip
+        w = st.w.reshape(-1)
+        return w, self.form.intercept(w), st.it, st.epochs
+
+
+def _gram_start(cols, y, s, size: int, options: SolverOptions) -> _GramStart | None:
+    """The Gram form when it applies (a static fact of the shapes, the loss and the dtype:
+    `uses_gram_form`), computed once per call, else None."""
     if not uses_gram_form(cols, options.datafit.is_least_squares):
-        return None, options
+        return None
     gf = gram_form(cols, y, s, options.fit_intercept)
-    return gf, dataclasses.replace(options, fit_intercept=False)
+    blocks = gf.cols.blocks(size)
+    kappa = options.datafit.curvature_bound
+    lips = None if kappa is None else kappa * blocks.lipschitz(gf.s / jnp.sum(gf.s))
+    return _GramStart(gf, blocks, lips, dataclasses.replace(options, fit_intercept=False))
 
 
 @driver("options")
@@ -135,15 +160,16 @@ def fit_compiled(cols, y, s, penalty, w0, b0, tol, *, options: SolverOptions) ->
     parts = block_penalty(penalty, p, w0.dtype)
     size = parts.size
     tol_abs = _tol_abs(tol, y, s, options)
-    gf, options = _compressed(cols, y, s, options)
-    if gf is not None:
-        cols, y, s, b0 = gf.cols, gf.y, gf.s, jnp.zeros_like(b0)
+    it = ep = jnp.zeros((), jnp.int32)
+    gram = _gram_start(cols, y, s, size, options)
+    if gram is not None:
+        w0, b0, it, ep = gram.fit(parts, w0, tol_abs)
+    # on X itself: the certificate (no iteration where the Gram form's fit passes it)
     st = solve(
         cols.blocks(size), y, s, parts, w0.reshape(-1, size), b0, tol=tol_abs, options=options
     )
     w = st.w.reshape(p)
-    b = st.b if gf is None else gf.intercept(w)
-    return LinearResult(w, b, st.gap, st.it, st.epochs, st.done)
+    return LinearResult(w, st.b, st.gap, st.it + it, st.epochs + ep, st.done)
 
 
 def _path_start(blocks: Columns, y, sn, p: int, size: int, start, options: SolverOptions):
@@ -172,10 +198,6 @@ def path_compiled(
     p = cols.num_features
     dtype = cols.values.dtype
     tol_abs = _tol_abs(tol, y, s, options)
-    gf, options = _compressed(cols, y, s, options)
-    if gf is not None:
-        cols, y, s = gf.cols, gf.y, gf.s
-        start = None if start is None else (start[0], jnp.zeros_like(start[1]))
     size = block_penalty(build(template, strengths[0]), p, dtype).size
     blocks = cols.blocks(size)
     datafit = options.datafit
@@ -186,20 +208,25 @@ def path_compiled(
     lips = None if kappa is None else kappa * blocks.lipschitz(sn)
     w0, b0, z0 = _path_start(blocks, y, sn, p, size, start, options)
     init = (w0, b0, z0, blocks.rmatvec(sn * datafit.derivative(z0, y)))
+    gram = _gram_start(cols, y, s, size, options)  # the Gram matrix and its eigh: once
 
     def step(carry, strength):
         w, b, z, g = carry
         parts = block_penalty(build(template, strength), p, dtype)
+        it = ep = jnp.zeros((), jnp.int32)
+        zg = (z, g)
+        if gram is not None:
+            w, b, it, ep = gram.fit(parts, w, tol_abs)
+            zg = None  # X w + b and the gradient afresh at the Gram form's fit
         st = solve(
             blocks, y, s, parts, w.reshape(-1, size), b,
-            tol=tol_abs, options=options, lips=lips, zg0=(z, g),
+            tol=tol_abs, options=options, lips=lips, zg0=zg,
         )  # fmt: skip
         w = st.w.reshape(p)
         # a NaN result (a traced bad strength) must not poison the next fits' warm start
         ok = jnp.isfinite(w).all() & jnp.isfinite(st.b)
         nxt = jax.tree.map(lambda u, v: jnp.where(ok, u, v), (w, st.b, st.z, st.g), init)
-        b = st.b if gf is None else gf.intercept(w)
-        return nxt, LinearResult(w, b, st.gap, st.it, st.epochs, st.done)
+        return nxt, LinearResult(w, st.b, st.gap, st.it + it, st.epochs + ep, st.done)
 
     return jax.lax.scan(step, init, strengths)[1]
 

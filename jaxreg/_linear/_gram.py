@@ -11,12 +11,22 @@ an intercept, as they are; ``sum(s) = 1``):
 
 (rows of a zero eigenvalue left out: ``q`` lies in ``G``'s range). So the fit on ``X`` is
 the fit on the ``p x p`` design ``R`` (rows of weight ``1 / p``, scaled by ``sqrt(p)``), with
-no intercept: the same minimizer, the same gradient :math:`G w - q` and an objective off by
-a constant, so its duality gap certifies the original fit too (the suboptimality of ``w`` is
-the same in both). Every pass over the data then costs ``p^2`` instead of ``n p``; the price is
-one ``X^T X`` and one ``eigh`` per compiled call (per path, not per strength): glmnet's
-"covariance updates", scikit-learn's ``precompute``. The intercept is :math:`\bar y - u^\top
-w` with ``u`` the columns' weighted means.
+no intercept: in exact arithmetic the same minimizer, the same gradient :math:`G w - q` and
+an objective off by a constant. Every pass over the data then costs ``p^2`` instead of
+``n p``; the price is one ``X^T X`` and one ``eigh`` per compiled call (per path, not per
+strength): glmnet's "covariance updates", scikit-learn's ``precompute``. The intercept is
+:math:`\bar y - u^\top w` with ``u`` the columns' weighted means.
+
+In floating point it is not the same problem: ``eigh`` drops the eigenvalues below ``p eps``
+times the largest, so columns whose scale is below ``sqrt(p eps)`` times the largest (1e-3
+against 1e3 in float32, 1e-8 against 1e8 in float64) vanish from ``R``, and the compressed
+fit's gap then certifies a different problem (float32: converged, gap 4e-5, true
+suboptimality 0.45). So the Gram-form fit is only a warm start: the caller continues with
+the residual-form solver on ``X`` itself, whose gap (from ``y - X w - b``) decides
+``converged``; where the Gram form was right that costs a few passes over ``X``. In float32
+the Gram form is not used at all: it loses columns at scales real data has (polynomial
+features, unscaled units) and was no faster there (n = 20,000, p = 200: 0.41 s against the
+residual form's 0.12 s per fit, benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -36,10 +46,12 @@ _MAX_FEATURES = 1024
 
 
 def uses_gram_form(cols: Columns, is_least_squares: bool) -> bool:
-    """Whether a fit on ``cols`` runs in the Gram form (a fact of the shapes: static)."""
+    """Whether a fit on ``cols`` starts in the Gram form (a fact of the shapes and the dtype:
+    static): float64 only (see the module)."""
     p = cols.num_features
     return (
         is_least_squares
+        and cols.values.dtype == jnp.float64
         and cols.rows is None
         and cols.values.shape[1] == 1
         and p <= _MAX_FEATURES
