@@ -60,7 +60,7 @@ class Problem(NamedTuple):
         return self.split.prox(j, v, t)
 
     def dual_data(self, z: jax.Array, g: jax.Array) -> tuple[Any, Any, Any]:
-        """``(y, z, g)`` for the dual point. The squared loss with an intercept: shifted so
+        r"""``(y, z, g)`` for the dual point. The squared loss with an intercept: shifted so
         that the residual ``y - z`` has weighted mean 0 exactly as the intercept's dual
         constraint asks (``g`` with it: :math:`X^\top s (z - y - \bar d)`), and ``y`` centred
         (``u = c (y - z)`` does not change). In float32 the residual's mean is rounding, not
