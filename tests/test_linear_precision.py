@@ -1,5 +1,6 @@
 """`jr.linear`'s certificate where rounding is large: float32 (JAX's default) on tall, badly
-scaled or offset data, and float64's Gram form on extreme scales. ``converged`` must mean
+scaled or offset data, and float64 on extreme scales (where a ``p x p`` Gram form, used before
+for tall problems, lost columns and certified another problem). ``converged`` must mean
 that the fit's suboptimality on the original problem is within ``tol`` (against scikit-learn's
 `Lasso` in float64 on the same, float32-rounded, data)."""
 
@@ -109,7 +110,7 @@ def test_float32_tall_badly_scaled_cross_validate_equals_lasso_cv():
 
 @pytest.mark.parametrize("jit", [False, True])
 @pytest.mark.parametrize(("scale", "offset"), [(8, 0.0), (3, 1e9)])
-def test_float64_gram_form_on_extreme_scales_is_certified_on_x(scale, offset, jit):
+def test_float64_tall_extreme_scales_are_certified_on_x(scale, offset, jit):
     # columns 1e-8..1e8 (their Gram matrix's eigenvalues span 1e32: eigh drops the small
     # columns): the Gram form's fit was "converged", 0.4 off the optimum; y offset by 1e9
     X, y = scaled_columns(lo=-scale, hi=scale)

@@ -1,10 +1,12 @@
 """The compiled drivers: one fit, a warm-started path in one `lax.scan`, a fold's scores.
 
 Each is a `jax.jit` whose static arguments are the `SolverOptions` and (for a path) the
-penalty's builder; the data, the penalty's leaves, the strengths and ``tol`` are traced. A
-tall float64 least-squares problem is first solved in its Gram form (`jaxreg._linear._gram`),
-a choice made from the shapes and the dtype at trace time, and that fit is the warm start of
-the solver on ``X`` itself, whose gap (from ``y - X w - b``) certifies the result.
+penalty's builder; the data, the penalty's leaves, the strengths and ``tol`` are traced.
+Every fit runs on ``X`` itself, tall ones too, and its gap comes from ``y - X w - b``: a
+compressed ``p x p`` Gram form (glmnet's "covariance updates", used here for ``n >= 4p``
+until this release) drops the columns of small scale in its ``eigh`` (float32: 1e-3 against
+1e3) and certified another problem ("converged", 0.45 off the optimum); with a certificate on
+``X`` after it, it was slower than the fit on ``X`` alone (benchmarks/README.md).
 
 Called outside any transformation, each is compiled with `COMPILER_OPTIONS`: XLA:CPU's
 older loop emitters instead of its MLIR fusion emitters, which run an MLIR pipeline per fused
@@ -20,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.core  # for pyright: `import jax` loads it, but does not declare it
@@ -29,11 +31,10 @@ import jax.numpy as jnp
 from ._certificates import State
 from ._coordinate_descent import solve_cd
 from ._design import Columns
-from ._gram import GramForm, gram_form, uses_gram_form
 from ._least_squares import solve_least_squares
 from ._options import SolverOptions
 from ._penalty_parts import BlockPenalty, block_penalty
-from ._problem import make_problem
+from ._problem import column_means, make_problem
 from ._prox_newton import solve_prox_newton
 from ._result import LinearResult
 
@@ -96,14 +97,15 @@ def solve(
     tol: Any,
     options: SolverOptions,
     lips: jax.Array | None = None,
+    means: jax.Array | None = None,
     zg0: tuple[jax.Array, jax.Array] | None = None,
 ) -> State:
     """One fit from ``w0`` of shape ``(G, B)`` on ``cols`` in blocks: with an l1 / l2 split
     on single features, the least-squares solver (the squared loss) or the prox-Newton one (a
-    datafit with ``newton_steps``: logistic, Poisson); else the general one. ``lips`` (the blocks'
-    curvature bounds) and ``zg0`` (``X w0 + b0`` and the full gradient there, as the previous
-    fit of a path returns them) save passes over ``X``."""
-    pb = make_problem(cols, y, s, options.datafit, penalty, options.fit_intercept, lips)
+    datafit with ``newton_steps``: logistic, Poisson); else the general one. ``lips`` (the
+    blocks' curvature bounds), ``means`` (`column_means`) and ``zg0`` (``X w0 + b0`` and the
+    full gradient there, as the previous fit of a path returns them) save passes over ``X``."""
+    pb = make_problem(cols, y, s, options.datafit, penalty, options.fit_intercept, lips, means)
     ws_min = min(options.ws_min, w0.shape[0])
     if penalty.size == 1 and pb.split is not None:
         if options.datafit.is_least_squares:
@@ -121,55 +123,16 @@ def _tol_abs(tol: Any, y: jax.Array, s: jax.Array, options: SolverOptions) -> ja
     return floored * options.datafit.tol_scale(y, sn, options.fit_intercept)
 
 
-class _GramStart(NamedTuple):
-    """The Gram form (`jaxreg._linear._gram`) and its fit's invariants: a warm start only."""
-
-    form: GramForm
-    blocks: Columns
-    lips: jax.Array | None
-    options: SolverOptions  # no intercept
-
-    def fit(self, parts: BlockPenalty, w0: jax.Array, tol_abs: Any):
-        """The compressed fit from ``w0``: ``(w, b, iterations, epochs)``. Its gap is that of
-        the compressed problem, which rounding can make another problem: the caller's fit on
-        ``X`` itself certifies."""
-        dtype = w0.dtype
-        st = solve(
-            self.blocks, self.form.y, self.form.s, parts, w0.reshape(self.blocks.num_blocks, -1),
-            jnp.zeros((), dtype), tol=tol_abs, options=self.options, lips=self.lips,
-        )  # fmt: skip
-        w = st.w.reshape(-1)
-        return w, self.form.intercept(w), st.it, st.epochs
-
-
-def _gram_start(cols, y, s, size: int, options: SolverOptions) -> _GramStart | None:
-    """The Gram form when it applies (a static fact of the shapes, the loss and the dtype:
-    `uses_gram_form`), computed once per call, else None."""
-    if not uses_gram_form(cols, options.datafit.is_least_squares):
-        return None
-    gf = gram_form(cols, y, s, options.fit_intercept)
-    blocks = gf.cols.blocks(size)
-    kappa = options.datafit.curvature_bound
-    lips = None if kappa is None else kappa * blocks.lipschitz(gf.s / jnp.sum(gf.s))
-    return _GramStart(gf, blocks, lips, dataclasses.replace(options, fit_intercept=False))
-
-
 @driver("options")
 def fit_compiled(cols, y, s, penalty, w0, b0, tol, *, options: SolverOptions) -> LinearResult:
     p = w0.shape[0]
     parts = block_penalty(penalty, p, w0.dtype)
     size = parts.size
     tol_abs = _tol_abs(tol, y, s, options)
-    it = ep = jnp.zeros((), jnp.int32)
-    gram = _gram_start(cols, y, s, size, options)
-    if gram is not None:
-        w0, b0, it, ep = gram.fit(parts, w0, tol_abs)
-    # on X itself: the certificate (no iteration where the Gram form's fit passes it)
     st = solve(
         cols.blocks(size), y, s, parts, w0.reshape(-1, size), b0, tol=tol_abs, options=options
     )
-    w = st.w.reshape(p)
-    return LinearResult(w, st.b, st.gap, st.it + it, st.epochs + ep, st.done)
+    return LinearResult(st.w.reshape(p), st.b, st.gap, st.it, st.epochs, st.done)
 
 
 def _path_start(blocks: Columns, y, sn, p: int, size: int, start, options: SolverOptions):
@@ -206,27 +169,22 @@ def path_compiled(
     # at each fit's start (the previous fit's end)
     kappa = datafit.curvature_bound
     lips = None if kappa is None else kappa * blocks.lipschitz(sn)
+    means = column_means(blocks, sn, datafit, options.fit_intercept)
     w0, b0, z0 = _path_start(blocks, y, sn, p, size, start, options)
     init = (w0, b0, z0, blocks.rmatvec(sn * datafit.derivative(z0, y)))
-    gram = _gram_start(cols, y, s, size, options)  # the Gram matrix and its eigh: once
 
     def step(carry, strength):
         w, b, z, g = carry
         parts = block_penalty(build(template, strength), p, dtype)
-        it = ep = jnp.zeros((), jnp.int32)
-        zg = (z, g)
-        if gram is not None:
-            w, b, it, ep = gram.fit(parts, w, tol_abs)
-            zg = None  # X w + b and the gradient afresh at the Gram form's fit
         st = solve(
             blocks, y, s, parts, w.reshape(-1, size), b,
-            tol=tol_abs, options=options, lips=lips, zg0=zg,
+            tol=tol_abs, options=options, lips=lips, means=means, zg0=(z, g),
         )  # fmt: skip
         w = st.w.reshape(p)
         # a NaN result (a traced bad strength) must not poison the next fits' warm start
         ok = jnp.isfinite(w).all() & jnp.isfinite(st.b)
         nxt = jax.tree.map(lambda u, v: jnp.where(ok, u, v), (w, st.b, st.z, st.g), init)
-        return nxt, LinearResult(w, st.b, st.gap, st.it + it, st.epochs + ep, st.done)
+        return nxt, LinearResult(w, st.b, st.gap, st.it, st.epochs, st.done)
 
     return jax.lax.scan(step, init, strengths)[1]
 

@@ -79,6 +79,11 @@ class Problem(NamedTuple):
         return self.datafit.intercept_step(b, z, self.y, self.sn)
 
 
+def column_means(cols: Columns, sn: jax.Array, datafit: Datafit, fit_intercept: bool):
+    """``X^T s`` where the dual point needs it (`Problem.dual_data`), else None."""
+    return cols.rmatvec(sn) if fit_intercept and datafit.is_least_squares else None
+
+
 def make_problem(
     cols: Columns,
     y: jax.Array,
@@ -87,8 +92,10 @@ def make_problem(
     penalty: BlockPenalty,
     fit_intercept: bool,
     lips: jax.Array | None,
+    means: jax.Array | None = None,
 ) -> Problem:
-    """The problem on ``cols`` in blocks; ``lips`` computed here unless given (a path's)."""
+    """The problem on ``cols`` in blocks; ``lips`` and ``means`` (`column_means`) computed
+    here unless given (a path's, once for all its fits)."""
     sn = s / jnp.sum(s)
     kappa = datafit.curvature_bound
     if kappa is None and penalty.size > 1:
@@ -98,5 +105,6 @@ def make_problem(
     if lips is None and kappa is not None:
         lips = kappa * cols.lipschitz(sn)  # (G,)
     split = penalty.split((cols.num_blocks, penalty.size), y.dtype)
-    means = cols.rmatvec(sn) if fit_intercept and datafit.is_least_squares else None
+    if means is None:
+        means = column_means(cols, sn, datafit, fit_intercept)
     return Problem(cols, y, sn, datafit, penalty, split, lips, fit_intercept, means)
