@@ -47,8 +47,9 @@ def gap_and_rest(pb: Problem, w: jax.Array, z: jax.Array, g: jax.Array) -> tuple
     """The duality gap (or the stationarity residual) and, in the same units, the largest
     residual of what the gap does not see: the intercept and unpenalized blocks."""
     _, _, icpt = pb.intercept_step(jnp.zeros((), pb.dtype), z)
-    if not has_gap(pb):
-        return jnp.max(violation(pb, w, g, z), initial=0.0), icpt
+    finite = jnp.isfinite(g).all() & jnp.isfinite(z).all()
+    if not has_gap(pb):  # (NaN in X: the violation's L_j > 0 test would read it as 0)
+        return jnp.where(finite, jnp.max(violation(pb, w, g, z), initial=0.0), jnp.nan), icpt
     assert pb.split is not None and pb.lips is not None  # a dual: a bounded curvature
     free = pb.split.unpenalized() & (pb.lips > 0)
     g2 = jnp.sum(g * g, axis=1) / jnp.where(free, pb.lips, 1.0)  # ||g_j||^2 / L_j
@@ -57,7 +58,7 @@ def gap_and_rest(pb: Problem, w: jax.Array, z: jax.Array, g: jax.Array) -> tuple
     # bounds it from above; NaN in g (X) must reach the gap, which the dual's rescaling (a
     # comparison with NaN) would drop
     gap = jnp.maximum(pb.primal(w, z) - dual_objective(pb, *pb.dual_data(z, g)), rest)
-    return jnp.where(jnp.isfinite(g).all(), gap, jnp.nan), rest
+    return jnp.where(finite, gap, jnp.nan), rest
 
 
 def dual_objective(pb: Problem, y: jax.Array, z: jax.Array, g: jax.Array) -> jax.Array:

@@ -166,6 +166,15 @@ def _sparse_columns(X: Any, dtype: Any) -> Columns:
     )
 
 
+def _check_real(kind: Any) -> None:
+    """Reject what a float cast would silently change: complex (its imaginary part dropped),
+    strings (parsed as numbers), objects."""
+    if kind is not None and np.dtype(kind).kind not in "biuf":
+        raise ValueError(
+            f"X must hold real numbers (bool, int or float); got dtype {np.dtype(kind)}."
+        )
+
+
 def as_columns(X: Any, dtype: Any) -> tuple[Columns, int, int]:
     """``X`` (NumPy, JAX, scipy.sparse or a BCOO matrix) as columns of ``dtype``."""
     try:
@@ -175,11 +184,18 @@ def as_columns(X: Any, dtype: Any) -> tuple[Columns, int, int]:
     from jax.experimental import sparse as jsparse
 
     if isinstance(X, jsparse.BCOO):
+        if isinstance(X.data, jax.core.Tracer) or isinstance(X.indices, jax.core.Tracer):
+            raise ValueError(
+                "X as a BCOO matrix cannot be traced (an argument of jax.jit / jax.vmap / "
+                "jax.grad): its columns are laid out on the host. Only a dense X can be "
+                "traced; pass a BCOO or scipy.sparse X from outside the transformation."
+            )
         if X.ndim != 2 or X.n_batch or X.n_dense:
             raise ValueError(f"X as BCOO must be a plain 2-d matrix; got {X!r}.")
         idx, data = np.asarray(X.indices), np.asarray(X.data)
         n, p = X.shape
         X = sp.csc_matrix((data, (idx[:, 0], idx[:, 1])), shape=(n, p)) if sp else None
+    _check_real(X.dtype if hasattr(X, "dtype") else np.asarray(X).dtype)
     if sp is not None and sp.issparse(X):
         X = sp.csc_matrix(X)
         X.sum_duplicates()
