@@ -123,3 +123,20 @@ def test_float64_tall_extreme_scales_are_certified_on_x(scale, offset, jit):
     f = jax.jit(fit) if jit else fit
     res = f(X, y)
     check_certified(X, y, alpha, res.coef, res.intercept, res.converged)
+
+
+def test_float32_y_offset_claims_only_what_it_certifies():
+    # y around 1e6 in float32: y and the intercept are rounded to 0.06, so the optimum is not
+    # representable; a tolerance floored at the rounding of y^2 (4e-3 here) passed a fit 1e-3
+    # off, with the wrong support, as converged
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(500, 30)).astype(np.float32).astype(np.float64)
+    y = (X[:, :5].sum(1) + rng.normal(size=500) + 1e6).astype(np.float32).astype(np.float64)
+    alpha = 0.05
+    with pytest.warns(RuntimeWarning, match="did not reach tol"):
+        res = jr.linear.fit(X, y, jr.l1(alpha), dtype=jnp.float32)
+    assert not bool(res.converged)
+    ref = Lasso(alpha=alpha, tol=1e-15, max_iter=10**6).fit(X, y)
+    best = objective(X, y, ref.coef_, ref.intercept_, alpha)
+    sub = objective(X, y, np.asarray(res.coef, np.float64), float(res.intercept), alpha) - best
+    assert sub <= float(res.gap)  # the gap still bounds it

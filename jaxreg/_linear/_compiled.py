@@ -117,18 +117,19 @@ def solve(
 
 
 def _tol_abs(tol: Any, y: jax.Array, s: jax.Array, options: SolverOptions) -> jax.Array:
-    """``tol`` (floored at 50 eps: the gap cannot be certified below) times its scale, and at
-    least 50 eps^2 times the mean of ``y^2 + |y|``: a constant ``y`` (the intercept alone fits
-    it exactly) has scale 0 (or rounding), where the gap and the intercept's residual are the
-    rounding of the loss's terms (eps^2 y^2 for the squared loss, eps^2 y for Poisson), never
-    0 (converged=False after max_iter at the exact solution). Far below any real tolerance:
-    ``y`` offset by 1e9 in float64 gives 2.5e-12."""
+    """``tol`` (floored at 50 eps: the gap cannot be certified below) times its scale. A
+    constant ``y`` (the intercept alone fits it exactly) has scale 0, or rounding, and the
+    exact fit's gap and intercept residual are the rounding of the loss's terms (eps^2 y^2 for
+    the squared loss, eps^2 y for Poisson), never 0: converged=False after max_iter at the
+    exact solution. Where the scale is below 50 times that rounding, the tolerance is that.
+    (Only there: as a floor everywhere it passed a float32 fit 1e-3 off with ``y`` offset by
+    1e6, whose (eps y)^2 is 4e-3.)"""
     eps = float(jnp.finfo(y.dtype).eps)
     floored = jnp.maximum(tol, 50 * eps)
     sn = s / jnp.sum(s)
     scale = options.datafit.tol_scale(y, sn, options.fit_intercept)
     rounding = 50 * eps**2 * jnp.sum(sn * (y * y + jnp.abs(y)))
-    return jnp.maximum(floored * scale, rounding)
+    return jnp.where(scale > rounding, floored * scale, rounding)
 
 
 @driver("options")
