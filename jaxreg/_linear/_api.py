@@ -60,8 +60,9 @@ def fit(
     ``Lasso(tol=...)`` does; for the other losses, ``tol`` times the intercept-only model's
     loss (logistic: its mean log-loss; Poisson: its half deviance; Huber: its mean Huber loss
     at the median of ``y``; without intercept, the loss at ``z = 0``). A constant ``y`` makes
-    that scale 0: the absolute tolerance is then at least ``50 eps^2`` times the mean of
-    ``y^2 + |y|`` (the rounding of the exact fit's gap), so the exact fit converges. Otherwise
+    that scale 0 (or rounding): where it is below ``50 eps^2`` times the mean of ``y^2 + |y|``
+    (the rounding of the exact fit's gap), that is the absolute tolerance, so the exact fit
+    converges. Otherwise
     (Huber, Poisson, non-convex penalties) ``gap`` is the largest prox-gradient
     residual :math:`\max_j L_j |w_j - \mathrm{prox}_{\mathrm{pen}_j/L_j}(w_j - g_j/L_j)|`,
     0 exactly at a stationary point, with the same scale. ``tol`` must be > 0; below ``50
