@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax
+import jax.core  # for pyright: `import jax` loads it, but does not declare it
 import jax.numpy as jnp
 import numpy as np
 
