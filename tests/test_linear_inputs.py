@@ -58,7 +58,7 @@ def test_fit_intercept_must_be_a_bool(value):
 @pytest.mark.parametrize("kind", [complex, str])
 def test_non_real_x_is_rejected(kind):
     X = design()
-    with pytest.raises(ValueError, match="X must hold real numbers"):
+    with pytest.raises(ValueError, match=r"X must be a numeric matrix .* of real numbers"):
         jr.linear.fit(X.astype(kind), X[:, 0], jr.l1(0.01))
 
 

@@ -167,12 +167,16 @@ def _sparse_columns(X: Any, dtype: Any) -> Columns:
     )
 
 
-def _check_real(kind: Any) -> None:
+def _check_real(X: Any) -> None:
     """Reject what a float cast would silently change: complex (its imaginary part dropped),
-    strings (parsed as numbers), objects."""
-    if kind is not None and np.dtype(kind).kind not in "biuf":
+    strings (parsed as numbers when they look like numbers), objects."""
+    kind = np.dtype(X.dtype) if hasattr(X, "dtype") else np.asarray(X).dtype
+    if kind.kind not in "biuf":
+        flat = np.asarray(X).ravel() if kind.kind in "USO" else ()
+        first = f", such as {flat[0]!r}" if len(flat) else ""
         raise ValueError(
-            f"X must hold real numbers (bool, int or float); got dtype {np.dtype(kind)}."
+            "X must be a numeric matrix (NumPy, JAX or scipy.sparse) of real numbers (bool, "
+            f"int or float); got {kind} values{first}."
         )
 
 
@@ -196,7 +200,7 @@ def as_columns(X: Any, dtype: Any) -> tuple[Columns, int, int]:
         idx, data = np.asarray(X.indices), np.asarray(X.data)
         n, p = X.shape
         X = sp.csc_matrix((data, (idx[:, 0], idx[:, 1])), shape=(n, p)) if sp else None
-    _check_real(X.dtype if hasattr(X, "dtype") else np.asarray(X).dtype)
+    _check_real(X)
     if sp is not None and sp.issparse(X):
         X = sp.csc_matrix(X)
         X.sum_duplicates()
