@@ -172,8 +172,8 @@ def _check_real(X: Any) -> None:
     strings (parsed as numbers when they look like numbers), objects."""
     kind = np.dtype(X.dtype) if hasattr(X, "dtype") else np.asarray(X).dtype
     if kind.kind not in "biuf":
-        flat = np.asarray(X).ravel() if kind.kind in "USO" else ()
-        first = f", such as {flat[0]!r}" if len(flat) else ""
+        flat = np.asarray(X).ravel() if kind.kind in "USO" else np.zeros(0)
+        first = f", such as {flat[0]!r}" if flat.size else ""
         raise ValueError(
             "X must be a numeric matrix (NumPy, JAX or scipy.sparse) of real numbers (bool, "
             f"int or float); got {kind} values{first}."
