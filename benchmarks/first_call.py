@@ -29,7 +29,7 @@ CASES = {
     "cv-diabetes": "cross_validate on diabetes, jr.l1, 100 strengths, 5 folds",
     "path-500x2000": "path, dense Gaussian n=500, p=2,000, lasso, 100 strengths",
     "path-template-500x2000": "the same with the template jr.l1(1.0)",
-    "path-tall": "path, tall n=20,000, p=200, K=50, tol=1e-6 (the Gram form)",
+    "path-tall": "path, tall n=20,000, p=200, K=50, tol=1e-6",
 }
 
 

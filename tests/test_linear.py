@@ -761,12 +761,12 @@ def test_template_and_builder_compile_once_per_shape():
     """A template (``jr.l1(1.0, weights=w)``) and a builder (``jr.l1``) compile their path on
     the first call only: a second call with other values of the same structure (other weights,
     other strengths, other data: ``X`` too) reuses it, as `fit` does (a template compiled at
-    every call; whole seconds each), on a wide ``X`` and on a tall one (the Gram form). The
+    every call; whole seconds each), on a wide ``X`` and on a tall one. The
     template's path equals the equivalent builder's."""
     rng = np.random.default_rng(3)
     X = rng.standard_normal((30, 12))
     y = X[:, :3] @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.standard_normal(30)
-    tall = rng.standard_normal((60, 12))  # n >= 4 p: the Gram form
+    tall = rng.standard_normal((60, 12))
     w = np.linspace(0.5, 1.5, 12)
     s = np.array([0.3, 0.1, 0.02])
     calls = {

@@ -23,8 +23,9 @@ extrapolation every ``anderson`` epochs (kept when it lowers the objective), unt
 violation is below a tenth of the outer one. ``X`` is stored transposed, ``(p, n)``, so a
 column is a contiguous row; a sparse ``X`` as its columns' nonzeros in 0-padded chunks (one
 per column when their lengths are similar: ELLPACK), so a coordinate update touches only
-those and the memory is O(nnz + p) whatever the column counts. A tall least-squares problem
-(dense, ``n >= 4p``, ``p <= 1024``) is first compressed to its ``p x p`` Gram form.
+those and the memory is O(nnz + p) whatever the column counts. Every gap is computed from
+``X`` itself (the residual ``y - X w - b``), tall problems too: no ``p x p`` Gram form, whose
+``eigh`` drops columns of small scale and certified another problem (``_compiled.py``).
 
 The squared loss with an l1 / l2 / elastic-net penalty (Lasso, ElasticNet) has its own
 solver (``_least_squares.py``), with one pass over ``X`` per outer iteration; a path carries
@@ -50,8 +51,7 @@ The package, by job (each module reaches the others only through public names):
   `solve`, which picks the solver.
 - ``_datafits.py``: one class per loss (value, derivative, curvature, intercept step, dual,
   label check, tolerance scale, cross-validation score).
-- ``_design.py``: ``X`` as columns (dense, scipy sparse, BCOO); ``_gram.py``: a tall
-  least-squares problem in its Gram form.
+- ``_design.py``: ``X`` as columns (dense, scipy sparse, BCOO).
 - ``_penalty_parts.py``: the one adapter from the penalty kinds to the solvers (block prox,
   value, the l1 / l2 split with its dual norm and conjugate), through the kinds' own
   ``Term.l1_l2_split`` and ``Term.coefficient_block_size``: it never names a kind.

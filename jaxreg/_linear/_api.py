@@ -57,8 +57,13 @@ def fit(
     It stops when the duality gap (l1 / l2 / elastic-net penalties with the squared or
     logistic loss) is at most ``tol`` times scikit-learn's scale, :math:`\lVert y - \bar
     y\rVert^2 / n` (weighted; :math:`\lVert y \rVert^2 / n` without intercept), as
-    ``Lasso(tol=...)`` does; for the logistic loss, ``tol`` times the intercept-only model's
-    loss. Otherwise (Huber, Poisson, non-convex penalties) ``gap`` is the largest prox-gradient
+    ``Lasso(tol=...)`` does; for the other losses, ``tol`` times the intercept-only model's
+    loss (logistic: its mean log-loss; Poisson: its half deviance; Huber: its mean Huber loss
+    at the median of ``y``; without intercept, the loss at ``z = 0``). A constant ``y`` makes
+    that scale 0 (or rounding): where it is below ``50 eps^2`` times the mean of ``y^2 + |y|``
+    (the rounding of the exact fit's gap), that is the absolute tolerance, so the exact fit
+    converges. Otherwise
+    (Huber, Poisson, non-convex penalties) ``gap`` is the largest prox-gradient
     residual :math:`\max_j L_j |w_j - \mathrm{prox}_{\mathrm{pen}_j/L_j}(w_j - g_j/L_j)|`,
     0 exactly at a stationary point, with the same scale. ``tol`` must be > 0; below ``50
     eps`` of the dtype (6e-6 in float32, 1e-14 in float64) it is raised to that floor: the
@@ -74,7 +79,8 @@ def fit(
     their certificate is the decrease a coordinate step could still make, :math:`\lVert
     g_j\rVert^2 / L_j`, which is no bound when unpenalized columns are strongly correlated.
     The algorithm is in ``jaxreg/_linear/__init__.py``'s docstring. jit-able in
-    ``y``, ``sample_weight``, the penalty's leaves and a dense ``X``; NaN in them gives NaN
+    ``y``, ``sample_weight``, the penalty's leaves and a dense ``X`` (a traced BCOO ``X``
+    raises a ``ValueError``: a sparse ``X`` is laid out on the host); NaN in them gives NaN
     coefficients and ``converged=False``; a negative or NaN strength raises a ``ValueError``
     (traced: NaN). ``dtype=float64`` needs ``jax_enable_x64``.
 
@@ -188,6 +194,14 @@ def cross_validate(
     ``sample_weight`` when given. Folds, ``stratified``, ``groups`` and ``seed`` as in
     `jaxreg.select.cross_validate` (``folds=KFold(5)`` reproduces ``LassoCV(cv=5)``); the
     other arguments as in `path`.
+
+    ``LogisticRegressionCV(Cs=...)``: scikit-learn's objective on ``m`` rows is ``C * (sum of
+    the losses) + ||w||_1``, jaxreg's strength ``1 / (C m)``, with ``m`` the rows the fit sees
+    (the sum of their sample weights when weighted), as `jaxreg.conventions.from_sklearn` reads
+    a fitted estimator with ``n_samples`` its training rows. Here one strength serves
+    every fold, so ``strengths = 1 / (Cs * m)`` with ``m`` a fold's training rows, ``n (K - 1)
+    / K`` for K equal folds, reproduces its folds' fits (unequal folds: within one row); its
+    refit on all ``n`` rows at ``C_`` is the strength ``1 / (C_ n)``.
 
     Returns:
       `jaxreg.select.CVResult` (``best_strength``, ``one_se_strength``, per-fold ``scores``).

@@ -47,8 +47,9 @@ def gap_and_rest(pb: Problem, w: jax.Array, z: jax.Array, g: jax.Array) -> tuple
     """The duality gap (or the stationarity residual) and, in the same units, the largest
     residual of what the gap does not see: the intercept and unpenalized blocks."""
     _, _, icpt = pb.intercept_step(jnp.zeros((), pb.dtype), z)
-    if not has_gap(pb):
-        return jnp.max(violation(pb, w, g, z), initial=0.0), icpt
+    finite = jnp.isfinite(g).all() & jnp.isfinite(z).all()
+    if not has_gap(pb):  # (NaN in X: the violation's L_j > 0 test would read it as 0)
+        return jnp.where(finite, jnp.max(violation(pb, w, g, z), initial=0.0), jnp.nan), icpt
     assert pb.split is not None and pb.lips is not None  # a dual: a bounded curvature
     free = pb.split.unpenalized() & (pb.lips > 0)
     g2 = jnp.sum(g * g, axis=1) / jnp.where(free, pb.lips, 1.0)  # ||g_j||^2 / L_j
@@ -56,11 +57,11 @@ def gap_and_rest(pb: Problem, w: jax.Array, z: jax.Array, g: jax.Array) -> tuple
     # a negative difference means the dual point is off (unpenalized blocks): the residual
     # bounds it from above; NaN in g (X) must reach the gap, which the dual's rescaling (a
     # comparison with NaN) would drop
-    gap = jnp.maximum(pb.primal(w, z) - dual_objective(pb, z, g), rest)
-    return jnp.where(jnp.isfinite(g).all(), gap, jnp.nan), rest
+    gap = jnp.maximum(pb.primal(w, z) - dual_objective(pb, *pb.dual_data(z, g)), rest)
+    return jnp.where(finite, gap, jnp.nan), rest
 
 
-def dual_objective(pb: Problem, z: jax.Array, g: jax.Array) -> jax.Array:
+def dual_objective(pb: Problem, y: jax.Array, z: jax.Array, g: jax.Array) -> jax.Array:
     r"""A dual objective at the rescaled residual.
 
     The primal is :math:`\sum_i s_i \ell_i(z_i) + \sum_j h_j(w_j)` with :math:`h_j` the
@@ -72,7 +73,7 @@ def dual_objective(pb: Problem, z: jax.Array, g: jax.Array) -> jax.Array:
     """
     assert pb.split is not None
     c, conj = pb.split.rescaled_conjugate(g)
-    return pb.datafit.dual(pb.y, pb.sn, z, c) - jnp.sum(conj)
+    return pb.datafit.dual(y, pb.sn, z, c) - jnp.sum(conj)
 
 
 def finish(st: State, gap: Any, rest: Any, tol: Any, certified: Any = True) -> State:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax
+import jax.core  # for pyright: `import jax` loads it, but does not declare it
 import jax.numpy as jnp
 import numpy as np
 
@@ -166,6 +167,19 @@ def _sparse_columns(X: Any, dtype: Any) -> Columns:
     )
 
 
+def _check_real(X: Any) -> None:
+    """Reject what a float cast would silently change: complex (its imaginary part dropped),
+    strings (parsed as numbers when they look like numbers), objects."""
+    kind = np.dtype(X.dtype) if hasattr(X, "dtype") else np.asarray(X).dtype
+    if kind.kind not in "biuf":
+        flat = np.asarray(X).ravel() if kind.kind in "USO" else np.zeros(0)
+        first = f", such as {flat[0]!r}" if flat.size else ""
+        raise ValueError(
+            "X must be a numeric matrix (NumPy, JAX or scipy.sparse) of real numbers (bool, "
+            f"int or float); got {kind} values{first}."
+        )
+
+
 def as_columns(X: Any, dtype: Any) -> tuple[Columns, int, int]:
     """``X`` (NumPy, JAX, scipy.sparse or a BCOO matrix) as columns of ``dtype``."""
     try:
@@ -175,11 +189,18 @@ def as_columns(X: Any, dtype: Any) -> tuple[Columns, int, int]:
     from jax.experimental import sparse as jsparse
 
     if isinstance(X, jsparse.BCOO):
+        if isinstance(X.data, jax.core.Tracer) or isinstance(X.indices, jax.core.Tracer):
+            raise ValueError(
+                "X as a BCOO matrix cannot be traced (an argument of jax.jit / jax.vmap / "
+                "jax.grad): its columns are laid out on the host. Only a dense X can be "
+                "traced; pass a BCOO or scipy.sparse X from outside the transformation."
+            )
         if X.ndim != 2 or X.n_batch or X.n_dense:
             raise ValueError(f"X as BCOO must be a plain 2-d matrix; got {X!r}.")
         idx, data = np.asarray(X.indices), np.asarray(X.data)
         n, p = X.shape
         X = sp.csc_matrix((data, (idx[:, 0], idx[:, 1])), shape=(n, p)) if sp else None
+    _check_real(X)
     if sp is not None and sp.issparse(X):
         X = sp.csc_matrix(X)
         X.sum_duplicates()

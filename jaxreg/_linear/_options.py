@@ -7,6 +7,8 @@ import dataclasses
 import math
 from typing import Any
 
+import numpy as np
+
 from ._datafits import Datafit, datafit_for
 
 
@@ -43,6 +45,12 @@ class SolverOptions:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ValueError(f"{name} must be an int >= {low}; got {name}={v!r}.")
+        if not isinstance(self.fit_intercept, bool | np.bool_):
+            raise ValueError(
+                "fit_intercept must be a bool (True or False); got "
+                f"fit_intercept={self.fit_intercept!r}."
+            )
+        object.__setattr__(self, "fit_intercept", bool(self.fit_intercept))
         if self.anderson == 1:
             raise ValueError("anderson must be 0 (off) or >= 2 (iterates combined); got 1.")
 
