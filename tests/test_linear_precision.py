@@ -44,7 +44,8 @@ def check_certified(X, y, alpha, coef, intercept, converged):
 
 
 @pytest.mark.parametrize("jit", [False, True])
-@pytest.mark.parametrize(("lo", "hi"), [(-3, 3), (-5, 5)])
+# the wider scales take 6-9 s a case: in make test, out of the fast lane
+@pytest.mark.parametrize(("lo", "hi"), [(-3, 3), pytest.param(-5, 5, marks=pytest.mark.slow)])
 def test_float32_tall_badly_scaled_columns_reach_the_optimum(lo, hi, jit):
     # was: the Gram form in float32, converged=True, gap 4e-5, suboptimality 0.45, wrong support
     X, y = scaled_columns(lo=lo, hi=hi)
@@ -109,7 +110,10 @@ def test_float32_tall_badly_scaled_cross_validate_equals_lasso_cv():
 
 
 @pytest.mark.parametrize("jit", [False, True])
-@pytest.mark.parametrize(("scale", "offset"), [(8, 0.0), (3, 1e9)])
+@pytest.mark.parametrize(
+    ("scale", "offset"),
+    [(8, 0.0), pytest.param(3, 1e9, marks=pytest.mark.slow)],  # 9-10 s
+)
 def test_float64_tall_extreme_scales_are_certified_on_x(scale, offset, jit):
     # columns 1e-8..1e8 (their Gram matrix's eigenvalues span 1e32: eigh drops the small
     # columns): the Gram form's fit was "converged", 0.4 off the optimum; y offset by 1e9
