@@ -3,10 +3,10 @@
 Each is a `jax.jit` whose static arguments are the `SolverOptions` and (for a path) the
 penalty's builder; the data, the penalty's leaves, the strengths and ``tol`` are traced.
 Every fit runs on ``X`` itself, tall ones too, and its gap comes from ``y - X w - b``: a
-compressed ``p x p`` Gram form (glmnet's "covariance updates", used here for ``n >= 4p``
-until this release) drops the columns of small scale in its ``eigh`` (float32: 1e-3 against
-1e3) and certified another problem ("converged", 0.45 off the optimum); with a certificate on
-``X`` after it, it was slower than the fit on ``X`` alone (benchmarks/README.md).
+compressed ``p x p`` Gram form (glmnet's "covariance updates") drops the columns of small
+scale in its ``eigh`` (float32: 1e-3 beside 1e3) and its gap certifies the compressed
+problem, not the fit; certified on ``X`` afterwards, it is slower than the fit on ``X``
+alone (benchmarks/README.md, "Tall problems").
 
 Called outside any transformation, each is compiled with `COMPILER_OPTIONS`: XLA:CPU's
 older loop emitters instead of its MLIR fusion emitters, which run an MLIR pipeline per fused
