@@ -37,7 +37,8 @@ class _Carry(NamedTuple):
     t: jax.Array  # FISTA's momentum parameter
     L: jax.Array  # the current Lipschitz estimate
     it: jax.Array
-    done: jax.Array
+    done: jax.Array  # converged
+    broken: jax.Array  # a NaN or infinite step: no later step can recover, so the loop stops
 
 
 # The solution has init_params' structure and node types (an equinox model comes back as one).
@@ -58,7 +59,9 @@ def solve(
     shrink by 10% a step, so a conservative start costs little) and adaptive restart
     (O'Donoghue & Candes, 2015). The whole loop is one `jax.lax.while_loop`: jit-able,
     vmap-able. It stops when :math:`\lVert x_{k+1}-x_k\rVert \le tol \cdot \max(1,
-    \lVert x_{k+1}\rVert)` or after ``max_iter`` steps. Use float64 (``jax_enable_x64``) for
+    \lVert x_{k+1}\rVert)`, after ``max_iter`` steps, or at the first step that is NaN or
+    infinite (NaN data, a negative strength): that solve returns its NaN iterate with
+    ``converged`` False rather than running its ``max_iter`` steps. Use float64 (``jax_enable_x64``) for
     solutions accurate beyond ~1e-6. For the non-convex kinds (mcp, scad, lq, l0) it converges
     to a stationary point that depends on the start.
 
@@ -188,8 +191,8 @@ def _fista(objective, penalty, x0, *, max_iter, tol):
             fz = objective(z)
             return z, fz, fz <= bound + 10 * eps * jnp.abs(fy)
 
-        def cond(c):
-            return jnp.logical_and(jnp.logical_not(c[3]), c[4] < 60)
+        def cond(c):  # a NaN value never passes the test: no doubling helps it
+            return jnp.logical_not(c[3]) & (c[4] < 60) & jnp.isfinite(c[2])
 
         def body(c):
             L = 2.0 * c[0]
@@ -201,7 +204,7 @@ def _fista(objective, penalty, x0, *, max_iter, tol):
         return z, fz, L
 
     def cond(c: _Carry) -> jax.Array:
-        return jnp.logical_and(c.it < max_iter, jnp.logical_not(c.done))
+        return (c.it < max_iter) & jnp.logical_not(c.done | c.broken)
 
     def body(c: _Carry) -> _Carry:
         z, _, L = step(c.y, c.L)
@@ -219,9 +222,11 @@ def _fista(objective, penalty, x0, *, max_iter, tol):
             L=(0.9 * L).astype(dtype),
             it=c.it + 1,
             done=change <= tol * size,
+            broken=jnp.logical_not(jnp.isfinite(change)),
         )
 
     one = jnp.ones((), dtype)
-    init = _Carry(x0, x0, one, one, jnp.zeros((), jnp.int32), jnp.zeros((), bool))
+    no = jnp.zeros((), bool)
+    init = _Carry(x0, x0, one, one, jnp.zeros((), jnp.int32), no, no)
     final = jax.lax.while_loop(cond, body, init)
     return final.x, final.it, final.done

@@ -24,25 +24,32 @@ import os
 import subprocess
 import sys
 
-# Compile faster in this process: XLA:CPU's loop emitters instead of its MLIR fusion emitters
-# (the option `jr.linear`'s drivers already compile with, jaxreg/_linear/_compiled.py): most
-# of the suite's time is compiling small programs, and this cuts the suite's CPU time by about
-# a fifth with the same operations computed. The processes the tests start (the parity suite,
-# docs pages, examples, packaging) get the user's own XLA_FLAGS back (`helpers.user_env`): they
-# run as a user runs them. The option is probed in a process of its own first: XLA aborts on
-# a flag it does not know, and a later XLA may drop this one. xdist's workers inherit both
-# variables from the first process, so only it probes.
-FAST_COMPILE = "--xla_cpu_use_fusion_emitters=false"
+# Compile faster in this process. Most of the suite's time is compiling small programs, so
+# the tests compile as a developer's debug build would: XLA:CPU's loop emitters instead of its
+# MLIR fusion emitters (the option `jr.linear`'s drivers already compile with,
+# jaxreg/_linear/_compiled.py), LLVM at -O0 and without its expensive passes. The same
+# operations are computed; only the machine code is less optimised, which these small programs
+# do not notice: together the three halve the CPU time of test_linear.py + test_hypergradient.py
+# (benchmarks/README.md). The processes the tests start (the parity suite, docs pages,
+# examples, packaging) get the user's own XLA_FLAGS back (`helpers.user_env`): they run as a
+# user runs them. Each option is probed in a process of its own first: XLA aborts on a flag it
+# does not know, and a later XLA may drop one. xdist's workers inherit both variables from the
+# first process, so only it probes.
+FAST_COMPILE = (
+    "--xla_cpu_use_fusion_emitters=false",
+    "--xla_backend_optimization_level=0",
+    "--xla_llvm_disable_expensive_passes=true",
+)
 USER_XLA_FLAGS = "JAXREG_TESTS_USER_XLA_FLAGS"
 if USER_XLA_FLAGS not in os.environ:
     os.environ[USER_XLA_FLAGS] = os.environ.get("XLA_FLAGS", "")
-    flags = f"{os.environ[USER_XLA_FLAGS]} {FAST_COMPILE}".strip()
     probe = "import jax.numpy as jnp; jnp.zeros(2).sum().block_until_ready()"
-    known = subprocess.run(
-        [sys.executable, "-c", probe], env={**os.environ, "XLA_FLAGS": flags}, capture_output=True
-    )
-    if known.returncode == 0:
-        os.environ["XLA_FLAGS"] = flags
+    flags = os.environ[USER_XLA_FLAGS]
+    for option in FAST_COMPILE:
+        env = {**os.environ, "XLA_FLAGS": f"{flags} {option}".strip()}
+        if subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True).returncode == 0:
+            flags = env["XLA_FLAGS"]
+    os.environ["XLA_FLAGS"] = flags
 
 import jax  # noqa: E402  (after XLA_FLAGS: XLA reads it when its backend starts)
 

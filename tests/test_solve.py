@@ -109,3 +109,26 @@ def test_solve_validates_arguments():
 def test_solve_rejects_integer_init_params():
     with pytest.raises(TypeError, match=r"init_params must hold floating-point arrays"):
         jr.solve(lambda w: jnp.sum(w), jr.l1(1.0), jnp.zeros(3, int))
+
+
+def test_a_nan_step_stops_the_solve_at_once_with_nan_and_not_converged():
+    """NaN data, or a negative strength traced under `jax.jit` (a concrete one raises): the
+    NaN comes back, `converged` is False, and the loop stops at its first NaN step instead of
+    running `max_iter` steps of 60 backtracks each."""
+    X, y = diabetes()
+    y_nan = y.copy()
+    y_nan[3] = np.nan
+    p0 = {"w": jnp.zeros(X.shape[1]), "b": jnp.zeros(())}
+
+    def fit(y, strength):
+        pen = jr.l1(strength, mask=COEF_ONLY)
+        return jr.solve(_least_squares(X, y), pen, p0, max_iter=100_000)
+
+    for run, y_, strength in [
+        (fit, y_nan, 0.1),
+        (jax.jit(fit), y_nan, 0.1),
+        (jax.jit(fit), y, -0.1),
+    ]:
+        sol, info = run(jnp.asarray(y_), strength)
+        assert np.isnan(np.asarray(sol["w"])).all() and np.isnan(float(info.objective))
+        assert not bool(info.converged) and int(info.iterations) <= 2
