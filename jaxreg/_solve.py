@@ -61,9 +61,9 @@ def solve(
     vmap-able. It stops when :math:`\lVert x_{k+1}-x_k\rVert \le tol \cdot \max(1,
     \lVert x_{k+1}\rVert)`, after ``max_iter`` steps, or at the first step that is NaN or
     infinite (NaN data, a negative strength): that solve returns its NaN iterate with
-    ``converged`` False rather than running its ``max_iter`` steps. Use float64 (``jax_enable_x64``) for
-    solutions accurate beyond ~1e-6. For the non-convex kinds (mcp, scad, lq, l0) it converges
-    to a stationary point that depends on the start.
+    ``converged`` False rather than running its ``max_iter`` steps. Use float64
+    (``jax_enable_x64``) for solutions accurate beyond ~1e-6. For the non-convex kinds (mcp,
+    scad, lq, l0) it converges to a stationary point that depends on the start.
 
     Differentiable (``jax.grad``, ``jax.jvp``, under ``jax.vmap`` and ``jax.jit``) w.r.t. the
     penalty's leaves (strengths, weights, ``l1_ratio``, ``gamma``) and the arrays ``objective``

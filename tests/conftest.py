@@ -47,7 +47,8 @@ if USER_XLA_FLAGS not in os.environ:
     flags = os.environ[USER_XLA_FLAGS]
     for option in FAST_COMPILE:
         env = {**os.environ, "XLA_FLAGS": f"{flags} {option}".strip()}
-        if subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True).returncode == 0:
+        known = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True)
+        if known.returncode == 0:
             flags = env["XLA_FLAGS"]
     os.environ["XLA_FLAGS"] = flags
 
