@@ -30,11 +30,13 @@ import sys
 # jaxreg/_linear/_compiled.py), LLVM at -O0 and without its expensive passes. The same
 # operations are computed; only the machine code is less optimised, which these small programs
 # do not notice: together the three halve the CPU time of test_linear.py + test_hypergradient.py
-# (benchmarks/README.md). The processes the tests start (the parity suite, docs pages,
-# examples, packaging) get the user's own XLA_FLAGS back (`helpers.user_env`): they run as a
-# user runs them. Each option is probed in a process of its own first: XLA aborts on a flag it
-# does not know, and a later XLA may drop one. xdist's workers inherit both variables from the
-# first process, so only it probes.
+# (317 -> 167 s). The processes the tests start get the user's own XLA_FLAGS back
+# (`helpers.user_env`: examples, packaging), since -O0 slows their training more than it
+# saves, except where measured otherwise: the docs pages and the sharding checks compile as
+# the tests do, the parity suite with the loop emitters only (`helpers.parity_env`) and the
+# benchmarks' smoke run as the tests do. Each option is probed in a process of its own first:
+# XLA aborts on a flag it does not know, and a later XLA may drop one. xdist's workers inherit
+# both variables from the first process, so only it probes.
 FAST_COMPILE = (
     "--xla_cpu_use_fusion_emitters=false",
     "--xla_backend_optimization_level=0",

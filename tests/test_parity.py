@@ -56,13 +56,13 @@ from parity._worker import reordered
 
 REDUCED = (
     *("--presets", "tutorial", "seed", "digits_cnn", "scheduled"),
-    *("--seeds", "1", "--epochs", "3", "--cv-epochs", "20", "--members", "2", "--jobs", "2"),
+    *("--seeds", "1", "--epochs", "3", "--cv-epochs", "10", "--members", "2", "--jobs", "2"),
 )
 # lighter (one preset, no Keras on JAX/torch, no floors or faults): its measurements, and
 # its cross-validation in the three frameworks, must equal the first run's
 AGAIN = (
     *("--presets", "tutorial"),
-    *("--seeds", "1", "--epochs", "3", "--cv-epochs", "20", "--members", "0", "--no-faults"),
+    *("--seeds", "1", "--epochs", "3", "--cv-epochs", "10", "--members", "0", "--no-faults"),
     *("--frameworks", "tf", "torch", "jax", "--jobs", "1"),
 )
 
