@@ -1,6 +1,7 @@
 """Choose the strength by cross-validation: the Iris MLP (L2) and the diabetes Lasso.
 
-Run: ``python examples/choose_lambda.py [--out DIR]``. Prints the chosen strengths and writes
+Run: ``python examples/choose_lambda.py [--out DIR] [--quick]`` (``--quick``, for the test:
+the Iris MLP with 8 strengths and 200 Adam steps). Prints the chosen strengths and writes
 ``lasso_path.png``, ``lasso_cv.png`` and ``iris_cv.png``.
 """
 
@@ -71,7 +72,7 @@ def diabetes_lasso(out: Path) -> None:
     fig.savefig(out / "lasso_cv.png", dpi=110)
 
 
-def iris_mlp(out: Path) -> None:
+def iris_mlp(out: Path, *, num: int = 32, steps: int = 1400) -> None:
     from sklearn.datasets import load_iris
 
     X, y = load_iris(return_X_y=True)
@@ -98,17 +99,18 @@ def iris_mlp(out: Path) -> None:
             u, s = opt.update(jax.grad(loss)(p), s, p)
             return (optax.apply_updates(p, u), s), None
 
-        return jax.lax.scan(step, (p, opt.init(p)), None, length=1400)[0][0]
+        return jax.lax.scan(step, (p, opt.init(p)), None, length=steps)[0][0]
 
     def neg_log_loss(p, X, y):
         logits = jax.nn.relu(X @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
         return -optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
-    strengths = np.geomspace(1.0, 1e-5, 32).astype(np.float32)
+    strengths = np.geomspace(1.0, 1e-5, num).astype(np.float32)
     t = time.perf_counter()
     cv = jr.select.cross_validate(train, neg_log_loss, strengths, X, y, folds=5)
     seconds = time.perf_counter() - t
-    print(f"Iris MLP (L2 on kernels): 32 strengths x 5 folds x 1400 Adam steps in {seconds:.1f} s")
+    print(f"Iris MLP (L2 on kernels): {num} strengths x 5 folds x {steps} Adam steps", end="")
+    print(f" in {seconds:.1f} s")
     print(
         f"  best strength {cv.best_strength:.3g} (CV log-loss {-cv.mean_score.max():.3f}), "
         f"one-SE {cv.one_se_strength:.3g}"
@@ -121,11 +123,12 @@ def iris_mlp(out: Path) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=".", help="directory for the PNGs")
+    ap.add_argument("--quick", action="store_true", help="fewer strengths and steps (tests)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     diabetes_lasso(out)
-    iris_mlp(out)
+    iris_mlp(out, **(dict(num=8, steps=200) if args.quick else {}))
     print(f"wrote {out / 'lasso_path.png'}, {out / 'lasso_cv.png'}, {out / 'iris_cv.png'}")
     return 0
 

@@ -280,7 +280,7 @@ def test_every_plot_returns_the_figure_it_draws_on(diabetes):
 
 @pytest.mark.slow  # runs an example in its own process
 def test_choose_lambda_example_runs_and_writes_its_plots(tmp_path):
-    proc = run_python(str(EXAMPLES / "choose_lambda.py"), "--out", str(tmp_path))
+    proc = run_python(str(EXAMPLES / "choose_lambda.py"), "--out", str(tmp_path), "--quick")
     assert "best strength" in proc.stdout and "one-SE" in proc.stdout
     for name in ("lasso_path.png", "lasso_cv.png", "iris_cv.png"):
         assert (tmp_path / name).stat().st_size > 20_000
