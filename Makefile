@@ -39,10 +39,10 @@ format: $(STAMP)
 # Doctests run in their own process: tests/ turns on float64, doctests show JAX's defaults.
 # -n 2 --dist loadfile: one worker per core, each test file on one worker (module fixtures, such
 # as the reduced parity run, run once); most tests compile on one thread, so two files at once
-# keep both cores busy.
+# keep both cores busy. --no-loadscope-reorder: in tests/conftest.py's order, longest first.
 test: lint docs
 	$(PY) -m pytest -q --doctest-modules jaxreg
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15 tests
 
 # The inner loop: the tests not marked slow (tests/conftest.py says which are), spread test by
 # test over both cores. make test runs them all, with lint, docs and doctests, before a push.

@@ -1,8 +1,8 @@
 """Choose the strength by cross-validation: the Iris MLP (L2) and the diabetes Lasso.
 
 Run: ``python examples/choose_lambda.py [--out DIR] [--quick]`` (``--quick``, for the test:
-the Iris MLP with 8 strengths and 200 Adam steps). Prints the chosen strengths and writes
-``lasso_path.png``, ``lasso_cv.png`` and ``iris_cv.png``.
+20 strengths for the Lasso; the Iris MLP with 8 strengths and 200 Adam steps). Prints the
+chosen strengths and writes ``lasso_path.png``, ``lasso_cv.png`` and ``iris_cv.png``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import jaxreg as jr  # noqa: E402
 matplotlib.use("Agg")
 
 
-def diabetes_lasso(out: Path) -> None:
+def diabetes_lasso(out: Path, *, num: int = 50) -> None:
     from sklearn.datasets import load_diabetes
     from sklearn.model_selection import KFold
 
@@ -37,7 +37,7 @@ def diabetes_lasso(out: Path) -> None:
             lambda w: 0.5 * jnp.mean((yc - Xc @ w) ** 2), jnp.zeros(10), jr.l1(1.0)
         )
     )
-    grid = jr.select.strength_grid(lmax, num=50, ratio=1e-3)
+    grid = jr.select.strength_grid(lmax, num=num, ratio=1e-3)
 
     def train(s, Xt, yt):
         f = lambda p: 0.5 * jnp.mean((yt - Xt @ p["w"] - p["b"]) ** 2)  # noqa: E731
@@ -52,7 +52,7 @@ def diabetes_lasso(out: Path) -> None:
     t = time.perf_counter()
     cv = jr.select.cross_validate(train, neg_mse, grid, X, y, folds=KFold(5))
     seconds = time.perf_counter() - t
-    print(f"diabetes Lasso: lambda_max {lmax:.4g}; 50 strengths x 5 folds in {seconds:.1f} s")
+    print(f"diabetes Lasso: lambda_max {lmax:.4g}; {num} strengths x 5 folds in {seconds:.1f} s")
     print(
         f"  best strength {cv.best_strength:.4g} (CV MSE {-cv.mean_score.max():.1f}), "
         f"one-SE {cv.one_se_strength:.4g}"
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    diabetes_lasso(out)
+    diabetes_lasso(out, **(dict(num=20) if args.quick else {}))
     iris_mlp(out, **(dict(num=8, steps=200) if args.quick else {}))
     print(f"wrote {out / 'lasso_path.png'}, {out / 'lasso_cv.png'}, {out / 'iris_cv.png'}")
     return 0
