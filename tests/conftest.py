@@ -28,15 +28,15 @@ import sys
 # the tests compile as a developer's debug build would: XLA:CPU's loop emitters instead of its
 # MLIR fusion emitters (the option `jr.linear`'s drivers already compile with,
 # jaxreg/_linear/_compiled.py), LLVM at -O0 and without its expensive passes. The same
-# operations are computed; only the machine code is less optimised, which these small programs
-# do not notice: together the three halve the CPU time of test_linear.py + test_hypergradient.py
-# (317 -> 167 s). The processes the tests start get the user's own XLA_FLAGS back
-# (`helpers.user_env`: examples, packaging), since -O0 slows their training more than it
-# saves, except where measured otherwise: the docs pages and the sharding checks compile as
-# the tests do, the parity suite with the loop emitters only (`helpers.parity_env`) and the
-# benchmarks' smoke run as the tests do. Each option is probed in a process of its own first:
-# XLA aborts on a flag it does not know, and a later XLA may drop one. xdist's workers inherit
-# both variables from the first process, so only it probes.
+# operations are computed (results may differ in rounding); only the machine code is less
+# optimised, which these small programs do not notice: together the three halve the CPU time
+# of test_linear.py + test_hypergradient.py (317 -> 167 s). The processes the tests start get
+# the user's own XLA_FLAGS back (`helpers.user_env`: examples, packaging), since -O0 slows
+# their training more than it saves, except where measured otherwise: the docs pages and the
+# sharding checks compile as the tests do, the parity suite with the loop emitters only
+# (`helpers.parity_env`) and the benchmarks' smoke run as the tests do. The options are probed
+# in a process of their own first: XLA aborts on a flag it does not know, and a later XLA may
+# drop one. xdist's workers inherit both variables from the first process, so only it probes.
 FAST_COMPILE = (
     "--xla_cpu_use_fusion_emitters=false",
     "--xla_backend_optimization_level=0",
@@ -46,13 +46,20 @@ USER_XLA_FLAGS = "JAXREG_TESTS_USER_XLA_FLAGS"
 if USER_XLA_FLAGS not in os.environ:
     os.environ[USER_XLA_FLAGS] = os.environ.get("XLA_FLAGS", "")
     probe = "import jax.numpy as jnp; jnp.zeros(2).sum().block_until_ready()"
+
+    def known(flags: str) -> bool:
+        env = {**os.environ, "XLA_FLAGS": flags}
+        run = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True)
+        return run.returncode == 0
+
     flags = os.environ[USER_XLA_FLAGS]
-    for option in FAST_COMPILE:
-        env = {**os.environ, "XLA_FLAGS": f"{flags} {option}".strip()}
-        known = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True)
-        if known.returncode == 0:
-            flags = env["XLA_FLAGS"]
-    os.environ["XLA_FLAGS"] = flags
+    if known(f"{flags} {' '.join(FAST_COMPILE)}"):  # one probe where XLA knows all three
+        flags = f"{flags} {' '.join(FAST_COMPILE)}"
+    else:
+        for option in FAST_COMPILE:
+            if known(f"{flags} {option}"):
+                flags = f"{flags} {option}"
+    os.environ["XLA_FLAGS"] = flags.strip()
 
 import jax  # noqa: E402  (after XLA_FLAGS: XLA reads it when its backend starts)
 
