@@ -248,3 +248,30 @@ def test_a_penalty_adds_to_penalties_and_zero_only_with_an_error_that_says_so():
             a + bad
         with pytest.raises(TypeError, match=message):
             bad + a
+
+
+def test_no_two_kinds_share_a_treedef_so_jit_never_runs_one_for_another():
+    """`jax.jit` caches by PyTreeDef. Two kinds with the same fields (l1 and l2) had equal
+    PyTreeDefs with different hashes, and the cache matched them now and then: a
+    `jr.linear.fit` compiled for ``l1(0.25) + non_negative()`` ran for ``l2(0.25) +
+    non_negative()``, converged and wrong. Every kind (and a sum of each) has its own."""
+    import itertools
+
+    c = jr.constraints
+    kinds = [
+        jr.l1(0.5), jr.l2(0.5), jr.elastic_net(0.5, 0.3), jr.group_lasso(0.5),
+        jr.sparse_group_lasso(0.5, 0.3), jr.mcp(0.5, 3.0), jr.scad(0.5, 3.7), jr.l0(0.5),
+        jr.lq(0.5, 0.5), jr.slope([0.5, 0.2]), jr.nuclear(0.5), jr.spectral(0.5),
+        jr.orthogonal(0.5), c.non_negative(), c.box(-1.0, 1.0), c.l2_ball(1.0),
+        c.top_k(2), c.n_m(2, 4, axis=0),
+    ]  # fmt: skip
+    trees = [jax.tree.structure(k) for k in kinds]
+    trees += [jax.tree.structure(k + c.non_negative()) for k in kinds[:9]]
+    for (i, a), (j, b) in itertools.combinations(enumerate(trees), 2):
+        assert a != b, (i, j, a)
+    # the same compiled function, both kinds, against NumPy
+    x = np.array([1.5, -2.0, 0.25])
+    value = jax.jit(lambda pen, x: pen(x))
+    for _ in range(3):
+        assert float(value(jr.l1(0.5), x)) == pytest.approx(0.5 * np.abs(x).sum(), rel=1e-12)
+        assert float(value(jr.l2(0.5), x)) == pytest.approx(0.25 * (x**2).sum(), rel=1e-12)

@@ -60,11 +60,29 @@ def penalty_class(cls: type[T]) -> type[T]:
     """
     cls = dataclasses.dataclass(frozen=True, eq=False, repr=False, kw_only=True)(cls)
     fields = dataclasses.fields(cast(Any, cls))
-    jax.tree_util.register_dataclass(
-        cls,
-        data_fields=[f.name for f in fields if not f.metadata.get("static")],
-        meta_fields=[f.name for f in fields if f.metadata.get("static")],
-    )
+    data = tuple(f.name for f in fields if not f.metadata.get("static"))
+    meta = tuple(f.name for f in fields if f.metadata.get("static"))
+    keys = tuple(jax.tree_util.GetAttrKey(name) for name in data)
+
+    # The class is part of the aux data. `jax.tree_util.register_dataclass`'s PyTreeDefs of
+    # two classes with the same fields (L1 and L2) compare equal with different hashes (jax
+    # 0.10), and `jax.jit`'s cache matched them now and then: a function compiled for
+    # l1(s) + non_negative() ran for l2(s) + non_negative(), silently (a user's jit of a step
+    # that takes a penalty too). With the class in the aux data they are unequal.
+    def flatten_with_keys(obj: Any) -> tuple[list[tuple[Any, Any]], Any]:
+        aux = (cls, tuple(getattr(obj, name) for name in meta))
+        return [(key, getattr(obj, name)) for key, name in zip(keys, data, strict=True)], aux
+
+    def flatten(obj: Any) -> tuple[list[Any], Any]:
+        return [getattr(obj, name) for name in data], (cls, tuple(getattr(obj, n) for n in meta))
+
+    def unflatten(aux: Any, children: Any) -> Any:
+        obj = object.__new__(cls)  # as register_dataclass: no validation of traced leaves
+        for name, value in (*zip(data, children, strict=True), *zip(meta, aux[1], strict=True)):
+            object.__setattr__(obj, name, value)
+        return obj
+
+    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
     return cls
 
 
