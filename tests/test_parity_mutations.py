@@ -53,7 +53,7 @@ MUTATIONS = {
         "within[np.argmax(strengths[within])]",
         "within[np.argmin(strengths[within])]",
         (
-            *("--presets", "tutorial", "--epochs", "1", "--cv-epochs", "50"),
+            *("--presets", "tutorial", "--epochs", "1", "--cv-epochs", "20"),
             *("--frameworks", "torch", "jax"),
         ),
         None,
