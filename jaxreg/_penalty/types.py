@@ -69,12 +69,12 @@ def penalty_class(cls: type[T]) -> type[T]:
     # 0.10), and `jax.jit`'s cache matched them now and then: a function compiled for
     # l1(s) + non_negative() ran for l2(s) + non_negative(), silently (a user's jit of a step
     # that takes a penalty too). With the class in the aux data they are unequal.
-    def flatten_with_keys(obj: Any) -> tuple[list[tuple[Any, Any]], Any]:
-        aux = (cls, tuple(getattr(obj, name) for name in meta))
-        return [(key, getattr(obj, name)) for key, name in zip(keys, data, strict=True)], aux
-
     def flatten(obj: Any) -> tuple[list[Any], Any]:
         return [getattr(obj, name) for name in data], (cls, tuple(getattr(obj, n) for n in meta))
+
+    def flatten_with_keys(obj: Any) -> tuple[list[tuple[Any, Any]], Any]:
+        children, aux = flatten(obj)
+        return list(zip(keys, children, strict=True)), aux
 
     def unflatten(aux: Any, children: Any) -> Any:
         obj = object.__new__(cls)  # as register_dataclass: no validation of traced leaves
@@ -253,11 +253,8 @@ class Penalty:
 
     # -- value semantics ---------------------------------------------------------------------
     def _identity(self) -> tuple[Any, ...]:
-        leaves, treedef = jax.tree.flatten(self)
-        # the kinds' classes too: PyTreeDefs of two dataclass nodes with equal aux data and
-        # field names compare equal across classes (jax 0.10)
-        kinds = (type(self), *(type(t) for t in self.terms))
-        return kinds, treedef, tuple(_leaf_key(x) for x in leaves)
+        leaves, treedef = jax.tree.flatten(self)  # the treedef holds each kind's class
+        return treedef, tuple(_leaf_key(x) for x in leaves)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Penalty):
