@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 
-import jax.numpy as jnp
+import jax
 import numpy as np
 import numpy.typing as npt
 from jax.typing import ArrayLike, DTypeLike
@@ -213,16 +213,19 @@ def cross_validate(
     cols, yj, s, n, p, dtype = prepare(X, y, sample_weight, options.datafit, dtype)
     strengths, build, template = path_args(strengths, penalty, p, dtype)
     splits = fold_splits(folds, stratified, groups, seed, np.zeros((n, 1)), np.asarray(y))
-    train = jnp.asarray(np.stack([np.isin(np.arange(n), tr) for tr, _ in splits]))
+    train = np.stack([np.isin(np.arange(n), tr) for tr, _ in splits])
     static = {"build": build, "options": options}
     if vmap_folds:
         scores, converged = fold_scores_vmapped(
-            cols, yj, s, train, strengths, tol, template, **static
+            cols, yj, s, jax.device_put(train), strengths, tol, template, **static
         )
-    else:
-        out = [fold_scores(cols, yj, s, m, strengths, tol, template, **static) for m in train]
-        scores = jnp.stack([o[0] for o in out])
-        converged = jnp.stack([o[1] for o in out])
+    else:  # (NumPy's stacks and row masks: eager jnp ones compile)
+        out = [
+            fold_scores(cols, yj, s, jax.device_put(m), strengths, tol, template, **static)
+            for m in train
+        ]
+        scores = np.stack([np.asarray(o[0]) for o in out])
+        converged = np.stack([np.asarray(o[1]) for o in out])
     scores = np.asarray(scores, np.float64)
     if not bool(np.all(np.asarray(converged))):
         warnings.warn(

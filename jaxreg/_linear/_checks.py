@@ -36,15 +36,16 @@ def check_dtype(dtype: Any) -> Any:
 
 
 def _as_array(v: Any, dtype: Any) -> jax.Array:
-    """``v`` as a JAX array of ``dtype``, host data converted by NumPy (no eager compile)."""
+    """``v`` as a JAX array of ``dtype``, host data converted by NumPy and put on the device
+    (`jnp.asarray` would compile a program for each new shape)."""
     if isinstance(v, jax.Array):
         return jnp.asarray(v, dtype)
-    return jnp.asarray(np.asarray(v, dtype))
+    return jax.device_put(np.asarray(v, dtype))
 
 
 def _sample_weight(sample_weight: Any, n: int, dtype: Any) -> jax.Array:
     if sample_weight is None:
-        return jnp.asarray(np.ones(n, dtype))  # (NumPy's: an eager jnp.ones compiles)
+        return jax.device_put(np.ones(n, dtype))  # (NumPy's: an eager jnp.ones compiles)
     s = _as_array(sample_weight, dtype)
     if s.shape != (n,):
         raise ValueError(f"sample_weight must have shape ({n},); got shape {s.shape}.")
@@ -106,14 +107,14 @@ def check_penalty(penalty: Any) -> None:
 
 def initial_point(init: Any, p: int, dtype: Any) -> tuple[jax.Array, jax.Array]:
     if init is None:
-        return jnp.asarray(np.zeros(p, dtype)), jnp.asarray(np.zeros((), dtype))
+        return jax.device_put(np.zeros(p, dtype)), jax.device_put(np.zeros((), dtype))
     if not isinstance(init, tuple | list) or len(init) != 2:
         raise ValueError(
             f"init must be a pair (coef of shape ({p},), intercept), e.g. (np.zeros({p}), 0.0); "
             f"got {type(init).__name__} of shape {np.shape(init)}."
         )
     w0, b0 = init
-    w0, b0 = jnp.asarray(w0, dtype), jnp.asarray(b0, dtype)
+    w0, b0 = _as_array(w0, dtype), _as_array(b0, dtype)
     if w0.shape != (p,) or b0.shape != ():
         raise ValueError(
             f"init must be (coef of shape ({p},), a scalar intercept); got shapes {w0.shape} "
@@ -129,7 +130,7 @@ def check_strengths(strengths: Any, dtype: Any) -> jax.Array:
             "strengths must be a 1-d array of strengths, e.g. jr.select.strength_grid("
             f"lambda_max, num=30); got {strengths!r}."
         )
-    strengths = jnp.asarray(strengths, dtype)
+    strengths = _as_array(strengths, dtype)
     if strengths.ndim != 1 or strengths.shape[0] == 0:
         raise ValueError(f"strengths must be a non-empty 1-d array; got shape {strengths.shape}.")
     if not isinstance(strengths, jax.core.Tracer):  # traced ones: a bad strength gives NaN

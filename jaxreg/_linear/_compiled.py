@@ -8,13 +8,18 @@ scale in its ``eigh`` (float32: 1e-3 beside 1e3) and its gap certifies the compr
 problem, not the fit; certified on ``X`` afterwards, it is slower than the fit on ``X``
 alone (benchmarks/README.md, "Tall problems").
 
-Called outside any transformation, each is compiled with `COMPILER_OPTIONS`: XLA:CPU's
-older loop emitters instead of its MLIR fusion emitters, which run an MLIR pipeline per fused
-kernel; these programs are hundreds of small kernels in nested loops, and the option halves
-their compile time with the compiled paths no slower (benchmarks/README.md). It names an
-XLA:CPU setting (other backends ignore it). Inside a caller's `jax.jit`, `jax.vmap` or
-`jax.grad` a driver is a plain `jax.jit` (JAX takes compiler options at the top level only):
-it becomes part of the caller's program, compiled with the caller's options.
+Called outside any transformation, each is compiled with XLA:CPU options that suit it
+(`OPTIMIZED`, `QUICK`): XLA:CPU's older loop emitters instead of its MLIR fusion emitters,
+which run an MLIR pipeline per fused kernel (these programs are hundreds of small kernels in
+nested loops: the option halves their compile time, and the compiled paths are no slower);
+and, for a small design (at most `QUICK_MAX_VALUES` stored values: n p dense, the nonzeros'
+chunks sparse), LLVM at -O0 without its expensive passes, which cuts the compile time about 3x
+and makes the solve 3-9x slower: below that size the solve takes milliseconds and the compile
+seconds, and most users call a fit or a path once per script (benchmarks/README.md, "First
+call"). The options name XLA:CPU settings: on another backend the drivers are plain
+`jax.jit`s. Inside a caller's `jax.jit`, `jax.vmap` or `jax.grad` a driver is a plain
+`jax.jit` too (JAX takes compiler options at the top level only): it becomes part of the
+caller's program, compiled with the caller's options.
 """
 
 from __future__ import annotations
@@ -38,7 +43,16 @@ from ._problem import column_means, make_problem
 from ._prox_newton import solve_prox_newton
 from ._result import LinearResult
 
-COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+OPTIMIZED = {"xla_cpu_use_fusion_emitters": False}
+QUICK = {
+    **OPTIMIZED,
+    "xla_backend_optimization_level": 0,
+    "xla_llvm_disable_expensive_passes": True,
+}
+# the design's stored values up to which a driver is compiled with `QUICK`: diabetes (n p =
+# 4,420) and n = 200, p = 500 are; n = 500, p = 2,000 (1e6, a path of 0.3 s compiled, 2 s
+# at -O0) is not
+QUICK_MAX_VALUES = 2**17
 
 
 def at_top_level() -> bool:
@@ -48,12 +62,15 @@ def at_top_level() -> bool:
 
 
 @functools.cache
-def compiler_options_known() -> bool:
-    """Whether this XLA knows `COMPILER_OPTIONS`: a debug option can be renamed or dropped in
-    a later release, and an unknown one fails every compile; without it the drivers are plain
-    `jax.jit`s (slower to compile, as fast compiled)."""
+def options_known() -> bool:
+    """Whether the default backend is XLA:CPU and knows `QUICK`'s options (a superset of
+    `OPTIMIZED`'s): a debug option can be renamed or dropped in a later release, and an
+    unknown one fails every compile; without them the drivers are plain `jax.jit`s (slower
+    to compile, as fast compiled)."""
+    if jax.default_backend() != "cpu":
+        return False
     try:
-        jax.jit(lambda x: x, compiler_options=COMPILER_OPTIONS).lower(jnp.zeros(())).compile()
+        jax.jit(lambda x: x, compiler_options=QUICK).lower(jnp.zeros(())).compile()
     except jax.errors.JaxRuntimeError:
         return False
     return True
@@ -61,19 +78,26 @@ def compiler_options_known() -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class Driver:
-    """A compiled driver: ``top`` (a `jax.jit` with `COMPILER_OPTIONS`) called at the top
-    level, ``nested`` (a plain `jax.jit`) inside a transformation."""
+    """A compiled driver whose first argument is the design (`Columns`): ``optimized`` and
+    ``quick`` (`jax.jit` with `OPTIMIZED` / `QUICK`) called at the top level, the one the
+    design's size calls for; ``nested`` (a plain `jax.jit`) inside a transformation."""
 
-    top: Any
+    optimized: Any
+    quick: Any
     nested: Any
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        top = at_top_level() and compiler_options_known()
-        return (self.top if top else self.nested)(*args, **kwargs)
+    def pick(self, cols: Columns) -> Any:
+        """The `jax.jit` a call on the design ``cols`` runs."""
+        if not (at_top_level() and options_known()):
+            return self.nested
+        return self.quick if cols.values.size <= QUICK_MAX_VALUES else self.optimized
 
-    def lower(self, *args: Any, **kwargs: Any) -> Any:
-        """The top-level program, lowered (`jax.jit`'s ``lower``)."""
-        return self.top.lower(*args, **kwargs)
+    def __call__(self, cols: Columns, *args: Any, **kwargs: Any) -> Any:
+        return self.pick(cols)(cols, *args, **kwargs)
+
+    def lower(self, cols: Columns, *args: Any, **kwargs: Any) -> Any:
+        """The program a top-level call runs, lowered (`jax.jit`'s ``lower``)."""
+        return self.pick(cols).lower(cols, *args, **kwargs)
 
 
 def driver(*static_argnames: str) -> Callable[[Callable[..., Any]], Driver]:
@@ -81,7 +105,7 @@ def driver(*static_argnames: str) -> Callable[[Callable[..., Any]], Driver]:
 
     def wrap(fn: Callable[..., Any]) -> Driver:
         jit = functools.partial(jax.jit, fn, static_argnames=static_argnames)
-        return Driver(jit(compiler_options=COMPILER_OPTIONS), jit())
+        return Driver(jit(compiler_options=OPTIMIZED), jit(compiler_options=QUICK), jit())
 
     return wrap
 

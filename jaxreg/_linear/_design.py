@@ -216,7 +216,7 @@ def as_columns(X: Any, dtype: Any) -> tuple[Columns, int, int]:
     if X.ndim != 2:
         raise ValueError(f"X must be a 2-d matrix (n_samples, n_features); got shape {X.shape}.")
     if isinstance(X, np.ndarray):
-        xt = jnp.asarray(np.ascontiguousarray(X.T)[:, None, :])
+        xt = jax.device_put(np.ascontiguousarray(X.T)[:, None, :])  # (jnp.asarray compiles)
     else:
         xt = X.astype(dtype).T[:, None, :]
     return Columns(xt, None, X.shape[0]), X.shape[0], X.shape[1]

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._numerics import checked_hyperparameter as checked
 from .._penalty import Penalty, Term, leaf_prox, reject_centred, resolve_terms
@@ -150,7 +151,7 @@ def _chosen_terms(penalty: Penalty, p: int, dtype: Any) -> list[tuple[Term, Any]
     """The terms with their weight on the coefficients; all of them must apply."""
     reject_centred(penalty, "jr.linear")
     try:
-        plan = resolve_terms(penalty.terms, jnp.zeros(p, dtype))
+        plan = resolve_terms(penalty.terms, np.zeros(p, dtype))  # (NumPy's: no eager compile)
     except ValueError as e:  # a mask or kind that selects nothing (resolve_terms says which)
         raise ValueError(
             f"{e} jr.linear penalizes the coefficient vector (shape ({p},)): use l1, l2, "
