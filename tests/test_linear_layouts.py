@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+import jax
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -189,3 +190,19 @@ def test_string_design_is_refused_naming_x():
     labels = np.array([["a", "b"], ["c", "d"], ["e", "f"]])
     with pytest.raises(ValueError, match=r"X must be a numeric matrix.*<U1.*'a'"):
         jr.linear.fit(labels, np.ones(3), jr.l1(0.1))
+
+
+def test_a_small_design_runs_the_quick_program_and_a_large_one_the_optimized():
+    """Compile effort follows the design's size at the top level; inside a caller's jit the
+    plain jit (the caller's options)."""
+    from jaxreg._linear import _compiled
+
+    driver = _compiled.fit_compiled
+    small, _, _ = as_columns(np.ones((40, 10)), np.float64)
+    large, _, _ = as_columns(np.ones((2, _compiled.QUICK_MAX_VALUES // 2 + 1)), np.float64)
+    known = _compiled.options_known()
+    assert driver.pick(small) is (driver.quick if known else driver.nested)
+    assert driver.pick(large) is (driver.optimized if known else driver.nested)
+    picked = []
+    jax.jit(lambda x: picked.append(driver.pick(small)) or x)(1.0)
+    assert picked == [driver.nested]
