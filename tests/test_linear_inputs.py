@@ -66,3 +66,68 @@ def test_traced_bcoo_x_is_a_clear_error():
     X = design()
     with pytest.raises(ValueError, match="Only a dense X can be traced"):
         jax.jit(lambda A: jr.linear.fit(A, X[:, 0], jr.l1(0.01)).coef)(jsparse.BCOO.fromdense(X))
+
+
+def test_cross_validate_does_not_stratify_an_integer_regression_target():
+    # diabetes' targets are whole numbers: as ints they were stratified as classes (another
+    # strength than LassoCV's), and unique ints raised StratifiedKFold's class-count error
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import LassoCV
+    from sklearn.model_selection import KFold
+
+    X, y = load_diabetes(return_X_y=True)
+    strengths = np.geomspace(1.0, 0.01, 12)
+    res = jr.linear.cross_validate(X, y.astype(int), jr.l1, strengths, tol=1e-8)
+    ref = LassoCV(alphas=strengths, cv=KFold(5, shuffle=True, random_state=0), tol=1e-10)
+    ref.fit(X, y)
+    assert res.best_strength == pytest.approx(ref.alpha_)
+    unique = np.arange(X.shape[0]) * 3 + 1000  # one member per "class"
+    jr.linear.cross_validate(X, unique, jr.l1, strengths[:3])
+
+
+def test_cross_validate_stratifies_logistic_labels_given_as_floats():
+    from sklearn.model_selection import StratifiedKFold
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = (np.arange(60) < 12).astype(float)  # 12 positives: 2 or 3 in every stratified fold
+    strengths = np.array([0.1, 0.01])
+    res = jr.linear.cross_validate(X, y, jr.l1, strengths, loss="logistic", tol=1e-8)
+    splitter = StratifiedKFold(5, shuffle=True, random_state=0)
+    ref = jr.linear.cross_validate(
+        X, y, jr.l1, strengths, loss="logistic", folds=splitter, tol=1e-8
+    )
+    np.testing.assert_allclose(res.scores, ref.scores)
+
+
+def test_a_fold_without_weight_is_named():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
+    from sklearn.model_selection import KFold
+
+    w = np.ones(40)
+    w[:8] = 0.0  # KFold(5) without shuffling: fold 0 holds out rows 0-7
+    with pytest.raises(ValueError, match=r"sample_weight is 0 on every held-out row of fold 0"):
+        jr.linear.cross_validate(X, y, jr.l1, np.array([0.1]), folds=KFold(5), sample_weight=w)
+
+
+def test_poisson_with_every_count_zero_is_refused():
+    X = design()
+    with pytest.raises(ValueError, match=r"loss='poisson' needs at least one count y > 0"):
+        jr.linear.fit(X, np.zeros(200), jr.l1(0.1), loss="poisson")
+
+
+def test_forward_mode_matches_finite_differences_and_grad_raises_jaxs_error():
+    # without a jit, jax.grad's tracers reached the compiled driver, which raised an internal
+    # compiler_options error
+    X = design()
+    y = X @ np.arange(10.0) / 10 + 0.1 * np.random.default_rng(1).normal(size=200)
+
+    def total(a):
+        return jr.linear.fit(X, y, jr.l1(a), tol=1e-12).coef.sum()
+
+    _, tangent = jax.jvp(total, (0.01,), (1.0,))
+    fd = (total(0.01 + 1e-6) - total(0.01 - 1e-6)) / 2e-6
+    assert float(tangent) == pytest.approx(float(fd), rel=1e-5)
+    with pytest.raises(ValueError, match="Reverse-mode differentiation does not work"):
+        jax.grad(total)(0.01)

@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Callable
 
 import jax
+import jax.core  # for pyright: `import jax` loads it, but does not declare it
 import numpy as np
 import numpy.typing as npt
 from jax.typing import ArrayLike, DTypeLike
@@ -82,7 +83,11 @@ def fit(
     ``y``, ``sample_weight``, the penalty's leaves and a dense ``X`` (a traced BCOO ``X``
     raises a ``ValueError``: a sparse ``X`` is laid out on the host); NaN in them gives NaN
     coefficients and ``converged=False``; a negative or NaN strength raises a ``ValueError``
-    (traced: NaN). ``dtype=float64`` needs ``jax_enable_x64``.
+    (traced: NaN). ``dtype=float64`` needs ``jax_enable_x64``. Differentiable in forward
+    mode only (`jax.jvp`, `jax.jacfwd`: through the solver's iterations); `jax.grad` raises
+    JAX's error on reverse-mode differentiation of a ``while_loop``: for the gradient of a
+    validation loss in the strength use `jaxreg.select.hypergradient` (implicit
+    differentiation), for a loss of the coefficients `jaxreg.solve`.
 
     Args:
       X: ``(n_samples, n_features)``: NumPy or JAX array, ``scipy.sparse`` matrix or a
@@ -192,8 +197,12 @@ def cross_validate(
     :math:`(y - z)^2` for ``loss="squared"`` (``LassoCV``'s ``mse_path_``), minus the mean
     log-loss for ``"logistic"``, minus the mean Huber loss for ``"huber"``; weighted by
     ``sample_weight`` when given. Folds, ``stratified``, ``groups`` and ``seed`` as in
-    `jaxreg.select.cross_validate` (``folds=KFold(5)`` reproduces ``LassoCV(cv=5)``); the
-    other arguments as in `path`.
+    `jaxreg.select.cross_validate` (``folds=KFold(5)`` reproduces ``LassoCV(cv=5)``), except
+    that ``stratified=None`` stratifies for ``loss="logistic"`` only: the loss, not ``y``'s
+    dtype, says whether ``y`` holds classes (integer targets of the other losses, such as
+    counts or whole-number prices, get plain shuffled folds, as ``LassoCV`` would). Every
+    fold's training and held-out rows need a positive total ``sample_weight`` (else a
+    ``ValueError`` names the fold). The other arguments as in `path`.
 
     ``LogisticRegressionCV(Cs=...)``: scikit-learn's objective on ``m`` rows is ``C * (sum of
     the losses) + ||w||_1``, jaxreg's strength ``1 / (C m)``, with ``m`` the rows the fit sees
@@ -212,8 +221,14 @@ def cross_validate(
     )  # fmt: skip
     cols, yj, s, n, p, dtype = prepare(X, y, sample_weight, options.datafit, dtype)
     strengths, build, template = path_args(strengths, penalty, p, dtype)
-    splits = fold_splits(folds, stratified, groups, seed, np.zeros((n, 1)), np.asarray(y))
+    labels = np.asarray(y)
+    if options.datafit.classification:  # 0 / 1 floats are classes to the splitter
+        labels = np.where(np.isnan(labels), 0, labels).astype(np.int64)
+    if stratified is None:  # the loss says what y is, not y's dtype
+        stratified = options.datafit.classification
+    splits = fold_splits(folds, stratified, groups, seed, np.zeros((n, 1)), labels)
     train = np.stack([np.isin(np.arange(n), tr) for tr, _ in splits])
+    _check_fold_weights(s, train)
     static = {"build": build, "options": options}
     if vmap_folds:
         scores, converged = fold_scores_vmapped(
@@ -237,3 +252,19 @@ def cross_validate(
     host = np.asarray(strengths, np.float64)
     mean, std, best, one_se = choose_strength(host, scores)
     return CVResult(host, scores, mean, std, best, one_se)
+
+
+def _check_fold_weights(s: jax.Array, train: np.ndarray) -> None:
+    """Each fold's training and held-out rows need a positive weight (eagerly; traced
+    weights: the scores are NaN)."""
+    if isinstance(s, jax.core.Tracer):
+        return
+    sh = np.asarray(s, np.float64)
+    for k, mask in enumerate(train):
+        for rows, what in ((mask, "training"), (~mask, "held-out")):
+            if not sh[rows].sum() > 0:
+                raise ValueError(
+                    f"sample_weight is 0 on every {what} row of fold {k}: its fit or its "
+                    "score is undefined. Give those rows weight, or choose folds (a "
+                    "scikit-learn splitter as folds=) that mix them."
+                )

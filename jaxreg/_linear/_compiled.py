@@ -86,18 +86,20 @@ class Driver:
     quick: Any
     nested: Any
 
-    def pick(self, cols: Columns) -> Any:
-        """The `jax.jit` a call on the design ``cols`` runs."""
-        if not (at_top_level() and options_known()):
+    def pick(self, cols: Columns, *args: Any, **kwargs: Any) -> Any:
+        """The `jax.jit` a call on the design ``cols`` (and ``args``) runs. (`jax.grad` or
+        `jax.jvp` without a `jax.jit` makes only the arguments it differentiates tracers.)"""
+        traced = any(isinstance(v, jax.core.Tracer) for v in jax.tree.leaves((cols, args, kwargs)))
+        if traced or not (at_top_level() and options_known()):
             return self.nested
         return self.quick if cols.values.size <= QUICK_MAX_VALUES else self.optimized
 
     def __call__(self, cols: Columns, *args: Any, **kwargs: Any) -> Any:
-        return self.pick(cols)(cols, *args, **kwargs)
+        return self.pick(cols, *args, **kwargs)(cols, *args, **kwargs)
 
     def lower(self, cols: Columns, *args: Any, **kwargs: Any) -> Any:
         """The program a top-level call runs, lowered (`jax.jit`'s ``lower``)."""
-        return self.pick(cols).lower(cols, *args, **kwargs)
+        return self.pick(cols, *args, **kwargs).lower(cols, *args, **kwargs)
 
 
 def driver(*static_argnames: str) -> Callable[[Callable[..., Any]], Driver]:

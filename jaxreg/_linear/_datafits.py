@@ -42,6 +42,9 @@ class Datafit:
     # With an l1 / l2 split, the outer loop takes prox-Newton steps on the second-order model
     # (`quadratic_model`, `jaxreg._linear._prox_newton`) instead of coordinate steps on the loss
     newton_steps: ClassVar[bool] = False
+    # y holds class labels: cross-validation stratifies its folds by default (a regression
+    # target is never stratified, whole numbers or not: counts, prices)
+    classification: ClassVar[bool] = False
 
     @classmethod
     def from_options(cls, *, huber_delta: Any) -> Datafit:
@@ -145,6 +148,7 @@ class Logistic(Datafit):
     curvature_bound: ClassVar[float | None] = 0.25
     has_dual: ClassVar[bool] = True
     newton_steps: ClassVar[bool] = True
+    classification: ClassVar[bool] = True
 
     def value(self, z, y):
         return jax.nn.softplus(z) - y * z
@@ -236,6 +240,11 @@ class Poisson(Datafit):
         if not np.all(labels >= 0):
             raise ValueError(
                 f"loss='poisson' needs counts y >= 0; got min {float(labels.min()):g}."
+            )
+        if not np.any(labels > 0):  # the intercept would run to -inf
+            raise ValueError(
+                "loss='poisson' needs at least one count y > 0; got y all 0, whose fit has "
+                "no minimizer (the predicted rate goes to 0: the intercept to -inf)."
             )
 
     def tol_scale(self, y, sn, fit_intercept):
