@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from ._certificates import State, finish, gap_and_rest, violation
 from ._least_squares_parts import LeastSquares
+from ._ls_blocks import block_capacities, block_inner
 from ._ls_dense import dense_inner
 from ._ls_sparse import sparse_inner
 from ._options import SolverOptions
@@ -106,7 +107,7 @@ def solve_least_squares(
     assert pb.split is not None and pb.lips is not None
     a, b2 = pb.split.a[:, 0], pb.split.b[:, 0]
     cols, y, sn = pb.cols, pb.y, pb.sn
-    g_count = w0.shape[0]
+    g_count, size = w0.shape
     caps = inner_capacities(cols.rows is not None, g_count)
     lpos = pb.lips > 0
     ybar = jnp.sum(sn * y)  # the optimal intercept of centred columns (sum(sn) = 1)
@@ -114,12 +115,14 @@ def solve_least_squares(
         cols, y, sn, a, b2, ybar, pb.fit_intercept, options.anderson, options.max_epochs
     )
     inner = dense_inner if cols.rows is None else sparse_inner
+    if size > 1:  # groups (a dense X): a, b2 per group
+        inner, caps = block_inner, block_capacities(g_count, size)
     branches = [functools.partial(inner, ls, c) for c in caps]
     bounds = jnp.asarray(caps[:-1], jnp.int32)
     # unpenalized features: no dual constraint of theirs; their exact excess in the gap
     free = (a == 0) & (b2 == 0) & lpos
     any_free = jnp.any(free)
-    free_cap = g_count if g_count <= _FREE_MAX else _FREE_GATHER
+    free_cap = g_count if g_count * size <= _FREE_MAX else max(_FREE_GATHER // size, 1)
     exact = unpenalized(cols, y, sn, free, free_cap, pb.fit_intercept)
     # (bound once: a cond traces a branch once per function object)
     fr = _Free(any_free, exact.newton, exact.excess)
