@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from ._certificates import State, finish, gap_and_rest, violation
 from ._least_squares_parts import LeastSquares
-from ._ls_blocks import block_capacities, block_inner
+from ._ls_blocks import block_inner
 from ._ls_dense import dense_inner
 from ._ls_sparse import sparse_inner
 from ._options import SolverOptions
@@ -115,8 +115,8 @@ def solve_least_squares(
         cols, y, sn, a, b2, ybar, pb.fit_intercept, options.anderson, options.max_epochs
     )
     inner = dense_inner if cols.rows is None else sparse_inner
-    if size > 1:  # groups (a dense X): a, b2 per group
-        inner, caps = block_inner, block_capacities(g_count, size)
+    if size > 1:  # groups (a dense X; a, b2 per group): one branch, reading X in place
+        inner, caps = block_inner, [g_count]
     branches = [functools.partial(inner, ls, c) for c in caps]
     bounds = jnp.asarray(caps[:-1], jnp.int32)
     # unpenalized features: no dual constraint of theirs; their exact excess in the gap

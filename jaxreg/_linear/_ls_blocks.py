@@ -1,14 +1,17 @@
-r"""The least-squares inner solver for group penalties on a dense ``X``: the working set's
-groups gathered.
+r"""The least-squares inner solver for group penalties on a dense ``X``: block coordinate
+descent on the working set's groups, read in place.
 
 Block coordinate descent on :math:`\frac12 \sum_i s_i (y_i - x_{W,i}^\top w_W - b)^2 +
 \sum_g a_g \lVert w_g\rVert + \frac{b_g}{2} \lVert w_g\rVert^2` over the working set's
-groups of ``B`` consecutive features, their centred columns gathered into a dense ``(W B, n)``
-block. Each group takes a prox-gradient step of size :math:`1 / L_g`, :math:`L_g` the largest
-eigenvalue of its centred Gram matrix (skglm's ``GroupBCD``, celer's group lasso), through the
-penalty's `L1L2Split.prox`. As in `dense_inner` (``_ls_dense.py``), ``_GROUPED`` features' worth
-of groups are updated per loop step (sequentially, unrolled, with their own Gram matrix: the
-loop's per-step overhead is paid once per step), carrying the residual.
+groups of ``B`` consecutive features, on their columns centred by their weighted means ``u``
+(with an intercept, as `LeastSquares.centred` explains). Each group takes a prox-gradient step
+of size :math:`1 / L_g`, :math:`L_g` the largest eigenvalue of its centred Gram matrix
+(skglm's ``GroupBCD``, celer's group lasso), through the penalty's `L1L2Split.prox`. As in
+`dense_inner` (``_ls_dense.py``), ``_GROUPED`` features' worth of groups are updated per loop
+step (sequentially, unrolled, with their own Gram matrix: the loop's per-step overhead is paid
+once per step), carrying the residual. The groups' columns are read from ``X`` in place, a
+dynamic slice per group: gathering the working set into a new ``(W B, n)`` array cost more
+than the epochs on it (a fresh buffer's page faults, benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -23,43 +26,45 @@ from ._least_squares_parts import LeastSquares
 from ._penalty_parts import L1L2Split
 
 _GROUPED = 10  # features per loop step (whole groups, at least one)
-# Working-set capacities in features: one compiled inner solver each, the smallest that holds
-# the working set picked at run time. The dense Lasso's (`_least_squares._CAPACITIES`) less
-# its smallest, 64, whose branch cost more compile time than it saved (benchmarks/README.md).
-_CAPACITIES = (1024, 16384, 65536)
 
 
-def block_capacities(g_count: int, size: int) -> list[int]:
-    """The working-set capacities, in groups of ``size`` features (the last: all ``g_count``)."""
-    return sorted({c // size for c in _CAPACITIES if 0 < c // size < g_count} | {g_count})
+class _Blocks(NamedTuple):
+    """The working set in steps of ``kg`` groups, and the CD constants."""
 
-
-class _Gathered(NamedTuple):
-    """The working set's centred columns (padded to whole steps) and the CD constants."""
-
-    xc: jax.Array  # (cap_pad * B, n) centred columns, group after group
-    dblk: jax.Array  # (nb, kb, kb) each step's own Gram matrix
-    lips: jax.Array  # (cap_pad,) each group's curvature bound L_g, 0: never moved
-    split: L1L2Split  # (cap_pad, B) the groups' penalty coefficients
+    values: jax.Array  # (G, B, n) X's columns in groups
+    ws: jax.Array  # (G + pad,) the groups, working set first (padding: group 0, never moved)
+    u: jax.Array  # (nb, kb) each step's column means (0 without an intercept)
+    dblk: jax.Array  # (nb, kb, kb) each step's centred Gram matrix
+    lips: jax.Array  # (G + pad,) each group's curvature bound L_g, 0: never moved
+    split: L1L2Split  # (G + pad, B) the groups' penalty coefficients, in ws order
     kg: int  # groups per step
-    size: int  # B
+
+    def columns(self, bi: Any) -> jax.Array:
+        """Step ``bi``'s columns ``(kb, n)``, uncentred."""
+        g0 = bi * self.kg
+        take = [
+            jax.lax.dynamic_index_in_dim(self.values, self.ws[g0 + i], 0, False)
+            for i in range(self.kg)
+        ]
+        return jnp.concatenate(take)
 
 
-def _step_grams(xc, sn, kb, steps, dtype):
-    """Each step's own Gram matrix (the first ``steps`` steps, one small product each: a
-    batched one over all is slower on XLA:CPU; 0 beyond)."""
-    nb = xc.shape[0] // kb
+def _step_constants(blk: _Blocks, sn, steps: Any, centre: bool):
+    """Each step's column means and centred Gram matrix (the first ``steps``; 0 beyond)."""
 
-    def one(i, dd):
-        xj = jax.lax.dynamic_slice_in_dim(xc, i * kb, kb)
-        return dd.at[i].set((xj * sn) @ xj.T)
+    def one(i, c):
+        u, dd = c
+        xj = blk.columns(i)
+        uj = xj @ sn if centre else jnp.zeros(xj.shape[0], xj.dtype)
+        xc = xj - uj[:, None]
+        return u.at[i].set(uj), dd.at[i].set((xc * sn) @ xc.T)
 
-    return jax.lax.fori_loop(0, steps, one, jnp.zeros((nb, kb, kb), dtype))
+    return jax.lax.fori_loop(0, steps, one, (blk.u, blk.dblk))
 
 
-def _sequential(blk: _Gathered, g0: Any, wj, gj, dj):
+def _sequential(blk: _Blocks, g0: Any, wj, gj, dj):
     """The step's ``kg`` group updates, one after the other (unrolled): ``(new, d, res)``."""
-    size = blk.size
+    size = wj.shape[1]
     new_j, ds, res = wj, [], jnp.zeros((), wj.dtype)
     for i in range(blk.kg):
         lg = blk.lips[g0 + i]
@@ -75,29 +80,33 @@ def _sequential(blk: _Gathered, g0: Any, wj, gj, dj):
     return new_j, jnp.concatenate(ds), res
 
 
-def _step(blk: _Gathered, sn: jax.Array, bi: Any, cc: tuple[Any, Any, Any]):
+def _step(blk: _Blocks, sn: jax.Array, bi: Any, cc: tuple[Any, Any, Any]):
     """Step ``bi``'s groups; the carried residual ``r`` moved by their changes."""
     wc, r, res = cc
-    kg, kb = blk.kg, blk.kg * blk.size
-    g0, j0 = bi * kg, bi * kb
-    wj = jax.lax.dynamic_slice_in_dim(wc, g0, kg)
-    xj = jax.lax.dynamic_slice_in_dim(blk.xc, j0, kb)
+    g0 = bi * blk.kg
+    wj = jax.lax.dynamic_slice_in_dim(wc, g0, blk.kg)
+    xj = blk.columns(bi) - blk.u[bi][:, None]
     new_j, dv, moved = _sequential(blk, g0, wj, xj @ (sn * r), blk.dblk[bi])
     r = r + dv @ xj
     return jax.lax.dynamic_update_slice_in_dim(wc, new_j, g0, 0), r, jnp.maximum(res, moved)
 
 
-def _epoch(blk: _Gathered, sn: jax.Array, steps: Any, c: tuple[Any, Any]):
-    wc, t, res = jax.lax.fori_loop(
+def _epoch(blk: _Blocks, sn: jax.Array, steps: Any, c: tuple[Any, Any]):
+    wc, r, res = jax.lax.fori_loop(
         0, steps, lambda bi, cc: _step(blk, sn, bi, cc), (*c, jnp.zeros((), sn.dtype))
     )
-    return (wc, t), res
+    return (wc, r), res
 
 
-def _objective(blk: _Gathered, sn: jax.Array, st: tuple[Any, Any]):
-    """From the carried residual."""
-    wc, r = st
-    return 0.5 * jnp.sum(sn * r * r) + blk.split.value(wc)
+def _products(blk: _Blocks, wc: jax.Array, steps: Any, n: int):
+    """``X_W w_W`` (uncentred) and ``u^T w_W`` over the working set's steps."""
+
+    def one(bi, c):
+        xw, uw = c
+        wj = jax.lax.dynamic_slice_in_dim(wc, bi * blk.kg, blk.kg).reshape(-1)
+        return xw + wj @ blk.columns(bi), uw + wj @ blk.u[bi]
+
+    return jax.lax.fori_loop(0, steps, one, (jnp.zeros(n, wc.dtype), jnp.zeros((), wc.dtype)))
 
 
 def _group_lips(dblk: jax.Array, kg: int, size: int) -> jax.Array:
@@ -110,41 +119,40 @@ def _group_lips(dblk: jax.Array, kg: int, size: int) -> jax.Array:
 
 
 def block_inner(ls: LeastSquares, cap: int, w, b, z, g, ws, count, inner_tol):
-    """The inner solve on the groups ``ws[:count]`` at capacity ``cap`` (groups): ``(w, b, z,
-    epochs)``, ``z`` afresh from ``X``'s columns at the new coefficients. ``ls.a`` and
-    ``ls.b2`` are per group ``(G,)``."""
+    """The inner solve on the groups ``ws[:count]`` (``cap``: all ``G``, nothing is gathered):
+    ``(w, b, z, epochs)``, ``z`` afresh from ``X``'s columns at the new coefficients. ``ls.a``
+    and ``ls.b2`` are per group ``(G,)``."""
+    del g, cap  # the residual is carried; the columns are read in place
     cols, y, sn, dtype = ls.cols, ls.y, ls.sn, ls.y.dtype
-    size, n = w.shape[1], ls.cols.n
-    kg = max(1, min(_GROUPED // size, cap))
+    g_count, size = w.shape
+    n = cols.n
+    kg = max(1, min(_GROUPED // size, g_count))
     kb = kg * size
-    capp = cap + (-cap % kg)  # whole steps: padded groups have L_g = 0, never moved
-    idx = ws[:cap]
-    xu = cols.values[idx].reshape(cap * size, n)  # every nonzero coef is here
-    u = xu @ sn if ls.fit_intercept else jnp.zeros(cap * size, dtype)
-    xc = jnp.pad(xu - u[:, None], ((0, (capp - cap) * size), (0, 0)))
+    gp = g_count + (-g_count % kg)  # whole steps: padded groups have L_g = 0, never moved
+    nb = gp // kg
+    wsp = jnp.pad(ws, (0, gp - g_count))
     steps = (count + kg - 1) // kg
-    dblk = _step_grams(xc, sn, kb, steps, dtype)
-    lips = _group_lips(dblk, kg, size)
-    lips = jnp.where(jnp.arange(capp) < count, jnp.maximum(lips, 0.0), 0.0)
+    zeros = (jnp.zeros((nb, kb), dtype), jnp.zeros((nb, kb, kb), dtype))
     ones = jnp.ones((1, size), dtype)
-    pad = ((0, capp - cap), (0, 0))
-    split = L1L2Split(jnp.pad(ls.a[idx, None] * ones, pad), jnp.pad(ls.b2[idx, None] * ones, pad))
-    wc0 = jnp.pad(w[idx], pad)
+    split = L1L2Split(ls.a[wsp, None] * ones, ls.b2[wsp, None] * ones)
+    blk = _Blocks(cols.values, wsp, *zeros, jnp.zeros(gp, dtype), split, kg)
+    u, dblk = _step_constants(blk, sn, steps, ls.fit_intercept)
+    lips = jnp.where(jnp.arange(gp) < count, jnp.maximum(_group_lips(dblk, kg, size), 0.0), 0.0)
+    blk = blk._replace(u=u, dblk=dblk, lips=lips)
+    wc0 = jnp.where((jnp.arange(gp) < g_count)[:, None], w[wsp], 0.0)  # the padding: 0
     # centred: X w + b = X_c w + b~, b~ = b + u^T w (optimal at sum(s y), `LeastSquares.centred`)
-    uw = u @ w[idx].reshape(-1)
+    uw = jnp.sum(u * wc0.reshape(nb, kb))
     bt = ls.ybar if ls.fit_intercept else b
     r0 = z - y + (bt - b - uw)  # the centred residual X_c w + b~ - y
-    blk = _Gathered(xc, dblk, lips, split, kg, size)
     (wc, _), e = run_epochs(
         lambda c: _epoch(blk, sn, steps, c),
-        lambda st: _objective(blk, sn, st),
+        lambda st: 0.5 * jnp.sum(sn * st[1] * st[1]) + blk.split.value(st[0]),
         (wc0, r0),
         anderson=ls.anderson,
         max_epochs=ls.max_epochs,
         inner_tol=inner_tol,
         dtype=dtype,
     )
-    wc = wc[:cap]
-    flat = wc.reshape(-1)
-    b = bt - u @ flat
-    return w.at[idx].set(wc), b, flat @ xu + b, e
+    xw, uw = _products(blk, wc, steps, n)
+    b = bt - uw
+    return w.at[ws].set(wc[:g_count]), b, xw + b, e
