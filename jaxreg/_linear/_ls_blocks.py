@@ -50,16 +50,25 @@ class _Blocks(NamedTuple):
 
 
 def _step_constants(blk: _Blocks, sn, steps: Any, centre: bool):
-    """Each step's column means and centred Gram matrix (the first ``steps``; 0 beyond)."""
+    """Each step's column means, centred Gram matrix and its groups' largest eigenvalues (the
+    first ``steps``, for a cost that follows the working set; 0 beyond)."""
+    kg = blk.kg
+    size = blk.values.shape[1]
 
     def one(i, c):
-        u, dd = c
+        u, dd, lips = c
         xj = blk.columns(i)
         uj = xj @ sn if centre else jnp.zeros(xj.shape[0], xj.dtype)
         xc = xj - uj[:, None]
-        return u.at[i].set(uj), dd.at[i].set((xc * sn) @ xc.T)
+        gram = (xc * sn) @ xc.T
+        diag = jnp.stack(
+            [gram[k * size : (k + 1) * size, k * size : (k + 1) * size] for k in range(kg)]
+        )
+        top = jnp.linalg.eigvalsh(diag)[:, -1]
+        lips = jax.lax.dynamic_update_slice_in_dim(lips, top, i * kg, 0)
+        return u.at[i].set(uj), dd.at[i].set(gram), lips
 
-    return jax.lax.fori_loop(0, steps, one, (blk.u, blk.dblk))
+    return jax.lax.fori_loop(0, steps, one, (blk.u, blk.dblk, blk.lips))
 
 
 def _sequential(blk: _Blocks, g0: Any, wj, gj, dj):
@@ -109,15 +118,6 @@ def _products(blk: _Blocks, wc: jax.Array, steps: Any, n: int):
     return jax.lax.fori_loop(0, steps, one, (jnp.zeros(n, wc.dtype), jnp.zeros((), wc.dtype)))
 
 
-def _group_lips(dblk: jax.Array, kg: int, size: int) -> jax.Array:
-    """Each group's largest eigenvalue, from the diagonal blocks of the steps' Gram matrices."""
-    nb = dblk.shape[0]
-    diag = jnp.stack(
-        [dblk[:, i * size : (i + 1) * size, i * size : (i + 1) * size] for i in range(kg)], 1
-    )
-    return jnp.linalg.eigvalsh(diag.reshape(nb * kg, size, size))[:, -1]
-
-
 def block_inner(ls: LeastSquares, cap: int, w, b, z, g, ws, count, inner_tol):
     """The inner solve on the groups ``ws[:count]`` (``cap``: all ``G``, nothing is gathered):
     ``(w, b, z, epochs)``, ``z`` afresh from ``X``'s columns at the new coefficients. ``ls.a``
@@ -136,8 +136,8 @@ def block_inner(ls: LeastSquares, cap: int, w, b, z, g, ws, count, inner_tol):
     ones = jnp.ones((1, size), dtype)
     split = L1L2Split(ls.a[wsp, None] * ones, ls.b2[wsp, None] * ones)
     blk = _Blocks(cols.values, wsp, *zeros, jnp.zeros(gp, dtype), split, kg)
-    u, dblk = _step_constants(blk, sn, steps, ls.fit_intercept)
-    lips = jnp.where(jnp.arange(gp) < count, jnp.maximum(_group_lips(dblk, kg, size), 0.0), 0.0)
+    u, dblk, lips = _step_constants(blk, sn, steps, ls.fit_intercept)
+    lips = jnp.where(jnp.arange(gp) < count, jnp.maximum(lips, 0.0), 0.0)
     blk = blk._replace(u=u, dblk=dblk, lips=lips)
     wc0 = jnp.where((jnp.arange(gp) < g_count)[:, None], w[wsp], 0.0)  # the padding: 0
     # centred: X w + b = X_c w + b~, b~ = b + u^T w (optimal at sum(s y), `LeastSquares.centred`)
