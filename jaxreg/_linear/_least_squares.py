@@ -1,4 +1,4 @@
-r"""The squared loss with an l1 / l2 / elastic-net penalty (Lasso, ElasticNet): its solver.
+r"""The squared loss with an l1 / l2 / elastic-net / group-lasso penalty: its solver.
 
 The outer loop is the general solver's (full gradient, violations, working set, duality gap)
 with one pass over ``X`` per iteration: ``z = X w + b`` comes from the working set's columns
@@ -6,7 +6,8 @@ with one pass over ``X`` per iteration: ``z = X w + b`` comes from the working s
 strength to the next. The inner solver is a parameter: `dense_inner` (the working set's
 columns gathered, centred, updated in blocks) or `sparse_inner` (its padded columns), one
 compiled branch per working-set capacity, the smallest that holds the working set picked at
-run time. Unpenalized features get an exact Newton step after every inner solve
+run time; for groups `block_inner` (one branch: it reads the groups from ``X`` in place).
+Unpenalized features (or groups) get an exact Newton step after every inner solve
 (`Unpenalized`). The gap is always that of :math:`z` and :math:`X^\top s (z - y)` recomputed
 from ``X``'s columns at the returned coefficients, never from a Gram matrix.
 """

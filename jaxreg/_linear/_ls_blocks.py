@@ -10,8 +10,8 @@ of size :math:`1 / L_g`, :math:`L_g` the largest eigenvalue of its centred Gram 
 `dense_inner` (``_ls_dense.py``), ``_GROUPED`` features' worth of groups are updated per loop
 step (sequentially, unrolled, with their own Gram matrix: the loop's per-step overhead is paid
 once per step), carrying the residual. The groups' columns are read from ``X`` in place, a
-dynamic slice per group: gathering the working set into a new ``(W B, n)`` array cost more
-than the epochs on it (a fresh buffer's page faults, benchmarks/README.md).
+dynamic slice per group: on XLA:CPU gathering the working set into a new ``(W B, n)`` array
+took 25x a pass over ``X`` (benchmarks/README.md), once per outer iteration.
 """
 
 from __future__ import annotations
