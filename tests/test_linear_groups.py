@@ -85,11 +85,14 @@ def test_group_lasso_path_equals_skglm(fit_intercept, jit):
         assert np.array_equal(ours_zero, np.linalg.norm(coef.reshape(-1, B), axis=1) < 1e-10)
 
 
-def test_group_lasso_sample_weight_equals_skglm_on_scaled_rows():
-    X, y = _data(n=60, p=40, seed=5)
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_group_lasso_sample_weight_equals_skglm_on_scaled_rows(fit_intercept):
+    """With an intercept: the same on columns and ``y`` centred by their ``s``-weighted means,
+    the intercept :math:`\bar y_s - \bar x_s^\top w`."""
+    X, y = _data(n=60, p=40, seed=5, offset=0.8 if fit_intercept else 0.0)
     sw = np.random.default_rng(1).uniform(0.2, 3.0, len(y))
     weights = np.ones(X.shape[1] // B)
-    lam = 0.2 * _lam_max(X, y, weights, fit_intercept=False)
+    lam = 0.2 * _lam_max(X, y, weights, fit_intercept=fit_intercept)
     fit = jax.jit(
         lambda sw: jr.linear.fit(
             X,
@@ -97,13 +100,17 @@ def test_group_lasso_sample_weight_equals_skglm_on_scaled_rows():
             jr.group_lasso(lam, reshape=(-1, B)),
             sample_weight=sw,
             tol=1e-14,
-            fit_intercept=False,
+            fit_intercept=fit_intercept,
         )  # fmt: skip
     )(sw)
     assert bool(fit.converged)
-    root = np.sqrt(len(y) * sw / sw.sum())
-    coef, _ = _skglm(X * root[:, None], y * root, lam, weights, fit_intercept=False)
+    sn = sw / sw.sum()
+    xbar, ybar = (sn @ X, sn @ y) if fit_intercept else (np.zeros(X.shape[1]), 0.0)
+    root = np.sqrt(len(y) * sn)
+    Xs, ys = (X - xbar) * root[:, None], (y - ybar) * root
+    coef, _ = _skglm(Xs, ys, lam, weights, fit_intercept=False)
     np.testing.assert_allclose(np.asarray(fit.coef), coef, rtol=0, atol=1e-6 * np.abs(coef).max())
+    np.testing.assert_allclose(float(fit.intercept), ybar - xbar @ coef, rtol=0, atol=1e-6)
 
 
 def test_unpenalized_groups_get_their_exact_step():
