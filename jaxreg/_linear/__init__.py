@@ -36,8 +36,8 @@ block's own Gram matrix), the gradient carried on the Gram matrix for working se
 and the coefficients in one buffer that each update gathers from and scatter-adds into. A group
 lasso (with or without an l2) takes the same solver on a dense ``X``, its inner solver block
 coordinate descent on the working set's groups, read from ``X`` in place, each group's step
-:math:`1 / L_g` with :math:`L_g` its centred Gram matrix's largest eigenvalue, two groups of
-five per loop step.
+:math:`1 / L_g` with :math:`L_g` its centred Gram matrix's largest eigenvalue (three per
+visit, on the group's own Gram matrix), two groups of five per loop step.
 
 The logistic and Poisson losses (datafits with ``newton_steps``) with an l1 / l2 / elastic-net
 penalty have the prox-Newton solver (``_prox_newton.py``; skglm's ``ProxNewton``, glmnet's
