@@ -33,7 +33,11 @@ solver (``_least_squares.py``), with one pass over ``X`` per outer iteration; a 
 gathered into a dense block, coordinates updated in blocks of 8 (sequentially, with the
 block's own Gram matrix), the gradient carried on the Gram matrix for working sets of at most
 64 features. Sparse ``X``: the working set's padded columns, the loop carrying the residual
-and the coefficients in one buffer that each update gathers from and scatter-adds into.
+and the coefficients in one buffer that each update gathers from and scatter-adds into. A group
+lasso (with or without an l2) takes the same solver on a dense ``X``, its inner solver block
+coordinate descent on the working set's groups, read from ``X`` in place, each group's step
+:math:`1 / L_g` with :math:`L_g` its centred Gram matrix's largest eigenvalue (three per
+visit, on the group's own Gram matrix), two groups of five per loop step.
 
 The logistic and Poisson losses (datafits with ``newton_steps``) with an l1 / l2 / elastic-net
 penalty have the prox-Newton solver (``_prox_newton.py``; skglm's ``ProxNewton``, glmnet's
@@ -58,12 +62,14 @@ The package, by job (each module reaches the others only through public names):
 - ``_problem.py``: one fit's problem as the solvers evaluate it.
 - ``_certificates.py``: violations, duality gaps, the returned state.
 - ``_working_set.py``, ``_anderson.py``: the working set; epochs with Anderson extrapolation.
-- ``_coordinate_descent.py``: the general solver (any datafit; coordinate Newton steps for Poisson).
+- ``_coordinate_descent.py``: the general solver (any datafit; coordinate Newton steps for
+  Poisson; group penalties beside a loss other than the squared one).
 - ``_prox_newton.py``: prox-Newton steps (logistic, Poisson), the least-squares inner solvers on the
   loss's second-order model.
 - ``_least_squares.py``: the least-squares solver, its inner solvers a parameter:
-  ``_ls_dense.py``, ``_ls_sparse.py`` (sharing ``_least_squares_parts.py``), and
-  ``_unpenalized.py`` (the exact step on unpenalized features).
+  ``_ls_dense.py``, ``_ls_sparse.py`` (sharing ``_least_squares_parts.py``), ``_ls_blocks.py``
+  (groups of features), and ``_unpenalized.py`` (the exact step on unpenalized features or
+  groups).
 
 A loss is one class: a frozen dataclass subclassing ``_datafits.Datafit`` with `value`,
 `derivative`, `curvature`, ``curvature_bound`` (None: the steps backtrack) and `null_intercept`

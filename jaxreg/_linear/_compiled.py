@@ -126,17 +126,18 @@ def solve(
     means: jax.Array | None = None,
     zg0: tuple[jax.Array, jax.Array] | None = None,
 ) -> State:
-    """One fit from ``w0`` of shape ``(G, B)`` on ``cols`` in blocks: with an l1 / l2 split
-    on single features, the least-squares solver (the squared loss) or the prox-Newton one (a
-    datafit with ``newton_steps``: logistic, Poisson); else the general one. ``lips`` (the
-    blocks' curvature bounds), ``means`` (`column_means`) and ``zg0`` (``X w0 + b0`` and the
-    full gradient there, as the previous fit of a path returns them) save passes over ``X``."""
+    """One fit from ``w0`` of shape ``(G, B)`` on ``cols`` in blocks: with an l1 / l2 split,
+    the least-squares solver (the squared loss; groups too) or, on single features, the
+    prox-Newton one (a datafit with ``newton_steps``: logistic, Poisson); else the general
+    one. ``lips`` (the blocks' curvature bounds), ``means`` (`column_means`) and ``zg0`` (``X
+    w0 + b0`` and the full gradient there, as the previous fit of a path returns them) save
+    passes over ``X``."""
     pb = make_problem(cols, y, s, options.datafit, penalty, options.fit_intercept, lips, means)
     ws_min = min(options.ws_min, w0.shape[0])
-    if penalty.size == 1 and pb.split is not None:
-        if options.datafit.is_least_squares:
+    if pb.split is not None:
+        if options.datafit.is_least_squares:  # groups too (a dense X: `block_inner`)
             return solve_least_squares(pb, w0, b0, zg0, tol=tol, options=options, ws_min=ws_min)
-        if options.datafit.newton_steps:
+        if penalty.size == 1 and options.datafit.newton_steps:
             return solve_prox_newton(pb, w0, b0, zg0, tol=tol, options=options, ws_min=ws_min)
     z0 = None if zg0 is None else zg0[0]
     return solve_cd(pb, w0, b0, z0, tol=tol, options=options, ws_min=ws_min)

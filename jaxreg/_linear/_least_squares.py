@@ -1,4 +1,4 @@
-r"""The squared loss with an l1 / l2 / elastic-net penalty (Lasso, ElasticNet): its solver.
+r"""The squared loss with an l1 / l2 / elastic-net / group-lasso penalty: its solver.
 
 The outer loop is the general solver's (full gradient, violations, working set, duality gap)
 with one pass over ``X`` per iteration: ``z = X w + b`` comes from the working set's columns
@@ -6,7 +6,8 @@ with one pass over ``X`` per iteration: ``z = X w + b`` comes from the working s
 strength to the next. The inner solver is a parameter: `dense_inner` (the working set's
 columns gathered, centred, updated in blocks) or `sparse_inner` (its padded columns), one
 compiled branch per working-set capacity, the smallest that holds the working set picked at
-run time. Unpenalized features get an exact Newton step after every inner solve
+run time; for groups `block_inner` (one branch: it reads the groups from ``X`` in place).
+Unpenalized features (or groups) get an exact Newton step after every inner solve
 (`Unpenalized`). The gap is always that of :math:`z` and :math:`X^\top s (z - y)` recomputed
 from ``X``'s columns at the returned coefficients, never from a Gram matrix.
 """
@@ -22,6 +23,7 @@ import jax.numpy as jnp
 
 from ._certificates import State, finish, gap_and_rest, violation
 from ._least_squares_parts import LeastSquares
+from ._ls_blocks import block_inner
 from ._ls_dense import dense_inner
 from ._ls_sparse import sparse_inner
 from ._options import SolverOptions
@@ -106,7 +108,7 @@ def solve_least_squares(
     assert pb.split is not None and pb.lips is not None
     a, b2 = pb.split.a[:, 0], pb.split.b[:, 0]
     cols, y, sn = pb.cols, pb.y, pb.sn
-    g_count = w0.shape[0]
+    g_count, size = w0.shape
     caps = inner_capacities(cols.rows is not None, g_count)
     lpos = pb.lips > 0
     ybar = jnp.sum(sn * y)  # the optimal intercept of centred columns (sum(sn) = 1)
@@ -114,12 +116,14 @@ def solve_least_squares(
         cols, y, sn, a, b2, ybar, pb.fit_intercept, options.anderson, options.max_epochs
     )
     inner = dense_inner if cols.rows is None else sparse_inner
+    if size > 1:  # groups (a dense X; a, b2 per group): one branch, reading X in place
+        inner, caps = block_inner, [g_count]
     branches = [functools.partial(inner, ls, c) for c in caps]
     bounds = jnp.asarray(caps[:-1], jnp.int32)
     # unpenalized features: no dual constraint of theirs; their exact excess in the gap
     free = (a == 0) & (b2 == 0) & lpos
     any_free = jnp.any(free)
-    free_cap = g_count if g_count <= _FREE_MAX else _FREE_GATHER
+    free_cap = g_count if g_count * size <= _FREE_MAX else max(_FREE_GATHER // size, 1)
     exact = unpenalized(cols, y, sn, free, free_cap, pb.fit_intercept)
     # (bound once: a cond traces a branch once per function object)
     fr = _Free(any_free, exact.newton, exact.excess)

@@ -39,6 +39,12 @@ class L1L2Split(NamedTuple):
             shrunk = block_soft_threshold(v, thr[0], (0,))
         return shrunk / (1.0 + t * self.b[j])
 
+    def value(self, w: jax.Array) -> jax.Array:
+        r""":math:`\sum_j a_j \lVert w_j\rVert + \frac{b_j}{2} \lVert w_j\rVert^2` (``w``:
+        ``(G, B)``)."""
+        norms = jnp.sqrt(jnp.sum(w * w, axis=1))
+        return jnp.sum(self.a[:, 0] * norms) + 0.5 * jnp.sum(self.b * w * w)
+
     def unpenalized(self) -> jax.Array:
         """Blocks with neither coefficient: no dual constraint of theirs."""
         return (self.a[:, 0] == 0) & (self.b[:, 0] == 0)

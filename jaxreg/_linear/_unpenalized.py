@@ -24,9 +24,9 @@ class Unpenalized(NamedTuple):
     eigendecomposition, computed once per fit; with more than ``cap`` of them the excess is
     that of the first ``cap`` only: no certificate (the caller says not converged)."""
 
-    idx: jax.Array  # (cap,) their indices
-    xv: jax.Array  # (cap, n) their centred columns (0 rows beyond their count)
-    u: jax.Array  # (cap,) the columns' weighted means (0 without an intercept)
+    idx: jax.Array  # (cap,) their blocks' indices
+    xv: jax.Array  # (cap B, n) their centred columns (0 rows beyond their count)
+    u: jax.Array  # (cap B,) the columns' weighted means (0 without an intercept)
     vec: jax.Array  # H's eigenvectors
     inv: jax.Array  # 1 / H's eigenvalues, 0 for the null space
     y: jax.Array
@@ -41,7 +41,8 @@ class Unpenalized(NamedTuple):
         w, b, z = wbz
         delta = -(self.vec @ (self.inv * self.coords(z)))
         # X_c delta = X delta - (u . delta): the intercept takes the shift, sum s (z - y) stays
-        return w.at[self.idx, 0].add(delta), b - self.u @ delta, z + delta @ self.xv
+        w = w.at[self.idx].add(delta.reshape(self.idx.shape[0], -1))
+        return w, b - self.u @ delta, z + delta @ self.xv
 
     def excess(self, z: jax.Array) -> jax.Array:
         """:math:`\\frac12 g_F^\\top H^+ g_F`."""
@@ -52,8 +53,11 @@ class Unpenalized(NamedTuple):
 def _eigen(cols: Columns, sn, idx, fm, fit_intercept: bool):
     """The gathered columns (a sparse ``X``'s made dense), centred, and H's eigenpairs."""
     cap, dtype = idx.shape[0], sn.dtype
-    if cols.rows is None:
-        xv = cols.values[idx, 0]  # (cap, n)
+    if cols.rows is None:  # blocks of B columns: (cap B, n), fm per column
+        size = cols.values.shape[1]
+        xv = cols.values[idx].reshape(cap * size, cols.n)
+        fm = jnp.repeat(fm, size)
+        cap = cap * size
     elif cols.owner is None:  # row n takes the padding
         xv = jnp.zeros((cap, cols.n + 1), dtype).at[jnp.arange(cap)[:, None], cols.rows[idx]]
         xv = xv.add(cols.values[idx])[:, : cols.n]
@@ -76,7 +80,8 @@ def _eigen(cols: Columns, sn, idx, fm, fit_intercept: bool):
 
 
 def unpenalized(cols: Columns, y, sn, free, cap: int, fit_intercept: bool) -> Unpenalized:
-    """The free features (``free``: a mask over the ``(G,)`` blocks), the first ``cap``."""
+    """The free blocks (``free``: a mask over the ``(G,)`` blocks of ``B`` features), the
+    first ``cap``."""
     dtype = y.dtype
     g_count = free.shape[0]
     count = jnp.sum(free)
@@ -84,11 +89,12 @@ def unpenalized(cols: Columns, y, sn, free, cap: int, fit_intercept: bool) -> Un
     idx = jnp.zeros(g_count, jnp.int32).at[pos].set(jnp.arange(g_count, dtype=jnp.int32))[:cap]
     fm = (jnp.arange(cap) < count).astype(dtype)
     n = y.shape[0]
-    zeros = (jnp.zeros((cap, n), dtype), jnp.zeros(cap, dtype), jnp.eye(cap, dtype=dtype))
+    m = cap * (cols.values.shape[1] if cols.rows is None else 1)  # features
+    zeros = (jnp.zeros((m, n), dtype), jnp.zeros(m, dtype), jnp.eye(m, dtype=dtype))
     xv, u, vec, inv = jax.lax.cond(
         count > 0,
         lambda _: _eigen(cols, sn, idx, fm, fit_intercept),
-        lambda _: (*zeros, jnp.zeros(cap, dtype)),
+        lambda _: (*zeros, jnp.zeros(m, dtype)),
         None,
     )
     return Unpenalized(idx, xv, u, vec, inv, y, sn)
