@@ -112,9 +112,11 @@ def _cd_epochs(pb: Problem, options: SolverOptions, st: State, ws, count, inner_
 def solve_cd(
     pb: Problem, w0: jax.Array, b0: jax.Array, *, tol: Any, options: SolverOptions, ws_min: int
 ) -> State:
-    """The working-set loop from ``(w0, b0)``, ``X w0 + b0`` computed here (not a path's
-    carried one: a pass over ``X``, less than an epoch, keeps each fit's iterates those of a
-    fit started alone) and the intercept's Newton step first."""
+    """The working-set loop from ``(w0, b0)``, the intercept's Newton step first. ``X w0 +
+    b0`` is computed here, not a path's carried one: that differs by rounding, which flips the
+    inner loops' discrete choices (Anderson's acceptance, the epoch that meets the inner
+    tolerance), and a path's fit would then differ, within ``tol``, from the same fit started
+    alone at ``(w0, b0)``; the pass costs less than one epoch."""
     b0, z0, _ = pb.intercept_step(b0, pb.cols.matvec(w0) + b0)
     return working_set_loop(
         pb, w0, b0, z0, pb.grad_full(z0), functools.partial(_cd_epochs, pb, options),
