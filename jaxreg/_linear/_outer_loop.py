@@ -7,8 +7,8 @@ new point and its certificate. The solvers differ only in the inner solve (least
 coordinate descent on the working set's columns; prox-Newton: the loss's second-order model
 solved there, then a line search; the general solver: coordinate-descent epochs on the loss
 itself) and, for least squares, in the certificate (the unpenalized features' exact excess
-added). One loop, compiled once per program, where three copies drifted apart (one computed
-its gap before the inner solve, recomputed it after the loop, and had no NaN stop).
+added). One loop where three copies had drifted apart (one computed its gap before the inner
+solve, recomputed it after the loop, and had no NaN stop).
 
 Every state carries the certificate of its own point, computed once: the returned one is the
 one the loop stopped on. A gap recomputed after the loop (a difference of nearly equal
