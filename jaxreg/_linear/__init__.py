@@ -60,13 +60,16 @@ The package, by job (each module reaches the others only through public names):
   value, the l1 / l2 split with its dual norm and conjugate), through the kinds' own
   ``Term.l1_l2_split`` and ``Term.coefficient_block_size``: it never names a kind.
 - ``_problem.py``: one fit's problem as the solvers evaluate it.
-- ``_certificates.py``: violations, duality gaps, the returned state.
+- ``_certificates.py``: violations, duality gaps.
+- ``_outer_loop.py``: the outer working-set loop every solver runs, its inner solve a
+  parameter; its state (what a solver returns).
 - ``_working_set.py``, ``_anderson.py``: the working set; epochs with Anderson extrapolation.
-- ``_coordinate_descent.py``: the general solver (any datafit; coordinate Newton steps for
-  Poisson; group penalties beside a loss other than the squared one).
+- ``_coordinate_descent.py``: the general solver's inner solve, CD epochs (any datafit;
+  coordinate Newton steps for Poisson; group penalties beside a loss other than the squared
+  one).
 - ``_prox_newton.py``: prox-Newton steps (logistic, Poisson), the least-squares inner solvers on the
   loss's second-order model.
-- ``_least_squares.py``: the least-squares solver, its inner solvers a parameter:
+- ``_least_squares.py``: the least-squares solver's inner solve, its inner solvers a parameter:
   ``_ls_dense.py``, ``_ls_sparse.py`` (sharing ``_least_squares_parts.py``), ``_ls_blocks.py``
   (groups of features), and ``_unpenalized.py`` (the exact step on unpenalized features or
   groups).

@@ -1,4 +1,4 @@
-r"""Certificates: the optimality violation, the duality gap, and what a fit returns.
+r"""Certificates: the optimality violation and the duality gap.
 
 Where the datafit has a dual and the penalty an l1 / l2 split (convex penalties with the
 squared or logistic loss), the certificate is the duality gap; otherwise it is the largest
@@ -8,25 +8,12 @@ prox-gradient residual :math:`L_j \lVert w_j - \mathrm{prox}_{\mathrm{pen}_j / L
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from ._problem import Problem
-
-
-class State(NamedTuple):
-    """The outer loop's carry, and what a solver returns."""
-
-    w: jax.Array
-    b: jax.Array
-    z: jax.Array  # X w + b
-    it: jax.Array
-    epochs: jax.Array
-    gap: jax.Array
-    done: jax.Array
-    g: Any = None  # X^T (s loss'(z)) at w: the full gradient (what `path` carries on)
 
 
 def violation(pb: Problem, w: jax.Array, g: jax.Array, z: jax.Array) -> jax.Array:
@@ -74,14 +61,3 @@ def dual_objective(pb: Problem, y: jax.Array, z: jax.Array, g: jax.Array) -> jax
     assert pb.split is not None
     c, conj = pb.split.rescaled_conjugate(g)
     return pb.datafit.dual(y, pb.sn, z, c) - jnp.sum(conj)
-
-
-def finish(st: State, gap: Any, rest: Any, tol: Any, certified: Any = True) -> State:
-    """The returned state: NaN anywhere (data, a traced negative strength) makes the
-    coefficients NaN (CD's comparisons with NaN skip every update and would leave them at
-    their start); ``certified`` False: not converged, whatever the gap says."""
-    bad = ~jnp.isfinite(gap) | ~jnp.isfinite(rest)
-    w = jnp.where(bad, jnp.nan, st.w)
-    b = jnp.where(bad, jnp.nan, st.b)
-    done = (gap <= tol) & (rest <= tol) & ~bad & certified
-    return st._replace(w=w, b=b, gap=gap, done=done)

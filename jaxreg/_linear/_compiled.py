@@ -33,11 +33,11 @@ import jax
 import jax.core  # for pyright: `import jax` loads it, but does not declare it
 import jax.numpy as jnp
 
-from ._certificates import State
 from ._coordinate_descent import solve_cd
 from ._design import Columns
 from ._least_squares import solve_least_squares
 from ._options import SolverOptions
+from ._outer_loop import State
 from ._penalty_parts import BlockPenalty, block_penalty
 from ._problem import column_means, make_problem
 from ._prox_newton import solve_prox_newton
@@ -131,7 +131,7 @@ def solve(
     prox-Newton one (a datafit with ``newton_steps``: logistic, Poisson); else the general
     one. ``lips`` (the blocks' curvature bounds), ``means`` (`column_means`) and ``zg0`` (``X
     w0 + b0`` and the full gradient there, as the previous fit of a path returns them) save
-    passes over ``X``."""
+    passes over ``X`` (the general solver computes its own)."""
     pb = make_problem(cols, y, s, options.datafit, penalty, options.fit_intercept, lips, means)
     ws_min = min(options.ws_min, w0.shape[0])
     if pb.split is not None:
@@ -139,8 +139,7 @@ def solve(
             return solve_least_squares(pb, w0, b0, zg0, tol=tol, options=options, ws_min=ws_min)
         if penalty.size == 1 and options.datafit.newton_steps:
             return solve_prox_newton(pb, w0, b0, zg0, tol=tol, options=options, ws_min=ws_min)
-    z0 = None if zg0 is None else zg0[0]
-    return solve_cd(pb, w0, b0, z0, tol=tol, options=options, ws_min=ws_min)
+    return solve_cd(pb, w0, b0, tol=tol, options=options, ws_min=ws_min)
 
 
 def _tol_abs(tol: Any, y: jax.Array, s: jax.Array, options: SolverOptions) -> jax.Array:

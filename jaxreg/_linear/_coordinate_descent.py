@@ -1,9 +1,9 @@
 r"""The general solver: working sets, cyclic (block) coordinate descent, any datafit.
 
-The outer loop computes ``X w + b`` afresh, the intercept's Newton step, the full gradient
-:math:`X^\top s \ell'(z)`, each block's violation and the certificate; the working set is the
-support plus the most violating blocks; the inner loop runs CD epochs on it (Anderson
-extrapolation, `run_epochs`) until its own violation is below a tenth of the outer one. A
+The outer loop is `working_set_loop` (violations, working set, full gradient
+:math:`X^\top s \ell'(z)`, certificate); its inner solve runs CD epochs on the working set
+(Anderson extrapolation, `run_epochs`) until their own violation is below a tenth of the outer
+one, then computes ``X w + b`` afresh and takes the intercept's Newton step. A
 datafit with a curvature bound takes prox-gradient steps of size :math:`1 / L_j`; one without
 (Poisson with a non-convex penalty) takes coordinate Newton steps whose curvature doubles until
 the objective decreases.
@@ -11,16 +11,17 @@ the objective decreases.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from ._anderson import run_epochs
-from ._certificates import State, finish, gap_and_rest, violation
+from ._certificates import gap_and_rest
 from ._options import SolverOptions
+from ._outer_loop import State, working_set_loop
 from ._problem import Problem
-from ._working_set import working_set
 
 _INNER_FRACTION = 0.1  # the inner loop stops at this fraction of the outer violation
 _BACKTRACKS = 50  # a prox-Newton step's curvature doubles at most this many times
@@ -90,58 +91,35 @@ def _cd_epoch(pb: Problem, carry: tuple[Any, Any, Any], ws: jax.Array, count: An
     return (w, b, z), res
 
 
-def _outer_step(pb: Problem, tol: Any, options: SolverOptions, ws_min: int, st: State) -> State:
-    # z afresh from w: the coordinate updates' running z drifts (float32 above all), and
-    # the gap must be that of the returned coefficients
-    b, z, _ = pb.intercept_step(st.b, pb.cols.matvec(st.w) + st.b)
-    g = pb.grad_full(z)
-    viol = violation(pb, st.w, g, z)
-    gap, rest = gap_and_rest(pb, st.w, z, g)
-    done = (gap <= tol) & (rest <= tol)
-    ws, count = working_set(st.w, viol, ws_min)
-    inner_tol = _INNER_FRACTION * jnp.max(viol, initial=0.0)
-
-    # (under vmap this cond runs both branches: the inner loop is told `done` and does nothing)
-    def run(_):
-        return run_epochs(
-            lambda c: _cd_epoch(pb, c, ws, count),
-            lambda c: pb.primal(c[0], c[2]),
-            (st.w, b, z),
-            anderson=options.anderson,
-            max_epochs=options.max_epochs,
-            inner_tol=jnp.where(done, jnp.inf, inner_tol),
-            dtype=pb.dtype,
-        )
-
-    def stay(_):
-        return (st.w, b, z), jnp.zeros((), jnp.int32)
-
-    (w, b, z), e = jax.lax.cond(done, stay, run, None)
-    return State(w, b, z, st.it + jnp.where(done, 0, 1), st.epochs + e, gap, done)
+def _cd_epochs(pb: Problem, options: SolverOptions, st: State, ws, count, inner_tol):
+    """CD epochs on ``ws[:count]`` (`run_epochs`), then ``z`` afresh from ``w`` (the
+    coordinate updates' running ``z`` drifts, float32 above all, and the certificate must be
+    that of the returned coefficients) and the intercept's Newton step: ``(w, b, z,
+    epochs)``."""
+    (w, b, _), epochs = run_epochs(
+        lambda c: _cd_epoch(pb, c, ws, count),
+        lambda c: pb.primal(c[0], c[2]),
+        (st.w, st.b, st.z),
+        anderson=options.anderson,
+        max_epochs=options.max_epochs,
+        inner_tol=inner_tol,
+        dtype=pb.dtype,
+    )
+    b, z, _ = pb.intercept_step(b, pb.cols.matvec(w) + b)
+    return w, b, z, epochs
 
 
 def solve_cd(
-    pb: Problem,
-    w0: jax.Array,
-    b0: jax.Array,
-    z0: jax.Array | None,
-    *,
-    tol: Any,
-    options: SolverOptions,
-    ws_min: int,
+    pb: Problem, w0: jax.Array, b0: jax.Array, *, tol: Any, options: SolverOptions, ws_min: int
 ) -> State:
-    """The working-set loop from ``(w0, b0)`` (``z0``: ``X w0 + b0`` if known)."""
-    if z0 is None:
-        z0 = pb.cols.matvec(w0) + b0
-    zero = jnp.zeros((), jnp.int32)
-    dtype = pb.dtype
-    st = State(w0, b0, z0, zero, zero, jnp.asarray(jnp.inf, dtype), jnp.zeros((), bool))
-    st = jax.lax.while_loop(
-        lambda st: (st.it < options.max_iter) & ~st.done,
-        lambda st: _outer_step(pb, tol, options, ws_min, st),
-        st,
-    )
-    z = pb.cols.matvec(st.w) + st.b
-    g = pb.grad_full(z)
-    gap, rest = gap_and_rest(pb, st.w, z, g)  # at the returned point
-    return finish(st._replace(z=z, g=g), gap, rest, tol)
+    """The working-set loop from ``(w0, b0)``, the intercept's Newton step first. ``X w0 +
+    b0`` is computed here, not a path's carried one: that differs by rounding, which flips the
+    inner loops' discrete choices (Anderson's acceptance, the epoch that meets the inner
+    tolerance), and a path's fit would then differ, within ``tol``, from the same fit started
+    alone at ``(w0, b0)``; the pass costs less than one epoch."""
+    b0, z0, _ = pb.intercept_step(b0, pb.cols.matvec(w0) + b0)
+    return working_set_loop(
+        pb, w0, b0, z0, pb.grad_full(z0), functools.partial(_cd_epochs, pb, options),
+        certify=functools.partial(gap_and_rest, pb), fraction=_INNER_FRACTION,
+        tol=tol, max_iter=options.max_iter, ws_min=ws_min,
+    )  # fmt: skip

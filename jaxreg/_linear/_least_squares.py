@@ -1,9 +1,9 @@
 r"""The squared loss with an l1 / l2 / elastic-net / group-lasso penalty: its solver.
 
-The outer loop is the general solver's (full gradient, violations, working set, duality gap)
+The outer loop is `working_set_loop` (violations, working set, full gradient, duality gap)
 with one pass over ``X`` per iteration: ``z = X w + b`` comes from the working set's columns
 (every nonzero coefficient is in it), and a path carries ``z`` and the gradient from one
-strength to the next. The inner solver is a parameter: `dense_inner` (the working set's
+strength to the next. The inner solve is a parameter: `dense_inner` (the working set's
 columns gathered, centred, updated in blocks) or `sparse_inner` (its padded columns), one
 compiled branch per working-set capacity, the smallest that holds the working set picked at
 run time; for groups `block_inner` (one branch: it reads the groups from ``X`` in place).
@@ -21,15 +21,15 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._certificates import State, finish, gap_and_rest, violation
+from ._certificates import gap_and_rest
 from ._least_squares_parts import LeastSquares
 from ._ls_blocks import block_inner
 from ._ls_dense import dense_inner
 from ._ls_sparse import sparse_inner
 from ._options import SolverOptions
+from ._outer_loop import State, working_set_loop
 from ._problem import Problem
 from ._unpenalized import unpenalized
-from ._working_set import working_set
 
 # Working-set capacities: static shapes, one compiled inner solver each (about 100 XLA
 # kernels: most of a first call's compile time), so a dense X's grow by 16 (n = 500,
@@ -57,40 +57,37 @@ class _Free(NamedTuple):
     excess: Callable[[Any], Any]
 
 
-def inner_capacities(cols_sparse: bool, g_count: int) -> list[int]:
+def _capacities(cols_sparse: bool, g_count: int) -> list[int]:
     """The inner solvers' working-set capacities for ``g_count`` blocks (the last: all)."""
     capacities = _SPARSE_CAPACITIES if cols_sparse else _CAPACITIES
     return sorted({c for c in capacities if c < g_count} | {g_count})
 
 
-def _certify(pb: Problem, excess: Callable[[Any], Any], any_free, w, z, g):
-    """The gap and the rest, with the free features' exact ``excess``."""
+def least_squares_inner(model: LeastSquares, g_count: int, size: int = 1) -> Callable[..., Any]:
+    """``model``'s inner solver (`dense_inner` / `sparse_inner`) on the smallest capacity
+    that holds the working set, one compiled branch per capacity: ``(w, b, z, g, ws, count,
+    inner_tol) -> (w, b, z, epochs)``, ``g`` the model's full gradient at ``w``. Groups of
+    ``size`` features (a dense X): `block_inner`, one branch (it reads the groups from X in
+    place)."""
+    caps = _capacities(model.cols.rows is not None, g_count)
+    inner = dense_inner if model.cols.rows is None else sparse_inner
+    if size > 1:
+        inner, caps = block_inner, [g_count]
+    branches = [functools.partial(inner, model, c) for c in caps]
+    bounds = jnp.asarray(caps[:-1], jnp.int32)
+
+    def solve(w, b, z, g, ws, count, inner_tol):
+        which = jnp.sum(count > bounds)  # the smallest capacity >= count
+        return jax.lax.switch(which, branches, w, b, z, g, ws, count, inner_tol)
+
+    return solve
+
+
+def _certify(pb: Problem, fr: _Free, w, z, g):
+    """The gap and the rest, with the free features' exact excess."""
     gap, rest = gap_and_rest(pb, w, z, g)
-    ex = jax.lax.cond(any_free, excess, lambda _: jnp.zeros((), pb.dtype), z)
+    ex = jax.lax.cond(fr.any, fr.excess, lambda _: jnp.zeros((), pb.dtype), z)
     return gap + ex, jnp.maximum(rest, ex)
-
-
-def _outer_step(pb, fr: _Free, branches, bounds, tol, ws_min: int, st: State) -> State:
-    viol = violation(pb, st.w, st.g, st.z)
-    ws, count = working_set(st.w, viol, ws_min)
-    # (under vmap a finished fit runs this step too: told inf, its inner loop does nothing)
-    frac = _INNER if pb.cols.rows is None else _INNER_SPARSE
-    inner_tol = jnp.where(st.done, jnp.inf, frac * jnp.max(viol, initial=0.0))
-    which = jnp.sum(count > bounds)  # the smallest capacity >= count
-    w, b, z, e = jax.lax.switch(which, branches, st.w, st.b, st.z, st.g, ws, count, inner_tol)
-    w, b, z = jax.lax.cond(fr.any & ~st.done, fr.newton, lambda c: c, (w, b, z))
-    g = pb.grad_full(z)
-    gap, rest = _certify(pb, fr.excess, fr.any, w, z, g)
-    done = (gap <= tol) & (rest <= tol)
-    return State(w, b, z, st.it + 1, st.epochs + e, gap, done, g)
-
-
-def _start(pb: Problem, w0, b0):
-    """``(b0, z0, g0)``: the intercept's exact step first, so the first gradient sees it."""
-    z0 = pb.cols.matvec(w0) + b0
-    db = jnp.sum(pb.sn * (pb.y - z0)) if pb.fit_intercept else 0.0
-    b0, z0 = b0 + db, z0 + db
-    return b0, z0, pb.grad_full(z0)
 
 
 def solve_least_squares(
@@ -104,47 +101,41 @@ def solve_least_squares(
     ws_min: int,
 ) -> State:
     """The working-set loop from ``(w0, b0)``; ``zg0``: ``X w0 + b0`` and the full gradient
-    there, as a path's previous fit returns them (else computed, with the intercept's step)."""
+    there, as a path's previous fit returns them (else computed, with the intercept's exact
+    step first, so that the first gradient sees it)."""
     assert pb.split is not None and pb.lips is not None
     a, b2 = pb.split.a[:, 0], pb.split.b[:, 0]
     cols, y, sn = pb.cols, pb.y, pb.sn
     g_count, size = w0.shape
-    caps = inner_capacities(cols.rows is not None, g_count)
-    lpos = pb.lips > 0
     ybar = jnp.sum(sn * y)  # the optimal intercept of centred columns (sum(sn) = 1)
     ls = LeastSquares(
         cols, y, sn, a, b2, ybar, pb.fit_intercept, options.anderson, options.max_epochs
     )
-    inner = dense_inner if cols.rows is None else sparse_inner
-    if size > 1:  # groups (a dense X; a, b2 per group): one branch, reading X in place
-        inner, caps = block_inner, [g_count]
-    branches = [functools.partial(inner, ls, c) for c in caps]
-    bounds = jnp.asarray(caps[:-1], jnp.int32)
+    solve_ws = least_squares_inner(ls, g_count, size)
     # unpenalized features: no dual constraint of theirs; their exact excess in the gap
-    free = (a == 0) & (b2 == 0) & lpos
-    any_free = jnp.any(free)
+    free = (a == 0) & (b2 == 0) & (pb.lips > 0)
     free_cap = g_count if g_count * size <= _FREE_MAX else max(_FREE_GATHER // size, 1)
     exact = unpenalized(cols, y, sn, free, free_cap, pb.fit_intercept)
     # (bound once: a cond traces a branch once per function object)
-    fr = _Free(any_free, exact.newton, exact.excess)
-    certified = jnp.sum(free) <= free_cap  # else the loop stops on its looser bound
+    fr = _Free(jnp.any(free), exact.newton, exact.excess)
+
+    def inner(st: State, ws, count, inner_tol):
+        w, b, z, epochs = solve_ws(st.w, st.b, st.z, st.g, ws, count, inner_tol)
+        w, b, z = jax.lax.cond(fr.any, fr.newton, lambda c: c, (w, b, z))
+        return w, b, z, epochs
 
     if zg0 is None:
-        b0, z0, g0 = _start(pb, w0, b0)
+        z0 = cols.matvec(w0) + b0
+        if pb.fit_intercept:
+            db = jnp.sum(sn * (y - z0))
+            b0, z0 = b0 + db, z0 + db
+        g0 = pb.grad_full(z0)
     else:
         z0, g0 = zg0
-    gap, rest = _certify(pb, fr.excess, fr.any, w0, z0, g0)
-    zero = jnp.zeros((), jnp.int32)
-    st = State(w0, b0, z0, zero, zero, gap, (gap <= tol) & (rest <= tol), g0)
-    st = jax.lax.while_loop(  # NaN (in the data) stops at once
-        lambda st: (st.it < options.max_iter) & ~st.done & ~jnp.isnan(st.gap),
-        lambda st: _outer_step(pb, fr, branches, bounds, tol, ws_min, st),
-        st,
-    )
-    # the state's z and g are X's at the returned point
-    gap, rest = _certify(pb, fr.excess, fr.any, st.w, st.z, st.g)
-    # the loop's certificate at this same point decides: in float32 the recomputed gap (a
-    # difference of nearly equal numbers, fused differently) can land just above tol
-    gap = jnp.where(st.done, st.gap, gap)
-    rest = jnp.where(st.done, jnp.minimum(rest, tol), rest)
-    return finish(st, gap, rest, tol, certified)
+    return working_set_loop(
+        pb, w0, b0, z0, g0, inner,
+        certify=functools.partial(_certify, pb, fr),
+        fraction=_INNER if cols.rows is None else _INNER_SPARSE,
+        tol=tol, max_iter=options.max_iter, ws_min=ws_min,
+        certified=jnp.sum(free) <= free_cap,  # else the loop stops on its looser bound
+    )  # fmt: skip
