@@ -76,9 +76,12 @@ def fit(
     :math:`\frac12 g_F^\top H^+ g_F` is added to the gap, so ``converged`` means within ``tol``;
     this holds for all of them when ``X`` has at most 512 features, else for up to 64
     unpenalized features (more: the loop stops on the per-coordinate bound below and
-    ``converged`` stays False; the coefficients are usable, uncertified). With the other losses
-    their certificate is the decrease a coordinate step could still make, :math:`\lVert
-    g_j\rVert^2 / L_j`, which is no bound when unpenalized columns are strongly correlated.
+    ``converged`` stays False; the coefficients are usable, uncertified). With the logistic
+    loss their Newton decrement at the point, :math:`\frac12 g_F^\top H_F^+ g_F` with
+    :math:`H_F` weighted by the loss's curvature there, is added to the gap (the same 512 / 64
+    features): the second-order estimate of what they can still gain (the per-coordinate
+    bound with the curvature bound 1/4 passed well-separated classes 57 times ``tol`` off).
+    The losses without a dual (Poisson, Huber) certify stationarity, as above.
     The algorithm is in ``jaxreg/_linear/__init__.py``'s docstring. jit-able in
     ``y``, ``sample_weight``, the penalty's leaves and a dense ``X`` (a traced BCOO ``X``
     raises a ``ValueError``: a sparse ``X`` is laid out on the host); NaN in them gives NaN

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from ._anderson import run_epochs
-from ._certificates import gap_and_rest
+from ._newton_decrement import curved_certificate
 from ._options import SolverOptions
 from ._outer_loop import State, working_set_loop
 from ._problem import Problem
@@ -118,8 +118,9 @@ def solve_cd(
     tolerance), and a path's fit would then differ, within ``tol``, from the same fit started
     alone at ``(w0, b0)``; the pass costs less than one epoch."""
     b0, z0, _ = pb.intercept_step(b0, pb.cols.matvec(w0) + b0)
+    certify, certified = curved_certificate(pb, *w0.shape)
     return working_set_loop(
         pb, w0, b0, z0, pb.grad_full(z0), functools.partial(_cd_epochs, pb, options),
-        certify=functools.partial(gap_and_rest, pb), fraction=_INNER_FRACTION,
+        certify=certify, certified=certified, fraction=_INNER_FRACTION,
         tol=tol, max_iter=options.max_iter, ws_min=ws_min,
     )  # fmt: skip

@@ -25,9 +25,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ._certificates import gap_and_rest
 from ._least_squares import least_squares_inner
 from ._least_squares_parts import LeastSquares
+from ._newton_decrement import curved_certificate
 from ._options import SolverOptions
 from ._outer_loop import State, working_set_loop
 from ._problem import Problem
@@ -106,8 +106,9 @@ def solve_prox_newton(
         g0 = pb.grad_full(z0)
     else:
         z0, g0 = zg0
+    certify, certified = curved_certificate(pb, *w0.shape)
     return working_set_loop(
         pb, w0, b0, z0, g0, functools.partial(_newton_step, pb, options),
-        certify=functools.partial(gap_and_rest, pb), fraction=_INNER,
+        certify=certify, certified=certified, fraction=_INNER,
         tol=tol, max_iter=options.max_iter, ws_min=ws_min,
     )  # fmt: skip
