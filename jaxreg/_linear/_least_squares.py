@@ -29,7 +29,7 @@ from ._ls_sparse import sparse_inner
 from ._options import SolverOptions
 from ._outer_loop import State, working_set_loop
 from ._problem import Problem
-from ._unpenalized import unpenalized
+from ._unpenalized import free_capacity, unpenalized
 
 # Working-set capacities: static shapes, one compiled inner solver each (about 100 XLA
 # kernels: most of a first call's compile time), so a dense X's grow by 16 (n = 500,
@@ -42,11 +42,6 @@ _SPARSE_CAPACITIES = (64, 256, 1024) + tuple(2**k for k in range(12, 21))
 # iteration costs more than its epochs; on a sparse X the reverse (benchmarks/README.md).
 _INNER = 0.03
 _INNER_SPARSE = 0.3
-# Unpenalized features: all of them get the exact step up to _FREE_MAX features, else up to
-# _FREE_GATHER of them (more: no certificate). Under vmap (vmap_folds) a cond runs both
-# branches: every fit pays the eigh.
-_FREE_MAX = 512
-_FREE_GATHER = 64
 
 
 class _Free(NamedTuple):
@@ -114,7 +109,7 @@ def solve_least_squares(
     solve_ws = least_squares_inner(ls, g_count, size)
     # unpenalized features: no dual constraint of theirs; their exact excess in the gap
     free = (a == 0) & (b2 == 0) & (pb.lips > 0)
-    free_cap = g_count if g_count * size <= _FREE_MAX else max(_FREE_GATHER // size, 1)
+    free_cap = free_capacity(g_count, size)  # (vmap_folds: a cond runs both branches)
     exact = unpenalized(cols, y, sn, free, free_cap, pb.fit_intercept)
     # (bound once: a cond traces a branch once per function object)
     fr = _Free(jnp.any(free), exact.newton, exact.excess)

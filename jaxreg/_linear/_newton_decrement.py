@@ -27,19 +27,7 @@ import jax.numpy as jnp
 from ._certificates import gap_and_rest, has_gap
 from ._outer_loop import Certify
 from ._problem import Problem
-from ._unpenalized import unpenalized
-
-# Unpenalized features certified: all of them up to FREE_MAX features, else the first
-# FREE_GATHER (more: not converged, whatever the certificate says), as the least-squares
-# solver's exact step (`_least_squares.py`)
-FREE_MAX = 512
-FREE_GATHER = 64
-
-
-def free_capacity(g_count: int, size: int) -> int:
-    """How many unpenalized blocks of ``size`` features the decrement takes (its ``eigh``'s
-    size over ``size``)."""
-    return g_count if g_count * size <= FREE_MAX else max(FREE_GATHER // size, 1)
+from ._unpenalized import free_capacity, unpenalized
 
 
 def curved_certificate(pb: Problem, g_count: int, size: int) -> tuple[Certify, Any]:

@@ -18,6 +18,16 @@ import jax.numpy as jnp
 
 from ._design import Columns
 
+# Unpenalized features certified: all of them up to FREE_MAX features, else the first
+# FREE_GATHER (more: not converged, whatever the certificate says); an eigh of that size
+FREE_MAX = 512
+FREE_GATHER = 64
+
+
+def free_capacity(g_count: int, size: int) -> int:
+    """How many of ``g_count`` unpenalized blocks of ``size`` features are taken."""
+    return g_count if g_count * size <= FREE_MAX else max(FREE_GATHER // size, 1)
+
 
 class Unpenalized(NamedTuple):
     """The first ``cap`` free features (in index order) and their centred Hessian's
