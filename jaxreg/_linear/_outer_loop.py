@@ -28,6 +28,13 @@ from ._certificates import violation
 from ._problem import Problem
 from ._working_set import working_set
 
+# A fit still running after _PATIENCE outer iterations has a hard working set (nearly equal
+# columns): a loose inner solve there leaves the outer loop crawling (a sparse X's 0.3: 178
+# iterations on 50 columns correlated 0.9999, against 4 at 0.03), so the fraction tightens to
+# at most _PATIENT_FRACTION. Warm-started paths rarely get there.
+_PATIENCE = 8
+_PATIENT_FRACTION = 0.03
+
 
 class State(NamedTuple):
     """The outer loop's carry, and what a solver returns."""
@@ -80,7 +87,8 @@ def working_set_loop(
         # Under `jax.vmap` (a path's folds) the loop runs while any fit runs, and the batched
         # while_loop keeps a stopped fit's state (it selects the body's result away); told
         # inf, its inner loop does nothing, so the others' do not wait on it.
-        inner_tol = jnp.where(running(st), fraction * jnp.max(viol, initial=0.0), jnp.inf)
+        frac = jnp.where(st.it < _PATIENCE, fraction, min(fraction, _PATIENT_FRACTION))
+        inner_tol = jnp.where(running(st), frac * jnp.max(viol, initial=0.0), jnp.inf)
         w, b, z, epochs = inner(st, ws, count, inner_tol)
         g = pb.grad_full(z)
         gap, rest = certify(w, z, g)
