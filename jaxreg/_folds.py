@@ -55,7 +55,7 @@ def _splitter(folds: Any, stratified: bool | None, seed: int, y: np.ndarray):
     elif stratified and not labels:
         raise ValueError(
             f"stratified=True needs class labels (an int, bool or string y); y is {kind!r} "
-            f"(dtype {y.dtype}). Use stratified=None (the default chooses from y) or False."
+            f"(dtype {y.dtype}). Use stratified=None (the default: classes stratified) or False."
         )
     cls = selection.StratifiedKFold if stratified else selection.KFold
     return cls(n_splits=folds, shuffle=True, random_state=seed)

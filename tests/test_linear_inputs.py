@@ -187,3 +187,15 @@ def test_a_sparse_x_of_nearly_equal_columns_converges_within_the_default_max_ite
         ref.coef_, ref.intercept_
     )
     assert gap <= 1e-6 * scale
+
+
+def test_a_penalty_without_a_closed_form_prox_is_named_as_given():
+    # the error came from the traced solver, its strengths shown as JitTracer(float64[])
+    X = design()
+    y = X @ np.arange(10.0)
+    penalty = jr.group_lasso(0.1, reshape=(-1, 2)) + jr.l1(0.1)
+    with pytest.raises(NotImplementedError, match=r"group_lasso\(0\.1.*keep one of them") as e:
+        jr.linear.fit(X, y, penalty)
+    assert "Tracer" not in str(e.value)
+    with pytest.raises(NotImplementedError, match="keep one of them"):
+        jr.linear.path(X, y, lambda s: jr.group_lasso(s, reshape=(-1, 2)) + jr.l1(s), [0.1])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import jax
 import jax.core  # for pyright: `import jax` loads it, but does not declare it
@@ -77,10 +79,12 @@ def fit(
     this holds for all of them when ``X`` has at most 512 features, else for up to 64
     unpenalized features (more: the loop stops on the per-coordinate bound below and
     ``converged`` stays False; the coefficients are usable, uncertified). With the logistic
-    loss their Newton decrement at the point, :math:`\frac12 g_F^\top H_F^+ g_F` with
+    loss their squared Newton decrement at the point, :math:`g_F^\top H_F^+ g_F` with
     :math:`H_F` weighted by the loss's curvature there, is added to the gap (the same 512 / 64
-    features): the second-order estimate of what they can still gain (the per-coordinate
-    bound with the curvature bound 1/4 passed well-separated classes 57 times ``tol`` off).
+    features): twice the second-order estimate of what they can still gain, a bound near the
+    optimum (the per-coordinate bound with the curvature bound 1/4 passed well-separated
+    classes 57 times ``tol`` off); far from it, and on nearly collinear unpenalized columns,
+    a logistic fit can need many outer iterations (read ``converged``).
     The losses without a dual (Poisson, Huber) certify stationarity, as above.
     The algorithm is in ``jaxreg/_linear/__init__.py``'s docstring. jit-able in
     ``y``, ``sample_weight``, the penalty's leaves and a dense ``X`` (a traced BCOO ``X``
@@ -119,7 +123,8 @@ def fit(
     check_penalty(penalty)
     w0, b0 = initial_point(init, p, dtype)
     block_penalty(penalty, p, dtype)  # its errors, eagerly, with readable values
-    res = fit_compiled(cols, yj, s, penalty, w0, b0, tol, options=options)
+    with _prox_errors_name(penalty):
+        res = fit_compiled(cols, yj, s, penalty, w0, b0, tol, options=options)
     warn_unconverged(res, "fit")
     return res
 
@@ -160,7 +165,10 @@ def path(
     cols, yj, s, n, p, dtype = prepare(X, y, sample_weight, options.datafit, dtype)
     strengths, build, template = path_args(strengths, penalty, p, dtype)
     start = None if init is None else initial_point(init, p, dtype)
-    res = path_compiled(cols, yj, s, strengths, tol, start, template, build=build, options=options)
+    with _prox_errors_name(penalty):
+        res = path_compiled(
+            cols, yj, s, strengths, tol, start, template, build=build, options=options
+        )
     warn_unconverged(res, "path")
     return res
 
@@ -233,17 +241,18 @@ def cross_validate(
     train = np.stack([np.isin(np.arange(n), tr) for tr, _ in splits])
     _check_fold_weights(s, train)
     static = {"build": build, "options": options}
-    if vmap_folds:
-        scores, converged = fold_scores_vmapped(
-            cols, yj, s, jax.device_put(train), strengths, tol, template, **static
-        )
-    else:  # (NumPy's stacks and row masks: eager jnp ones compile)
-        out = [
-            fold_scores(cols, yj, s, jax.device_put(m), strengths, tol, template, **static)
-            for m in train
-        ]
-        scores = np.stack([np.asarray(o[0]) for o in out])
-        converged = np.stack([np.asarray(o[1]) for o in out])
+    with _prox_errors_name(penalty):
+        if vmap_folds:
+            scores, converged = fold_scores_vmapped(
+                cols, yj, s, jax.device_put(train), strengths, tol, template, **static
+            )
+        else:  # (NumPy's stacks and row masks: eager jnp ones compile)
+            out = [
+                fold_scores(cols, yj, s, jax.device_put(m), strengths, tol, template, **static)
+                for m in train
+            ]
+            scores = np.stack([np.asarray(o[0]) for o in out])
+            converged = np.stack([np.asarray(o[1]) for o in out])
     scores = np.asarray(scores, np.float64)
     if not bool(np.all(np.asarray(converged))):
         warnings.warn(
@@ -271,3 +280,19 @@ def _check_fold_weights(s: jax.Array, train: np.ndarray) -> None:
                     "score is undefined. Give those rows weight, or choose folds (a "
                     "scikit-learn splitter as folds=) that mix them."
                 )
+
+
+@contextlib.contextmanager
+def _prox_errors_name(penalty: Any) -> Iterator[None]:
+    """A penalty without a closed-form prox on the coefficients fails while the solver is
+    traced, its strengths tracers in the message: name it as given, and what to do."""
+    try:
+        yield
+    except NotImplementedError as e:
+        if "no closed-form prox" not in str(e):
+            raise
+        raise NotImplementedError(
+            f"jr.linear needs the whole penalty's prox on the coefficient vector in closed "
+            f"form; {penalty!r} sums non-quadratic kinds that have none together (an l2 term "
+            "can be added to any one kind): keep one of them."
+        ) from None
