@@ -14,7 +14,7 @@ import numpy.typing as npt
 from jax.typing import ArrayLike, DTypeLike
 
 from .._folds import CVResult, choose_strength, fold_splits
-from .._penalty import Penalty
+from .._penalty import NoClosedFormProx, Penalty
 from .._typing import DataMatrix, LinearLoss, Splitter, Strengths
 from ._checks import check_penalty, initial_point, path_args, prepare, warn_unconverged
 from ._compiled import fit_compiled, fold_scores, fold_scores_vmapped, path_compiled
@@ -288,10 +288,8 @@ def _prox_errors_name(penalty: Any) -> Iterator[None]:
     traced, its strengths tracers in the message: name it as given, and what to do."""
     try:
         yield
-    except NotImplementedError as e:
-        if "disjoint masks" not in str(e):  # (the others name no traced value)
-            raise
-        raise NotImplementedError(
+    except NoClosedFormProx:
+        raise NoClosedFormProx(
             f"jr.linear needs the whole penalty's prox on the coefficient vector in closed "
             f"form; {penalty!r} sums non-quadratic kinds that have none together (an l2 term "
             "can be added to any one kind): keep one of them."

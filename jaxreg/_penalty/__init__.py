@@ -10,6 +10,7 @@ The kinds themselves live in `jaxreg._kinds`; the closed-form maps they use in
 `jaxreg._prox_kernels`.
 """
 
+from .composition import NoClosedFormProx as NoClosedFormProx
 from .composition import leaf_prox as leaf_prox
 from .resolution import LeafAssignment as LeafAssignment
 from .resolution import resolve_terms as resolve_terms

@@ -25,6 +25,11 @@ if TYPE_CHECKING:  # types.py calls leaf_prox: importing Term at run time would 
     from .types import Term
 
 
+class NoClosedFormProx(NotImplementedError):
+    """Two non-quadratic kinds on one leaf whose sum has no closed-form prox (raised while
+    tracing: callers that know the penalty as given may name it)."""
+
+
 def is_scalar(x: Any) -> bool:
     return (
         isinstance(x, numbers.Number | jax.Array | np.ndarray | np.generic)
@@ -140,7 +145,7 @@ def _norms_leaf_prox(
             nonquad = (nonquad[0], nonquad[1] + coef, None, None, nonquad[4])
         else:
             why = " at different centers" if nonquad[0].merges_with(part) else ""
-            raise NotImplementedError(
+            raise NoClosedFormProx(
                 f"no closed-form prox for {nonquad[0]!r} + {part!r}{why} on the same leaf "
                 f"'{path}'; give the terms disjoint masks{' or one center' if why else ''}."
             )
